@@ -1,0 +1,39 @@
+# The front door: `make demo` and `make test` work on a fresh machine with no network.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DAGSTER_HOME := $(CURDIR)/data/dagster_home
+DEMO_RANGE := 2024-06-01...2024-06-07
+OFFLINE := GMGBD_PROFILE=offline DAGSTER_HOME=$(DAGSTER_HOME)
+
+.PHONY: demo test dev lint install clean-data
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(OFFLINE) $(BIN)/dagster asset materialize -m gmgbd_assets --select '*' --partition-range $(DEMO_RANGE)
+	$(OFFLINE) $(BIN)/python -m gmgbd_assets.summary
+
+test: $(STAMP)
+	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests data/sample
+	$(BIN)/python -m pytest -q
+
+dev: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(OFFLINE) $(BIN)/dagster dev -w workspace.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests data/sample
+	$(BIN)/ruff format --check gmgbd_assets gmgbd_assets_tests data/sample
+
+clean-data:
+	rm -rf data/gmgbd.duckdb data/gmgbd.duckdb.wal data/images data/models data/exports data/dagster_home/storage \
+		data/dagster_home/history data/dagster_home/schedules data/dagster_home/logs

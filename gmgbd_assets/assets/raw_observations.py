@@ -1,0 +1,118 @@
+"""``raw_observations``: the research-grade iNaturalist sightings everything else enriches."""
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.inaturalist import INaturalistResource, Observation
+
+RAW_OBSERVATIONS = TableSpec(
+    name="raw_observations",
+    columns=(
+        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("sighting_date", "DATE", "Date the organism was observed (iNaturalist observed_on)", nullable=False),
+        Column("latitude", "DOUBLE", "Latitude in decimal degrees (WGS84); NULL when unusable, see invalid_reason"),
+        Column("longitude", "DOUBLE", "Longitude in decimal degrees (WGS84)"),
+        Column("positional_accuracy_m", "DOUBLE", "Observer-reported positional accuracy, metres"),
+        Column("coordinates_obscured", "BOOLEAN",
+               "True when iNaturalist randomised the public coordinates within a 0.2 degree cell"),
+        Column("scientific_name", "VARCHAR", "Latin name of the identified taxon"),
+        Column("common_name", "VARCHAR", "English common name (iNaturalist preferred_common_name); may be NULL"),
+        Column("taxon_id", "BIGINT", "iNaturalist taxon id"),
+        Column("taxon_rank", "VARCHAR", "Taxonomic rank of the identification (species, subspecies, ...)"),
+        Column("iconic_taxon", "VARCHAR", "iNaturalist iconic group (Aves, Plantae, Insecta, ...)"),
+        Column("photo_id", "BIGINT", "iNaturalist id of the observation's first photo"),
+        Column("photo_url", "VARCHAR", "URL of that photo at the configured size (default large, 1024 px)"),
+        Column("photo_license", "VARCHAR", "Photo licence code (cc0, cc-by, ...); NULL = all rights reserved"),
+        Column("photo_attribution", "VARCHAR", "Attribution string to show with the photo"),
+        Column("observer", "VARCHAR", "iNaturalist login of the observer"),
+        Column("quality_grade", "VARCHAR", "iNaturalist quality grade (research)"),
+        Column("observation_url", "VARCHAR", "Page of the observation on iNaturalist"),
+        Column("invalid_reason", "VARCHAR",
+               "Why this record cannot be enriched (no_coordinates, invalid_coordinates, no_photo, invalid_date, "
+               "no_taxon); NULL when usable"),
+        Column("invalid_detail", "VARCHAR", "What exactly was wrong with the record"),
+        Column("observation_source", "VARCHAR",
+               "Where the record came from: 'inaturalist', or 'emulated:...' for offline demo data"),
+        Column("fetched_at", "TIMESTAMP", "UTC time the record was fetched"),
+    ),
+)
+
+
+class RawObservationsConfig(dg.Config):
+    max_per_day: int | None = Field(
+        default=None,
+        description="Most observations taken per sighting date (lowest ids first); defaults to GMGBD_MAX_PER_DAY.",
+    )
+
+
+@dg.asset(
+    partitions_def=sighting_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    pool="inaturalist",
+    metadata={"dagster/column_schema": RAW_OBSERVATIONS.dagster_schema(), "dagster/table_name": "raw_observations"},
+)
+def raw_observations(
+    context: dg.AssetExecutionContext,
+    config: RawObservationsConfig,
+    store: DuckDBStore,
+    inaturalist: INaturalistResource,
+) -> dg.MaterializeResult:
+    """Research-grade iNaturalist observations with at least one photo, observed on each sighting date.
+
+    One row per observation: where and when it was seen, what it is (scientific and English common name), its
+    first photo (URL at the configured size, licence, attribution) and a link back to iNaturalist. At most
+    ``max_per_day`` observations are taken per date, lowest ids first, so a date always yields the same set.
+    Records iNaturalist returns but that cannot be enriched (no coordinates, no photo, a date that does not
+    parse) stay here with ``invalid_reason`` set, so the final table can account for every one of them.
+    Obscured observations keep ``coordinates_obscured = true``: their public position is randomised by up to
+    ~22 km, so filter them out for fine-grained habitat work.
+    """
+    start, end = partition_window(context)
+    limit = config.max_per_day or inaturalist.max_per_day
+    if limit < 1:
+        raise dg.Failure(f"max_per_day must be at least 1, not {limit}")
+    client = inaturalist.client(log=context.log.warning)
+    per_date: dict[str, dict[str, int]] = {}
+    reasons: Counter[str] = Counter()
+    total = 0
+    try:
+        for day in days(start, end):
+            fetch = client.observations_on(day, limit)
+            fetched_at = datetime.now(UTC).replace(tzinfo=None)
+            rows = [_row(obs, inaturalist.source, fetched_at) for obs in fetch.observations]
+            # One transaction per date: a long range run keeps every finished date if it is interrupted.
+            written = store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(rows), day, day + timedelta(1))
+            total += written
+            reasons.update(obs.invalid_reason for obs in fetch.observations if obs.invalid_reason)
+            per_date[day.isoformat()] = {
+                "rows": written,
+                "available": fetch.total_results,
+                "requests": fetch.requests,
+                "duplicates_dropped": fetch.duplicates_dropped,
+                "records_without_id": fetch.records_without_id,
+            }
+            context.log.info(f"{day}: {written} observations ({fetch.total_results} available, cap {limit})")
+    finally:
+        client.http.close()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "per_date": per_date,
+            "invalid_reasons": dict(reasons),
+            "max_per_day": limit,
+            "requests": client.http.requests_sent,
+            "source": inaturalist.source,
+        }
+    )
+
+
+def _row(obs: Observation, source: str, fetched_at: datetime) -> dict:
+    return {**dataclasses.asdict(obs), "observation_source": source, "fetched_at": fetched_at}

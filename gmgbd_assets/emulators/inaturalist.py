@@ -1,0 +1,91 @@
+"""Emulated iNaturalist: the ``/v1/observations`` API and the two photo hosts, serving the bundled sample."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gmgbd_assets.settings import INAT_PHOTO_HOSTS
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+RESULT_WINDOW = 10_000
+API_HOST = "api.inaturalist.org"
+
+
+@cache
+def sample_observations() -> tuple[dict[str, Any], ...]:
+    with open(SAMPLE_DIR / "observations.json", encoding="utf-8") as fh:
+        return tuple(json.load(fh)["results"])
+
+
+class INaturalistEmulator:
+    """Answers ``GET /v1/observations`` like the real API, including the 10,000-result window on ``page``."""
+
+    def __init__(self, records: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None) -> None:
+        self.records = sorted(records if records is not None else sample_observations(), key=lambda r: r["id"])
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not request.url.path.rstrip("/").endswith("/observations"):
+            return httpx.Response(404, json={"error": "Not found", "status": 404})
+        q = request.url.params
+        try:
+            per_page = min(int(q.get("per_page", "30")), 200)
+            page = int(q.get("page", "1"))
+            id_above = int(q.get("id_above", "0"))
+            day = date.fromisoformat(q["observed_on"]) if "observed_on" in q else None
+        except (KeyError, ValueError) as exc:
+            return httpx.Response(422, json={"error": f"invalid parameter: {exc}", "status": 422})
+        if page * per_page > RESULT_WINDOW:
+            return httpx.Response(
+                403,
+                json={"error": "Result window is too large, page * per_page must be less than or equal to 10000",
+                      "status": 403},
+            )
+        matching = [r for r in self.records if self._matches(r, q, day)]
+        if q.get("order", "desc") == "desc":
+            matching.reverse()
+        after = [r for r in matching if r["id"] > id_above] if id_above else matching
+        start = (page - 1) * per_page
+        return httpx.Response(
+            200,
+            json={"total_results": len(after), "page": page, "per_page": per_page,
+                  "results": after[start:start + per_page]},
+        )
+
+    @staticmethod
+    def _matches(record: dict[str, Any], q: httpx.QueryParams, day: date | None) -> bool:
+        if day is not None and record.get("observed_on") != day.isoformat():
+            return False
+        if q.get("quality_grade") and record.get("quality_grade") != q["quality_grade"]:
+            return False
+        return not (q.get("photos") == "true" and not record.get("photos"))
+
+
+class PhotoHostEmulator:
+    """Serves ``/photos/<id>/<size>.<ext>`` from ``data/sample/photos/<id>.jpg``, any size word."""
+
+    def __init__(self, photos_dir: Path = SAMPLE_DIR / "photos") -> None:
+        self.photos_dir = photos_dir
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "photos" or not parts[1].isdigit():
+            return httpx.Response(404, text="Not Found")
+        path = self.photos_dir / f"{parts[1]}.jpg"
+        if not path.is_file():
+            return httpx.Response(404, text="Not Found")
+        return httpx.Response(200, headers={"Content-Type": "image/jpeg"}, content=path.read_bytes())
+
+
+def register(routes: dict[str, httpx.MockTransport | Any]) -> None:
+    routes[API_HOST] = INaturalistEmulator()
+    photos = PhotoHostEmulator()
+    for host in INAT_PHOTO_HOSTS:
+        routes[host] = photos

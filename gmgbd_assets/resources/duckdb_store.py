@@ -1,0 +1,165 @@
+"""DuckDB storage: one file, tables named after asset keys, declared schemas, idempotent partition writes.
+
+We own reads and writes instead of using dagster-duckdb's IO managers: they infer schemas from the first frame,
+skip empty frames (so an empty day never creates its table) and break under duckdb 2.0 (see
+``shared/design/dagster-notes.md``). Here a write replaces exactly one sighting-date window inside one
+transaction, so a re-run never duplicates or loses rows and readers never see half a partition.
+
+DuckDB allows one writing process per file. Connections are short-lived and opening one retries while another
+process holds the lock, so two runs writing different dates at the same time both succeed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+LOCK_WAIT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    description: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The declared shape of one asset's table. Every table carries ``sighting_date DATE``."""
+
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def ddl(self) -> str:
+        cols = ",\n  ".join(
+            f'"{c.name}" {c.sql_type}{"" if c.nullable else " NOT NULL"}' for c in self.columns
+        )
+        return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  {cols}\n)'
+
+    def dagster_schema(self) -> dg.TableSchema:
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name=c.name,
+                    type=c.sql_type,
+                    description=c.description,
+                    constraints=dg.TableColumnConstraints(nullable=c.nullable),
+                )
+                for c in self.columns
+            ]
+        )
+
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c.name: _POLARS_TYPES[c.sql_type.split("(")[0].upper()] for c in self.columns}
+
+    def frame(self, rows: Sequence[dict] | Sequence[tuple]) -> pl.DataFrame:
+        """Build a frame with exactly this table's columns and types (an empty frame keeps them too)."""
+        if rows and isinstance(rows[0], tuple):
+            return pl.DataFrame(rows, schema=self.polars_schema(), orient="row")
+        return pl.DataFrame(list(rows), schema=self.polars_schema())
+
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "BIGINT": pl.Int64(),
+    "INTEGER": pl.Int32(),
+    "DOUBLE": pl.Float64(),
+    "VARCHAR": pl.String(),
+    "BOOLEAN": pl.Boolean(),
+    "DATE": pl.Date(),
+    "TIMESTAMP": pl.Datetime("us"),
+}
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text or "being used by another process" in text
+
+
+class DuckDBStore(dg.ConfigurableResource):
+    """The project's DuckDB file. ``path`` comes from ``GMGBD_DUCKDB_PATH``."""
+
+    path: str
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection, waiting (with jittered backoff) while another process holds the file."""
+        file = Path(self.path)
+        if read_only and not file.exists():
+            read_only = False
+        file.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(file), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, 2.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def ensure_table(self, spec: TableSpec) -> None:
+        with self.connect() as con:
+            con.execute(spec.ddl())
+
+    def replace_window(self, spec: TableSpec, frame: pl.DataFrame, start: date, end: date) -> int:
+        """Replace the rows with ``start <= sighting_date < end`` by ``frame``, atomically. Returns row count."""
+        frame = frame.select(spec.column_names).cast(spec.polars_schema())
+        outside = frame.filter((pl.col("sighting_date") < start) | (pl.col("sighting_date") >= end))
+        if outside.height:
+            raise ValueError(
+                f"{spec.name}: {outside.height} rows fall outside the partition window {start}..{end}"
+            )
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        with self.connect() as con:
+            con.execute(spec.ddl())
+            con.register("incoming", frame.to_arrow())
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end]
+                )
+                con.execute(f'INSERT INTO "{spec.name}" ({cols}) SELECT {cols} FROM incoming')
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("incoming")
+        return frame.height
+
+    def read_window(self, spec: TableSpec, start: date, end: date) -> pl.DataFrame:
+        """The rows of ``start <= sighting_date < end``, typed as declared; empty if never written."""
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        with self.connect() as con:
+            con.execute(spec.ddl())
+            arrow = con.execute(
+                f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
+                "ORDER BY sighting_date, observation_id",
+                [start, end],
+            ).fetch_arrow_table()
+        return pl.DataFrame(pl.from_arrow(arrow)).cast(spec.polars_schema())
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
+        with self.connect(read_only=True) as con:
+            return pl.DataFrame(pl.from_arrow(con.execute(sql, list(params)).fetch_arrow_table()))

@@ -1,0 +1,273 @@
+"""The one place that decides how this project talks HTTP to a free service.
+
+Every service client (iNaturalist, photo hosts, Nominatim, Open-Meteo) sends its requests through
+``ServiceHttp``: a per-service rate limit and daily budget shared by everything in the process, retries with
+exponential backoff and full jitter on 429/5xx/timeouts/connection errors, ``Retry-After`` honoured, and an
+identifying User-Agent. A failure that outlasts the retries raises ``ServiceUnavailableError``: it fails the run
+and never becomes a stored value.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+
+from gmgbd_assets import __version__
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def today(self) -> str: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def today(self) -> str:
+        return datetime.now(UTC).date().isoformat()
+
+
+class ServiceUnavailableError(RuntimeError):
+    """A service kept failing after every retry: the run fails, nothing is stored."""
+
+
+class BudgetExceededError(RuntimeError):
+    """The daily request budget for a service is spent: stop rather than get the project banned."""
+
+
+@dataclass(frozen=True)
+class ServicePolicy:
+    """Politeness and resilience settings for one service, in one place."""
+
+    name: str
+    min_interval_s: float = 1.0
+    daily_budget: int | None = None
+    max_attempts: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 120.0
+    timeout_s: float = 30.0
+
+
+class RateLimiter:
+    """Spaces requests at least ``min_interval_s`` apart; thread-safe, shared per service in a process."""
+
+    def __init__(self, min_interval_s: float, clock: Clock) -> None:
+        self.min_interval_s = min_interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next_at = 0.0
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock.monotonic()
+            wait = self._next_at - now
+            if wait > 0:
+                self._clock.sleep(wait)
+                now += wait
+            self._next_at = now + self.min_interval_s
+
+    def hold_off(self, seconds: float) -> None:
+        """Push the next slot back, e.g. after a 429 with Retry-After, so every caller waits."""
+        with self._lock:
+            self._next_at = max(self._next_at, self._clock.monotonic() + seconds)
+
+
+class DailyBudget:
+    """Counts requests per UTC day and refuses the one past the budget."""
+
+    def __init__(self, name: str, limit: int | None, clock: Clock) -> None:
+        self.name = name
+        self.limit = limit
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._day = ""
+        self.used = 0
+
+    def spend(self, weight: int = 1) -> None:
+        with self._lock:
+            today = self._clock.today()
+            if today != self._day:
+                self._day, self.used = today, 0
+            if self.limit is not None and self.used + weight > self.limit:
+                raise BudgetExceededError(
+                    f"{self.name}: daily request budget of {self.limit} is spent ({self.used} used today); "
+                    "resume tomorrow or lower the per-day cap"
+                )
+            self.used += weight
+
+
+_shared_lock = threading.Lock()
+_shared: dict[tuple[str, int], tuple[RateLimiter, DailyBudget]] = {}
+
+
+def shared_limits(policy: ServicePolicy, clock: Clock) -> tuple[RateLimiter, DailyBudget]:
+    """The limiter and budget every client of ``policy.name`` in this process shares (per clock)."""
+    key = (policy.name, id(clock))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = (
+                RateLimiter(policy.min_interval_s, clock),
+                DailyBudget(policy.name, policy.daily_budget, clock),
+            )
+        return _shared[key]
+
+
+def user_agent(contact: str | None) -> str:
+    contact_part = f"; {contact}" if contact else ""
+    return f"gmgbd-assets/{__version__} (+https://github.com/gmgbd/gmgbd-assets{contact_part})"
+
+
+def retry_after_seconds(response: httpx.Response, clock_now: datetime | None = None) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After`` as seconds or an HTTP date), if any."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = clock_now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class ServiceHttp:
+    """An httpx client bound to one service's policy. Build one per run; limits are shared anyway."""
+
+    def __init__(
+        self,
+        policy: ServicePolicy,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        contact: str | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock or SystemClock()
+        self.limiter, self.budget = shared_limits(policy, self.clock)
+        self._rng = rng or random.Random()
+        self._log = log or (lambda _msg: None)
+        self.requests_sent = 0
+        self.client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(policy.timeout_s),
+            headers={"User-Agent": user_agent(contact), "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2**attempt)
+        return self._rng.uniform(0, cap)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        weight: int = 1,
+        accept: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """Send with rate limit, budget and retries; return the first response that is not transient.
+
+        ``accept`` lets a caller treat a status as final (e.g. 400 with an error body, 404 for a photo).
+        """
+        last_problem = ""
+        for attempt in range(self.policy.max_attempts):
+            self.limiter.acquire()
+            self.budget.spend(weight)
+            self.requests_sent += 1
+            try:
+                response = self.client.request(method, url, params=params)
+                response.read()
+                _check_complete(response)
+            except (httpx.TimeoutException, httpx.TransportError, TruncatedBodyError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                wait = self._backoff(attempt)
+            else:
+                if response.status_code not in RETRYABLE_STATUS or (accept and accept(response)):
+                    return response
+                last_problem = f"HTTP {response.status_code}"
+                hinted = retry_after_seconds(response)
+                wait = hinted if hinted is not None else self._backoff(attempt)
+                if hinted is not None:
+                    self.limiter.hold_off(hinted)
+            if attempt + 1 < self.policy.max_attempts:
+                self._log(f"{self.policy.name}: {last_problem}; retry {attempt + 1} in {wait:.1f}s")
+                self.clock.sleep(wait)
+        raise ServiceUnavailableError(
+            f"{self.policy.name}: {method} {_redact(url)} still failing after "
+            f"{self.policy.max_attempts} attempts (last: {last_problem})"
+        )
+
+    def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, weight: int = 1) -> Any:
+        """GET and decode JSON; a 200 with a truncated or non-JSON body counts as transient and is retried."""
+        last_error = ""
+        for _ in range(self.policy.max_attempts):
+            response = self.request("GET", url, params=params, weight=weight)
+            if response.is_success:
+                try:
+                    return json.loads(response.content)
+                except ValueError as exc:
+                    last_error = f"invalid JSON ({exc})"
+                    self._log(f"{self.policy.name}: {last_error}; retrying")
+                    self.clock.sleep(self._backoff(0))
+                    continue
+            raise ServiceResponseError(self.policy.name, response)
+        raise ServiceUnavailableError(
+            f"{self.policy.name}: GET {_redact(url)} kept returning unusable bodies: {last_error}"
+        )
+
+
+class TruncatedBodyError(Exception):
+    """Fewer bytes arrived than the server announced: the connection broke mid-body."""
+
+
+def _check_complete(response: httpx.Response) -> None:
+    # Real sockets already raise on a short body; this catches it wherever bytes arrive uncompressed.
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and "Content-Encoding" not in response.headers:
+        received = len(response.content)
+        if int(announced) > received:
+            raise TruncatedBodyError(f"{received} of {announced} bytes")
+
+
+class ServiceResponseError(RuntimeError):
+    """A non-transient error status (4xx): the request itself is wrong, retrying will not help."""
+
+    def __init__(self, service: str, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        body = response.text[:300]
+        super().__init__(f"{service}: HTTP {response.status_code} for {_redact(str(response.url))}: {body}")
+
+
+def _redact(url: str) -> str:
+    """Drop the query string: it may carry an e-mail address or a key."""
+    return url.split("?", 1)[0]

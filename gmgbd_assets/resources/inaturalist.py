@@ -1,0 +1,276 @@
+"""iNaturalist API v1: research-grade observations with photos, one sighting date at a time.
+
+The JSON is parsed here, once, into ``Observation`` records. A record that cannot be used (no coordinates, no
+photo, an unparseable date) is kept with a reason code instead of being dropped, so the final table can say why
+it is not there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import dagster as dg
+
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
+
+PER_PAGE_MAX = 200
+PHOTO_SIZES = ("square", "thumb", "small", "medium", "large", "original")
+_SIZE_IN_URL = re.compile(r"/(" + "|".join(PHOTO_SIZES) + r")\.([A-Za-z0-9]+)(?=$|\?)")
+
+# Reason codes for an observation that cannot be enriched.
+NO_COORDINATES = "no_coordinates"
+INVALID_COORDINATES = "invalid_coordinates"
+NO_PHOTO = "no_photo"
+INVALID_DATE = "invalid_date"
+NO_TAXON = "no_taxon"
+
+
+@dataclass(frozen=True)
+class Observation:
+    observation_id: int
+    sighting_date: date
+    latitude: float | None
+    longitude: float | None
+    positional_accuracy_m: float | None
+    coordinates_obscured: bool
+    scientific_name: str | None
+    common_name: str | None
+    taxon_id: int | None
+    taxon_rank: str | None
+    iconic_taxon: str | None
+    photo_id: int | None
+    photo_url: str | None
+    photo_license: str | None
+    photo_attribution: str | None
+    observer: str | None
+    quality_grade: str | None
+    observation_url: str | None
+    invalid_reason: str | None
+    invalid_detail: str | None
+
+
+@dataclass
+class DayFetch:
+    """What one sighting date yielded, with the facts a researcher needs to trust it."""
+
+    day: date
+    observations: list[Observation] = field(default_factory=list)
+    total_results: int = 0
+    requests: int = 0
+    duplicates_dropped: int = 0
+    records_without_id: int = 0
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def photo_url_at_size(url: str, size: str) -> str:
+    """iNaturalist photo URLs end in a size word; swap only that word (``.../square.jpg?123`` -> ``large``)."""
+    if size not in PHOTO_SIZES:
+        raise ValueError(f"photo size must be one of {PHOTO_SIZES}, not {size!r}")
+    return _SIZE_IN_URL.sub(lambda m: f"/{size}.{m.group(2)}", url, count=1)
+
+
+def _coordinates(result: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+    """(lat, lon, problem). ``geojson`` is [lon, lat]; ``location`` is "lat,lon"; numbers may be strings."""
+    lat = lon = None
+    geojson = result.get("geojson")
+    if isinstance(geojson, dict):
+        coords = geojson.get("coordinates")
+        if isinstance(coords, list | tuple) and len(coords) == 2:
+            lon, lat = _float(coords[0]), _float(coords[1])
+    if (lat is None or lon is None) and isinstance(result.get("location"), str):
+        parts = result["location"].split(",")
+        if len(parts) == 2:
+            lat, lon = _float(parts[0]), _float(parts[1])
+    if lat is None or lon is None:
+        return None, None, NO_COORDINATES
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None, INVALID_COORDINATES
+    return lat, lon, None
+
+
+def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str = "large") -> Observation | None:
+    """One API result as a typed record; ``None`` only when it has no usable id to key it by."""
+    obs_id = _int(result.get("id"))
+    if obs_id is None or obs_id <= 0:
+        return None
+    problems: list[tuple[str, str]] = []
+
+    lat, lon, coord_problem = _coordinates(result)
+    if coord_problem:
+        problems.append((coord_problem, f"geojson={result.get('geojson')!r:.120} location={result.get('location')!r:.60}"))
+
+    observed_on = _text(result.get("observed_on"))
+    try:
+        parsed_day = date.fromisoformat(observed_on) if observed_on else None
+    except ValueError:
+        parsed_day = None
+    if parsed_day != queried_day:
+        problems.append((INVALID_DATE, f"observed_on={observed_on!r:.40} but queried {queried_day.isoformat()}"))
+
+    taxon = result.get("taxon") if isinstance(result.get("taxon"), dict) else {}
+    scientific_name = _text(taxon.get("name"))
+    if scientific_name is None:
+        problems.append((NO_TAXON, "taxon.name missing"))
+
+    photos = result.get("photos")
+    photo = photos[0] if isinstance(photos, list) and photos and isinstance(photos[0], dict) else {}
+    raw_url = _text(photo.get("url"))
+    if raw_url is None:
+        problems.append((NO_PHOTO, "no photo with a URL"))
+
+    user = result.get("user") if isinstance(result.get("user"), dict) else {}
+    obscured = result.get("obscured") is True or result.get("geoprivacy") in ("obscured", "private") or (
+        result.get("taxon_geoprivacy") in ("obscured", "private")
+    )
+    reason, detail = problems[0] if problems else (None, None)
+    if len(problems) > 1:
+        detail = "; ".join(f"{code}: {text}" for code, text in problems)
+    return Observation(
+        observation_id=obs_id,
+        sighting_date=queried_day,
+        latitude=lat,
+        longitude=lon,
+        positional_accuracy_m=_float(result.get("positional_accuracy")),
+        coordinates_obscured=obscured,
+        scientific_name=scientific_name,
+        common_name=_text(taxon.get("preferred_common_name")),
+        taxon_id=_int(taxon.get("id")),
+        taxon_rank=_text(taxon.get("rank")),
+        iconic_taxon=_text(taxon.get("iconic_taxon_name")),
+        photo_id=_int(photo.get("id")),
+        photo_url=photo_url_at_size(raw_url, photo_size) if raw_url else None,
+        photo_license=_text(photo.get("license_code")),
+        photo_attribution=_text(photo.get("attribution")),
+        observer=_text(user.get("login")),
+        quality_grade=_text(result.get("quality_grade")),
+        observation_url=_text(result.get("uri")) or f"https://www.inaturalist.org/observations/{obs_id}",
+        invalid_reason=reason,
+        invalid_detail=detail,
+    )
+
+
+class INaturalistClient:
+    """Pages ``/observations`` for one date by ``id_above`` (``page`` fails past 10,000 results)."""
+
+    def __init__(self, http: ServiceHttp, base_url: str, photo_size: str = "large") -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.photo_size = photo_size
+
+    def observations_on(self, day: date, limit: int) -> DayFetch:
+        fetch = DayFetch(day=day)
+        seen: set[int] = set()
+        id_above = 0
+        while len(fetch.observations) < limit:
+            per_page = min(PER_PAGE_MAX, limit - len(fetch.observations))
+            payload = self.http.get_json(
+                f"{self.base_url}/observations",
+                params={
+                    "observed_on": day.isoformat(),
+                    "quality_grade": "research",
+                    "photos": "true",
+                    "locale": "en",
+                    "per_page": per_page,
+                    "order_by": "id",
+                    "order": "asc",
+                    "id_above": id_above,
+                },
+            )
+            fetch.requests += 1
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                raise ValueError(f"iNaturalist: unexpected response shape for {day}: {str(payload)[:200]}")
+            fetch.total_results = _int(payload.get("total_results")) or 0
+            results = payload["results"]
+            page_max_id = id_above
+            for result in results:
+                if not isinstance(result, dict):
+                    fetch.records_without_id += 1
+                    continue
+                obs = parse_observation(result, day, self.photo_size)
+                if obs is None:
+                    fetch.records_without_id += 1
+                    continue
+                page_max_id = max(page_max_id, obs.observation_id)
+                if obs.observation_id in seen:
+                    fetch.duplicates_dropped += 1
+                    continue
+                seen.add(obs.observation_id)
+                if len(fetch.observations) < limit:
+                    fetch.observations.append(obs)
+            if len(results) < per_page or page_max_id <= id_above:
+                break
+            id_above = page_max_id
+        return fetch
+
+
+class INaturalistResource(dg.ConfigurableResource):
+    """iNaturalist API v1. Politeness (1 request/s, a daily budget under 10,000) is set here and nowhere else."""
+
+    base_url: str = "https://api.inaturalist.org/v1"
+    contact: str | None = None
+    max_per_day: int = 200
+    photo_size: str = "large"
+    min_interval_s: float = 1.0
+    daily_budget: int = 9_000
+    max_attempts: int = 6
+    backoff_base_s: float = 1.0
+    emulated: bool = False
+    emulator_fault_rate: float = 0.0
+    emulator_seed: int = 0
+
+    @property
+    def source(self) -> str:
+        return "emulated:inaturalist-sample" if self.emulated else "inaturalist"
+
+    def client(self, log: Callable[[str], None] | None = None) -> INaturalistClient:
+        transport = None
+        if self.emulated:
+            from gmgbd_assets.emulators.router import offline_transport
+
+            transport = offline_transport(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
+        http = ServiceHttp(
+            ServicePolicy(
+                name="inaturalist",
+                min_interval_s=self.min_interval_s,
+                daily_budget=self.daily_budget,
+                max_attempts=self.max_attempts,
+                backoff_base_s=self.backoff_base_s,
+            ),
+            transport=transport,
+            contact=self.contact,
+            log=log,
+        )
+        return INaturalistClient(http, self.base_url, self.photo_size)
