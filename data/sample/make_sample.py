@@ -84,6 +84,7 @@ TAXA = [
 ]
 
 USERS = ["fieldnaturalist", "kestrel_k", "mothlady", "urbanbirder", "lichenlover", "tidepooler", "herper42"]
+OPEN_DATA = "https://inaturalist-open-data.s3.amazonaws.com"
 LICENSES = ["cc-by-nc", "cc-by", "cc0", "cc-by-sa", "cc-by-nc-sa"]
 
 # Designed edge cases, keyed by (date index, slot in that day).
@@ -196,7 +197,7 @@ def _record(obs_id: int, day: date, lat: float, lon: float, taxon: tuple, photo_
         "taxon": _taxon(taxon),
         "photos": [{
             "id": photo_id,
-            "url": f"https://inaturalist-open-data.s3.amazonaws.com/photos/{photo_id}/square.jpg?{1717200000 + photo_id % 100000}",
+            "url": f"{OPEN_DATA}/photos/{photo_id}/square.jpg?{1717200000 + photo_id % 100000}",
             "license_code": license_code,
             "attribution": f"(c) {user}, some rights reserved ({license_code.upper()})",
             "original_dimensions": {"width": 2048, "height": 1536},

@@ -153,13 +153,13 @@ class DuckDBStore(dg.ConfigurableResource):
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         with self.connect() as con:
             con.execute(spec.ddl())
-            arrow = con.execute(
+            arrow = con.sql(
                 f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
                 "ORDER BY sighting_date, observation_id",
-                [start, end],
-            ).fetch_arrow_table()
+                params=[start, end],
+            ).to_arrow_table()
         return pl.DataFrame(pl.from_arrow(arrow)).cast(spec.polars_schema())
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         with self.connect(read_only=True) as con:
-            return pl.DataFrame(pl.from_arrow(con.execute(sql, list(params)).fetch_arrow_table()))
+            return pl.DataFrame(pl.from_arrow(con.sql(sql, params=list(params) or None).to_arrow_table()))

@@ -130,7 +130,8 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
 
     lat, lon, coord_problem = _coordinates(result)
     if coord_problem:
-        problems.append((coord_problem, f"geojson={result.get('geojson')!r:.120} location={result.get('location')!r:.60}"))
+        where = f"geojson={str(result.get('geojson'))[:120]!r} location={str(result.get('location'))[:60]!r}"
+        problems.append((coord_problem, where))
 
     observed_on = _text(result.get("observed_on"))
     try:

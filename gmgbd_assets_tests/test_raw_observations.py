@@ -1,0 +1,83 @@
+"""raw_observations through Dagster on the offline sample: dates, re-runs, empty days, config, provenance."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dagster as dg
+
+from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.emulators.inaturalist import SAMPLE_DIR
+from gmgbd_assets.partitions import sighting_date_partitions
+from gmgbd_assets_tests.conftest import materialize_range
+
+SAMPLE = json.loads((SAMPLE_DIR / "observations.json").read_text())["results"]
+
+
+def _counts(store) -> dict[date, int]:
+    return dict(store.query("SELECT sighting_date, count(*) FROM raw_observations GROUP BY 1").iter_rows())
+
+
+def test_range_run_loads_every_sample_date_and_leaves_the_empty_one_empty(offline_defs, store):
+    result = materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-07")
+    assert result.success
+    expected: dict[date, int] = {}
+    for record in SAMPLE:
+        day = date.fromisoformat(record["observed_on"])
+        expected[day] = expected.get(day, 0) + 1
+    assert _counts(store) == expected and date(2024, 6, 4) not in expected
+    ids = store.query("SELECT observation_id FROM raw_observations").to_series().to_list()
+    assert sorted(ids) == sorted(r["id"] for r in SAMPLE)
+    materializations = result.asset_materializations_for_node("raw_observations")
+    assert {m.partition for m in materializations} == {f"2024-06-0{d}" for d in range(1, 8)}
+    assert result.get_asset_materialization_events()[0].materialization.metadata[
+        "dagster/row_count"].value == len(SAMPLE)
+
+
+def test_rematerializing_a_date_twice_never_duplicates(offline_defs, store):
+    for _ in range(2):
+        assert materialize_range(offline_defs, ["raw_observations"], "2024-06-02", "2024-06-02").success
+    assert _counts(store) == {date(2024, 6, 2): 19}
+
+
+def test_an_empty_day_is_a_valid_partition(offline_defs, store):
+    assert materialize_range(offline_defs, ["raw_observations"], "2024-06-04", "2024-06-04").success
+    assert store.read_window(RAW_OBSERVATIONS, date(2024, 6, 4), date(2024, 6, 5)).height == 0
+
+
+def test_run_config_overrides_the_per_day_cap(offline_defs, store):
+    run_config = {"ops": {"raw_observations": {"config": {"max_per_day": 5}}}}
+    assert materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-02", run_config).success
+    assert _counts(store) == {date(2024, 6, 1): 5, date(2024, 6, 2): 5}
+
+
+def test_edge_cases_survive_and_are_labelled_as_emulated(offline_defs, store):
+    assert materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
+    rows = store.query("SELECT * FROM raw_observations").to_dicts()
+    assert {r["observation_source"] for r in rows} == {"emulated:inaturalist-sample"}
+    assert any(r["coordinates_obscured"] for r in rows)
+    assert any(r["common_name"] is None for r in rows)
+    assert any(r["photo_license"] is None for r in rows)
+    assert any(r["latitude"] > 60 for r in rows) and any(r["latitude"] < 0 for r in rows)
+    assert all(r["invalid_reason"] is None for r in rows)
+    assert all("/large.jpg" in r["photo_url"] for r in rows)
+
+
+def test_a_failing_service_fails_the_run_and_stores_nothing(offline_env, monkeypatch, store):
+    monkeypatch.setenv("GMGBD_EMULATOR_FAULT_RATE", "0.99")
+    from gmgbd_assets.definitions import build_definitions
+    from gmgbd_assets.settings import Settings
+
+    defs = build_definitions(Settings.from_env())
+    result = materialize_range(defs, ["raw_observations"], "2024-06-01", "2024-06-01")
+    assert not result.success
+    assert store.read_window(RAW_OBSERVATIONS, date(2024, 6, 1), date(2024, 6, 2)).height == 0
+
+
+def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfills(offline_defs):
+    for assets_def in offline_defs.resolve_all_asset_specs():
+        assert assets_def.partitions_def == sighting_date_partitions, assets_def.key
+    for assets_def in offline_defs.resolve_asset_graph().assets_defs:
+        assert assets_def.backfill_policy == dg.BackfillPolicy.single_run(), assets_def.key
+    assert sighting_date_partitions.start.date() == date(2000, 2, 18)
