@@ -1,0 +1,328 @@
+"""Asset checks that tell a researcher exactly which values are missing, and why, for every asset and date.
+
+Every asset gets four checks, computed in DuckDB over the dates the run covered (in a single-run range
+backfill the check runs once; its metadata breaks the figures down per date):
+
+- ``missing_values``: NULLs per required column and per reason code, with example observation ids. WARN when
+  values are missing for recorded reasons (real gaps); ERROR when a value is missing without a reason, or when
+  more than ``GMGBD_MISSING_ERROR_SHARE`` of the rows miss one (something is systematically wrong).
+- ``row_parity``: one row per raw observation, no duplicate ``observation_id``.
+- ``valid_ranges``: coordinates, NDVI, temperature, elevation, water distance and categories in range.
+- ``no_placeholders``: none of the stand-ins the reference dataset used.
+
+``gmgbd`` also gets ``completeness`` and ``lineage``, both blocking (see ``assets/gmgbd.py``).
+"""
+
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from gmgbd_assets.partitions import sighting_date_partitions
+from gmgbd_assets.resources.duckdb_store import DuckDBStore
+
+MISSING_VALUES = "missing_values"
+ROW_PARITY = "row_parity"
+VALID_RANGES = "valid_ranges"
+NO_PLACEHOLDERS = "no_placeholders"
+
+EXAMPLE_IDS = 10
+# Strings the reference dataset stored in place of values it did not have.
+PLACEHOLDERS = ("rural", "unknown", "wildlife observation", "no data", "n/a", "none", "null", "nan", "")
+NDVI_CATEGORIES = ("Dense", "Moderate", "Sparse", "Non-Veg")
+# Upper bound of a plausible water distance: the search radius documented with the water_distance asset.
+MAX_WATER_DISTANCE_M = 50_000.0
+
+
+def missing_error_share() -> float:
+    return float(os.environ.get("GMGBD_MISSING_ERROR_SHARE", "0.25"))
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """What a complete, valid row of one asset's table looks like."""
+
+    table: str
+    required: tuple[str, ...]
+    reason_column: str | None = "missing_reason"
+    detail_column: str | None = "missing_detail"
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    text_columns: tuple[str, ...] = ()
+    # (value column, provenance column): a 0 with no provenance is the reference dataset's "unknown".
+    zero_needs_source: tuple[tuple[str, str], ...] = ()
+    parity_with_raw: bool = True
+
+
+COORDINATE_RANGES = {"latitude": (-90.0, 90.0), "longitude": (-180.0, 180.0)}
+
+RULES: dict[str, TableRules] = {
+    rules.table: rules
+    for rules in (
+        TableRules(
+            "raw_observations",
+            required=("latitude", "longitude", "scientific_name", "photo_url"),
+            reason_column="invalid_reason",
+            detail_column="invalid_detail",
+            ranges=COORDINATE_RANGES,
+            text_columns=("scientific_name", "common_name"),
+            parity_with_raw=False,
+        ),
+        TableRules(
+            "images",
+            required=("filename", "sha256", "width", "height", "bytes"),
+            ranges={"width": (1, 100_000), "height": (1, 100_000), "bytes": (1, 10**10)},
+        ),
+        TableRules("captions", required=("blip_caption", "caption_model"), text_columns=("blip_caption",)),
+        TableRules(
+            "geocodes",
+            required=("country", "state", "city"),
+            text_columns=("country", "state", "city"),
+        ),
+        TableRules(
+            "weather",
+            required=("avg_temp_C", "elevation_m"),
+            ranges={"avg_temp_C": (-90.0, 60.0), "elevation_m": (-450.0, 8_900.0)},
+            zero_needs_source=(("elevation_m", "elevation_source"),),
+        ),
+        TableRules(
+            "ndvi",
+            required=("NDVI_value", "NDVI_Category"),
+            ranges={"NDVI_value": (-0.2, 1.0)},
+            categories={"NDVI_Category": NDVI_CATEGORIES},
+        ),
+        TableRules(
+            "water_distance",
+            required=("dist_to_water_m",),
+            ranges={"dist_to_water_m": (0.0, MAX_WATER_DISTANCE_M)},
+        ),
+    )
+}
+
+
+def check_window(context: dg.AssetCheckExecutionContext) -> tuple[date | None, date | None]:
+    if context.has_partition_key or context.has_partition_key_range:
+        window = context.partition_time_window
+        return window.start.date(), window.end.date()
+    return None, None
+
+
+def _where(start: date | None, end: date | None, alias: str = "") -> tuple[str, list[object]]:
+    if start is None:
+        return "TRUE", []
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}sighting_date >= ? AND {prefix}sighting_date < ?", [start, end]
+
+
+def _ids(frame: pl.DataFrame) -> list[int]:
+    return frame["observation_id"].head(EXAMPLE_IDS).to_list() if frame.height else []
+
+
+def _per_date(frame: pl.DataFrame) -> dict[str, int]:
+    if not frame.height:
+        return {}
+    counts = frame.group_by("sighting_date").len().sort("sighting_date")
+    return {d.isoformat(): n for d, n in counts.iter_rows()}
+
+
+def _markdown(rows: Iterable[tuple], header: tuple[str, ...]) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
+    total = frame.height
+    rows = []
+    unexplained = 0
+    missing_any = frame.filter(pl.any_horizontal([pl.col(c).is_null() for c in rules.required])) if total else frame
+    per_column: dict[str, int] = {}
+    for column in rules.required:
+        nulls = frame.filter(pl.col(column).is_null())
+        per_column[column] = nulls.height
+        if not nulls.height:
+            continue
+        if rules.reason_column:
+            reasons = nulls.group_by(pl.col(rules.reason_column).fill_null("(no reason)")).agg(
+                pl.len().alias("n"), pl.col("observation_id").head(EXAMPLE_IDS).alias("ids")
+            ).sort("n", descending=True)
+            for reason, n, ids in reasons.iter_rows():
+                rows.append((column, reason, n, ", ".join(map(str, ids))))
+                if reason == "(no reason)":
+                    unexplained += n
+        else:
+            unexplained += nulls.height
+            rows.append((column, "(no reason)", nulls.height, ", ".join(map(str, _ids(nulls)))))
+    share = missing_any.height / total if total else 0.0
+    threshold = missing_error_share()
+    reasons_total: dict[str, int] = {}
+    if rules.reason_column and missing_any.height:
+        for reason, n in missing_any.group_by(pl.col(rules.reason_column).fill_null("(no reason)")).len().iter_rows():
+            reasons_total[reason] = n
+    severity = dg.AssetCheckSeverity.ERROR if unexplained or share > threshold else dg.AssetCheckSeverity.WARN
+    if missing_any.height == 0:
+        description = f"All {total} rows of {asset} have every required value."
+    elif severity == dg.AssetCheckSeverity.ERROR:
+        why = f"{unexplained} missing without a reason" if unexplained else f"{share:.0%} > {threshold:.0%}"
+        description = f"{missing_any.height} of {total} rows miss a value ({why}): something is systematically wrong."
+    else:
+        description = f"{missing_any.height} of {total} rows miss a value, each with a recorded reason."
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=MISSING_VALUES,
+        passed=missing_any.height == 0,
+        severity=severity,
+        description=description,
+        metadata={
+            "dagster/row_count": total,
+            "rows_missing_a_value": missing_any.height,
+            "share_missing": round(share, 4),
+            "error_share_threshold": threshold,
+            "missing_by_column": per_column,
+            "missing_by_reason": reasons_total,
+            "first_missing_observation_ids": _ids(missing_any),
+            "missing_per_date": _per_date(missing_any),
+            "rows_per_date": _per_date(frame),
+            "missing_values": _markdown(rows, ("column", "reason", "rows", "first observation ids")),
+        },
+    )
+
+
+def row_parity_result(rules: TableRules, frame: pl.DataFrame, raw_ids: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
+    duplicates = frame.filter(pl.col("observation_id").is_duplicated())
+    metadata: dict[str, object] = {
+        "dagster/row_count": frame.height,
+        "duplicate_rows": duplicates.height,
+        "first_duplicate_ids": _ids(duplicates.unique("observation_id", maintain_order=True)),
+    }
+    problems = []
+    if duplicates.height:
+        problems.append(f"{duplicates.height} rows share an observation_id")
+    if rules.parity_with_raw:
+        keys = ["observation_id", "sighting_date"]
+        absent = raw_ids.join(frame.select(keys), on=keys, how="anti")
+        extra = frame.select(keys).join(raw_ids, on=keys, how="anti")
+        metadata.update(
+            raw_rows=raw_ids.height,
+            raw_observations_without_row=absent.height,
+            rows_without_raw_observation=extra.height,
+            first_absent_ids=_ids(absent),
+            first_extra_ids=_ids(extra),
+            absent_per_date=_per_date(absent),
+        )
+        if absent.height:
+            problems.append(f"{absent.height} raw observations have no row")
+        if extra.height:
+            problems.append(f"{extra.height} rows have no raw observation")
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=ROW_PARITY,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or f"One row per raw observation ({frame.height} rows), no duplicates.",
+        metadata=metadata,
+    )
+
+
+def valid_ranges_result(rules: TableRules, frame: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
+    bad: dict[str, int] = {}
+    examples: dict[str, list[int]] = {}
+    for column, (low, high) in rules.ranges.items():
+        value = pl.col(column)
+        outside = (value < low) | (value > high)
+        if frame.schema[column].is_float():
+            outside = outside | value.is_nan()
+        out = frame.filter(value.is_not_null() & outside)
+        bad[f"{column} outside [{low}, {high}]"] = out.height
+        examples[column] = _ids(out)
+    for column, allowed in rules.categories.items():
+        out = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(list(allowed)))
+        bad[f"{column} not in {list(allowed)}"] = out.height
+        examples[column] = _ids(out)
+    failing = {k: v for k, v in bad.items() if v}
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=VALID_RANGES,
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{n} rows with {k}" for k, n in failing.items()) or "Every value is in range.",
+        metadata={"dagster/row_count": frame.height, "out_of_range": bad,
+                  "first_out_of_range_ids": {k: v for k, v in examples.items() if v}},
+    )
+
+
+def no_placeholders_result(rules: TableRules, frame: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
+    found: dict[str, int] = {}
+    examples: dict[str, list[int]] = {}
+    for column in rules.text_columns:
+        hits = frame.filter(pl.col(column).str.strip_chars().str.to_lowercase().is_in(list(PLACEHOLDERS)))
+        if hits.height:
+            found[column] = hits.height
+            examples[column] = _ids(hits)
+    for column, source in rules.zero_needs_source:
+        hits = frame.filter((pl.col(column) == 0) & pl.col(source).is_null())
+        if hits.height:
+            found[f"{column} = 0 with no {source}"] = hits.height
+            examples[column] = _ids(hits)
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=NO_PLACEHOLDERS,
+        passed=not found,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{n} placeholder values in {c}" for c, n in found.items())
+        or "No placeholder values ('Rural', 'Unknown', 'wildlife observation', 'No Data', unexplained 0 m).",
+        metadata={"dagster/row_count": frame.height, "placeholders": found, "first_placeholder_ids": examples},
+    )
+
+
+def _read(store: DuckDBStore, table: str, columns: Iterable[str], start: date | None, end: date | None) -> pl.DataFrame:
+    where, params = _where(start, end)
+    cols = ", ".join(f'"{c}"' for c in dict.fromkeys(["observation_id", "sighting_date", *columns]))
+    return store.query(f'SELECT {cols} FROM "{table}" WHERE {where}', params)
+
+
+def evaluate(rules: TableRules, store: DuckDBStore, start: date | None, end: date | None) -> Iterator[dg.AssetCheckResult]:
+    """All four standard checks of one table over ``[start, end)`` (or the whole table)."""
+    asset = rules.table
+    if not store.table_exists(asset):
+        for name in (MISSING_VALUES, ROW_PARITY, VALID_RANGES, NO_PLACEHOLDERS):
+            yield dg.AssetCheckResult(asset_key=asset, check_name=name, passed=False,
+                                      severity=dg.AssetCheckSeverity.ERROR,
+                                      description=f"Table {asset} does not exist: materialize {asset} first.")
+        return
+    columns = [*rules.required, *rules.ranges, *rules.categories, *rules.text_columns,
+               *(c for pair in rules.zero_needs_source for c in pair),
+               *(c for c in (rules.reason_column, rules.detail_column) if c)]
+    frame = _read(store, asset, columns, start, end)
+    raw_ids = _read(store, "raw_observations", [], start, end) if rules.parity_with_raw else frame.head(0)
+    yield missing_values_result(rules, frame, asset)
+    yield row_parity_result(rules, frame, raw_ids, asset)
+    yield valid_ranges_result(rules, frame, asset)
+    yield no_placeholders_result(rules, frame, asset)
+
+
+def standard_checks(rules: TableRules) -> dg.AssetChecksDefinition:
+    specs = [
+        dg.AssetCheckSpec(name, asset=rules.table, partitions_def=sighting_date_partitions, description=text)
+        for name, text in (
+            (MISSING_VALUES, "Required values that are NULL, per column and reason, with example ids"),
+            (ROW_PARITY, "One row per raw observation, no duplicate observation_id"),
+            (VALID_RANGES, "Values inside physically plausible ranges and allowed categories"),
+            (NO_PLACEHOLDERS, "No stand-in values such as 'Unknown', 'Rural' or an unexplained 0 m elevation"),
+        )
+    ]
+
+    @dg.multi_asset_check(specs=specs, name=f"{rules.table}_checks", required_resource_keys={"store"})
+    def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        start, end = check_window(context)
+        yield from evaluate(rules, context.resources.store, start, end)
+
+    return _checks
+
+
+def checks_for(tables: Iterable[str]) -> list[dg.AssetChecksDefinition]:
+    return [standard_checks(RULES[t]) for t in tables]
