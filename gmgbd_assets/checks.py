@@ -29,6 +29,8 @@ MISSING_VALUES = "missing_values"
 ROW_PARITY = "row_parity"
 VALID_RANGES = "valid_ranges"
 NO_PLACEHOLDERS = "no_placeholders"
+COMPLETENESS = "completeness"
+LINEAGE = "lineage"
 
 EXAMPLE_IDS = 10
 # Strings the reference dataset stored in place of values it did not have.
@@ -104,6 +106,24 @@ RULES: dict[str, TableRules] = {
 }
 
 
+# The reference dataset's 15 columns: gmgbd holds a row only when all of them have a value.
+REFERENCE_COLUMNS = (
+    "filename", "scientific_name", "common_name", "latitude", "longitude", "sighting_date", "blip_caption",
+    "country", "state", "city", "avg_temp_C", "elevation_m", "NDVI_value", "NDVI_Category", "dist_to_water_m",
+)
+RULES["gmgbd"] = TableRules(
+    "gmgbd",
+    required=REFERENCE_COLUMNS,
+    reason_column=None,
+    detail_column=None,
+    ranges={**COORDINATE_RANGES, **RULES["weather"].ranges, **RULES["ndvi"].ranges, **RULES["water_distance"].ranges},
+    categories=RULES["ndvi"].categories,
+    text_columns=("scientific_name", "common_name", "blip_caption", "country", "state", "city"),
+    zero_needs_source=RULES["weather"].zero_needs_source,
+    parity_with_raw=False,
+)
+
+
 def check_window(context: dg.AssetCheckExecutionContext) -> tuple[date | None, date | None]:
     if context.has_partition_key or context.has_partition_key_range:
         window = context.partition_time_window
@@ -129,10 +149,11 @@ def _per_date(frame: pl.DataFrame) -> dict[str, int]:
     return {d.isoformat(): n for d, n in counts.iter_rows()}
 
 
-def _markdown(rows: Iterable[tuple], header: tuple[str, ...]) -> dg.MetadataValue:
+def markdown_table(rows: Iterable[tuple], header: Iterable[str]) -> str:
+    header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return dg.MetadataValue.md("\n".join(lines))
+    return "\n".join(lines)
 
 
 def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
@@ -187,12 +208,16 @@ def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) ->
             "first_missing_observation_ids": _ids(missing_any),
             "missing_per_date": _per_date(missing_any),
             "rows_per_date": _per_date(frame),
-            "missing_values": _markdown(rows, ("column", "reason", "rows", "first observation ids")),
+            "missing_values": dg.MetadataValue.md(
+                markdown_table(rows, ("column", "reason", "rows", "first observation ids"))
+            ),
         },
     )
 
 
-def row_parity_result(rules: TableRules, frame: pl.DataFrame, raw_ids: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
+def row_parity_result(
+    rules: TableRules, frame: pl.DataFrame, raw_ids: pl.DataFrame, asset: str
+) -> dg.AssetCheckResult:
     duplicates = frame.filter(pl.col("observation_id").is_duplicated())
     metadata: dict[str, object] = {
         "dagster/row_count": frame.height,
@@ -285,7 +310,9 @@ def _read(store: DuckDBStore, table: str, columns: Iterable[str], start: date | 
     return store.query(f'SELECT {cols} FROM "{table}" WHERE {where}', params)
 
 
-def evaluate(rules: TableRules, store: DuckDBStore, start: date | None, end: date | None) -> Iterator[dg.AssetCheckResult]:
+def evaluate(
+    rules: TableRules, store: DuckDBStore, start: date | None, end: date | None
+) -> Iterator[dg.AssetCheckResult]:
     """All four standard checks of one table over ``[start, end)`` (or the whole table)."""
     asset = rules.table
     if not store.table_exists(asset):
@@ -324,5 +351,98 @@ def standard_checks(rules: TableRules) -> dg.AssetChecksDefinition:
     return _checks
 
 
-def checks_for(tables: Iterable[str]) -> list[dg.AssetChecksDefinition]:
-    return [standard_checks(RULES[t]) for t in tables]
+def completeness_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+    frame = _read(store, "gmgbd", REFERENCE_COLUMNS, start, end)
+    nulls = {c: frame[c].null_count() for c in REFERENCE_COLUMNS}
+    incomplete = frame.filter(pl.any_horizontal([pl.col(c).is_null() for c in REFERENCE_COLUMNS]))
+    return dg.AssetCheckResult(
+        asset_key="gmgbd",
+        check_name=COMPLETENESS,
+        passed=incomplete.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{incomplete.height} rows have a NULL in the 15 reference columns"
+        if incomplete.height
+        else f"All {frame.height} rows have all 15 reference columns.",
+        metadata={"dagster/row_count": frame.height, "nulls_by_column": nulls,
+                  "first_incomplete_ids": _ids(incomplete), "rows_per_date": _per_date(frame)},
+    )
+
+
+def lineage_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+    """Raw observations = gmgbd + quarantine, per date: nothing vanishes, nothing is counted twice."""
+    where, params = _where(start, end, "r")
+    frame = store.query(
+        "SELECT r.observation_id, r.sighting_date, "
+        "EXISTS (SELECT 1 FROM gmgbd g WHERE g.observation_id = r.observation_id "
+        "        AND g.sighting_date = r.sighting_date) AS in_gmgbd, "
+        "EXISTS (SELECT 1 FROM quarantine q WHERE q.observation_id = r.observation_id "
+        "        AND q.sighting_date = r.sighting_date) AS in_quarantine "
+        f"FROM raw_observations r WHERE {where}",
+        params,
+    )
+    where_g, params_g = _where(start, end, "g")
+    orphans = store.query(
+        f"SELECT g.observation_id, g.sighting_date FROM gmgbd g WHERE {where_g} AND NOT EXISTS "
+        "(SELECT 1 FROM raw_observations r WHERE r.observation_id = g.observation_id "
+        "AND r.sighting_date = g.sighting_date)",
+        params_g,
+    )
+    lost = frame.filter(~pl.col("in_gmgbd") & ~pl.col("in_quarantine"))
+    both = frame.filter(pl.col("in_gmgbd") & pl.col("in_quarantine"))
+    per_date = {}
+    if frame.height:
+        summary = frame.group_by("sighting_date").agg(
+            pl.len().alias("raw"), pl.col("in_gmgbd").sum().alias("gmgbd"),
+            (pl.col("in_quarantine") & ~pl.col("in_gmgbd")).sum().alias("quarantine"),
+        ).sort("sighting_date")
+        per_date = {
+            d.isoformat(): {"raw": r, "gmgbd": g, "quarantine": q} for d, r, g, q in summary.iter_rows()
+        }
+    problems = [f"{n} {what}" for n, what in (
+        (lost.height, "raw observations are neither in gmgbd nor in quarantine"),
+        (both.height, "observations are both in gmgbd and in quarantine"),
+        (orphans.height, "gmgbd rows have no raw observation"),
+    ) if n]
+    return dg.AssetCheckResult(
+        asset_key="gmgbd",
+        check_name=LINEAGE,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or f"All {frame.height} raw observations are in gmgbd or in quarantine.",
+        metadata={"dagster/row_count": frame.height, "per_date": per_date, "first_lost_ids": _ids(lost),
+                  "first_double_ids": _ids(both), "first_orphan_ids": _ids(orphans)},
+    )
+
+
+def gmgbd_dataset_checks() -> dg.AssetChecksDefinition:
+    specs = [
+        dg.AssetCheckSpec(COMPLETENESS, asset="gmgbd", partitions_def=sighting_date_partitions, blocking=True,
+                          description="No NULL in the reference dataset's 15 columns"),
+        dg.AssetCheckSpec(LINEAGE, asset="gmgbd", partitions_def=sighting_date_partitions, blocking=True,
+                          additional_deps=["raw_observations"],
+                          description="Every raw observation is in gmgbd or in quarantine, per date"),
+    ]
+
+    @dg.multi_asset_check(specs=specs, name="gmgbd_dataset_checks", required_resource_keys={"store"})
+    def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        start, end = check_window(context)
+        store: DuckDBStore = context.resources.store
+        if not store.table_exists("gmgbd"):
+            for name in (COMPLETENESS, LINEAGE):
+                yield dg.AssetCheckResult(asset_key="gmgbd", check_name=name, passed=False,
+                                          severity=dg.AssetCheckSeverity.ERROR,
+                                          description="Table gmgbd does not exist: materialize gmgbd first.")
+            return
+        yield completeness_result(store, start, end)
+        yield lineage_result(store, start, end)
+
+    return _checks
+
+
+def all_checks(tables: Iterable[str]) -> list[dg.AssetChecksDefinition]:
+    """The standard checks of every table, plus the dataset checks when ``gmgbd`` is among them."""
+    tables = list(tables)
+    checks = [standard_checks(RULES[t]) for t in tables]
+    if "gmgbd" in tables:
+        checks.append(gmgbd_dataset_checks())
+    return checks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from gmgbd_assets.assets import raw_observations
-from gmgbd_assets.checks import checks_for
+from gmgbd_assets.checks import all_checks
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.settings import Settings
@@ -33,7 +33,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([raw_observations]),
-        asset_checks=checks_for(["raw_observations"]),
+        asset_checks=all_checks(["raw_observations"]),
         resources=build_resources(settings),
     )
 

@@ -76,8 +76,9 @@ def test_a_failing_service_fails_the_run_and_stores_nothing(offline_env, monkeyp
 
 
 def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfills(offline_defs):
-    for assets_def in offline_defs.resolve_all_asset_specs():
-        assert assets_def.partitions_def == sighting_date_partitions, assets_def.key
-    for assets_def in offline_defs.resolve_asset_graph().assets_defs:
-        assert assets_def.backfill_policy == dg.BackfillPolicy.single_run(), assets_def.key
+    graph = offline_defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.partitions_def == sighting_date_partitions, key
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
     assert sighting_date_partitions.start.date() == date(2000, 2, 18)
