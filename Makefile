@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(OFFLINE) $(BIN)/python -m gmgbd_assets.summary
 
 test: $(STAMP)
-	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests data/sample
+	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests benchmarks data/sample
 	$(BIN)/python -m pytest -q
 
 dev: $(STAMP)
@@ -31,8 +31,8 @@ dev: $(STAMP)
 	$(OFFLINE) $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests data/sample
-	$(BIN)/ruff format --check gmgbd_assets gmgbd_assets_tests data/sample
+	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests benchmarks data/sample
+	$(BIN)/ruff format --check gmgbd_assets gmgbd_assets_tests benchmarks data/sample
 
 clean-data:
 	rm -rf data/gmgbd.duckdb data/gmgbd.duckdb.wal data/images data/models data/exports data/dagster_home/storage \

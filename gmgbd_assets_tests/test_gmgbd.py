@@ -7,11 +7,11 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from benchmarks.synthetic import fill_upstream
 from gmgbd_assets import checks
 from gmgbd_assets.assets.gmgbd import GMGBD, gmgbd
 from gmgbd_assets.checks import REFERENCE_COLUMNS, RULES, all_checks, evaluate
 from gmgbd_assets_tests.conftest import materialize_range
-from gmgbd_assets_tests.upstream_fixtures import fill_upstream
 
 START, END = date(2024, 6, 1), date(2024, 6, 8)
 OCEAN_ID = 220011003

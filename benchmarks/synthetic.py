@@ -1,7 +1,14 @@
-"""Enrichment tables with the contract columns, filled from raw_observations, for tests of gmgbd and checks."""
+"""Synthetic tables for tests and benchmarks: raw observations at any scale, and complete enrichment tables.
+
+The enrichment tables have the contract columns of the real assets (see ``gmgbd_assets/assets/``), so the final
+table and the checks can be exercised without running the services.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+
+from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 
 # The contract columns of each enrichment table (see the asset modules) and a complete value for each.
@@ -66,3 +73,23 @@ def fill_upstream(store: DuckDBStore, tables: tuple[str, ...] = tuple(UPSTREAM_C
                 f'INSERT INTO "{table}" SELECT r.observation_id, r.sighting_date, {values}, NULL, NULL '
                 "FROM raw_observations r"
             )
+
+
+def synthetic_raw_observations(store: DuckDBStore, records: int, start: date, days: int) -> None:
+    """``records`` research-grade observations spread evenly over ``days`` dates from ``start``, all usable."""
+    with store.transaction(RAW_OBSERVATIONS) as con:
+        con.execute(
+            """
+            INSERT INTO raw_observations
+            SELECT 100000000 + i, ?::DATE + (i % ?)::INTEGER,
+                   -60 + (hash(i) % 12000) / 100.0, -180 + (hash(i + 1) % 36000) / 100.0, 10.0, FALSE,
+                   'Species ' || (i % 5000), CASE WHEN i % 50 = 0 THEN NULL ELSE 'Common ' || (i % 5000) END,
+                   i % 5000, 'species', 'Aves', 300000000 + i,
+                   'https://inaturalist-open-data.s3.amazonaws.com/photos/' || (300000000 + i) || '/large.jpg',
+                   'cc-by', '(c) someone', 'observer' || (i % 997), 'research',
+                   'https://www.inaturalist.org/observations/' || (100000000 + i), NULL, NULL,
+                   'synthetic', now()::TIMESTAMP
+            FROM range(?) t(i)
+            """,
+            [start, days, records],
+        )

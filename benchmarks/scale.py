@@ -1,0 +1,74 @@
+"""Scale: build ``gmgbd`` and run every asset check over N synthetic records in one partition range.
+
+    .venv/bin/python -m benchmarks.scale                      # 1,000,000 records over 30 dates
+    .venv/bin/python -m benchmarks.scale --records 100000 --days 5
+
+Synthetic raw observations and complete enrichment tables (``benchmarks/synthetic.py``) are written straight
+into a temporary DuckDB file; then the timed part runs exactly what a single-run range backfill runs: the
+``gmgbd`` + ``quarantine`` rebuild of the window in one transaction, the four standard checks on each of the
+eight tables, and gmgbd's completeness and lineage checks. Ends with one ``key=value`` summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.synthetic import fill_upstream, synthetic_raw_observations
+from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE, build_window
+from gmgbd_assets.checks import RULES, completeness_result, evaluate, lineage_result
+from gmgbd_assets.resources.duckdb_store import DuckDBStore
+
+START = date(2024, 6, 1)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(records: int, days: int, workdir: Path) -> dict[str, float]:
+    store = DuckDBStore(path=str(workdir / "scale.duckdb"))
+    end = START + timedelta(days)
+    t0 = time.perf_counter()
+    synthetic_raw_observations(store, records, START, days)
+    fill_upstream(store)
+    setup_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with store.transaction(GMGBD, QUARANTINE) as con:
+        build_window(con, START, end, datetime.now(UTC).replace(tzinfo=None))
+    build_s = time.perf_counter() - t0
+    rows = store.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
+
+    t0 = time.perf_counter()
+    failed = []
+    for table, rules in RULES.items():
+        failed += [f"{table}.{r.check_name}" for r in evaluate(rules, store, START, end) if not r.passed]
+    failed += [r.check_name for r in (completeness_result(store, START, end), lineage_result(store, START, end))
+               if not r.passed]
+    checks_s = time.perf_counter() - t0
+    if failed:
+        raise SystemExit(f"checks failed on clean synthetic data: {failed}")
+    return {"records": records, "dates": days, "gmgbd_rows": rows, "setup_s": round(setup_s, 2),
+            "build_s": round(build_s, 2), "checks_s": round(checks_s, 2),
+            "total_s": round(build_s + checks_s, 2), "peak_rss_mib": round(peak_rss_mib())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(args.records, args.days, Path(tmp))
+    print(f"gmgbd build + all checks over {result['records']:,} records in one {result['dates']}-date range:")
+    print(f"  build {result['build_s']} s, checks {result['checks_s']} s, peak RSS {result['peak_rss_mib']} MiB")
+    print(" ".join(f"{k}={v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
