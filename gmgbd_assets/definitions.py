@@ -23,9 +23,11 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             # The emulator is in-process and has no usage policy to respect.
             min_interval_s=0.0 if offline else 1.0,
             backoff_base_s=0.05 if offline else 1.0,
+            rate_limit_dir=str(settings.rate_limit_dir),
             emulated=offline,
             emulator_fault_rate=settings.emulator_fault_rate,
             emulator_seed=settings.emulator_seed,
+            emulator_latency_s=settings.emulator_latency_s,
         ),
     }
 

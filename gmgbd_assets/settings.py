@@ -32,14 +32,16 @@ class Settings:
     contact: str | None
     emulator_fault_rate: float
     emulator_seed: int
+    emulator_latency_s: float
 
     @property
     def offline(self) -> bool:
         return self.profile == OFFLINE
 
     @property
-    def sample_dir(self) -> Path:
-        return Path(__file__).resolve().parent.parent / "data" / "sample"
+    def rate_limit_dir(self) -> Path:
+        """Per-service request slots shared by every process using this data directory."""
+        return self.data_dir / ".ratelimits"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,4 +63,5 @@ class Settings:
             contact=os.environ.get("GMGBD_CONTACT") or None,
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
+            emulator_latency_s=float(_env("GMGBD_EMULATOR_LATENCY_MS", "0")) / 1000,
         )

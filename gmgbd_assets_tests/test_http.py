@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+
 import httpx
 import pytest
 
@@ -130,3 +133,41 @@ def test_user_agent_identifies_project_and_contact(fake_clock):
     _http(handler, fake_clock).get_json("https://svc.test/x")
     agent = handler.calls[0].headers["User-Agent"]
     assert agent.startswith("gmgbd-assets/") and "curator@example.org" in agent
+
+
+def _take_slots(path: str, count: int, interval: float, out) -> None:
+    from pathlib import Path
+
+    from gmgbd_assets.resources.http import FileRateLimiter
+
+    limiter = FileRateLimiter(interval, Path(path))
+    for _ in range(count):
+        limiter.acquire()
+        out.put(time.time())
+
+
+def test_file_rate_limiter_spaces_requests_across_processes(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_take_slots, args=(str(tmp_path / "svc"), 4, 0.25, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    stamps = sorted(out.get(timeout=60) for _ in range(8))
+    for p in procs:
+        p.join(timeout=30)
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= 0.2, gaps
+
+
+def test_file_rate_limiter_survives_a_killed_holder(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    holder = ctx.Process(target=_take_slots, args=(str(tmp_path / "svc"), 1000, 0.01, ctx.Queue()))
+    holder.start()
+    time.sleep(1.0)
+    holder.kill()
+    holder.join()
+    from gmgbd_assets.resources.http import FileRateLimiter
+
+    started = time.time()
+    FileRateLimiter(0.01, tmp_path / "svc").acquire()
+    assert time.time() - started < 1.0

@@ -10,6 +10,7 @@ and never becomes a stored value.
 from __future__ import annotations
 
 import email.utils
+import fcntl
 import json
 import random
 import threading
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -46,6 +48,9 @@ class SystemClock:
         return datetime.now(UTC).date().isoformat()
 
 
+SYSTEM_CLOCK = SystemClock()
+
+
 class ServiceUnavailableError(RuntimeError):
     """A service kept failing after every retry: the run fails, nothing is stored."""
 
@@ -65,6 +70,8 @@ class ServicePolicy:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 120.0
     timeout_s: float = 30.0
+    # Where the next free request slot is kept for every process on the machine; None = this process only.
+    shared_state_dir: str | None = None
 
 
 class RateLimiter:
@@ -89,6 +96,45 @@ class RateLimiter:
         """Push the next slot back, e.g. after a 429 with Retry-After, so every caller waits."""
         with self._lock:
             self._next_at = max(self._next_at, self._clock.monotonic() + seconds)
+
+
+class FileRateLimiter:
+    """Spaces requests across every process on this machine: the next free slot lives in a locked file.
+
+    Several runs (a UI backfill, two CLI runs) each have their own in-process limiter; this one makes them
+    queue behind each other. An ``flock`` dies with its process, so a killed run never leaves it held, unlike
+    a Dagster pool slot claimed by a run nobody marks as failed.
+    """
+
+    def __init__(self, min_interval_s: float, path: Path) -> None:
+        self.min_interval_s = min_interval_s
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _reserve(self, earliest_delay: float, interval: float) -> float:
+        with self._lock, open(self.path, "a+", encoding="ascii") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.seek(0)
+            try:
+                next_at = float(fh.read().strip() or 0)
+            except ValueError:
+                next_at = 0.0
+            now = time.time()
+            slot = max(now + earliest_delay, next_at)
+            fh.seek(0)
+            fh.truncate()
+            fh.write(repr(slot + interval))
+            fh.flush()
+        return slot - now
+
+    def acquire(self) -> None:
+        wait = self._reserve(0.0, self.min_interval_s)
+        if wait > 0:
+            time.sleep(wait)
+
+    def hold_off(self, seconds: float) -> None:
+        self._reserve(seconds, 0.0)
 
 
 class DailyBudget:
@@ -116,18 +162,20 @@ class DailyBudget:
 
 
 _shared_lock = threading.Lock()
-_shared: dict[tuple[str, int], tuple[RateLimiter, DailyBudget]] = {}
+_shared: dict[tuple[str, int], tuple[RateLimiter | FileRateLimiter, DailyBudget]] = {}
 
 
-def shared_limits(policy: ServicePolicy, clock: Clock) -> tuple[RateLimiter, DailyBudget]:
+def shared_limits(policy: ServicePolicy, clock: Clock) -> tuple[RateLimiter | FileRateLimiter, DailyBudget]:
     """The limiter and budget every client of ``policy.name`` in this process shares (per clock)."""
     key = (policy.name, id(clock))
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = (
-                RateLimiter(policy.min_interval_s, clock),
-                DailyBudget(policy.name, policy.daily_budget, clock),
-            )
+            limiter: RateLimiter | FileRateLimiter
+            if policy.shared_state_dir and policy.min_interval_s > 0 and isinstance(clock, SystemClock):
+                limiter = FileRateLimiter(policy.min_interval_s, Path(policy.shared_state_dir) / policy.name)
+            else:
+                limiter = RateLimiter(policy.min_interval_s, clock)
+            _shared[key] = (limiter, DailyBudget(policy.name, policy.daily_budget, clock))
         return _shared[key]
 
 
@@ -167,7 +215,7 @@ class ServiceHttp:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.policy = policy
-        self.clock = clock or SystemClock()
+        self.clock = clock or SYSTEM_CLOCK
         self.limiter, self.budget = shared_limits(policy, self.clock)
         self._rng = rng or random.Random()
         self._log = log or (lambda _msg: None)

@@ -248,9 +248,11 @@ class INaturalistResource(dg.ConfigurableResource):
     daily_budget: int = 9_000
     max_attempts: int = 6
     backoff_base_s: float = 1.0
+    rate_limit_dir: str | None = None
     emulated: bool = False
     emulator_fault_rate: float = 0.0
     emulator_seed: int = 0
+    emulator_latency_s: float = 0.0
 
     @property
     def source(self) -> str:
@@ -261,7 +263,7 @@ class INaturalistResource(dg.ConfigurableResource):
         if self.emulated:
             from gmgbd_assets.emulators.router import offline_transport
 
-            transport = offline_transport(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
+            transport = offline_transport(self.emulator_fault_rate, self.emulator_seed, self.emulator_latency_s)
         http = ServiceHttp(
             ServicePolicy(
                 name="inaturalist",
@@ -269,6 +271,7 @@ class INaturalistResource(dg.ConfigurableResource):
                 daily_budget=self.daily_budget,
                 max_attempts=self.max_attempts,
                 backoff_base_s=self.backoff_base_s,
+                shared_state_dir=self.rate_limit_dir,
             ),
             transport=transport,
             contact=self.contact,
