@@ -14,6 +14,7 @@ from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
+    INVALID_TAXON,
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,
@@ -130,6 +131,8 @@ def test_parses_a_clean_record():
         ({"photos": [{"id": 5}]}, NO_PHOTO),
         ({"taxon": None}, NO_TAXON),
         ({"taxon": {"name": "   "}}, NO_TAXON),
+        ({"taxon": {"name": "Quercus " * 1300}}, INVALID_TAXON),
+        ({"taxon": {"name": "Quercus\x00robur"}}, INVALID_TAXON),
     ],
 )
 def test_malformed_records_are_kept_with_a_reason(changes, reason):

@@ -35,7 +35,7 @@ RAW_OBSERVATIONS = TableSpec(
         Column("observation_url", "VARCHAR", "Page of the observation on iNaturalist"),
         Column("invalid_reason", "VARCHAR",
                "Why this record cannot be enriched (no_coordinates, invalid_coordinates, no_photo, invalid_date, "
-               "no_taxon); NULL when usable"),
+               "no_taxon, invalid_taxon); NULL when usable"),
         Column("invalid_detail", "VARCHAR", "What exactly was wrong with the record"),
         Column("observation_source", "VARCHAR",
                "Where the record came from: 'inaturalist', or 'emulated:...' for offline demo data"),

@@ -28,6 +28,10 @@ INVALID_COORDINATES = "invalid_coordinates"
 NO_PHOTO = "no_photo"
 INVALID_DATE = "invalid_date"
 NO_TAXON = "no_taxon"
+INVALID_TAXON = "invalid_taxon"
+
+# The longest accepted scientific names run to ~100 characters; anything far beyond is not a name.
+MAX_NAME_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,10 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _plausible_name(name: str) -> bool:
+    return len(name) <= MAX_NAME_LENGTH and all(ch.isprintable() for ch in name)
+
+
 def photo_url_at_size(url: str, size: str) -> str:
     """iNaturalist photo URLs end in a size word; swap only that word (``.../square.jpg?123`` -> ``large``)."""
     if size not in PHOTO_SIZES:
@@ -145,6 +153,13 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
     scientific_name = _text(taxon.get("name"))
     if scientific_name is None:
         problems.append((NO_TAXON, "taxon.name missing"))
+    elif not _plausible_name(scientific_name):
+        shown = f"{len(scientific_name)} chars, {scientific_name[:60]!r}"
+        problems.append((INVALID_TAXON, f"taxon.name is not a name: {shown}"))
+        scientific_name = None
+    common_name = _text(taxon.get("preferred_common_name"))
+    if common_name is not None and not _plausible_name(common_name):
+        common_name = None
 
     photos = result.get("photos")
     photo = photos[0] if isinstance(photos, list) and photos and isinstance(photos[0], dict) else {}
@@ -167,7 +182,7 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         positional_accuracy_m=_float(result.get("positional_accuracy")),
         coordinates_obscured=obscured,
         scientific_name=scientific_name,
-        common_name=_text(taxon.get("preferred_common_name")),
+        common_name=common_name,
         taxon_id=_int(taxon.get("id")),
         taxon_rank=_text(taxon.get("rank")),
         iconic_taxon=_text(taxon.get("iconic_taxon_name")),
