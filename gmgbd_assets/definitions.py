@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
-from gmgbd_assets.assets import raw_observations
+from gmgbd_assets.assets import ndvi, raw_observations, water_distance
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.settings import Settings
 
@@ -26,12 +29,23 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             emulator_fault_rate=settings.emulator_fault_rate,
             emulator_seed=settings.emulator_seed,
         ),
+        "earth_engine": EarthEngineResource(
+            project=settings.ee_project,
+            # A secret: resolved by Dagster from the environment at run time, never logged or stored.
+            service_account_key=(
+                dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if os.environ.get("GMGBD_EE_SERVICE_ACCOUNT_KEY") else None
+            ),
+            backoff_base_s=0.05 if offline else 2.0,
+            emulated=offline,
+            emulator_fault_rate=settings.emulator_fault_rate,
+            emulator_seed=settings.emulator_seed,
+        ),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([raw_observations]),
+        assets=dg.load_assets_from_modules([raw_observations, ndvi, water_distance]),
         resources=build_resources(settings),
     )
 

@@ -32,6 +32,7 @@ class Settings:
     contact: str | None
     emulator_fault_rate: float
     emulator_seed: int
+    ee_project: str | None = None
 
     @property
     def offline(self) -> bool:
@@ -61,4 +62,5 @@ class Settings:
             contact=os.environ.get("GMGBD_CONTACT") or None,
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
+            ee_project=os.environ.get("GMGBD_EE_PROJECT", "").strip() or None,
         )
