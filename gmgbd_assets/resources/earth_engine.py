@@ -197,18 +197,22 @@ def initialize_session(project: str | None, service_account_key: str | None, hig
 
         credentials: Any = "persistent"
         key_project = None
-        if service_account_key:
-            credentials, key_project = _credentials_from_key(service_account_key)
         try:
+            if service_account_key:
+                credentials, key_project = _credentials_from_key(service_account_key)
             ee.Initialize(
                 credentials,
                 url=HIGH_VOLUME_URL if high_volume else None,
                 project=project or key_project,
             )
-        except Exception as exc:  # the library's message can be long; never include the key
+        except EarthEngineCredentialsError:
+            raise
+        except Exception as exc:
+            # A key parser's message may quote the key: name the exception type only when a key was given.
+            said = type(exc).__name__ if service_account_key else f"{type(exc).__name__}: {str(exc)[:300]}"
             raise EarthEngineCredentialsError(
-                f"Earth Engine refused to initialize for project {project or key_project!r}: "
-                f"{type(exc).__name__}: {str(exc)[:300]}. Check GMGBD_EE_PROJECT / GMGBD_EE_SERVICE_ACCOUNT_KEY."
+                f"Earth Engine refused to initialize for project {project or key_project!r} ({said}). "
+                "Check GMGBD_EE_PROJECT / GMGBD_EE_SERVICE_ACCOUNT_KEY."
             ) from None
         _session_key = key
 
