@@ -35,6 +35,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             service_account_key=(
                 dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if os.environ.get("GMGBD_EE_SERVICE_ACCOUNT_KEY") else None
             ),
+            ndvi_window_days=settings.ndvi_window_days,
+            water_radius_m=settings.water_radius_m,
             backoff_base_s=0.05 if offline else 2.0,
             emulated=offline,
             emulator_fault_rate=settings.emulator_fault_rate,

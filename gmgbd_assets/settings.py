@@ -33,6 +33,8 @@ class Settings:
     emulator_fault_rate: float
     emulator_seed: int
     ee_project: str | None = None
+    ndvi_window_days: int = 32
+    water_radius_m: float = 25_000.0
 
     @property
     def offline(self) -> bool:
@@ -63,4 +65,6 @@ class Settings:
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
             ee_project=os.environ.get("GMGBD_EE_PROJECT", "").strip() or None,
+            ndvi_window_days=int(_env("GMGBD_NDVI_WINDOW_DAYS", "32")),
+            water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", "25000")),
         )

@@ -104,6 +104,10 @@ class EarthEngineClient:
         rng: random.Random | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
+        if not 0 <= window_days <= 96:
+            raise ValueError(f"ndvi window must be 0..96 days (a season at most), not {window_days}")
+        if not 0 < scale_m <= radius_m <= 1024 * scale_m:
+            raise ValueError(f"water search radius {radius_m} m must be within 1..1024 grid cells of {scale_m} m")
         self.backend = backend
         self.source_ndvi = source_ndvi
         self.source_water = source_water
