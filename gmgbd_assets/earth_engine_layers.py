@@ -218,8 +218,10 @@ def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) 
         raise ValueError(f"no MODIS composite can serve {day}")
     best = tagged.select(["NDVI", "priority", "start_day"]).qualityMosaic("priority")
     qa_best = tagged.select("qa").min().rename("qa_best")
+    # Sample on MODIS' own sinusoidal grid, so each point reads exactly the 500 m pixel it falls in.
+    modis_grid = ee.Image(source.first()).select("NDVI").projection()
     samples = best.addBands(qa_best).reduceRegions(
-        collection=_points(points), reducer=ee.Reducer.first(), scale=MODIS_SCALE_M
+        collection=_points(points), reducer=ee.Reducer.first(), crs=modis_grid, scale=MODIS_SCALE_M
     )
     published = source.filter(
         ee.Filter.inList("system:time_start", [c.start_ms for c in candidates])

@@ -137,6 +137,9 @@ def test_graph_names_dataset_bands_qa_mask_scale_and_window() -> None:
 
     (reduce,) = calls(graph, "Image.reduceRegions")
     assert const(reduce["scale"]) == pytest.approx(463.3127, abs=1e-3)
+    grid = reduce["crs"]["functionInvocationValue"]
+    assert grid["functionName"] == "Image.projection"  # MOD13A1's own sinusoidal grid
+    assert "MODIS/061/MOD13A1" in str(grid) and "'NDVI'" in str(grid)
     assert calls(graph, "Reducer.first")
     assert point_ids(graph) == [11, 12]
     # Scale factor is applied on our side, once: the graph carries raw values.
