@@ -13,6 +13,7 @@ are retried with exponential backoff and full jitter; a failure that outlasts th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -183,7 +184,9 @@ def _credentials_from_key(key: str) -> tuple[Any, str | None]:
     return ee.ServiceAccountCredentials(None, key_file=text), project
 
 
-def initialize_session(project: str | None, service_account_key: str | None, high_volume: bool) -> None:
+def initialize_session(
+    project: str | None, service_account_key: str | None, high_volume: bool, timeout_s: float = 300.0
+) -> None:
     """``ee.Initialize`` once per process for these settings; raises with what to set when it cannot."""
     global _session_key
     if not project and not service_account_key:
@@ -193,7 +196,8 @@ def initialize_session(project: str | None, service_account_key: str | None, hig
             "set GMGBD_EE_SERVICE_ACCOUNT_KEY to a service-account key (JSON text or key-file path). "
             "For a demo without Earth Engine use GMGBD_PROFILE=offline."
         )
-    key = (project, "key" if service_account_key else "user")
+    # Identify the key without keeping it: a different key in the same process initializes again.
+    key = (project, hashlib.sha256(service_account_key.encode()).hexdigest() if service_account_key else "user")
     with _session_lock:
         if _session_key == key:
             return
@@ -209,6 +213,7 @@ def initialize_session(project: str | None, service_account_key: str | None, hig
                 url=HIGH_VOLUME_URL if high_volume else None,
                 project=project or key_project,
             )
+            ee.data.setDeadline(int(timeout_s * 1000))  # a hung request becomes a retryable timeout
         except EarthEngineCredentialsError:
             raise
         except Exception as exc:
@@ -233,6 +238,7 @@ class EarthEngineResource(dg.ConfigurableResource):
     water_radius_m: float = Field(default=25_000.0, description="Search radius for water, metres")
     water_scale_m: float = Field(default=100.0, description="Grid size of the distance transform, metres")
     chunk_size: int = Field(default=layers.MAX_POINTS_PER_REQUEST, description="Points per request (<= 5,000)")
+    request_timeout_s: float = Field(default=300.0, description="Client deadline per request, seconds")
     max_attempts: int = 6
     backoff_base_s: float = 2.0
     emulated: bool = Field(default=False, description="Offline profile: deterministic offline sampler")
@@ -255,7 +261,9 @@ class EarthEngineResource(dg.ConfigurableResource):
             backend: Backend = OfflineSampler(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
         else:
             try:
-                initialize_session(self.project, self.service_account_key, self.high_volume)
+                initialize_session(
+                    self.project, self.service_account_key, self.high_volume, self.request_timeout_s
+                )
             except EarthEngineCredentialsError as exc:
                 raise dg.Failure(str(exc), allow_retries=False) from None
             backend = LiveBackend()
