@@ -328,3 +328,22 @@ def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBSto
     assert ocean["NDVI_Category"].to_list() == ["Non-Veg"]
     mat = result.asset_materializations_for_node("ndvi")[0]
     assert mat.metadata["requests"].value == 6  # one per non-empty date (2024-06-04 has no observations)
+
+
+def test_one_lazy_session_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ee
+
+    from gmgbd_assets.resources import earth_engine
+
+    calls_made: list[dict] = []
+    monkeypatch.setattr(ee, "Initialize", lambda credentials, **kw: calls_made.append({"cred": credentials, **kw}))
+    monkeypatch.setattr(ee.data, "setDeadline", lambda ms: calls_made.append({"deadline": ms}))
+    monkeypatch.setattr(earth_engine, "_session_key", None)
+    resource = EarthEngineResource(project="my-ee-project")
+    assert calls_made == []  # building the resource (and the Definitions) touches nothing
+    resource.client()
+    resource.client()
+    assert calls_made == [
+        {"cred": "persistent", "url": "https://earthengine-highvolume.googleapis.com", "project": "my-ee-project"},
+        {"deadline": 300_000},
+    ]
