@@ -181,3 +181,30 @@ def test_selecting_other_assets_never_needs_earth_engine(
         [defs.get_assets_def("raw_observations")], resources=resources, partition_key="2024-06-01"
     )
     assert result.success
+
+
+def test_raw_rows_that_cannot_be_sampled_keep_their_upstream_reason(
+    offline_defs: dg.Definitions, store: DuckDBStore
+) -> None:
+    from gmgbd_assets.assets.ndvi import NDVI
+    from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+
+    day = date(2024, 6, 1)
+    base = {"sighting_date": day, "coordinates_obscured": False, "observation_source": "test"}
+    rows = [
+        {**base, "observation_id": 1, "latitude": 48.8566, "longitude": 2.3522},
+        {**base, "observation_id": 2, "latitude": None, "longitude": None, "invalid_reason": "no_coordinates",
+         "invalid_detail": "geojson=None"},
+        {**base, "observation_id": 3, "latitude": 45.0, "longitude": 5.0, "invalid_reason": "no_photo",
+         "invalid_detail": "no photo with a URL"},
+    ]
+    store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(rows), day, date(2024, 6, 2))
+    result = materialize_range(offline_defs, ["ndvi", "water_distance"], "2024-06-01", "2024-06-01")
+    assert result.success
+    for spec, value in ((NDVI, "NDVI_value"), (WATER_DISTANCE, "dist_to_water_m")):
+        got = {r["observation_id"]: r for r in store.read_window(spec, day, date(2024, 6, 2)).iter_rows(named=True)}
+        assert set(got) == {1, 2, 3}
+        assert got[1][value] is not None and got[1]["missing_reason"] is None
+        assert (got[2][value], got[2]["missing_reason"]) == (None, "no_coordinates")
+        assert (got[3][value], got[3]["missing_reason"], got[3]["missing_detail"]) == (
+            None, "no_photo", "no photo with a URL")
