@@ -24,6 +24,7 @@ import polars as pl
 
 from gmgbd_assets.partitions import sighting_date_partitions
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.settings import Settings
 
 MISSING_VALUES = "missing_values"
 ROW_PARITY = "row_parity"
@@ -36,8 +37,8 @@ EXAMPLE_IDS = 10
 # Strings the reference dataset stored in place of values it did not have.
 PLACEHOLDERS = ("rural", "unknown", "wildlife observation", "no data", "n/a", "none", "null", "nan", "")
 NDVI_CATEGORIES = ("Dense", "Moderate", "Sparse", "Non-Veg")
-# Upper bound of a plausible water distance: the search radius documented with the water_distance asset.
-MAX_WATER_DISTANCE_M = 50_000.0
+# No stored water distance can exceed the search radius the water_distance asset searched within.
+MAX_WATER_DISTANCE_M = Settings.from_env().water_radius_m
 
 
 def missing_error_share() -> float:
@@ -442,7 +443,7 @@ def gmgbd_dataset_checks() -> dg.AssetChecksDefinition:
 def all_checks(tables: Iterable[str]) -> list[dg.AssetChecksDefinition]:
     """The standard checks of every table, plus the dataset checks when ``gmgbd`` is among them."""
     tables = list(tables)
-    checks = [standard_checks(RULES[t]) for t in tables]
+    checks = [standard_checks(RULES[t]) for t in tables if t in RULES]
     if "gmgbd" in tables:
         checks.append(gmgbd_dataset_checks())
     return checks

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
-from gmgbd_assets.assets import raw_observations
+from gmgbd_assets.assets import ndvi, raw_observations, water_distance
 from gmgbd_assets.checks import all_checks
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.settings import Settings
 
@@ -29,13 +32,30 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             emulator_seed=settings.emulator_seed,
             emulator_latency_s=settings.emulator_latency_s,
         ),
+        "earth_engine": EarthEngineResource(
+            project=settings.ee_project,
+            # A secret: resolved by Dagster from the environment at run time, never logged or stored.
+            service_account_key=(
+                dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if os.environ.get("GMGBD_EE_SERVICE_ACCOUNT_KEY") else None
+            ),
+            ndvi_window_days=settings.ndvi_window_days,
+            water_radius_m=settings.water_radius_m,
+            backoff_base_s=0.05 if offline else 2.0,
+            emulated=offline,
+            emulator_fault_rate=settings.emulator_fault_rate,
+            emulator_seed=settings.emulator_seed,
+        ),
     }
 
 
+ASSET_MODULES = [raw_observations, ndvi, water_distance]
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
+    assets = dg.load_assets_from_modules(ASSET_MODULES)
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([raw_observations]),
-        asset_checks=all_checks(["raw_observations"]),
+        assets=assets,
+        asset_checks=all_checks(key.to_user_string() for a in assets for key in a.keys),
         resources=build_resources(settings),
     )
 

@@ -33,6 +33,9 @@ class Settings:
     emulator_fault_rate: float
     emulator_seed: int
     emulator_latency_s: float
+    ee_project: str | None = None
+    ndvi_window_days: int = 32
+    water_radius_m: float = 25_000.0
 
     @property
     def offline(self) -> bool:
@@ -64,4 +67,7 @@ class Settings:
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
             emulator_latency_s=float(_env("GMGBD_EMULATOR_LATENCY_MS", "0")) / 1000,
+            ee_project=os.environ.get("GMGBD_EE_PROJECT", "").strip() or None,
+            ndvi_window_days=int(_env("GMGBD_NDVI_WINDOW_DAYS", "32")),
+            water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", "25000")),
         )

@@ -1,0 +1,378 @@
+"""What we ask Earth Engine for, and how we read its answers: MODIS NDVI and distance to water.
+
+Three parts, kept apart so each can be tested on its own:
+
+* the MODIS 16-day calendar and the UTM zone of a point (plain Python, no Earth Engine);
+* expression builders (``ndvi_expression``, ``water_expression``): one Earth Engine graph per chunk of at most
+  5,000 points of one sighting date, evaluated with a single ``computeValue`` request;
+* parsers (``parse_ndvi_response``, ``parse_water_response``) that turn the JSON result into typed records, with a
+  reason code wherever a value does not exist.
+
+The offline sampler (``gmgbd_assets.emulators.earth_engine``) answers in the same JSON shape, so the parsers and
+chunking are the same code in both profiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+# --- datasets -------------------------------------------------------------------------------------------------
+MODIS_NDVI = "MODIS/061/MOD13A1"
+MODIS_FIRST_COMPOSITE = date(2000, 2, 18)
+COMPOSITE_DAYS = 16
+NDVI_SCALE = 0.0001
+NDVI_VALID_RAW = (-2000, 10000)
+QA_USABLE = (0, 1)  # SummaryQA: 0 good, 1 marginal (2 snow/ice, 3 cloudy are rejected)
+QA_MEANING = {0: "good", 1: "marginal", 2: "snow/ice", 3: "cloudy"}
+MODIS_SCALE_M = 463.312716528  # MOD13A1 nominal pixel size
+
+HYDROSHEDS_ACC = "WWF/HydroSHEDS/15ACC"
+STREAM_MIN_UPSTREAM_CELLS = 100  # HydroSHEDS' own river-network threshold
+HYDROSHEDS_LAT_RANGE = (-56.0, 60.0)
+WATER_MASK = "MODIS/006/MOD44W"  # land/water mask, 250 m, global including the open ocean
+WATER_MASK_BAND = "water_mask"
+
+STREAM = "stream"
+WATER_BODY = "water_body"
+
+# --- reason codes ---------------------------------------------------------------------------------------------
+BEFORE_MODIS = "before_modis"
+NO_COMPOSITE = "no_composite_in_window"
+NO_CLEAR_COMPOSITE = "no_clear_composite"
+NO_MODIS_COVERAGE = "no_modis_coverage"
+BEYOND_SEARCH_RADIUS = "beyond_search_radius"
+NOT_RETURNED = "not_returned"
+
+MAX_POINTS_PER_REQUEST = 5_000  # getInfo/computeValue refuse collections larger than this
+MS_PER_DAY = 86_400_000
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class SamplePoint:
+    observation_id: int
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Composite:
+    """One MOD13A1 composite that may serve a sighting date."""
+
+    start: date
+    lag_days: int  # 0: its window contains the date; +n: ended n days before; -n: starts n days after
+    priority: int  # higher wins per pixel
+
+    @property
+    def start_ms(self) -> int:
+        return (self.start - EPOCH).days * MS_PER_DAY
+
+
+@dataclass(frozen=True)
+class NdviSample:
+    ndvi_value: float | None
+    ndvi_category: str | None
+    composite_start: date | None
+    lag_days: int | None
+    missing_reason: str | None
+    missing_detail: str | None
+
+
+@dataclass(frozen=True)
+class WaterSample:
+    distance_m: float | None
+    feature: str | None
+    missing_reason: str | None
+    missing_detail: str | None
+
+
+# --- calendar, categories, projections ------------------------------------------------------------------------
+def composite_start_containing(day: date) -> date:
+    """MOD13A1 composites start on day-of-year 1, 17, 33, ... of every year; the last one runs to 31 Dec."""
+    doy = day.timetuple().tm_yday
+    return date(day.year, 1, 1) + timedelta(days=((doy - 1) // COMPOSITE_DAYS) * COMPOSITE_DAYS)
+
+
+def composite_end(start: date) -> date:
+    """Last day covered by the composite starting on ``start`` (inclusive)."""
+    end = start + timedelta(days=COMPOSITE_DAYS - 1)
+    year_end = date(start.year, 12, 31)
+    return min(end, year_end)
+
+
+def composite_lag_days(day: date, start: date) -> int:
+    """Days between the sighting and the composite's window: 0 inside, positive if the window ended before."""
+    end = composite_end(start)
+    if day < start:
+        return -(start - day).days
+    if day > end:
+        return (day - end).days
+    return 0
+
+
+def composites_around(day: date, window_days: int) -> list[Composite]:
+    """Every composite whose window lies within ``window_days`` of ``day``, best first.
+
+    Preference: the containing composite, then the nearest in time; at equal distance the earlier one (imagery
+    from before the sighting).
+    """
+    found: list[tuple[int, int, date, int]] = []
+    probe = composite_start_containing(day - timedelta(days=window_days + COMPOSITE_DAYS))
+    last = day + timedelta(days=window_days)
+    while probe <= last:
+        if probe >= MODIS_FIRST_COMPOSITE:
+            lag = composite_lag_days(day, probe)
+            if abs(lag) <= window_days:
+                found.append((abs(lag), 1 if lag < 0 else 0, probe, lag))
+        probe = composite_start_containing(composite_end(probe) + timedelta(days=1))
+    found.sort()
+    return [
+        Composite(start=start, lag_days=lag, priority=len(found) - rank)
+        for rank, (_, _, start, lag) in enumerate(found)
+    ]
+
+
+def ndvi_category(value: float) -> str:
+    """The reference dataset's classes on scaled NDVI: > 0.6 Dense, > 0.3 Moderate, > 0.1 Sparse, else Non-Veg."""
+    if value > 0.6:
+        return "Dense"
+    if value > 0.3:
+        return "Moderate"
+    if value > 0.1:
+        return "Sparse"
+    return "Non-Veg"
+
+
+def scale_ndvi(raw: float) -> float:
+    return round(raw * NDVI_SCALE, 4)
+
+
+def utm_epsg(latitude: float, longitude: float) -> int:
+    """EPSG code of the UTM zone (or polar stereographic UPS cap) a point falls in.
+
+    UTM is conformal with a scale error under 0.1 % inside its zone, so a distance transform computed on a UTM
+    grid of square metre pixels is a distance in metres on the ground.
+    """
+    if latitude >= 84.0:
+        return 32661
+    if latitude < -80.0:
+        return 32761
+    zone = min(60, int((longitude + 180.0) // 6.0) + 1)
+    return (32600 if latitude >= 0 else 32700) + zone
+
+
+def chunks(points: Sequence[SamplePoint], size: int = MAX_POINTS_PER_REQUEST) -> list[list[SamplePoint]]:
+    if size < 1 or size > MAX_POINTS_PER_REQUEST:
+        raise ValueError(f"chunk size must be within 1..{MAX_POINTS_PER_REQUEST}, not {size}")
+    return [list(points[i : i + size]) for i in range(0, len(points), size)]
+
+
+# --- expression builders (need an initialized ``ee``; tests stub the API) -------------------------------------
+def _points(points: Sequence[SamplePoint]) -> Any:
+    import ee
+
+    return ee.FeatureCollection(
+        [ee.Feature(ee.Geometry.Point([p.longitude, p.latitude]), {"obs": p.observation_id}) for p in points]
+    )
+
+
+def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
+    """One request: which candidate composites exist, and per point the best QA-clear NDVI among them.
+
+    Each candidate composite (``composites_around``) is masked to ``SummaryQA`` good/marginal and a valid NDVI
+    range, tagged with its priority and start day, and ``qualityMosaic('priority')`` keeps per pixel the most
+    preferred clear composite. ``qa_best`` (best SummaryQA among candidates, unmasked) tells a cloudy or snowy
+    pixel apart from one outside MODIS' land tiles.
+    """
+    import ee
+
+    candidates = composites_around(day, window_days)
+    source = ee.ImageCollection(MODIS_NDVI)
+    tagged = None
+    for c in candidates:
+        one = source.filterDate(c.start.isoformat(), (c.start + timedelta(days=1)).isoformat())
+
+        def tag(image: Any, c: Composite = c) -> Any:
+            image = ee.Image(image)
+            qa = image.select("SummaryQA")
+            ndvi = image.select("NDVI")
+            usable = (
+                qa.eq(QA_USABLE[0]).Or(qa.eq(QA_USABLE[1]))
+                .And(ndvi.gte(NDVI_VALID_RAW[0]))
+                .And(ndvi.lte(NDVI_VALID_RAW[1]))
+            )
+            return (
+                ndvi.addBands(ee.Image.constant(c.priority).toInt().rename("priority"))
+                .addBands(ee.Image.constant((c.start - EPOCH).days).toInt().rename("start_day"))
+                .updateMask(usable)
+                .addBands(qa.rename("qa"))
+            )
+
+        mapped = one.map(tag)
+        tagged = mapped if tagged is None else tagged.merge(mapped)
+    if tagged is None:  # only when the window lies wholly before MODIS; callers skip those dates
+        raise ValueError(f"no MODIS composite can serve {day}")
+    best = tagged.select(["NDVI", "priority", "start_day"]).qualityMosaic("priority")
+    qa_best = tagged.select("qa").min().rename("qa_best")
+    # Sample on MODIS' own sinusoidal grid, so each point reads exactly the 500 m pixel it falls in.
+    modis_grid = ee.Image(source.first()).select("NDVI").projection()
+    samples = best.addBands(qa_best).reduceRegions(
+        collection=_points(points), reducer=ee.Reducer.first(), crs=modis_grid, scale=MODIS_SCALE_M
+    )
+    published = source.filter(
+        ee.Filter.inList("system:time_start", [c.start_ms for c in candidates])
+    ).aggregate_array("system:time_start")
+    return ee.Dictionary({"composites": published, "samples": samples})
+
+
+def water_expression(points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any:
+    """One request: per point, metres to the nearest stream cell and to the nearest permanent water pixel.
+
+    Points are grouped by UTM zone and each group is computed on that zone's grid of ``scale_m`` metre square
+    pixels (``reproject``), so ``sqrt(fastDistanceTransform) * scale_m`` is metres on the ground at every
+    latitude. On a degree grid the same transform would count east-west pixels that shrink with latitude.
+    Distances beyond ``radius_m`` are masked and come back absent.
+    """
+    import ee
+
+    neighborhood_px = math.ceil(radius_m / scale_m)
+    accumulation = ee.Image(HYDROSHEDS_ACC).select("b1")
+    streams = accumulation.gte(STREAM_MIN_UPSTREAM_CELLS).unmask(0)
+    stream_coverage = accumulation.mask().gt(0).unmask(0).rename("stream_coverage")
+    water = (
+        ee.ImageCollection(WATER_MASK)
+        .select(WATER_MASK_BAND)
+        .sort("system:time_start", False)
+        .first()
+    )
+    water = ee.Image(water).eq(1).unmask(0)
+
+    def metres_to(mask: Any, name: str, crs: str) -> Any:
+        pixels_sq = mask.fastDistanceTransform(neighborhood_px, "pixels", "squared_euclidean")
+        metres = pixels_sq.sqrt().multiply(scale_m)
+        return metres.updateMask(metres.lte(radius_m)).rename(name).reproject(crs=crs, scale=scale_m)
+
+    by_zone: dict[int, list[SamplePoint]] = {}
+    for p in points:
+        by_zone.setdefault(utm_epsg(p.latitude, p.longitude), []).append(p)
+    parts = []
+    for epsg, zone_points in sorted(by_zone.items()):
+        crs = f"EPSG:{epsg}"
+        image = (
+            metres_to(streams, "d_stream", crs)
+            .addBands(metres_to(water, "d_water", crs))
+            .addBands(stream_coverage)
+        )
+        parts.append(
+            image.reduceRegions(collection=_points(zone_points), reducer=ee.Reducer.first(), crs=crs, scale=scale_m)
+        )
+    return ee.FeatureCollection(parts).flatten()
+
+
+# --- parsers --------------------------------------------------------------------------------------------------
+def _features_by_obs(collection: Any, what: str) -> dict[int, Mapping[str, Any]]:
+    if not isinstance(collection, Mapping) or not isinstance(collection.get("features"), list):
+        raise ValueError(f"Earth Engine {what}: expected a FeatureCollection, got {str(collection)[:200]}")
+    out: dict[int, Mapping[str, Any]] = {}
+    for feature in collection["features"]:
+        props = feature.get("properties") if isinstance(feature, Mapping) else None
+        if not isinstance(props, Mapping) or props.get("obs") is None:
+            raise ValueError(f"Earth Engine {what}: feature without an 'obs' property: {str(feature)[:200]}")
+        out[int(props["obs"])] = props
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def before_modis_sample(day: date) -> NdviSample:
+    return NdviSample(None, None, None, None, BEFORE_MODIS,
+                      f"{day} is before the first MODIS composite ({MODIS_FIRST_COMPOSITE})")
+
+
+def parse_ndvi_response(
+    day: date, points: Sequence[SamplePoint], response: Any, window_days: int
+) -> dict[int, NdviSample]:
+    """Typed NDVI per observation from the ``{"composites": [...], "samples": FeatureCollection}`` result."""
+    if not isinstance(response, Mapping) or "samples" not in response:
+        raise ValueError(f"Earth Engine NDVI: unexpected result {str(response)[:200]}")
+    candidates = {c.start: c for c in composites_around(day, window_days)}
+    published = sorted(
+        EPOCH + timedelta(days=int(ms) // MS_PER_DAY) for ms in (response.get("composites") or [])
+    )
+    window = f"{day - timedelta(days=window_days)}..{day + timedelta(days=window_days)}"
+    by_obs = _features_by_obs(response["samples"], "NDVI")
+    out: dict[int, NdviSample] = {}
+    for p in points:
+        props = by_obs.get(p.observation_id)
+        if props is None:
+            out[p.observation_id] = NdviSample(None, None, None, None, NOT_RETURNED,
+                                               "Earth Engine returned no feature for this point")
+            continue
+        raw = _number(props.get("NDVI"))
+        start_day = _number(props.get("start_day"))
+        if raw is not None and start_day is not None:
+            start = EPOCH + timedelta(days=int(start_day))
+            if start not in candidates:
+                raise ValueError(f"Earth Engine NDVI: composite {start} is outside the requested window {window}")
+            value = scale_ndvi(raw)
+            out[p.observation_id] = NdviSample(value, ndvi_category(value), start, candidates[start].lag_days,
+                                               None, None)
+            continue
+        qa_best = _number(props.get("qa_best"))
+        if not published:
+            reason, detail = NO_COMPOSITE, f"no {MODIS_NDVI} composite published for {window}"
+        elif qa_best is None:
+            reason, detail = NO_MODIS_COVERAGE, f"no {MODIS_NDVI} pixel here (outside MODIS land tiles)"
+        else:
+            seen = ", ".join(d.isoformat() for d in published)
+            reason = NO_CLEAR_COMPOSITE
+            detail = (f"every composite in {window} is masked here (best SummaryQA "
+                      f"{int(qa_best)} = {QA_MEANING.get(int(qa_best), 'unknown')}); composites checked: {seen}")
+        out[p.observation_id] = NdviSample(None, None, None, None, reason, detail)
+    return out
+
+
+def parse_water_response(
+    points: Sequence[SamplePoint], response: Any, radius_m: float
+) -> dict[int, WaterSample]:
+    """Nearest water per observation from the per-point ``d_stream``/``d_water``/``stream_coverage`` result."""
+    by_obs = _features_by_obs(response, "water distance")
+    out: dict[int, WaterSample] = {}
+    for p in points:
+        props = by_obs.get(p.observation_id)
+        if props is None:
+            out[p.observation_id] = WaterSample(None, None, NOT_RETURNED,
+                                                "Earth Engine returned no feature for this point")
+            continue
+        covered = bool(_number(props.get("stream_coverage")))
+        options = []
+        d_stream = _number(props.get("d_stream"))
+        if covered and d_stream is not None:
+            options.append((d_stream, STREAM))
+        d_water = _number(props.get("d_water"))
+        if d_water is not None:
+            options.append((d_water, WATER_BODY))
+        options = [(d, f) for d, f in options if 0.0 <= d <= radius_m]
+        if options:
+            distance, feature = min(options)
+            out[p.observation_id] = WaterSample(round(distance, 1), feature, None, None)
+            continue
+        sources = "permanent water (MOD44W)" + (
+            " or a stream (HydroSHEDS)" if covered else "; streams not searched (outside HydroSHEDS coverage)"
+        )
+        out[p.observation_id] = WaterSample(
+            None, None, BEYOND_SEARCH_RADIUS, f"no {sources} within {radius_m / 1000:g} km"
+        )
+    return out

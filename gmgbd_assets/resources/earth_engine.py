@@ -1,0 +1,280 @@
+"""Google Earth Engine: one lazily created session per process, batched sampling, retries on quota errors.
+
+``EarthEngineResource.client()`` is called only by the ``ndvi`` and ``water_distance`` assets, so selecting any
+other asset never needs Earth Engine credentials. Without credentials the client refuses at once and says what to
+set. Credentials come from ``GMGBD_EE_PROJECT`` (with ``earthengine authenticate`` or application-default
+credentials) or a service-account key passed as ``dagster.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY")``; the key is
+never logged or put into metadata.
+
+Every request is one ``computeValue`` over at most 5,000 points of one sighting date (see
+``gmgbd_assets.earth_engine_layers``). Quota errors (429, "Too many concurrent aggregations"), 5xx and timeouts
+are retried with exponential backoff and full jitter; a failure that outlasts the retries fails the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import dagster as dg
+from pydantic import Field
+
+from gmgbd_assets import earth_engine_layers as layers
+from gmgbd_assets.earth_engine_layers import NdviSample, SamplePoint, WaterSample
+from gmgbd_assets.resources.http import Clock, ServiceUnavailableError, SystemClock
+
+LIVE_NDVI_SOURCE = layers.MODIS_NDVI
+LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
+EMULATED = "emulated"
+HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
+
+_TRANSIENT = re.compile(
+    r"\b429\b|too many (concurrent|requests)|quota|rate limit|resource[_ ]exhausted"
+    r"|\b50[0234]\b|internal error|backend error|unavailable|deadline|timed? ?out"
+    r"|connection (reset|aborted|refused)",
+    re.IGNORECASE,
+)
+
+
+class EarthEngineCredentialsError(RuntimeError):
+    """No way to authenticate: the message says which variables to set."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Quota, overload and network failures are worth retrying; a bad expression or a 403 is not."""
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    return bool(_TRANSIENT.search(str(exc)))
+
+
+class Backend(Protocol):
+    """Evaluates one layer request for one chunk of points and returns Earth Engine's JSON result."""
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> Any: ...
+
+    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any: ...
+
+
+class LiveBackend:
+    """Builds the expressions and sends each as one ``ee.data.computeValue`` request."""
+
+    def __init__(self, compute: Callable[[Any], Any] | None = None) -> None:
+        if compute is None:
+            import ee
+
+            compute = ee.data.computeValue
+        self._compute = compute
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
+        return self._compute(layers.ndvi_expression(day, points, window_days))
+
+    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any:
+        return self._compute(layers.water_expression(points, radius_m, scale_m))
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 120.0
+
+
+class EarthEngineClient:
+    """Chunks a date's points, sends one request per chunk and layer, retries transient errors, parses."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        source_ndvi: str,
+        source_water: str,
+        window_days: int = 32,
+        radius_m: float = 25_000.0,
+        scale_m: float = 100.0,
+        chunk_size: int = layers.MAX_POINTS_PER_REQUEST,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if not 0 <= window_days <= 96:
+            raise ValueError(f"ndvi window must be 0..96 days (a season at most), not {window_days}")
+        if not 0 < scale_m <= radius_m <= 1024 * scale_m:
+            raise ValueError(f"water search radius {radius_m} m must be within 1..1024 grid cells of {scale_m} m")
+        self.backend = backend
+        self.source_ndvi = source_ndvi
+        self.source_water = source_water
+        self.window_days = window_days
+        self.radius_m = radius_m
+        self.scale_m = scale_m
+        self.chunk_size = chunk_size
+        self.retry = retry or RetryPolicy()
+        self.clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._log = log or (lambda _msg: None)
+        self.requests = {"ndvi": 0, "water": 0}
+        self.retries = 0
+
+    def _call(self, layer: str, send: Callable[[], Any]) -> Any:
+        last = ""
+        for attempt in range(self.retry.max_attempts):
+            self.requests[layer] += 1
+            try:
+                return send()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                last = f"{type(exc).__name__}: {str(exc)[:200]}"
+            if attempt + 1 < self.retry.max_attempts:
+                wait = self._rng.uniform(0, min(self.retry.backoff_max_s, self.retry.backoff_base_s * 2**attempt))
+                self.retries += 1
+                self._log(f"earth_engine {layer}: {last}; retry {attempt + 1} in {wait:.1f}s")
+                self.clock.sleep(wait)
+        raise ServiceUnavailableError(
+            f"earth_engine {layer}: still failing after {self.retry.max_attempts} attempts (last: {last})"
+        )
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint]) -> dict[int, NdviSample]:
+        if day < layers.MODIS_FIRST_COMPOSITE:
+            return {p.observation_id: layers.before_modis_sample(day) for p in points}
+        out: dict[int, NdviSample] = {}
+        for chunk in layers.chunks(points, self.chunk_size):
+            response = self._call("ndvi", lambda c=chunk: self.backend.ndvi(day, c, self.window_days))
+            out.update(layers.parse_ndvi_response(day, chunk, response, self.window_days))
+        return out
+
+    def water(self, points: Sequence[SamplePoint]) -> dict[int, WaterSample]:
+        out: dict[int, WaterSample] = {}
+        for chunk in layers.chunks(points, self.chunk_size):
+            response = self._call("water", lambda c=chunk: self.backend.water(c, self.radius_m, self.scale_m))
+            out.update(layers.parse_water_response(chunk, response, self.radius_m))
+        return out
+
+
+# One Earth Engine session per process: ``ee.Initialize`` sets global state, so it is done once and shared by
+# both assets of a run (the in-process executor runs them in one process).
+_session_lock = threading.Lock()
+_session_key: tuple[str | None, str] | None = None
+
+
+def _credentials_from_key(key: str) -> tuple[Any, str | None]:
+    """A service-account key given as JSON text or as a path to a JSON/PEM file."""
+    import ee
+
+    text = key.strip()
+    if text.startswith("{"):
+        info = json.loads(text)
+        return ee.ServiceAccountCredentials(info.get("client_email"), key_data=text), info.get("project_id")
+    if not os.path.isfile(text):
+        raise EarthEngineCredentialsError(
+            "GMGBD_EE_SERVICE_ACCOUNT_KEY is neither a JSON key nor the path of an existing key file"
+        )
+    project = None
+    if not text.endswith(".pem"):
+        with open(text, encoding="utf-8") as handle:
+            project = json.load(handle).get("project_id")
+    return ee.ServiceAccountCredentials(None, key_file=text), project
+
+
+def initialize_session(
+    project: str | None, service_account_key: str | None, high_volume: bool, timeout_s: float = 300.0
+) -> None:
+    """``ee.Initialize`` once per process for these settings; raises with what to set when it cannot."""
+    global _session_key
+    if not project and not service_account_key:
+        raise EarthEngineCredentialsError(
+            "Earth Engine is not configured: set GMGBD_EE_PROJECT to a Google Cloud project registered for Earth "
+            "Engine (and run `earthengine authenticate` once, or provide application-default credentials), or "
+            "set GMGBD_EE_SERVICE_ACCOUNT_KEY to a service-account key (JSON text or key-file path). "
+            "For a demo without Earth Engine use GMGBD_PROFILE=offline."
+        )
+    # Identify the key without keeping it: a different key in the same process initializes again.
+    key = (project, hashlib.sha256(service_account_key.encode()).hexdigest() if service_account_key else "user")
+    with _session_lock:
+        if _session_key == key:
+            return
+        import ee
+
+        credentials: Any = "persistent"
+        key_project = None
+        try:
+            if service_account_key:
+                credentials, key_project = _credentials_from_key(service_account_key)
+            ee.Initialize(
+                credentials,
+                url=HIGH_VOLUME_URL if high_volume else None,
+                project=project or key_project,
+            )
+            ee.data.setDeadline(int(timeout_s * 1000))  # a hung request becomes a retryable timeout
+        except EarthEngineCredentialsError:
+            raise
+        except Exception as exc:
+            # A key parser's message may quote the key: name the exception type only when a key was given.
+            said = type(exc).__name__ if service_account_key else f"{type(exc).__name__}: {str(exc)[:300]}"
+            raise EarthEngineCredentialsError(
+                f"Earth Engine refused to initialize for project {project or key_project!r} ({said}). "
+                "Check GMGBD_EE_PROJECT / GMGBD_EE_SERVICE_ACCOUNT_KEY."
+            ) from None
+        _session_key = key
+
+
+class EarthEngineResource(dg.ConfigurableResource):
+    """Google Earth Engine for NDVI and distance to water. Retries, chunking and windows are set here."""
+
+    project: str | None = Field(default=None, description="Google Cloud project (GMGBD_EE_PROJECT)")
+    service_account_key: str | None = Field(
+        default=None, description="Service-account key, JSON text or file path (EnvVar GMGBD_EE_SERVICE_ACCOUNT_KEY)"
+    )
+    high_volume: bool = Field(default=True, description="Use the high-volume endpoint meant for batch requests")
+    ndvi_window_days: int = Field(default=32, description="Farthest a substitute composite may be, in days")
+    water_radius_m: float = Field(default=25_000.0, description="Search radius for water, metres")
+    water_scale_m: float = Field(default=100.0, description="Grid size of the distance transform, metres")
+    chunk_size: int = Field(default=layers.MAX_POINTS_PER_REQUEST, description="Points per request (<= 5,000)")
+    request_timeout_s: float = Field(default=300.0, description="Client deadline per request, seconds")
+    max_attempts: int = 6
+    backoff_base_s: float = 2.0
+    emulated: bool = Field(default=False, description="Offline profile: deterministic offline sampler")
+    emulator_fault_rate: float = 0.0
+    emulator_seed: int = 0
+
+    @property
+    def ndvi_source(self) -> str:
+        return EMULATED if self.emulated else LIVE_NDVI_SOURCE
+
+    @property
+    def water_source(self) -> str:
+        return EMULATED if self.emulated else LIVE_WATER_SOURCE
+
+    def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
+        """The first call in a process initializes Earth Engine; no credentials means an immediate failure."""
+        if self.emulated:
+            from gmgbd_assets.emulators.earth_engine import OfflineSampler
+
+            backend: Backend = OfflineSampler(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
+        else:
+            try:
+                initialize_session(
+                    self.project, self.service_account_key, self.high_volume, self.request_timeout_s
+                )
+            except EarthEngineCredentialsError as exc:
+                raise dg.Failure(str(exc), allow_retries=False) from None
+            backend = LiveBackend()
+        return EarthEngineClient(
+            backend,
+            source_ndvi=self.ndvi_source,
+            source_water=self.water_source,
+            window_days=self.ndvi_window_days,
+            radius_m=self.water_radius_m,
+            scale_m=self.water_scale_m,
+            chunk_size=self.chunk_size,
+            retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
+            log=log,
+        )
