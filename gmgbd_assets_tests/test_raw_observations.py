@@ -8,11 +8,11 @@ from datetime import date
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.emulators.inaturalist import SAMPLE_DIR
+from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR
 from gmgbd_assets.partitions import sighting_date_partitions
 from gmgbd_assets_tests.conftest import materialize_range
 
-SAMPLE = json.loads((SAMPLE_DIR / "observations.json").read_text())["results"]
+SAMPLE = json.loads((BUNDLED_SAMPLE_DIR / "observations.json").read_text())["results"]
 
 
 def _counts(store) -> dict[date, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -12,15 +13,26 @@ import httpx
 
 from gmgbd_assets.settings import INAT_PHOTO_HOSTS
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+BUNDLED_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 RESULT_WINDOW = 10_000
 API_HOST = "api.inaturalist.org"
+# A record whose own observed_on is deliberately broken names here the date query it is served for.
+SERVED_ON = "_emulator_served_on"
+
+
+def sample_dir() -> Path:
+    """The sample the emulators serve: ``GMGBD_SAMPLE_DIR`` (tests, benchmarks) or the bundled one."""
+    return Path(os.environ.get("GMGBD_SAMPLE_DIR") or BUNDLED_SAMPLE_DIR)
 
 
 @cache
-def sample_observations() -> tuple[dict[str, Any], ...]:
-    with open(SAMPLE_DIR / "observations.json", encoding="utf-8") as fh:
+def _load(directory: Path) -> tuple[dict[str, Any], ...]:
+    with open(directory / "observations.json", encoding="utf-8") as fh:
         return tuple(json.load(fh)["results"])
+
+
+def sample_observations() -> tuple[dict[str, Any], ...]:
+    return _load(sample_dir())
 
 
 class INaturalistEmulator:
@@ -61,7 +73,7 @@ class INaturalistEmulator:
 
     @staticmethod
     def _matches(record: dict[str, Any], q: httpx.QueryParams, day: date | None) -> bool:
-        if day is not None and record.get("observed_on") != day.isoformat():
+        if day is not None and record.get(SERVED_ON, record.get("observed_on")) != day.isoformat():
             return False
         if q.get("quality_grade") and record.get("quality_grade") != q["quality_grade"]:
             return False
@@ -71,8 +83,8 @@ class INaturalistEmulator:
 class PhotoHostEmulator:
     """Serves ``/photos/<id>/<size>.<ext>`` from ``data/sample/photos/<id>.jpg``, any size word."""
 
-    def __init__(self, photos_dir: Path = SAMPLE_DIR / "photos") -> None:
-        self.photos_dir = photos_dir
+    def __init__(self, photos_dir: Path | None = None) -> None:
+        self.photos_dir = photos_dir or sample_dir() / "photos"
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")
