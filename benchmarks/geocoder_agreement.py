@@ -1,9 +1,9 @@
 """How often the offline geocoder agrees with a real reference, and how fast it is.
 
 Reference (built offline, no Nominatim here): GeoNames populated places, each with its own country code and
-first-level division (admin1) as recorded by GeoNames. For a random sample of places we geocode the place's own
-coordinates *leaving that place out of the locality index* (so the answer has to come from the neighbouring
-places and the country polygons, as it would for an observation between towns) and compare:
+first-level division (admin1) as recorded by GeoNames. For a random sample of places we geocode the place's
+own coordinates *leaving that place out of the locality index* (so the answer has to come from the
+neighbouring places and the country polygons, as it would for an observation between towns) and compare:
 
 - country: Natural Earth polygon (+ coast tolerance) vs the place's GeoNames country code;
 - state: admin1 of the nearest *other* place in the polygon's country vs the place's GeoNames admin1;
@@ -54,10 +54,12 @@ def main(n: int = 20_000, seed: int = 0) -> None:
 
     has_a1 = ref_a1 != ""
     border = base_cc != ref_cc
-    outline_dist = np.array([
-        shapely.distance(shapely.Point(lo, la), g.polygons[c].boundary) if c >= 0 else 0.0
-        for la, lo, c in zip(lat, lon, country_idx, strict=True)
-    ])
+    outline_dist = np.array(
+        [
+            shapely.distance(shapely.Point(lo, la), g.polygons[c].boundary) if c >= 0 else 0.0
+            for la, lo, c in zip(lat, lon, country_idx, strict=True)
+        ]
+    )
     coast = outline_dist < 0.045  # ~5 km
 
     def pct(mask: np.ndarray, ok: np.ndarray) -> str:
@@ -72,11 +74,20 @@ def main(n: int = 20_000, seed: int = 0) -> None:
     print(f"country  border: ours {pct(border, country_ok)} | nearest-place {pct(border, base_country_ok)}")
     print(f"country  coast: ours {pct(coast, country_ok)} | nearest-place {pct(coast, base_country_ok)}")
     print(f"state    all: ours {pct(has_a1, state_ok)} | nearest-place {pct(has_a1, base_state_ok)}")
-    print(f"state    border: ours {pct(has_a1 & border, state_ok)} | nearest-place {pct(has_a1 & border, base_state_ok)}")
-    print(f"state    coast: ours {pct(has_a1 & coast, state_ok)} | nearest-place {pct(has_a1 & coast, base_state_ok)}")
+    print(
+        f"state    border: ours {pct(has_a1 & border, state_ok)} | "
+        f"nearest-place {pct(has_a1 & border, base_state_ok)}"
+    )
+    print(
+        f"state    coast: ours {pct(has_a1 & coast, state_ok)} | "
+        f"nearest-place {pct(has_a1 & coast, base_state_ok)}"
+    )
     bad = np.flatnonzero(~country_ok)[:10]
     for i in bad:
-        print(f"  country mismatch at {lat[i]:.4f},{lon[i]:.4f}: GeoNames {ref_cc[i]} vs polygon {ours_cc[i] or None}")
+        print(
+            f"  country mismatch at {lat[i]:.4f},{lon[i]:.4f}: "
+            f"GeoNames {ref_cc[i]} vs polygon {ours_cc[i] or None}"
+        )
 
 
 if __name__ == "__main__":

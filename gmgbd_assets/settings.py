@@ -13,6 +13,8 @@ from pathlib import Path
 LIVE = "live"
 OFFLINE = "offline"
 
+OPEN_METEO_ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
+OPEN_METEO_ELEVATION_URL = "https://api.open-meteo.com/v1/elevation"
 INAT_PHOTO_HOSTS = ("inaturalist-open-data.s3.amazonaws.com", "static.inaturalist.org")
 
 
@@ -32,6 +34,10 @@ class Settings:
     contact: str | None
     emulator_fault_rate: float
     emulator_seed: int
+    geocoder: str = "offline"
+    nominatim_url: str = "https://nominatim.openstreetmap.org"
+    open_meteo_archive_url: str = OPEN_METEO_ARCHIVE_URL
+    open_meteo_elevation_url: str = OPEN_METEO_ELEVATION_URL
 
     @property
     def offline(self) -> bool:
@@ -61,4 +67,14 @@ class Settings:
             contact=os.environ.get("GMGBD_CONTACT") or None,
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
+            geocoder=_geocoder(_env("GMGBD_GEOCODER", "offline")),
+            nominatim_url=_env("GMGBD_NOMINATIM_URL", "https://nominatim.openstreetmap.org").rstrip("/"),
+            open_meteo_archive_url=_env("GMGBD_OPEN_METEO_ARCHIVE_URL", OPEN_METEO_ARCHIVE_URL),
+            open_meteo_elevation_url=_env("GMGBD_OPEN_METEO_ELEVATION_URL", OPEN_METEO_ELEVATION_URL),
         )
+
+
+def _geocoder(value: str) -> str:
+    if value not in ("offline", "nominatim"):
+        raise ValueError(f"GMGBD_GEOCODER must be 'offline' or 'nominatim', not {value!r}")
+    return value

@@ -131,7 +131,9 @@ class OfflineGeocoder:
         outside = np.flatnonzero(result < 0)
         if outside.size:
             tol = COAST_TOLERANCE_DEG
-            boxes = shapely.box(lon[outside] - tol, lat[outside] - tol, lon[outside] + tol, lat[outside] + tol)
+            boxes = shapely.box(
+                lon[outside] - tol, lat[outside] - tol, lon[outside] + tol, lat[outside] + tol
+            )
             near_pt, near_geom = self.tree.query(boxes)
             touching = shapely.intersects(self.polygons[near_geom], boxes[near_pt])  # cheap, prepared
             near_pt, near_geom = near_pt[touching], near_geom[touching]
@@ -197,19 +199,31 @@ class OfflineGeocoder:
         country_idx = self.countries(la, lo)
         codes = [self.country_codes[c] if c >= 0 else None for c in country_idx]
         places, dist_km = self.nearest_places(la, lo, codes)
-        return [self._address(int(c), codes[i], int(places[i]), float(dist_km[i])) for i, c in enumerate(country_idx)]
+        return [
+            self._address(int(c), codes[i], int(places[i]), float(dist_km[i]))
+            for i, c in enumerate(country_idx)
+        ]
 
     def lookup(self, lat: float, lon: float) -> GeoAddress:
         return self.lookup_many([lat], [lon])[0]
 
     def _address(self, country: int, code: str | None, place: int, dist_km: float) -> GeoAddress:
         if country < 0:
-            return GeoAddress(None, None, None, None, None, None, NO_ADDRESS,
-                              f"no country polygon within {COAST_TOLERANCE_DEG} degrees (open water)")
+            return GeoAddress(
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                NO_ADDRESS,
+                f"no country polygon within {COAST_TOLERANCE_DEG} degrees (open water)",
+            )
         name = self.country_names[country]
         if place < 0:
-            return GeoAddress(name, code, None, None, None, None, NO_STATE,
-                              f"no GeoNames populated place in {code or name}")
+            return GeoAddress(
+                name, code, None, None, None, None, NO_STATE, f"no GeoNames populated place in {code or name}"
+            )
         state, state_level = self.place_admin1[place], "state"
         if state is None and self.place_admin2[place]:
             state, state_level = self.place_admin2[place], "county"
@@ -243,4 +257,3 @@ def _natural_earth_version(zip_path: Path) -> str:
 def offline_geocoder() -> OfflineGeocoder:
     """The process-wide instance (loading takes about two seconds)."""
     return OfflineGeocoder()
-
