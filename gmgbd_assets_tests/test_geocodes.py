@@ -30,7 +30,11 @@ def test_open_ocean_has_no_address():
 def test_country_state_city_in_english():
     found = offline_geocoder().lookup(48.137, 11.575)
     assert (found.country, found.country_code, found.state, found.state_level) == (
-        "Germany", "DE", "Bavaria", "state")
+        "Germany",
+        "DE",
+        "Bavaria",
+        "state",
+    )
     assert found.city == "Munich" and found.locality_level == "populated_place"
     assert found.missing_reason is None
 
@@ -64,14 +68,23 @@ def test_lookup_many_keeps_input_order():
 
 # -- Nominatim -----------------------------------------------------------------------------------------------
 def test_parse_reverse_missing_keys_and_fallbacks():
-    no_state = parse_reverse({"address": {"village": "Skógar", "county": "Rangárþing eystra",
-                                          "country": "Iceland", "country_code": "is"}})
+    no_state = parse_reverse(
+        {
+            "address": {
+                "village": "Skógar",
+                "county": "Rangárþing eystra",
+                "country": "Iceland",
+                "country_code": "is",
+            }
+        }
+    )
     assert (no_state.state, no_state.state_level) == ("Rangárþing eystra", "county")
     assert (no_state.city, no_state.locality_level) == ("Skógar", "village")
     assert no_state.country_code == "IS" and no_state.missing_reason is None
 
-    region = parse_reverse({"address": {"region": "Lapland", "town": "Rovaniemi", "country": "Finland",
-                                        "country_code": "fi"}})
+    region = parse_reverse(
+        {"address": {"region": "Lapland", "town": "Rovaniemi", "country": "Finland", "country_code": "fi"}}
+    )
     assert (region.state, region.state_level, region.locality_level) == ("Lapland", "region", "town")
 
     bare = parse_reverse({"address": {"country": "Nowhere", "country_code": "nw"}})
@@ -83,8 +96,12 @@ def test_parse_reverse_missing_keys_and_fallbacks():
 
 
 def _nominatim(store, clock, emulator, contact="me@example.org"):
-    http = ServiceHttp(ServicePolicy(name="nominatim-test", min_interval_s=1.0, backoff_base_s=0.01),
-                       transport=httpx.MockTransport(emulator), contact=contact, clock=clock)
+    http = ServiceHttp(
+        ServicePolicy(name="nominatim-test", min_interval_s=1.0, backoff_base_s=0.01),
+        transport=httpx.MockTransport(emulator),
+        contact=contact,
+        clock=clock,
+    )
     return NominatimClient(http, "https://nominatim.openstreetmap.org", contact, store, cache_decimals=3)
 
 
@@ -98,7 +115,11 @@ def test_nominatim_request_shape_rate_and_cache(store, fake_clock: FakeClock):
     assert len(emulator.requests) == 3  # neighbours within ~110 m are asked once
     q = emulator.requests[0].url.params
     assert (q["format"], q["addressdetails"], q["accept-language"], q["email"]) == (
-        "jsonv2", "1", "en", "me@example.org")
+        "jsonv2",
+        "1",
+        "en",
+        "me@example.org",
+    )
     assert "me@example.org" in emulator.requests[0].headers["User-Agent"]
     assert [s for s in fake_clock.sleeps if s > 0] == pytest.approx([1.0, 1.0])  # 1 request/s
 
@@ -128,7 +149,9 @@ def test_geocodes_asset_on_the_sample(offline_defs, store):
     result = materialize_range(offline_defs, ["raw_observations", "geocodes"], "2024-06-01", "2024-06-07")
     assert result.success
     raw, rows = _assert_one_row_per_raw(store, GEOCODES)
-    joined = rows.join(raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id")
+    joined = rows.join(
+        raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id"
+    )
     ocean = joined.filter((joined["latitude"] == OCEAN[0]) & (joined["longitude"] == OCEAN[1])).to_dicts()
     assert len(ocean) == 1 and ocean[0]["country"] is None and ocean[0]["missing_reason"] == "no_address"
     # Rows with a raw invalid_reason keep it; everything else has a country.
