@@ -82,6 +82,11 @@ def main(n: int = 20_000, seed: int = 0) -> None:
         f"state    coast: ours {pct(has_a1 & coast, state_ok)} | "
         f"nearest-place {pct(has_a1 & coast, base_state_ok)}"
     )
+    rng_points = np.random.default_rng(seed + 1)
+    r_lat, r_lon = rng_points.uniform(-60, 75, 100_000), rng_points.uniform(-180, 180, 100_000)
+    t0 = time.perf_counter()
+    g.lookup_many(list(r_lat), list(r_lon))
+    print(f"throughput: 100,000 random points (land and sea) fully geocoded in {time.perf_counter() - t0:.2f}s")
     bad = np.flatnonzero(~country_ok)[:10]
     for i in bad:
         print(
