@@ -87,6 +87,18 @@ def test_parse_reverse_missing_keys_and_fallbacks():
     )
     assert (region.state, region.state_level, region.locality_level) == ("Lapland", "region", "town")
 
+    # A county serving as the state is not reused as the locality; a city named like its state is kept.
+    county_only = parse_reverse(
+        {"address": {"county": "Finnmark", "country": "Norway", "country_code": "no"}}
+    )
+    assert (county_only.state_level, county_only.city, county_only.missing_reason) == (
+        "county",
+        None,
+        "no_locality",
+    )
+    city_state = parse_reverse({"address": {"city": "Stockholm", "state": "Stockholm", "country": "Sweden"}})
+    assert (city_state.city, city_state.state, city_state.country_code) == ("Stockholm", "Stockholm", None)
+
     bare = parse_reverse({"address": {"country": "Nowhere", "country_code": "nw"}})
     assert bare.state is None and bare.city is None and bare.missing_reason == "no_state"
     assert "region" in bare.missing_detail and "village" in bare.missing_detail  # both gaps are explained

@@ -186,3 +186,13 @@ def test_recent_dates_are_not_yet_available(offline_defs, store):
     assert rows[2]["missing_reason"] == "no_coordinates" and rows[2]["elevation_m"] is None
     meta = result.asset_materializations_for_node("weather")[0].metadata
     assert meta["archive_requests"].value == 0 and meta["elevation_requests"].value == 1
+
+
+def test_html_error_page_with_status_200_is_retried(fake_clock: FakeClock):
+    page = httpx.Response(200, headers={"Content-Type": "text/html"}, content=b"<html>502 Bad Gateway</html>")
+    internet = Internet(first=[page])
+    points = _points(2)
+    answers = _client(internet, fake_clock).daily_mean_temperature(DAY, points)
+    assert [a.temperature_c for a in answers] == [
+        emulated_mean_temperature_c(la, lo, DAY) for la, lo in points
+    ]

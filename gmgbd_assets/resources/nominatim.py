@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.http import ServiceHttp, ServiceResponseError
+from gmgbd_assets.resources.http import ServiceHttp, ServiceResponseError, ServiceUnavailableError
 from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE, GeoAddress
 
 # Most specific first: ``city`` is the first of these the address carries (issue 4).
@@ -51,7 +51,7 @@ def parse_reverse(payload: Any) -> GeoAddress:
     code = text("country_code")
     state, state_level = next(((text(k), k) for k in STATE_KEYS if text(k)), (None, None))
     city, locality_level = next(
-        ((text(k), k) for k in LOCALITY_KEYS if text(k) and text(k) != state), (None, None)
+        ((text(k), k) for k in LOCALITY_KEYS if text(k) and k != state_level), (None, None)
     )
     if country is None and code is None:
         return GeoAddress(
@@ -116,12 +116,20 @@ class NominatimClient:
         }
         if self.contact:
             params["email"] = self.contact
-        response = self.http.request("GET", f"{self.base_url}/reverse", params=params)
-        self.requests += 1
-        if not response.is_success:
-            raise ServiceResponseError("nominatim", response)
-        parse_reverse(response.json())  # validate before caching: never cache a body we cannot read
-        return response.text
+        problem = ""
+        for attempt in range(self.http.policy.max_attempts):
+            response = self.http.request("GET", f"{self.base_url}/reverse", params=params)
+            self.requests += 1
+            if not response.is_success:
+                raise ServiceResponseError("nominatim", response)
+            try:
+                parse_reverse(json.loads(response.content))  # never cache a body we cannot read
+            except ValueError as exc:  # an HTML error page with status 200, a cut body: transient
+                problem = str(exc)[:200]
+                self.http.clock.sleep(self.http._backoff(attempt))
+                continue
+            return response.text
+        raise ServiceUnavailableError(f"nominatim: kept answering with unusable bodies: {problem}")
 
     def reverse_many(
         self, points: Iterable[tuple[float, float]], log: Callable[[str], None] | None = None

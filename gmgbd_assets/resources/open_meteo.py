@@ -8,6 +8,7 @@ the per-minute limit: chunks are sized to fit it. Limits, retries and ``Retry-Af
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import dagster as dg
 import httpx
 
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceUnavailableError
 
 ARCHIVE_MAX_LOCATIONS = 1_000
 ELEVATION_MAX_LOCATIONS = 100
@@ -108,17 +109,23 @@ class OpenMeteoClient:
         self.elevation_requests = 0
 
     def _get(self, url: str, params: dict[str, str], weight: int, what: str) -> Any:
-        with _one_at_a_time:
-            response = self.http.request("GET", url, params=params, weight=weight)
-        _raise_for_400(response, what)
-        if not response.is_success:
-            raise OpenMeteoRequestError(
-                f"open-meteo {what}: HTTP {response.status_code}: {response.text[:300]}"
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise OpenMeteoRequestError(f"open-meteo {what}: body is not JSON: {exc}") from exc
+        """One request (retried by ``ServiceHttp``); a 200 whose body is not JSON (an HTML error page from a
+        proxy) is transient too and is asked again; 400 and other 4xx fail with the server's reason."""
+        problem = ""
+        for attempt in range(self.http.policy.max_attempts):
+            with _one_at_a_time:
+                response = self.http.request("GET", url, params=params, weight=weight)
+            _raise_for_400(response, what)
+            if not response.is_success:
+                raise OpenMeteoRequestError(
+                    f"open-meteo {what}: HTTP {response.status_code}: {response.text[:300]}"
+                )
+            try:
+                return json.loads(response.content)
+            except ValueError as exc:
+                problem = f"body is not JSON ({exc})"
+                self.http.clock.sleep(self.http._backoff(attempt))
+        raise ServiceUnavailableError(f"open-meteo {what}: kept answering with unusable bodies: {problem}")
 
     def daily_mean_temperature(self, day: date, points: Sequence[tuple[float, float]]) -> list[DailyWeather]:
         """Temperature and elevation for every point on ``day``, in input order, in as few requests as fit."""
