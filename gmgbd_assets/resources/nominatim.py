@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyarrow as pa
+
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.http import ServiceHttp, ServiceResponseError, ServiceUnavailableError
 from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE, GeoAddress
@@ -137,19 +139,21 @@ class NominatimClient:
         """Addresses in input order. Cached cells are answered from DuckDB; the rest one request each."""
         points = list(points)
         keys = [self._key(lat, lon) for lat, lon in points]
-        with self.store.connect() as con:
-            con.execute(_CACHE_DDL)
-            cached = (
-                {
-                    (r[0], r[1]): r[2]
-                    for r in con.execute(
-                        f"SELECT lat_key, lon_key, response_json FROM {CACHE_TABLE} WHERE server = ?",
-                        [self.server],
-                    ).fetchall()
-                }
-                if keys
-                else {}
-            )
+        wanted = list(dict.fromkeys(keys))
+        cached: dict[tuple[float, float], str] = {}
+        if wanted:
+            with self.store.connect() as con:
+                con.execute(_CACHE_DDL)
+                # Join against just this batch's cells: the cache may hold millions of rows.
+                con.register(
+                    "wanted", pa.table({"lat_key": [k[0] for k in wanted], "lon_key": [k[1] for k in wanted]})
+                )
+                rows = con.execute(
+                    f"SELECT c.lat_key, c.lon_key, c.response_json FROM {CACHE_TABLE} c "
+                    "JOIN wanted w USING (lat_key, lon_key) WHERE c.server = ?",
+                    [self.server],
+                ).fetchall()
+            cached = {(r[0], r[1]): r[2] for r in rows}
         for key in dict.fromkeys(keys):
             if key in cached:
                 self.cache_hits += 1
