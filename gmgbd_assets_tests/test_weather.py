@@ -13,6 +13,7 @@ from gmgbd_assets.assets.weather import WEATHER
 from gmgbd_assets.emulators.open_meteo import (
     ArchiveEmulator,
     ElevationEmulator,
+    MinuteLimit,
     emulated_elevation_m,
     emulated_mean_temperature_c,
 )
@@ -53,10 +54,15 @@ class Internet:
     """Archive + elevation emulators behind one transport, with an optional first-response override."""
 
     def __init__(
-        self, archive: ArchiveEmulator | None = None, first: list[httpx.Response] | None = None
+        self,
+        clock: FakeClock,
+        first: list[httpx.Response] | None = None,
+        **archive_options,
     ) -> None:
-        self.archive = archive or ArchiveEmulator()
-        self.elevation = ElevationEmulator()
+        # The server's own per-minute limit runs on the same virtual clock as the client.
+        self.limit = MinuteLimit(clock=clock.monotonic)
+        self.archive = ArchiveEmulator(limit=self.limit, **archive_options)
+        self.elevation = ElevationEmulator(limit=self.limit)
         self.first = list(first or [])
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -79,7 +85,7 @@ def _points(n: int, seed: int = 1) -> list[tuple[float, float]]:
 
 
 def test_list_response_matched_to_the_right_points(fake_clock: FakeClock):
-    internet = Internet()
+    internet = Internet(fake_clock)
     points = _points(25)
     answers = _client(internet, fake_clock).daily_mean_temperature(DAY, points)
     assert [a.temperature_c for a in answers] == [
@@ -96,13 +102,13 @@ def test_list_response_matched_to_the_right_points(fake_clock: FakeClock):
 
 
 def test_single_location_response_is_an_object(fake_clock: FakeClock):
-    (answer,) = _client(Internet(), fake_clock).daily_mean_temperature(DAY, [(48.1, 11.6)])
+    (answer,) = _client(Internet(fake_clock), fake_clock).daily_mean_temperature(DAY, [(48.1, 11.6)])
     assert answer.temperature_c == emulated_mean_temperature_c(48.1, 11.6, DAY)
 
 
 def test_request_budget_per_1000_observations(fake_clock: FakeClock):
     # Every location comes back without elevation, so the elevation API is needed for all 1,000.
-    internet = Internet(ArchiveEmulator(missing_elevation=lambda _lat, _lon: True))
+    internet = Internet(fake_clock, missing_elevation=lambda _lat, _lon: True)
     client = _client(internet, fake_clock)
     points = _points(1000)
     answers = client.daily_mean_temperature(DAY, points)
@@ -112,24 +118,48 @@ def test_request_budget_per_1000_observations(fake_clock: FakeClock):
     assert elevations == [emulated_elevation_m(lat, lon) for lat, lon in points]
     # The second archive chunk had to wait for the minute window (virtual time, no real sleep).
     assert any(s >= 59 for s in fake_clock.sleeps)
+    assert internet.limit.refused == 0  # the limiter kept every request inside the server's allowance
+
+
+def test_emulated_server_refuses_over_the_minute_limit(fake_clock: FakeClock):
+    internet = Internet(fake_clock)
+    transport = httpx.MockTransport(internet)
+    points = _points(400)
+    params = {
+        "latitude": ",".join(str(p[0]) for p in points),
+        "longitude": ",".join(str(p[1]) for p in points),
+        "start_date": "2024-06-03",
+        "end_date": "2024-06-03",
+        "daily": "temperature_2m_mean",
+    }
+    with httpx.Client(transport=transport) as raw:
+        url = "https://archive-api.open-meteo.com/v1/archive"
+        assert raw.get(url, params=params).status_code == 200
+        refused = raw.get(url, params=params)
+        assert refused.status_code == 429 and "Minutely" in refused.json()["reason"]
+        fake_clock.sleep(60)
+        assert raw.get(url, params=params).status_code == 200
 
 
 def test_retry_after_is_honoured(fake_clock: FakeClock):
     internet = Internet(
-        first=[httpx.Response(429, headers={"Retry-After": "17"}, json={"error": True, "reason": "Too many"})]
+        fake_clock,
+        first=[
+            httpx.Response(429, headers={"Retry-After": "17"}, json={"error": True, "reason": "Too many"})
+        ],
     )
     answers = _client(internet, fake_clock).daily_mean_temperature(DAY, _points(3))
     assert len(answers) == 3 and 17 in fake_clock.sleeps
 
 
 def test_400_error_body_becomes_a_clear_error(fake_clock: FakeClock):
-    internet = Internet(ArchiveEmulator(today=lambda: date(2024, 1, 1)))
+    internet = Internet(fake_clock, today=lambda: date(2024, 1, 1))
     with pytest.raises(OpenMeteoRequestError, match="out of allowed range"):
         _client(internet, fake_clock).daily_mean_temperature(DAY, _points(2))
 
 
 def test_persistent_503_fails_instead_of_storing(fake_clock: FakeClock):
-    internet = Internet(first=[httpx.Response(503, text="overloaded")] * 10)
+    internet = Internet(fake_clock, first=[httpx.Response(503, text="overloaded")] * 10)
     with pytest.raises(Exception, match="still failing"):
         _client(internet, fake_clock).daily_mean_temperature(DAY, _points(2))
 
@@ -190,7 +220,7 @@ def test_recent_dates_are_not_yet_available(offline_defs, store):
 
 def test_html_error_page_with_status_200_is_retried(fake_clock: FakeClock):
     page = httpx.Response(200, headers={"Content-Type": "text/html"}, content=b"<html>502 Bad Gateway</html>")
-    internet = Internet(first=[page])
+    internet = Internet(fake_clock, first=[page])
     points = _points(2)
     answers = _client(internet, fake_clock).daily_mean_temperature(DAY, points)
     assert [a.temperature_c for a in answers] == [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -61,6 +62,31 @@ def _coordinates(q: httpx.QueryParams, most: int) -> list[tuple[float, float]] |
     return list(zip(lats, lons, strict=True))
 
 
+class MinuteLimit:
+    """The free tier's per-minute weight limit as the server enforces it: over 600 in a minute -> HTTP 429."""
+
+    def __init__(self, limit: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.clock = clock
+        self.spent: list[tuple[float, float]] = []
+        self.refused = 0
+
+    def admit(self, weight: float) -> httpx.Response | None:
+        now = self.clock()
+        self.spent = [(t, w) for t, w in self.spent if t > now - 60]
+        if sum(w for _, w in self.spent) + weight > self.limit:
+            self.refused += 1
+            return httpx.Response(
+                429,
+                json={
+                    "error": True,
+                    "reason": "Minutely API request limit exceeded. Please try again in one minute.",
+                },
+            )
+        self.spent.append((now, weight))
+        return None
+
+
 class ArchiveEmulator:
     """``GET /v1/archive``; ``missing_elevation(lat, lon)`` makes a location come back without elevation."""
 
@@ -68,7 +94,9 @@ class ArchiveEmulator:
         self,
         today: Callable[[], date] | None = None,
         missing_elevation: Callable[[float, float], bool] | None = None,
+        limit: MinuteLimit | None = None,
     ) -> None:
+        self.limit = limit or MinuteLimit()
         self.today = today or (lambda: datetime.now(UTC).date())
         self.missing_elevation = missing_elevation or (lambda _lat, _lon: False)
         self.requests: list[httpx.Request] = []
@@ -90,7 +118,11 @@ class ArchiveEmulator:
             return _error(f"Parameter 'start_date' is out of allowed range from 1940-01-01 to {self.today()}")
         if q.get("daily") != "temperature_2m_mean":
             return _error("Cannot initialize ForecastVariableDaily from invalid String value")
-        self.weights.append(len(points) * ((end - start).days + 1))
+        weight = len(points) * ((end - start).days + 1)
+        refused = self.limit.admit(weight)
+        if refused is not None:
+            return refused
+        self.weights.append(weight)
         available_until = self.today() - timedelta(days=DELAY_DAYS)
         days = [start + timedelta(d) for d in range((end - start).days + 1)]
         items = []
@@ -123,7 +155,8 @@ class ArchiveEmulator:
 class ElevationEmulator:
     """``GET /v1/elevation``: up to 100 coordinates -> ``{"elevation": [...]}``."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: MinuteLimit | None = None) -> None:
+        self.limit = limit or MinuteLimit()
         self.requests: list[httpx.Request] = []
         self.weights: list[int] = []
 
@@ -134,10 +167,14 @@ class ElevationEmulator:
         points = _coordinates(request.url.params, MAX_ELEVATION_LOCATIONS)
         if isinstance(points, httpx.Response):
             return points
+        refused = self.limit.admit(len(points))
+        if refused is not None:
+            return refused
         self.weights.append(len(points))
         return httpx.Response(200, json={"elevation": [emulated_elevation_m(a, b) for a, b in points]})
 
 
 def register(routes: dict[str, Any]) -> None:
-    routes[ARCHIVE_HOST] = ArchiveEmulator()
-    routes[FORECAST_HOST] = ElevationEmulator()
+    limit = MinuteLimit()  # one IP, one allowance across both APIs
+    routes[ARCHIVE_HOST] = ArchiveEmulator(limit=limit)
+    routes[FORECAST_HOST] = ElevationEmulator(limit=limit)
