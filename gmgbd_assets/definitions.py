@@ -6,11 +6,13 @@ import os
 
 import dagster as dg
 
-from gmgbd_assets.assets import ndvi, raw_observations, water_distance
+from gmgbd_assets.assets import geocodes, ndvi, raw_observations, water_distance, weather
 from gmgbd_assets.checks import all_checks
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
+from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
+from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.settings import Settings
 
 
@@ -45,10 +47,29 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             emulator_fault_rate=settings.emulator_fault_rate,
             emulator_seed=settings.emulator_seed,
         ),
+        "geocoder": GeocoderResource(
+            backend=settings.geocoder,
+            nominatim_url=settings.nominatim_url,
+            contact=settings.contact,
+            min_interval_s=0.0 if offline else 1.0,
+            backoff_base_s=0.05 if offline else 1.0,
+            emulated=offline,
+            emulator_fault_rate=settings.emulator_fault_rate,
+            emulator_seed=settings.emulator_seed,
+        ),
+        "open_meteo": OpenMeteoResource(
+            archive_url=settings.open_meteo_archive_url,
+            elevation_url=settings.open_meteo_elevation_url,
+            contact=settings.contact,
+            backoff_base_s=0.05 if offline else 2.0,
+            emulated=offline,
+            emulator_fault_rate=settings.emulator_fault_rate,
+            emulator_seed=settings.emulator_seed,
+        ),
     }
 
 
-ASSET_MODULES = [raw_observations, ndvi, water_distance]
+ASSET_MODULES = [raw_observations, geocodes, weather, ndvi, water_distance]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -13,6 +13,8 @@ from pathlib import Path
 LIVE = "live"
 OFFLINE = "offline"
 
+OPEN_METEO_ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
+OPEN_METEO_ELEVATION_URL = "https://api.open-meteo.com/v1/elevation"
 INAT_PHOTO_HOSTS = ("inaturalist-open-data.s3.amazonaws.com", "static.inaturalist.org")
 
 
@@ -36,6 +38,10 @@ class Settings:
     ee_project: str | None = None
     ndvi_window_days: int = 32
     water_radius_m: float = 25_000.0
+    geocoder: str = "offline"
+    nominatim_url: str = "https://nominatim.openstreetmap.org"
+    open_meteo_archive_url: str = OPEN_METEO_ARCHIVE_URL
+    open_meteo_elevation_url: str = OPEN_METEO_ELEVATION_URL
 
     @property
     def offline(self) -> bool:
@@ -70,4 +76,14 @@ class Settings:
             ee_project=os.environ.get("GMGBD_EE_PROJECT", "").strip() or None,
             ndvi_window_days=int(_env("GMGBD_NDVI_WINDOW_DAYS", "32")),
             water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", "25000")),
+            geocoder=_geocoder(_env("GMGBD_GEOCODER", "offline")),
+            nominatim_url=_env("GMGBD_NOMINATIM_URL", "https://nominatim.openstreetmap.org").rstrip("/"),
+            open_meteo_archive_url=_env("GMGBD_OPEN_METEO_ARCHIVE_URL", OPEN_METEO_ARCHIVE_URL),
+            open_meteo_elevation_url=_env("GMGBD_OPEN_METEO_ELEVATION_URL", OPEN_METEO_ELEVATION_URL),
         )
+
+
+def _geocoder(value: str) -> str:
+    if value not in ("offline", "nominatim"):
+        raise ValueError(f"GMGBD_GEOCODER must be 'offline' or 'nominatim', not {value!r}")
+    return value

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from gmgbd_assets.emulators import inaturalist
+from gmgbd_assets.emulators import inaturalist, nominatim, open_meteo
 from gmgbd_assets.emulators.faults import FaultInjector
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -31,6 +31,8 @@ class EmulatedInternet:
 def emulated_internet(fault_rate: float = 0.0, seed: int = 0, latency_s: float = 0.0) -> EmulatedInternet:
     routes: dict[str, Handler] = {}
     inaturalist.register(routes)
+    nominatim.register(routes)
+    open_meteo.register(routes)
     return EmulatedInternet(routes, FaultInjector(fault_rate, seed, latency_s))
 
 

@@ -66,6 +66,8 @@ class ServicePolicy:
     name: str
     min_interval_s: float = 1.0
     daily_budget: int | None = None
+    # Weighted sliding windows as (seconds, most weight), e.g. ((60, 600), (3600, 5000)); empty = none.
+    weight_windows: tuple[tuple[float, float], ...] = ()
     max_attempts: int = 6
     backoff_base_s: float = 1.0
     backoff_max_s: float = 120.0
@@ -219,6 +221,9 @@ class ServiceHttp:
         self.limiter, self.budget = shared_limits(policy, self.clock)
         self._rng = rng or random.Random()
         self._log = log or (lambda _msg: None)
+        self.windows = None
+        if policy.weight_windows:
+            self.windows = shared_window_limiter(policy.name, policy.weight_windows, self.clock)
         self.requests_sent = 0
         self.client = httpx.Client(
             transport=transport,
@@ -250,6 +255,8 @@ class ServiceHttp:
         last_problem = ""
         for attempt in range(self.policy.max_attempts):
             self.limiter.acquire()
+            if self.windows is not None:
+                self.windows.acquire(weight)
             self.budget.spend(weight)
             self.requests_sent += 1
             try:
@@ -319,3 +326,67 @@ class ServiceResponseError(RuntimeError):
 def _redact(url: str) -> str:
     """Drop the query string: it may carry an e-mail address or a key."""
     return url.split("?", 1)[0]
+
+
+class WeightedWindowLimiter:
+    """Sliding-window limits on weighted calls, e.g. Open-Meteo's 600/min, 5,000/h, 10,000/day.
+
+    ``acquire(weight)`` waits until the request's weight fits every window. A single request heavier than a
+    window can never fit, so it is refused outright: callers size their batches to the smallest window.
+    """
+
+    def __init__(self, windows: tuple[tuple[float, float], ...], clock: Clock) -> None:
+        self.windows = tuple(sorted(windows))
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spent: list[tuple[float, float]] = []  # (time, weight), oldest first
+        self.waited_s = 0.0
+
+    @property
+    def max_weight(self) -> float:
+        return min((limit for _, limit in self.windows), default=float("inf"))
+
+    def _used(self, now: float, span: float) -> float:
+        return sum(w for t, w in self._spent if t > now - span)
+
+    def acquire(self, weight: float = 1.0) -> None:
+        if weight > self.max_weight:
+            raise ValueError(f"a request of weight {weight} can never fit the limit {self.max_weight}")
+        with self._lock:
+            while True:
+                now = self._clock.monotonic()
+                longest = max((span for span, _ in self.windows), default=0.0)
+                self._spent = [(t, w) for t, w in self._spent if t > now - longest]
+                wait = 0.0
+                for span, limit in self.windows:
+                    used = self._used(now, span)
+                    if used + weight > limit:
+                        # Wait until enough of the oldest spending in this window has aged out.
+                        excess = used + weight - limit
+                        freed = 0.0
+                        for t, w in self._spent:
+                            if t <= now - span:
+                                continue
+                            freed += w
+                            if freed >= excess:
+                                wait = max(wait, t + span - now)
+                                break
+                if wait <= 0:
+                    self._spent.append((now, weight))
+                    return
+                self.waited_s += wait
+                self._clock.sleep(wait)
+
+
+_shared_windows: dict[tuple[str, int], WeightedWindowLimiter] = {}
+
+
+def shared_window_limiter(
+    name: str, windows: tuple[tuple[float, float], ...], clock: Clock
+) -> WeightedWindowLimiter:
+    """The weighted limiter every client of service ``name`` in this process shares (per clock)."""
+    key = (name, id(clock))
+    with _shared_lock:
+        if key not in _shared_windows:
+            _shared_windows[key] = WeightedWindowLimiter(windows, clock)
+        return _shared_windows[key]

