@@ -32,6 +32,10 @@ class Settings:
     contact: str | None
     emulator_fault_rate: float
     emulator_seed: int
+    photo_size: str = "large"
+    caption_model: str = "Salesforce/blip-image-captioning-large"
+    caption_batch_size: int = 8
+    caption_dtype: str = "auto"
 
     @property
     def offline(self) -> bool:
@@ -61,4 +65,8 @@ class Settings:
             contact=os.environ.get("GMGBD_CONTACT") or None,
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
+            photo_size=_env("GMGBD_PHOTO_SIZE", "large"),
+            caption_model=_env("GMGBD_CAPTION_MODEL", "Salesforce/blip-image-captioning-large"),
+            caption_batch_size=int(_env("GMGBD_CAPTION_BATCH_SIZE", "8")),
+            caption_dtype=_env("GMGBD_CAPTION_DTYPE", "auto"),
         )

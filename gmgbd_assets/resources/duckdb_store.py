@@ -122,6 +122,20 @@ class DuckDBStore(dg.ConfigurableResource):
         with self.connect() as con:
             con.execute(spec.ddl())
 
+    @contextmanager
+    def transaction(self, *specs: TableSpec) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction (tables of ``specs`` created first); rolled back on error."""
+        with self.connect() as con:
+            for spec in specs:
+                con.execute(spec.ddl())
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def replace_window(self, spec: TableSpec, frame: pl.DataFrame, start: date, end: date) -> int:
         """Replace the rows with ``start <= sighting_date < end`` by ``frame``, atomically. Returns row count."""
         frame = frame.select(spec.column_names).cast(spec.polars_schema())
@@ -131,35 +145,29 @@ class DuckDBStore(dg.ConfigurableResource):
                 f"{spec.name}: {outside.height} rows fall outside the partition window {start}..{end}"
             )
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
-        with self.connect() as con:
-            con.execute(spec.ddl())
+        with self.transaction(spec) as con:
+            # The registration dies with the short-lived connection.
             con.register("incoming", frame.to_arrow())
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end]
-                )
-                con.execute(f'INSERT INTO "{spec.name}" ({cols}) SELECT {cols} FROM incoming')
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.unregister("incoming")
+            con.execute(f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end])
+            con.execute(f'INSERT INTO "{spec.name}" ({cols}) SELECT {cols} FROM incoming')
         return frame.height
+
+    def table_exists(self, table: str) -> bool:
+        found = self.query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?", [table])
+        return bool(found["n"][0])
 
     def read_window(self, spec: TableSpec, start: date, end: date) -> pl.DataFrame:
         """The rows of ``start <= sighting_date < end``, typed as declared; empty if never written."""
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         with self.connect() as con:
             con.execute(spec.ddl())
-            arrow = con.execute(
+            arrow = con.sql(
                 f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
                 "ORDER BY sighting_date, observation_id",
-                [start, end],
-            ).fetch_arrow_table()
+                params=[start, end],
+            ).to_arrow_table()
         return pl.DataFrame(pl.from_arrow(arrow)).cast(spec.polars_schema())
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         with self.connect(read_only=True) as con:
-            return pl.DataFrame(pl.from_arrow(con.execute(sql, list(params)).fetch_arrow_table()))
+            return pl.DataFrame(pl.from_arrow(con.sql(sql, params=list(params) or None).to_arrow_table()))
