@@ -237,15 +237,15 @@ class PhotoClient:
         if content_type.startswith("text/") or "html" in content_type or "json" in content_type:
             # A proxy or CDN error page served with 200: the photo is there, this response is not it.
             raise _Transient(f"HTTP 200 with Content-Type {content_type!r} instead of an image")
-        announced = r.headers.get("Content-Length", "")
-        if announced.isdigit() and int(announced) > self.max_bytes:
+        announced = _content_length(r.headers)
+        if announced is not None and announced > self.max_bytes:
             raise PhotoRefused(PHOTO_TOO_LARGE, f"Content-Length {announced} exceeds the {self.max_bytes} byte cap")
         body = bytearray()
         for chunk in r.iter_bytes():
             body.extend(chunk)
             if len(body) > self.max_bytes:
                 raise PhotoRefused(PHOTO_TOO_LARGE, f"body exceeds the {self.max_bytes} byte cap")
-        if announced.isdigit() and "Content-Encoding" not in r.headers and int(announced) > len(body):
+        if announced is not None and "Content-Encoding" not in r.headers and announced > len(body):
             raise _Transient(f"truncated body: {len(body)} of {announced} bytes")
         if _looks_like_markup(body):
             raise _Transient("HTTP 200 with an HTML/XML page instead of an image")
@@ -339,6 +339,13 @@ class PhotoClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _content_length(headers: httpx.Headers) -> int | None:
+    """The announced body length. A header repeated by a proxy ("1038, 1038") still counts; the largest wins."""
+    values = [v.strip() for raw in headers.get_list("Content-Length") for v in raw.split(",")]
+    numbers = [int(v) for v in values if v.isdigit()]
+    return max(numbers) if numbers else None
 
 
 def _looks_like_markup(body: bytes | bytearray) -> bool:
