@@ -74,7 +74,8 @@ class Captioner:
         if not self.generation.prompt:
             return None
         # One prompt for the whole batch: the tokenizer pads on the right, so mixed prompts would corrupt rows.
-        ids = self.processor.tokenizer(self.generation.prompt, return_tensors="pt").input_ids[:, :-1]
+        # BLIP's generate replaces [CLS] by its decoder BOS and drops the final [SEP] itself.
+        ids = self.processor.tokenizer(self.generation.prompt, return_tensors="pt").input_ids
         return ids.repeat(n, 1).to(self.device, dtype=torch.long)
 
     def caption(self, images: Sequence[Any]) -> list[str | None]:
