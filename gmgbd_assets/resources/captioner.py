@@ -53,6 +53,7 @@ class GenerationSettings:
     max_length: int = 50
     num_beams: int = 1
     prompt: str | None = None
+    min_length: int = 0  # > 0 only in the benchmark, to make every side generate the same number of tokens
 
 
 class Captioner:
@@ -90,6 +91,8 @@ class Captioner:
                 "max_length": self.generation.max_length, "num_beams": self.generation.num_beams,
                 "do_sample": False,
             }
+            if self.generation.min_length:
+                kwargs["min_length"] = self.generation.min_length
             prompt_ids = self._prompt_ids(len(batch))
             if prompt_ids is not None:
                 kwargs["input_ids"] = prompt_ids
