@@ -9,7 +9,8 @@ exactly ``--tokens`` tokens (``min_length = max_length``) so all do equal work. 
 * ``reference``   fp32, one image per ``generate`` call (how the reference scripts ran)
 * ``fp32-batch``  fp32, all images in one batch (the project's default on GPU; numerically the same model)
 * ``bf16``        weights and activations in bfloat16 (AVX-512 BF16 / AMX on CPU, opt-in: changes numerics)
-* ``int8``        dynamic int8 quantisation of every Linear layer (VNNI on CPU, opt-in: changes numerics)
+* ``int8``        dynamic int8 quantisation of every Linear layer (VNNI on CPU; ``GMGBD_CAPTION_DTYPE=int8``,
+                  opt-in: changes numerics)
 
 For each side: images/s, speed-up over the reference, and how many images got exactly the reference's tokens.
 With random weights the logits of competing tokens are nearly tied, so agreement here is a pessimistic bound;
@@ -28,7 +29,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from gmgbd_assets.resources.captioner import Captioner, GenerationSettings
+from gmgbd_assets.resources.captioner import Captioner, GenerationSettings, quantize_int8
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"
 
@@ -117,9 +118,7 @@ def main() -> None:
             results[side] = run(bf16, images)
             del bf16
         elif side == "int8":
-            quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
-                                                               dtype=torch.qint8)
-            int8 = captioner(quantized, 1, torch.float32)
+            int8 = captioner(quantize_int8(copy.deepcopy(model)), 1, torch.float32)
             run(int8, images[:1])
             results[side] = run(int8, images)
         else:

@@ -55,6 +55,13 @@ def test_captions_are_deterministic_and_labelled_as_test_model(tiny_dir, photos)
     assert captioner.device == "cpu" and str(captioner.dtype) == "torch.float32"
 
 
+def test_int8_is_opt_in_and_recorded(tiny_dir, photos):
+    captioner = load_captioner(str(tiny_dir), dtype="int8", device="cpu")
+    assert captioner.model_label.endswith("+int8-dynamic")
+    assert all(isinstance(c, str) and c for c in captioner.caption(photos[:2]))
+    assert "int8" not in load_captioner(str(tiny_dir)).model_label
+
+
 def test_shared_prompt_is_stripped_from_captions(tiny_dir, photos):
     captioner = load_captioner(str(tiny_dir), batch_size=4, generation=GenerationSettings(prompt="a bird"))
     out = captioner.caption(photos[:4])

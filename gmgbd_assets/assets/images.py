@@ -67,7 +67,11 @@ def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: Photos
             day_end = day + timedelta(1)
             raw = store.read_window(RAW_OBSERVATIONS, day, day_end)
             previous = _previous_photos(store.read_window(IMAGES, day, day_end))
-            usable = raw.filter(pl.col("invalid_reason").is_null() & pl.col("photo_url").is_not_null())
+            usable = raw.filter(
+                pl.col("invalid_reason").is_null()
+                & pl.col("photo_url").is_not_null()
+                & pl.col("photo_id").is_not_null()
+            )
             requests = [
                 PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"])
                 for r in usable.iter_rows(named=True)
