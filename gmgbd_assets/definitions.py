@@ -6,33 +6,68 @@ import os
 
 import dagster as dg
 
-from gmgbd_assets.assets import geocodes, ndvi, raw_observations, water_distance, weather
+from gmgbd_assets.assets import captions, geocodes, images, ndvi, raw_observations, water_distance, weather
 from gmgbd_assets.checks import all_checks
+from gmgbd_assets.resources.captioner import CaptionerResource
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
+from gmgbd_assets.resources.photos import PhotosResource
 from gmgbd_assets.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Live and offline differ only in where requests go and how politely they are spaced."""
     offline = settings.offline
+    # Every HTTP service: who we are, shared request slots, and offline the emulators (latency, faults).
+    service = {
+        "contact": settings.contact,
+        "rate_limit_dir": str(settings.rate_limit_dir),
+        "emulated": offline,
+        "emulator_fault_rate": settings.emulator_fault_rate,
+        "emulator_seed": settings.emulator_seed,
+        "emulator_latency_s": settings.emulator_latency_s,
+    }
+    # The emulators are in-process and have no usage policy to respect: no spacing, short backoff.
+    backoff_s = 0.05 if offline else 1.0
     return {
         "store": DuckDBStore(path=str(settings.duckdb_path)),
         "inaturalist": INaturalistResource(
             base_url=settings.inat_url,
-            contact=settings.contact,
             max_per_day=settings.max_per_day,
-            # The emulator is in-process and has no usage policy to respect.
             min_interval_s=0.0 if offline else 1.0,
-            backoff_base_s=0.05 if offline else 1.0,
-            rate_limit_dir=str(settings.rate_limit_dir),
-            emulated=offline,
-            emulator_fault_rate=settings.emulator_fault_rate,
-            emulator_seed=settings.emulator_seed,
-            emulator_latency_s=settings.emulator_latency_s,
+            backoff_base_s=backoff_s,
+            **service,
+        ),
+        "photos": PhotosResource(
+            images_dir=str(settings.data_dir / "images"),
+            allowed_hosts=list(settings.photo_hosts),
+            photo_size=settings.photo_size,
+            min_interval_s=0.0 if offline else 0.1,
+            backoff_base_s=backoff_s,
+            **service,
+        ),
+        "captioner": CaptionerResource(
+            # Offline: the tiny random test model the project builds itself (never downloaded).
+            model=str(settings.data_dir / "models" / "tiny-blip") if offline else settings.caption_model,
+            build_tiny_model=offline,
+            batch_size=settings.caption_batch_size,
+            dtype=settings.caption_dtype,
+        ),
+        "geocoder": GeocoderResource(
+            backend=settings.geocoder,
+            nominatim_url=settings.nominatim_url,
+            min_interval_s=0.0 if offline else 1.0,
+            backoff_base_s=backoff_s,
+            **service,
+        ),
+        "open_meteo": OpenMeteoResource(
+            archive_url=settings.open_meteo_archive_url,
+            elevation_url=settings.open_meteo_elevation_url,
+            backoff_base_s=0.05 if offline else 2.0,
+            **service,
         ),
         "earth_engine": EarthEngineResource(
             project=settings.ee_project,
@@ -47,29 +82,10 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             emulator_fault_rate=settings.emulator_fault_rate,
             emulator_seed=settings.emulator_seed,
         ),
-        "geocoder": GeocoderResource(
-            backend=settings.geocoder,
-            nominatim_url=settings.nominatim_url,
-            contact=settings.contact,
-            min_interval_s=0.0 if offline else 1.0,
-            backoff_base_s=0.05 if offline else 1.0,
-            emulated=offline,
-            emulator_fault_rate=settings.emulator_fault_rate,
-            emulator_seed=settings.emulator_seed,
-        ),
-        "open_meteo": OpenMeteoResource(
-            archive_url=settings.open_meteo_archive_url,
-            elevation_url=settings.open_meteo_elevation_url,
-            contact=settings.contact,
-            backoff_base_s=0.05 if offline else 2.0,
-            emulated=offline,
-            emulator_fault_rate=settings.emulator_fault_rate,
-            emulator_seed=settings.emulator_seed,
-        ),
     }
 
 
-ASSET_MODULES = [raw_observations, geocodes, weather, ndvi, water_distance]
+ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

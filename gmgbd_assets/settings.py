@@ -42,6 +42,10 @@ class Settings:
     nominatim_url: str = "https://nominatim.openstreetmap.org"
     open_meteo_archive_url: str = OPEN_METEO_ARCHIVE_URL
     open_meteo_elevation_url: str = OPEN_METEO_ELEVATION_URL
+    photo_size: str = "large"
+    caption_model: str = "Salesforce/blip-image-captioning-large"
+    caption_batch_size: int = 8
+    caption_dtype: str = "auto"
 
     @property
     def offline(self) -> bool:
@@ -80,6 +84,10 @@ class Settings:
             nominatim_url=_env("GMGBD_NOMINATIM_URL", "https://nominatim.openstreetmap.org").rstrip("/"),
             open_meteo_archive_url=_env("GMGBD_OPEN_METEO_ARCHIVE_URL", OPEN_METEO_ARCHIVE_URL),
             open_meteo_elevation_url=_env("GMGBD_OPEN_METEO_ELEVATION_URL", OPEN_METEO_ELEVATION_URL),
+            photo_size=_env("GMGBD_PHOTO_SIZE", "large"),
+            caption_model=_env("GMGBD_CAPTION_MODEL", "Salesforce/blip-image-captioning-large"),
+            caption_batch_size=int(_env("GMGBD_CAPTION_BATCH_SIZE", "8")),
+            caption_dtype=_env("GMGBD_CAPTION_DTYPE", "auto"),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 
@@ -171,3 +172,23 @@ def test_file_rate_limiter_survives_a_killed_holder(tmp_path):
     started = time.time()
     FileRateLimiter(0.01, tmp_path / "svc").acquire()
     assert time.time() - started < 1.0
+
+
+def test_truncation_is_caught_even_with_a_repeated_content_length(fake_clock):
+    truncated = httpx.Response(200, headers=[("Content-Length", "100"), ("Content-Length", "100")],
+                               content=b'{"a": 1}')
+    handler = _sequence(truncated, httpx.Response(200, json={"a": 1}))
+    assert _http(handler, fake_clock).get_json("https://svc.test/x") == {"a": 1}
+    assert len(handler.calls) == 2
+
+
+def test_the_emulated_truncation_fault_is_detected():
+    from gmgbd_assets.emulators.faults import FaultInjector
+
+    injector = FaultInjector(rate=0.5, seed=0)
+    injector._draw = lambda: "truncated_body"
+    request = httpx.Request("GET", "https://svc.test/x")
+    response = injector.serve(request, lambda: httpx.Response(200, json={"results": list(range(50))}))
+    (announced,) = response.headers.get_list("Content-Length")
+    assert int(announced) == len(json.dumps({"results": list(range(50))}).replace(" ", ""))
+    assert int(announced) > len(response.content)

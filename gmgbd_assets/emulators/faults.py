@@ -66,9 +66,10 @@ class FaultInjector:
         real = produce()
         if kind == "truncated_body":
             body = real.content
+            headers = {k: v for k, v in real.headers.items() if k.lower() != "content-length"}
             return httpx.Response(
                 real.status_code,
-                headers={**real.headers, "Content-Length": str(len(body))},
+                headers={**headers, "Content-Length": str(len(body))},
                 content=body[: len(body) // 2],
             )
         return httpx.Response(200, headers={"Content-Type": "text/html"}, content=HTML_ERROR_PAGE)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.nominatim import NominatimClient
 from gmgbd_assets.resources.offline_geocoder import GeoAddress, offline_geocoder
 
@@ -32,20 +32,16 @@ class GeocodeBatch:
         self.cache_hits = cache_hits
 
 
-class GeocoderResource(dg.ConfigurableResource):
+class GeocoderResource(ServiceResource):
     """Reverse geocoding for observations: country, ISO code, first-level division, nearest locality."""
 
     backend: str = OFFLINE
     nominatim_url: str = "https://nominatim.openstreetmap.org"
-    contact: str | None = None
     # The public server's absolute maximum is 1/s; a self-hosted server may go faster.
     min_interval_s: float = 1.0
     cache_decimals: int = 3
     max_attempts: int = 6
     backoff_base_s: float = 1.0
-    emulated: bool = False
-    emulator_fault_rate: float = 0.0
-    emulator_seed: int = 0
 
     def reverse(
         self,
@@ -77,14 +73,11 @@ class GeocoderResource(dg.ConfigurableResource):
                 raise dg.Failure(
                     "the public Nominatim server needs GMGBD_CONTACT (an e-mail) to identify you"
                 )
-        transport = None
-        if self.emulated:
-            from gmgbd_assets.emulators.router import offline_transport
-
-            transport = offline_transport(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
+        transport = self.transport()
         http = ServiceHttp(
             ServicePolicy(
                 name="nominatim",
+                shared_state_dir=self.rate_limit_dir,
                 min_interval_s=interval,
                 max_attempts=self.max_attempts,
                 backoff_base_s=self.backoff_base_s,

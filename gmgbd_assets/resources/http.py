@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import dagster as dg
 import httpx
 
 from gmgbd_assets import __version__
@@ -307,7 +308,8 @@ class TruncatedBodyError(Exception):
 
 def _check_complete(response: httpx.Response) -> None:
     # Real sockets already raise on a short body; this catches it wherever bytes arrive uncompressed.
-    announced = response.headers.get("Content-Length", "")
+    # A repeated header arrives joined ("1038, 1038"); any of the announced lengths will do.
+    announced = response.headers.get("Content-Length", "").split(",")[0].strip()
     if announced.isdigit() and "Content-Encoding" not in response.headers:
         received = len(response.content)
         if int(announced) > received:
@@ -390,3 +392,23 @@ def shared_window_limiter(
         if key not in _shared_windows:
             _shared_windows[key] = WeightedWindowLimiter(windows, clock)
         return _shared_windows[key]
+
+
+class ServiceResource(dg.ConfigurableResource):
+    """What every HTTP service resource shares: who we are, cross-process request slots, and, in the offline
+    profile, the emulated internet its requests go to instead (with injected latency and faults)."""
+
+    contact: str | None = None
+    rate_limit_dir: str | None = None
+    emulated: bool = False
+    emulator_fault_rate: float = 0.0
+    emulator_seed: int = 0
+    emulator_latency_s: float = 0.0
+
+    def transport(self) -> httpx.BaseTransport | None:
+        """``None`` (the real network) live; the in-process emulators offline."""
+        if not self.emulated:
+            return None
+        from gmgbd_assets.emulators.router import offline_transport
+
+        return offline_transport(self.emulator_fault_rate, self.emulator_seed, self.emulator_latency_s)

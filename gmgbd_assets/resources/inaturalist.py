@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import dagster as dg
-
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 
 PER_PAGE_MAX = 200
 PHOTO_SIZES = ("square", "thumb", "small", "medium", "large", "original")
@@ -252,33 +250,23 @@ class INaturalistClient:
         return fetch
 
 
-class INaturalistResource(dg.ConfigurableResource):
+class INaturalistResource(ServiceResource):
     """iNaturalist API v1. Politeness (1 request/s, a daily budget under 10,000) is set here and nowhere else."""
 
     base_url: str = "https://api.inaturalist.org/v1"
-    contact: str | None = None
     max_per_day: int = 200
     photo_size: str = "large"
     min_interval_s: float = 1.0
     daily_budget: int = 9_000
     max_attempts: int = 6
     backoff_base_s: float = 1.0
-    rate_limit_dir: str | None = None
-    emulated: bool = False
-    emulator_fault_rate: float = 0.0
-    emulator_seed: int = 0
-    emulator_latency_s: float = 0.0
 
     @property
     def source(self) -> str:
         return "emulated:inaturalist-sample" if self.emulated else "inaturalist"
 
     def client(self, log: Callable[[str], None] | None = None) -> INaturalistClient:
-        transport = None
-        if self.emulated:
-            from gmgbd_assets.emulators.router import offline_transport
-
-            transport = offline_transport(self.emulator_fault_rate, self.emulator_seed, self.emulator_latency_s)
+        transport = self.transport()
         http = ServiceHttp(
             ServicePolicy(
                 name="inaturalist",

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import dagster as dg
 import httpx
 
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceUnavailableError
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource, ServiceUnavailableError
 
 ARCHIVE_MAX_LOCATIONS = 1_000
 ELEVATION_MAX_LOCATIONS = 100
@@ -172,21 +171,17 @@ class OpenMeteoClient:
         return out
 
 
-class OpenMeteoResource(dg.ConfigurableResource):
+class OpenMeteoResource(ServiceResource):
     """Open-Meteo archive + elevation APIs with the free tier's weighted limits."""
 
     archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
     elevation_url: str = "https://api.open-meteo.com/v1/elevation"
-    contact: str | None = None
     per_minute_weight: float = 600.0
     per_hour_weight: float = 5_000.0
     per_day_weight: float = 10_000.0
     max_attempts: int = 6
     backoff_base_s: float = 2.0
     archive_delay_days: int = ARCHIVE_DELAY_DAYS
-    emulated: bool = False
-    emulator_fault_rate: float = 0.0
-    emulator_seed: int = 0
 
     @property
     def source(self) -> str:
@@ -194,11 +189,7 @@ class OpenMeteoResource(dg.ConfigurableResource):
         return f"emulated:{service}" if self.emulated else service
 
     def client(self, log: Callable[[str], None] | None = None, clock: Any = None) -> OpenMeteoClient:
-        transport = None
-        if self.emulated:
-            from gmgbd_assets.emulators.router import offline_transport
-
-            transport = offline_transport(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
+        transport = self.transport()
         # "Under 600 a minute": stay one call below each published limit.
         windows = (
             (60.0, self.per_minute_weight - 1),
@@ -208,6 +199,7 @@ class OpenMeteoResource(dg.ConfigurableResource):
         http = ServiceHttp(
             ServicePolicy(
                 name="open_meteo",
+                shared_state_dir=self.rate_limit_dir,
                 min_interval_s=0.0,
                 daily_budget=None,
                 max_attempts=self.max_attempts,

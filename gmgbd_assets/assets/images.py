@@ -1,0 +1,138 @@
+"""``images``: each observation's photo, downloaded once, checked, and stored under a name we choose."""
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+import dagster as dg
+import polars as pl
+
+from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.photos import PhotoOutcome, PhotoRequest, PhotosResource, StoredPhoto
+
+IMAGES = TableSpec(
+    name="images",
+    columns=(
+        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
+        Column("photo_id", "BIGINT", "iNaturalist id of the photo (the observation's first)"),
+        Column("filename", "VARCHAR", "File name, <observation_id>_<photo_id>.jpg; NULL when no photo is stored"),
+        Column("path", "VARCHAR", "Absolute path of the file, under $GMGBD_DATA_DIR/images/YYYY/MM/DD/"),
+        Column("sha256", "VARCHAR", "SHA-256 of the file's bytes (hex)"),
+        Column("width", "INTEGER", "Image width in pixels"),
+        Column("height", "INTEGER", "Image height in pixels"),
+        Column("bytes", "BIGINT", "File size in bytes"),
+        Column("missing_reason", "VARCHAR",
+               "Why no photo is stored: photo_not_found (404/410), photo_invalid (not a decodable JPEG), "
+               "photo_too_large (byte cap or pixel limit), photo_host_not_allowed (host, scheme or redirect "
+               "outside GMGBD_PHOTO_HOSTS), photo_unavailable (other 4xx), or the raw record's invalid_reason; "
+               "NULL when the photo is stored"),
+        Column("missing_detail", "VARCHAR", "What exactly happened"),
+        Column("image_source", "VARCHAR", "'inaturalist', or 'emulated' for the offline demo's made-up photos"),
+        Column("downloaded_at", "TIMESTAMP",
+               "UTC time the photo was downloaded (or the attempt that found it missing); kept on re-runs that "
+               "find the stored file intact"),
+    ),
+)
+
+
+@dg.asset(
+    partitions_def=sighting_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["raw_observations"],
+    group_name="media",
+    kinds={"duckdb", "python"},
+    pool="inaturalist_media",
+    metadata={"dagster/column_schema": IMAGES.dagster_schema(), "dagster/table_name": "images"},
+)
+def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: PhotosResource) -> dg.MaterializeResult:
+    """The photo of every observation, as a checked file on disk, one row per raw observation.
+
+    Each photo is downloaded at the configured size (default ``large``, 1024 px) from iNaturalist's photo hosts
+    only, decoded in full to make sure it is an image, and stored as
+    ``images/YYYY/MM/DD/<observation_id>_<photo_id>.jpg`` with its SHA-256, pixel size and byte count, so a
+    researcher can verify every file against this table. A photo that no longer exists, is not a valid image, or
+    sits on a host we do not trust has NULL file columns and a ``missing_reason``; records that could not be used
+    upstream carry their ``raw_observations.invalid_reason``. Re-running a date downloads only what is not
+    already stored intact. Respect each photo's licence (``raw_observations.photo_license``) when reusing it.
+    """
+    start, end = partition_window(context)
+    client = photos.client(log=context.log.warning)
+    per_date: dict[str, dict[str, int]] = {}
+    reasons: Counter[str] = Counter()
+    total = downloaded = reused = 0
+    try:
+        for day in days(start, end):
+            day_end = day + timedelta(1)
+            raw = store.read_window(RAW_OBSERVATIONS, day, day_end)
+            previous = _previous_photos(store.read_window(IMAGES, day, day_end))
+            usable = raw.filter(
+                pl.col("invalid_reason").is_null()
+                & pl.col("photo_url").is_not_null()
+                & pl.col("photo_id").is_not_null()
+            )
+            requests = [
+                PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"])
+                for r in usable.iter_rows(named=True)
+            ]
+            outcomes = {o.request.observation_id: o for o in client.get_all(requests, previous)}
+            rows = [_row(r, outcomes.get(r["observation_id"]), photos.source) for r in raw.iter_rows(named=True)]
+            written = store.replace_window(IMAGES, IMAGES.frame(rows), day, day_end)
+            day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
+            reasons.update(day_reasons)
+            day_reused = sum(o.reused for o in outcomes.values())
+            day_new = sum(o.photo is not None and not o.reused for o in outcomes.values())
+            total, downloaded, reused = total + written, downloaded + day_new, reused + day_reused
+            per_date[day.isoformat()] = {
+                "rows": written, "stored": written - sum(day_reasons.values()), "downloaded": day_new,
+                "already_stored": day_reused, "missing": sum(day_reasons.values()),
+            }
+            context.log.info(f"{day}: {written} rows, {day_new} downloaded, {day_reused} already stored, "
+                             f"missing {dict(day_reasons)}")
+    finally:
+        client.close()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "per_date": per_date,
+            "missing_reasons": dict(reasons),
+            "downloaded": downloaded,
+            "already_stored": reused,
+            "bytes_downloaded": client.media_budget.total,
+            "requests": client.http.requests_sent,
+            "images_dir": str(client.images_dir.resolve()),
+            "source": photos.source,
+        }
+    )
+
+
+def _previous_photos(frame: pl.DataFrame) -> dict[int, StoredPhoto]:
+    return {
+        r["observation_id"]: StoredPhoto(
+            r["filename"], r["path"], r["sha256"], r["width"], r["height"], r["bytes"], r["downloaded_at"]
+        )
+        for r in frame.filter(pl.col("sha256").is_not_null()).iter_rows(named=True)
+    }
+
+
+def _row(raw: dict, outcome: PhotoOutcome | None, source: str) -> dict:
+    row: dict = {
+        "observation_id": raw["observation_id"], "sighting_date": raw["sighting_date"],
+        "photo_id": raw["photo_id"], "image_source": source,
+    }
+    if outcome is None:  # unusable upstream: say why, download nothing
+        reason = raw["invalid_reason"] or "no_photo"
+        return {**row, "missing_reason": reason, "missing_detail": raw["invalid_detail"]}
+    photo = outcome.photo
+    if photo is None:
+        return {**row, "missing_reason": outcome.missing_reason, "missing_detail": outcome.missing_detail,
+                "downloaded_at": outcome.attempted_at}
+    return {
+        **row, "filename": photo.filename, "path": photo.path, "sha256": photo.sha256, "width": photo.width,
+        "height": photo.height, "bytes": photo.bytes, "downloaded_at": _naive(photo.downloaded_at),
+    }
+
+
+def _naive(value: datetime) -> datetime:
+    return value.replace(tzinfo=None) if value.tzinfo else value

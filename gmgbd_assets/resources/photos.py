@@ -1,0 +1,412 @@
+"""Photo downloads you can trust: only from allowed hosts, bounded in size, checked to be an image, stored
+atomically under a name built from the observation and photo ids, never from the URL.
+
+Transient trouble (timeouts, resets, 429/5xx, a truncated body, a 200 that carries an HTML error page instead of
+the photo) is retried with the shared ``ServiceHttp`` policy and fails the run if it persists. A photo that does
+not exist (404/410), a file that is not a decodable image, a body over the size cap, a decompression bomb or a
+host outside ``GMGBD_PHOTO_HOSTS`` is a *missing value* with a reason code, and the rest of the day carries on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from PIL import Image
+
+from gmgbd_assets.resources.http import (
+    RETRYABLE_STATUS,
+    Clock,
+    ServiceHttp,
+    ServicePolicy,
+    ServiceResource,
+    ServiceUnavailableError,
+    retry_after_seconds,
+)
+from gmgbd_assets.resources.inaturalist import photo_url_at_size
+
+# Reason codes for a photo that is not stored.
+PHOTO_NOT_FOUND = "photo_not_found"
+PHOTO_INVALID = "photo_invalid"
+PHOTO_TOO_LARGE = "photo_too_large"
+PHOTO_HOST_NOT_ALLOWED = "photo_host_not_allowed"
+PHOTO_UNAVAILABLE = "photo_unavailable"
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+# Image formats we store, with the extension the file gets. iNaturalist serves JPEG.
+STORED_FORMATS = {"JPEG": "jpg"}
+
+
+class PhotoRefused(Exception):
+    """This photo cannot be stored, for a reason that retrying will not change."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class _Transient(Exception):
+    """Worth another try (HTML error page, truncated body, 5xx...)."""
+
+    def __init__(self, problem: str, wait_hint: float | None = None) -> None:
+        super().__init__(problem)
+        self.wait_hint = wait_hint
+
+
+@dataclass(frozen=True)
+class PhotoRequest:
+    observation_id: int
+    sighting_date: date
+    photo_id: int
+    url: str
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo on disk, checked: what the ``images`` table records for a present photo."""
+
+    filename: str
+    path: str
+    sha256: str
+    width: int
+    height: int
+    bytes: int
+    downloaded_at: datetime
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    request: PhotoRequest
+    photo: StoredPhoto | None
+    missing_reason: str | None = None
+    missing_detail: str | None = None
+    attempted_at: datetime | None = None
+    reused: bool = False
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class MediaBudget:
+    """Bytes per sliding hour, shared by every download thread: stays under a host's media policy."""
+
+    def __init__(self, bytes_per_hour: int | None, clock: Clock, window_s: float = 3600.0) -> None:
+        self.bytes_per_hour = bytes_per_hour
+        self.window_s = window_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spent: deque[tuple[float, int]] = deque()
+        self.total = 0
+
+    def _in_window(self, now: float) -> int:
+        while self._spent and self._spent[0][0] <= now - self.window_s:
+            self._spent.popleft()
+        return sum(n for _, n in self._spent)
+
+    def wait_for_room(self) -> None:
+        """Block until the last hour's bytes are under the budget (holding the lock makes every thread wait)."""
+        if not self.bytes_per_hour:
+            return
+        with self._lock:
+            while self._spent and self._in_window(self._clock.monotonic()) >= self.bytes_per_hour:
+                self._clock.sleep(self._spent[0][0] + self.window_s - self._clock.monotonic())
+
+    def record(self, n: int) -> None:
+        with self._lock:
+            self._spent.append((self._clock.monotonic(), n))
+            self.total += n
+
+
+class PhotoClient:
+    """Downloads, checks and stores observation photos. One per run; safe to use from several threads."""
+
+    def __init__(
+        self,
+        http: ServiceHttp,
+        images_dir: Path,
+        allowed_hosts: Iterable[str],
+        *,
+        photo_size: str = "large",
+        max_bytes: int = 20_000_000,
+        max_pixels: int = 40_000_000,
+        max_redirects: int = 3,
+        workers: int = 4,
+        media_budget: MediaBudget | None = None,
+    ) -> None:
+        self.http = http
+        self.images_dir = Path(images_dir)
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.photo_size = photo_size
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.max_redirects = max_redirects
+        self.workers = max(1, workers)
+        self.media_budget = media_budget or MediaBudget(None, http.clock)
+        self.downloads = 0
+
+    # -- where files go ---------------------------------------------------------------------------------------
+    def target(self, request: PhotoRequest, extension: str = "jpg") -> Path:
+        d = request.sighting_date
+        return self.images_dir / f"{d:%Y}" / f"{d:%m}" / f"{d:%d}" / (
+            f"{request.observation_id}_{request.photo_id}.{extension}"
+        )
+
+    # -- HTTP ---------------------------------------------------------------------------------------------------
+    def check_url(self, url: str, *, redirected_from: str | None = None) -> None:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        via = f" (redirected from {_strip_query(redirected_from)})" if redirected_from else ""
+        if host not in self.allowed_hosts:
+            raise PhotoRefused(PHOTO_HOST_NOT_ALLOWED, f"host {host or '?'!r} is not in GMGBD_PHOTO_HOSTS{via}")
+        if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
+            raise PhotoRefused(PHOTO_HOST_NOT_ALLOWED, f"{parts.scheme or '?'}:// is not allowed, only https{via}")
+
+    def fetch(self, url: str) -> bytes:
+        """The photo's bytes. Raises ``PhotoRefused`` (a missing value) or ``ServiceUnavailableError`` (fail)."""
+        policy = self.http.policy
+        last_problem = ""
+        for attempt in range(policy.max_attempts):
+            try:
+                return self._fetch_once(url)
+            except _Transient as exc:
+                last_problem = str(exc)
+                wait = exc.wait_hint if exc.wait_hint is not None else self.http._backoff(attempt)
+                if exc.wait_hint is not None:
+                    self.http.limiter.hold_off(exc.wait_hint)
+            if attempt + 1 < policy.max_attempts:
+                self.http._log(f"{policy.name}: {last_problem}; retry {attempt + 1} in {wait:.1f}s")
+                self.http.clock.sleep(wait)
+        raise ServiceUnavailableError(
+            f"{policy.name}: GET {_strip_query(url)} still failing after {policy.max_attempts} attempts "
+            f"(last: {last_problem})"
+        )
+
+    def _fetch_once(self, url: str) -> bytes:
+        current = url
+        self.check_url(current)
+        for _hop in range(self.max_redirects + 1):
+            self.media_budget.wait_for_room()
+            self.http.limiter.acquire()
+            self.http.budget.spend()
+            self.http.requests_sent += 1
+            try:
+                with self.http.client.stream("GET", current, headers={"Accept": "image/jpeg,image/*;q=0.8"}) as r:
+                    if r.status_code in REDIRECT_STATUS:
+                        location = r.headers.get("Location")
+                        if not location:
+                            raise PhotoRefused(PHOTO_UNAVAILABLE, f"HTTP {r.status_code} without a Location")
+                        target = urljoin(current, location)
+                        self.check_url(target, redirected_from=current)
+                        current = target
+                        continue
+                    return self._read_body(r)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        raise PhotoRefused(PHOTO_UNAVAILABLE, f"more than {self.max_redirects} redirects from {_strip_query(url)}")
+
+    def _read_body(self, r: httpx.Response) -> bytes:
+        if r.status_code in (404, 410):
+            raise PhotoRefused(PHOTO_NOT_FOUND, f"HTTP {r.status_code} for {_strip_query(str(r.url))}")
+        if r.status_code in RETRYABLE_STATUS:
+            raise _Transient(f"HTTP {r.status_code}", retry_after_seconds(r))
+        if not r.is_success:
+            raise PhotoRefused(PHOTO_UNAVAILABLE, f"HTTP {r.status_code} for {_strip_query(str(r.url))}")
+        content_type = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type.startswith("text/") or "html" in content_type or "json" in content_type:
+            # A proxy or CDN error page served with 200: the photo is there, this response is not it.
+            raise _Transient(f"HTTP 200 with Content-Type {content_type!r} instead of an image")
+        announced = _content_length(r.headers)
+        if announced is not None and announced > self.max_bytes:
+            raise PhotoRefused(PHOTO_TOO_LARGE, f"Content-Length {announced} exceeds the {self.max_bytes} byte cap")
+        body = bytearray()
+        for chunk in r.iter_bytes():
+            body.extend(chunk)
+            if len(body) > self.max_bytes:
+                raise PhotoRefused(PHOTO_TOO_LARGE, f"body exceeds the {self.max_bytes} byte cap")
+        if announced is not None and "Content-Encoding" not in r.headers and announced > len(body):
+            raise _Transient(f"truncated body: {len(body)} of {announced} bytes")
+        if _looks_like_markup(body):
+            raise _Transient("HTTP 200 with an HTML/XML page instead of an image")
+        self.media_budget.record(len(body))
+        return bytes(body)
+
+    # -- checking and storing -----------------------------------------------------------------------------------
+    def decode(self, data: bytes) -> tuple[str, int, int]:
+        """(format, width, height) of a fully decodable image within the pixel limit, else ``PhotoRefused``."""
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                fmt, (width, height) = img.format or "?", img.size
+                if width * height > self.max_pixels:
+                    raise PhotoRefused(
+                        PHOTO_TOO_LARGE,
+                        f"{width}x{height} pixels exceeds the {self.max_pixels} pixel limit (decompression bomb?)",
+                    )
+                if fmt not in STORED_FORMATS:
+                    raise PhotoRefused(PHOTO_INVALID, f"{fmt} image, expected JPEG")
+                img.load()  # decodes every pixel: a truncated or corrupt JPEG fails here
+        except Image.DecompressionBombError as exc:
+            raise PhotoRefused(PHOTO_TOO_LARGE, f"decompression bomb: {exc}") from exc
+        except PhotoRefused:
+            raise
+        except (OSError, SyntaxError, ValueError) as exc:  # UnidentifiedImageError is an OSError
+            raise PhotoRefused(PHOTO_INVALID, f"not a decodable image ({len(data)} bytes): {exc}") from exc
+        return fmt, width, height
+
+    def _store(self, request: PhotoRequest, data: bytes, extension: str) -> Path:
+        target = self.target(request, extension)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.part-{uuid.uuid4().hex}")
+        try:
+            with open(temp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temp, target)  # atomic: a killed run leaves a .part file, never a half photo
+        finally:
+            temp.unlink(missing_ok=True)
+        return target
+
+    def verify_stored(self, request: PhotoRequest, previous: StoredPhoto | None) -> StoredPhoto | None:
+        """A photo already on disk that needs no download: the recorded file with its hash intact, or a complete
+        file left by a run that was killed before it wrote the table (renames are atomic)."""
+        path = self.target(request)
+        if previous is not None:
+            if previous.filename == path.name:
+                for candidate in dict.fromkeys((Path(previous.path), path)):
+                    if candidate.is_file() and sha256_file(candidate) == previous.sha256:
+                        return replace(previous, path=str(candidate.resolve()))
+            return None  # changed photo, or the stored file is gone or altered: download again
+        if path.is_file():
+            data = path.read_bytes()
+            try:
+                _fmt, width, height = self.decode(data)
+            except PhotoRefused:
+                return None
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+            return StoredPhoto(path.name, str(path.resolve()), hashlib.sha256(data).hexdigest(), width, height,
+                               len(data), mtime)
+        return None
+
+    def get(self, request: PhotoRequest, previous: StoredPhoto | None = None) -> PhotoOutcome:
+        stored = self.verify_stored(request, previous)
+        if stored is not None:
+            return PhotoOutcome(request, stored, reused=True)
+        attempted_at = _utcnow()
+        url = photo_url_at_size(request.url, self.photo_size)
+        try:
+            data = self.fetch(url)
+            fmt, width, height = self.decode(data)
+        except PhotoRefused as refused:
+            return PhotoOutcome(request, None, refused.reason, refused.detail, attempted_at)
+        path = self._store(request, data, STORED_FORMATS[fmt])
+        self.downloads += 1
+        photo = StoredPhoto(path.name, str(path.resolve()), hashlib.sha256(data).hexdigest(), width, height,
+                            len(data), _utcnow())
+        return PhotoOutcome(request, photo, attempted_at=attempted_at)
+
+    def get_all(
+        self, requests: Sequence[PhotoRequest], previous: dict[int, StoredPhoto] | None = None
+    ) -> list[PhotoOutcome]:
+        """Every request's outcome, in request order, with at most ``workers`` downloads in flight."""
+        previous = previous or {}
+        for day_dir in {self.target(r).parent for r in requests}:
+            for stale in day_dir.glob(".*.part-*") if day_dir.is_dir() else ():
+                stale.unlink(missing_ok=True)  # left by a killed run
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="photo") as pool:
+            return list(pool.map(lambda r: self.get(r, previous.get(r.observation_id)), requests))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _content_length(headers: httpx.Headers) -> int | None:
+    """The announced body length. A header repeated by a proxy ("1038, 1038") still counts; the largest wins."""
+    values = [v.strip() for raw in headers.get_list("Content-Length") for v in raw.split(",")]
+    numbers = [int(v) for v in values if v.isdigit()]
+    return max(numbers) if numbers else None
+
+
+def _looks_like_markup(body: bytes | bytearray) -> bool:
+    head = bytes(body[:256]).lstrip().lower()
+    return head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<error"))
+
+
+def _strip_query(url: str | None) -> str:
+    return (url or "").split("?", 1)[0]
+
+
+class PhotosResource(ServiceResource):
+    """Downloads observation photos from iNaturalist's photo hosts, within its media policy (< 5 GB/h)."""
+
+    images_dir: str
+    allowed_hosts: list[str]
+    photo_size: str = "large"
+    workers: int = 4
+    bytes_per_hour: int = 4_000_000_000
+    max_bytes: int = 20_000_000
+    max_pixels: int = 40_000_000
+    max_redirects: int = 3
+    min_interval_s: float = 0.1
+    daily_budget: int = 100_000
+    max_attempts: int = 6
+    backoff_base_s: float = 1.0
+
+    @property
+    def source(self) -> str:
+        return "emulated" if self.emulated else "inaturalist"
+
+    def client(
+        self,
+        log: Callable[[str], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+    ) -> PhotoClient:
+        if transport is None:
+            transport = self.transport()
+        http = ServiceHttp(
+            ServicePolicy(
+                name="inaturalist_media",
+                shared_state_dir=self.rate_limit_dir,
+                min_interval_s=self.min_interval_s,
+                daily_budget=self.daily_budget,
+                max_attempts=self.max_attempts,
+                backoff_base_s=self.backoff_base_s,
+            ),
+            transport=transport,
+            contact=self.contact,
+            clock=clock,
+            log=log,
+        )
+        return PhotoClient(
+            http,
+            Path(self.images_dir),
+            self.allowed_hosts,
+            photo_size=self.photo_size,
+            max_bytes=self.max_bytes,
+            max_pixels=self.max_pixels,
+            max_redirects=self.max_redirects,
+            workers=self.workers,
+            media_budget=MediaBudget(self.bytes_per_hour, http.clock),
+        )

@@ -1,0 +1,127 @@
+"""captions: the BLIP captioner resource on the project's tiny random model, and the asset on the sample."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gmgbd_assets import tiny_blip
+from gmgbd_assets.assets.captions import CAPTIONS
+from gmgbd_assets.assets.images import IMAGES
+from gmgbd_assets.resources.captioner import (
+    CaptionerResource,
+    CaptionModelUnavailableError,
+    GenerationSettings,
+    load_captioner,
+)
+from gmgbd_assets_tests.conftest import materialize_range
+
+SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return tiny_blip.ensure_tiny_blip(tmp_path_factory.mktemp("models") / "tiny-blip")
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[Image.Image]:
+    paths = [p for p in sorted(SAMPLE_PHOTOS.glob("*.jpg")) if p.stat().st_size > 1000][:7]
+    return [Image.open(p).convert("RGB") for p in paths]
+
+
+def test_tiny_model_is_rebuilt_identically(tiny_dir, tmp_path):
+    again = tiny_blip.build_tiny_blip(tmp_path / "tiny-blip")
+    assert tiny_blip.weights_sha256(again) == tiny_blip.weights_sha256(tiny_dir)
+    assert tiny_blip.is_tiny_model(again)
+
+
+def test_batched_captions_equal_one_by_one(tiny_dir, photos):
+    one = load_captioner(str(tiny_dir), batch_size=1, device="cpu").caption(photos)
+    batched = load_captioner(str(tiny_dir), batch_size=4, device="cpu").caption(photos)  # 4 + a short batch of 3
+    assert batched == one
+    assert all(isinstance(c, str) and c for c in one)
+    assert len(set(one)) > 1  # the words depend on the image
+
+
+def test_captions_are_deterministic_and_labelled_as_test_model(tiny_dir, photos):
+    captioner = load_captioner(str(tiny_dir), batch_size=8)
+    assert captioner.caption(photos) == captioner.caption(photos)
+    assert captioner.model_label.startswith("tiny-random-blip (TEST MODEL")
+    assert captioner.model_label.endswith(tiny_blip.weights_sha256(tiny_dir))
+    assert captioner.device == "cpu" and str(captioner.dtype) == "torch.float32"
+
+
+def test_int8_is_opt_in_and_recorded(tiny_dir, photos):
+    captioner = load_captioner(str(tiny_dir), dtype="int8", device="cpu")
+    assert captioner.model_label.endswith("+int8-dynamic")
+    assert all(isinstance(c, str) and c for c in captioner.caption(photos[:2]))
+    assert "int8" not in load_captioner(str(tiny_dir)).model_label
+
+
+def test_shared_prompt_is_stripped_from_captions(tiny_dir, photos):
+    captioner = load_captioner(str(tiny_dir), batch_size=4, generation=GenerationSettings(prompt="a bird"))
+    out = captioner.caption(photos[:4])
+    raw = captioner.processor.batch_decode(
+        captioner.model.generate(
+            pixel_values=captioner.processor(images=photos[:4], return_tensors="pt").pixel_values,
+            input_ids=captioner._prompt_ids(4), max_length=50,
+        ),
+        skip_special_tokens=True,
+    )
+    assert all(r.startswith("a bird") for r in raw)
+    assert out == [r[len("a bird"):].strip() or None for r in raw]
+
+
+def test_missing_hub_weights_offline_name_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))  # nothing cached here
+    with pytest.raises(CaptionModelUnavailableError) as info:
+        load_captioner("Salesforce/blip-image-captioning-large", allow_download=False)
+    message = str(info.value)
+    assert "hf download Salesforce/blip-image-captioning-large" in message
+    assert "GMGBD_CAPTION_MODEL" in message
+
+
+def test_missing_local_directory_names_the_fix(tmp_path):
+    with pytest.raises(CaptionModelUnavailableError, match="GMGBD_CAPTION_MODEL"):
+        load_captioner(str(tmp_path / "no-such-model"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CaptionModelUnavailableError, match="does not hold a saved model"):
+        CaptionerResource(model=str(empty)).load()
+
+
+def test_captions_on_the_sample(offline_defs, store, offline_env):
+    result = materialize_range(offline_defs, ["raw_observations", "images", "captions"], "2024-06-01", "2024-06-07")
+    assert result.success
+    window = (date(2024, 6, 1), date(2024, 6, 8))
+    images = store.read_window(IMAGES, *window)
+    captions = store.read_window(CAPTIONS, *window)
+    assert captions["observation_id"].to_list() == images["observation_id"].to_list()
+    assert tiny_blip.is_tiny_model(offline_env.data_dir / "models" / "tiny-blip")  # built on first use
+
+    joined = captions.join(images.select("observation_id", "missing_reason", "sha256"), on="observation_id",
+                           suffix="_image")
+    stored = joined.filter(joined["sha256"].is_not_null())
+    assert stored["blip_caption"].null_count() == 0 and stored["missing_reason"].null_count() == stored.height
+    assert all("TEST MODEL" in m for m in stored["caption_model"].to_list())
+    missing = joined.filter(joined["sha256"].is_null())
+    assert missing.height == 1
+    assert missing["missing_reason"].to_list() == missing["missing_reason_image"].to_list() == ["photo_invalid"]
+    assert missing["blip_caption"].to_list() == [None] and missing["caption_model"].to_list() == [None]
+
+    again = materialize_range(offline_defs, ["captions"], "2024-06-01", "2024-06-07")
+    assert again.success
+    rerun = store.read_window(CAPTIONS, *window)
+    assert rerun.drop("captioned_at").equals(captions.drop("captioned_at"))
+
+
+def test_captions_refuse_a_photo_altered_after_download(offline_defs, store):
+    assert materialize_range(offline_defs, ["raw_observations", "images"], "2024-06-02", "2024-06-02").success
+    images = store.read_window(IMAGES, date(2024, 6, 2), date(2024, 6, 3))
+    Path(images["path"].drop_nulls()[0]).write_bytes(b"replaced")
+    result = materialize_range(offline_defs, ["captions"], "2024-06-02", "2024-06-02")
+    assert not result.success
