@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from gmgbd_assets.licenses import LicenseFilter
 
 LIVE = "live"
 OFFLINE = "offline"
@@ -19,6 +22,15 @@ INAT_PHOTO_HOSTS = ("inaturalist-open-data.s3.amazonaws.com", "static.inaturalis
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+N = TypeVar("N", int, float)
+
+
+def _positive(name: str, value: N) -> N:
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,10 +44,17 @@ class Settings:
     contact: str | None
     emulator_fault_rate: float
     emulator_seed: int
+    export_licenses: LicenseFilter
+    shard_max_samples: int
+    shard_max_mb: float
 
     @property
     def offline(self) -> bool:
         return self.profile == OFFLINE
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
 
     @property
     def sample_dir(self) -> Path:
@@ -61,4 +80,7 @@ class Settings:
             contact=os.environ.get("GMGBD_CONTACT") or None,
             emulator_fault_rate=float(_env("GMGBD_EMULATOR_FAULT_RATE", "0")),
             emulator_seed=int(_env("GMGBD_EMULATOR_SEED", "0")),
+            export_licenses=LicenseFilter.parse(_env("GMGBD_EXPORT_LICENSES", "all")),
+            shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
+            shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
         )
