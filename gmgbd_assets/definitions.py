@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from gmgbd_assets.assets import raw_observations
+from gmgbd_assets.assets import dataset_card, exports, gmgbd, raw_observations
 from gmgbd_assets.checks import all_checks
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.settings import Settings
 
@@ -27,13 +28,19 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             emulator_fault_rate=settings.emulator_fault_rate,
             emulator_seed=settings.emulator_seed,
         ),
+        "exports": ExportsResource(
+            root=str(settings.exports_dir),
+            licenses=settings.export_licenses.to_setting(),
+            shard_max_samples=settings.shard_max_samples,
+            shard_max_mb=settings.shard_max_mb,
+        ),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([raw_observations]),
-        asset_checks=all_checks(["raw_observations"]),
+        assets=dg.load_assets_from_modules([raw_observations, gmgbd, exports, dataset_card]),
+        asset_checks=all_checks(["raw_observations", "gmgbd"]),
         resources=build_resources(settings),
     )
 

@@ -81,7 +81,9 @@ def write_shards(
         if tar is not None and (count >= max_samples or size >= max_bytes):
             close()
         if tar is None:
-            tar = tarfile.open(directory / f"{prefix}-{len(shards):06d}.tar", "w", format=tarfile.USTAR_FORMAT)
+            # Closed by close(): a shard stays open across loop iterations.
+            path = directory / f"{prefix}-{len(shards):06d}.tar"
+            tar = tarfile.open(path, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
             count = size = 0
         _member(tar, f"{sample.key}.{sample.image_ext}", sample.image)
         _member(tar, f"{sample.key}.json", payload)

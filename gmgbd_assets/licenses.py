@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import polars as pl
+
 # iNaturalist's photo licence codes. A photo with no code is "all rights reserved".
 KNOWN = ("cc0", "pd", "cc-by", "cc-by-sa", "cc-by-nd", "cc-by-nc", "cc-by-nc-sa", "cc-by-nc-nd", "gfdl")
 # Licences that allow reuse, modification and redistribution for any purpose (the Open Definition):
@@ -51,3 +53,11 @@ class LicenseFilter:
 
     def to_setting(self) -> str:
         return "all" if self.allowed is None else ",".join(self.allowed)
+
+
+def polars_mask(license_filter: LicenseFilter, column: str = "photo_license") -> pl.Expr:
+    """True for the rows whose photo the filter lets through."""
+    if license_filter.allowed is None:
+        return pl.lit(True)
+    code = pl.col(column).str.to_lowercase().fill_null(ALL_RIGHTS_RESERVED)
+    return code.is_in(list(license_filter.allowed))
