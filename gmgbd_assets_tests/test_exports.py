@@ -24,19 +24,23 @@ from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.exports_webdataset import Sample, write_shards
 from gmgbd_assets.licenses import OPEN, LicenseFilter
 from gmgbd_assets_tests.conftest import materialize_range
-from gmgbd_assets_tests.export_fixtures import IMAGE_SIZE, fill_upstream_with_images, jpeg
+from gmgbd_assets_tests.export_fixtures import IMAGE_SIZE, build_complete, copy_complete, jpeg
 
 EXPORTS = ["export_csv", "export_parquet", "export_webdataset"]
 SAMPLE_DAYS = ["2024-06-01", "2024-06-02", "2024-06-03", "2024-06-05", "2024-06-06", "2024-06-07"]
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("exports-template") / "data"
+    build_complete(data_dir)
+    return data_dir
+
+
 @pytest.fixture
-def complete(offline_defs, offline_env, store):
-    """raw_observations of the sample, complete enrichment tables with real JPEGs, and gmgbd built."""
-    assert materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
-    fill_upstream_with_images(store, offline_env.data_dir)
-    assert materialize_range(offline_defs, ["gmgbd"], "2024-06-01", "2024-06-07").success
-    return store
+def complete(template, offline_env):
+    """A private copy of the sample with complete enrichment tables, real JPEGs and gmgbd built."""
+    return copy_complete(template, offline_env)
 
 
 def _export(settings, selection=EXPORTS, start="2024-06-01", end="2024-06-07", **changes):
