@@ -36,7 +36,9 @@ PROVENANCE = ("observation_source", "caption_model", "geocoder", "weather_source
               "ndvi_source", "water_source")
 # A text column with at most this many distinct values lists them as its range.
 LIST_VALUES_UP_TO = 6
-NDVI_THRESHOLDS = ((0.1, "Sparse"), (0.3, "Moderate"), (0.6, "Dense"))
+NDVI_RANGE = (-0.2, 1.0)  # the valid range checked on gmgbd
+# Lower bound of each NDVI category, as the ndvi asset assigns them.
+NDVI_THRESHOLDS = ((NDVI_RANGE[0], "Non-Veg"), (0.1, "Sparse"), (0.3, "Moderate"), (0.6, "Dense"))
 
 
 @dataclass(frozen=True)
@@ -274,9 +276,10 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
 
     fig = Figure(figsize=(7, 3.6))
     ax = fig.add_subplot()
-    ax.hist(data.points["NDVI_value"], bins=30, range=(-0.2, 1.0), color="#2ca02c")
+    ax.hist(data.points["NDVI_value"], bins=30, range=NDVI_RANGE, color="#2ca02c")
     for threshold, name in NDVI_THRESHOLDS:
-        ax.axvline(threshold, color="black", linestyle="--", linewidth=0.8)
+        if threshold > NDVI_RANGE[0]:
+            ax.axvline(threshold, color="black", linestyle="--", linewidth=0.8)
         ax.text(threshold + 0.01, 0.95, name, transform=ax.get_xaxis_transform(), va="top", fontsize=8)
     ax.set(xlabel="NDVI", ylabel="records")
     save(fig, "ndvi.png")
@@ -294,7 +297,8 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     ax.bar(dates, data.per_date["quarantined"], bottom=data.per_date["complete"], color="#bbbbbb",
            label="left out")
     ax.set(ylabel="observations")
-    ax.legend()
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.autofmt_xdate()
     save(fig, "per_date.png")
     return written
