@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -61,7 +61,8 @@ def _load(store: DuckDBStore, exports: ExportsResource, start: date, end: date, 
     for result in (completeness_result(store, start, end), lineage_result(store, start, end)):
         if not result.passed:
             raise dg.Failure(
-                f"gmgbd fails its {result.check_name} check for {start}..{end}: {result.description}. "
+                f"gmgbd fails its {result.check_name} check for {start} to {end - timedelta(days=1)}: "
+                f"{result.description}. "
                 "Nothing was exported; fix and rebuild gmgbd for these dates first.",
                 metadata={"check": result.check_name},
             )
