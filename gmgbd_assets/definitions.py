@@ -6,11 +6,23 @@ import os
 
 import dagster as dg
 
-from gmgbd_assets.assets import captions, geocodes, images, ndvi, raw_observations, water_distance, weather
+from gmgbd_assets.assets import (
+    captions,
+    dataset_card,
+    exports,
+    geocodes,
+    gmgbd,
+    images,
+    ndvi,
+    raw_observations,
+    water_distance,
+    weather,
+)
 from gmgbd_assets.checks import all_checks
 from gmgbd_assets.resources.captioner import CaptionerResource
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
+from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
@@ -82,10 +94,17 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             emulator_fault_rate=settings.emulator_fault_rate,
             emulator_seed=settings.emulator_seed,
         ),
+        "exports": ExportsResource(
+            root=str(settings.exports_dir),
+            licenses=settings.export_licenses.to_setting(),
+            shard_max_samples=settings.shard_max_samples,
+            shard_max_mb=settings.shard_max_mb,
+        ),
     }
 
 
-ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance]
+ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, gmgbd, exports,
+                 dataset_card]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from gmgbd_assets.licenses import LicenseFilter
 
 LIVE = "live"
 OFFLINE = "offline"
@@ -23,6 +26,15 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+N = TypeVar("N", int, float)
+
+
+def _positive(name: str, value: N) -> N:
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str
@@ -35,6 +47,9 @@ class Settings:
     emulator_fault_rate: float
     emulator_seed: int
     emulator_latency_s: float
+    export_licenses: LicenseFilter
+    shard_max_samples: int
+    shard_max_mb: float
     ee_project: str | None = None
     ndvi_window_days: int = 32
     water_radius_m: float = 25_000.0
@@ -55,6 +70,10 @@ class Settings:
     def rate_limit_dir(self) -> Path:
         """Per-service request slots shared by every process using this data directory."""
         return self.data_dir / ".ratelimits"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,6 +107,9 @@ class Settings:
             caption_model=_env("GMGBD_CAPTION_MODEL", "Salesforce/blip-image-captioning-large"),
             caption_batch_size=int(_env("GMGBD_CAPTION_BATCH_SIZE", "8")),
             caption_dtype=_env("GMGBD_CAPTION_DTYPE", "auto"),
+            export_licenses=LicenseFilter.parse(_env("GMGBD_EXPORT_LICENSES", "all")),
+            shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
+            shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
         )
 
 

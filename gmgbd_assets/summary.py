@@ -29,6 +29,8 @@ def main() -> None:
         days = ", ".join(f"{d:%m-%d}:{n}" for d, n in by_day) or "no rows"
         print(f"  {table:<18} {sum(n for _, n in by_day):>6} rows  ({days})")
     print(f"Images are under {(settings.data_dir / 'images').resolve()}")
+    if (settings.exports_dir / "DATASET_CARD.md").exists():
+        print(f"Exports and the dataset card are under {settings.exports_dir.resolve()}")
     print("Open the UI with `make dev` to see runs, partitions and check results.")
     con.close()
 

@@ -206,3 +206,11 @@ def test_unknown_geocoder_is_refused(monkeypatch):
 
 def test_assets_are_registered(offline_defs):
     assert offline_defs.get_assets_def("geocodes").keys == {dg.AssetKey("geocodes")}
+
+
+def test_a_city_state_is_its_own_first_level_division_flagged():
+    from gmgbd_assets.resources.offline_geocoder import offline_geocoder
+
+    address = offline_geocoder().lookup(1.3521, 103.8198)
+    assert (address.country_code, address.state, address.state_level) == ("SG", "Singapore", "country")
+    assert address.missing_reason is None

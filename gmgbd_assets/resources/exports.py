@@ -1,0 +1,62 @@
+"""Where the exports are written, what they may contain, and how a date's files are replaced atomically."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from gmgbd_assets.licenses import LicenseFilter
+
+
+class ExportsResource(dg.ConfigurableResource):
+    """The exports folder (``$GMGBD_DATA_DIR/exports``) and the export settings.
+
+    Every format keeps one folder per sighting date, ``<format>/sighting_date=YYYY-MM-DD/``, so a date can be
+    rewritten on its own and synced incrementally. A rewrite builds the new folder next to the old one and swaps
+    it in: readers see the old files or the new ones, never a mix, and no stale file (an old shard, the image of
+    a record that has since been filtered out) survives.
+    """
+
+    root: str
+    licenses: str = "all"
+    shard_max_samples: int = 1000
+    shard_max_mb: float = 500.0
+
+    @property
+    def license_filter(self) -> LicenseFilter:
+        return LicenseFilter.parse(self.licenses)
+
+    def directory(self, export_format: str) -> Path:
+        return Path(self.root) / export_format
+
+    def date_directory(self, export_format: str, day: date) -> Path:
+        return self.directory(export_format) / f"sighting_date={day.isoformat()}"
+
+    @contextmanager
+    def replace_date(self, export_format: str, day: date) -> Iterator[Path]:
+        """Yield an empty staging folder; on success it becomes the date's folder (removed if left empty)."""
+        target = self.date_directory(export_format, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in target.parent.glob(f".*-{day.isoformat()}-*"):  # from a run that was killed mid-swap
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = target.parent / f".staging-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        retired = target.parent / f".retired-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
+        if target.exists():
+            target.rename(retired)
+        if any(staging.iterdir()):
+            staging.rename(target)
+        else:
+            staging.rmdir()
+        shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,243 @@
+"""Exports: the reference CSV with its images, Parquet, WebDataset loaded by `datasets` offline, licence filter,
+idempotent re-runs, and blocking when gmgbd is incomplete."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from gmgbd_assets.assets import gmgbd as gmgbd_module
+from gmgbd_assets.assets.gmgbd import GMGBD
+from gmgbd_assets.checks import REFERENCE_COLUMNS, all_checks
+from gmgbd_assets.definitions import build_definitions
+from gmgbd_assets.exports_webdataset import Sample, write_shards
+from gmgbd_assets.licenses import OPEN, LicenseFilter
+from gmgbd_assets_tests.conftest import materialize_range
+from gmgbd_assets_tests.export_fixtures import IMAGE_SIZE, build_complete, copy_complete, jpeg
+
+EXPORTS = ["export_csv", "export_parquet", "export_webdataset"]
+SAMPLE_DAYS = ["2024-06-01", "2024-06-02", "2024-06-03", "2024-06-05", "2024-06-06", "2024-06-07"]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("exports-template") / "data"
+    build_complete(data_dir)
+    return data_dir
+
+
+@pytest.fixture
+def complete(template, offline_env):
+    """A private copy of the sample with complete enrichment tables, real JPEGs and gmgbd built."""
+    return copy_complete(template, offline_env)
+
+
+def _export(settings, selection=EXPORTS, start="2024-06-01", end="2024-06-07", **changes):
+    defs = build_definitions(dataclasses.replace(settings, **changes))
+    return materialize_range(defs, selection, start, end)
+
+
+def _per_date(result, key):
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
+    return events[0].materialization.metadata["per_date"].value
+
+
+def test_csv_has_exactly_the_reference_columns_with_images_and_attribution_beside_it(offline_env, complete):
+    assert _export(offline_env, ["export_csv"]).success
+    root = offline_env.exports_dir / "csv"
+    assert sorted(p.name for p in root.iterdir()) == [f"sighting_date={d}" for d in SAMPLE_DAYS]  # 06-04 is empty
+    for day in SAMPLE_DAYS:
+        folder = root / f"sighting_date={day}"
+        frame = pl.read_csv(folder / "gmgbd.csv", try_parse_dates=True)
+        assert tuple(frame.columns) == REFERENCE_COLUMNS
+        expected = complete.query(
+            f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM gmgbd WHERE sighting_date = ? ORDER BY observation_id", [day]
+        )
+        assert frame.equals(expected.cast(frame.schema))
+        for filename, image_path in complete.query(
+            "SELECT g.filename, i.path FROM gmgbd g JOIN images i USING (observation_id) WHERE g.sighting_date = ?",
+            [day],
+        ).rows():
+            assert (folder / "images" / filename).read_bytes() == Path(image_path).read_bytes()
+        attribution = pl.read_csv(folder / "attribution.csv")
+        assert attribution["filename"].to_list() == frame["filename"].to_list()
+        assert attribution["photo_attribution"].null_count() == 0
+    everything = pl.read_csv(root / "*" / "gmgbd.csv")
+    assert everything.height == complete.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
+
+
+def test_parquet_is_zstd_with_every_column_one_folder_per_date(offline_env, complete):
+    assert _export(offline_env, ["export_parquet"]).success
+    root = offline_env.exports_dir / "parquet"
+    files = sorted(root.glob("sighting_date=*/gmgbd.parquet"))
+    assert [f.parent.name for f in files] == [f"sighting_date={d}" for d in SAMPLE_DAYS]
+    for file in files:
+        metadata = pq.ParquetFile(file).metadata
+        assert metadata.schema.names == GMGBD.column_names
+        codecs = {metadata.row_group(0).column(i).compression for i in range(metadata.num_columns)}
+        assert codecs == {"ZSTD"}
+    con = duckdb.connect()
+    exported = con.sql(f"SELECT * EXCLUDE (sighting_date), sighting_date FROM read_parquet('{root}/*/*.parquet', "
+                       "hive_partitioning = false) ORDER BY observation_id").pl()
+    table = complete.query("SELECT * EXCLUDE (sighting_date), sighting_date FROM gmgbd ORDER BY observation_id")
+    assert exported.equals(table)
+
+
+def test_webdataset_loads_with_hugging_face_datasets_offline(offline_env, complete, tmp_path):
+    result = _export(offline_env, ["export_webdataset"], shard_max_samples=5)
+    assert result.success
+    root = offline_env.exports_dir / "webdataset"
+    assert len(list((root / "sighting_date=2024-06-01").glob("*.tar"))) == 4  # 19 samples, 5 per shard
+    assert _per_date(result, "export_webdataset")["2024-06-01"]["shards"] == 4
+    script = (
+        "import json, sys, datasets\n"
+        "ds = datasets.load_dataset(sys.argv[1], split='train', cache_dir=sys.argv[2])\n"
+        "rows = [dict(key=r['__key__'], size=list(r['jpg'].size), meta=r['json']) for r in ds]\n"
+        "print(json.dumps(dict(features=sorted(ds.features), rows=rows)))\n"
+    )
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           # Anything that tried the network would fail here.
+           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+    done = subprocess.run([sys.executable, "-c", script, str(root), str(tmp_path / "cache")], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded["features"] == ["__key__", "__url__", "jpg", "json"]
+    table = complete.query("SELECT observation_id, photo_license, photo_attribution, scientific_name FROM gmgbd")
+    assert sorted(int(r["key"]) for r in loaded["rows"]) == sorted(table["observation_id"])
+    by_id = {r["meta"]["observation_id"]: r for r in loaded["rows"]}
+    for observation_id, licence, attribution, name in table.rows():
+        row = by_id[observation_id]
+        assert row["size"] == list(IMAGE_SIZE)
+        assert (row["meta"]["photo_license"], row["meta"]["photo_attribution"]) == (licence, attribution)
+        assert row["meta"]["scientific_name"] == name
+    assert set(loaded["rows"][0]["meta"]) == set(GMGBD.column_names)
+
+
+def test_open_licence_filter_leaves_other_photos_out_of_every_export(offline_env, complete):
+    assert _export(offline_env).success
+    filtered = _export(offline_env, export_licenses=LicenseFilter.parse("open"))
+    assert filtered.success
+    table = complete.query("SELECT observation_id, filename, photo_license, sighting_date FROM gmgbd")
+    is_open = pl.col("photo_license").is_in(list(OPEN))
+    kept, dropped = table.filter(is_open), table.filter(~is_open | pl.col("photo_license").is_null())
+    assert kept.height and dropped.height and dropped["photo_license"].null_count() == 1  # the unlicensed photo
+    root = offline_env.exports_dir
+    csv = pl.read_csv(root / "csv" / "*" / "gmgbd.csv")
+    assert sorted(csv["filename"]) == sorted(kept["filename"])
+    assert sorted(p.name for p in root.glob("csv/*/images/*")) == sorted(kept["filename"])  # no stale images
+    attribution = pl.read_csv(root / "csv" / "*" / "attribution.csv")
+    assert set(attribution["photo_license"]) <= set(OPEN)
+    parquet = pl.read_parquet(root / "parquet" / "*" / "*.parquet", hive_partitioning=False)
+    assert sorted(parquet["observation_id"]) == sorted(kept["observation_id"])
+    keys = []
+    for shard in root.glob("webdataset/*/*.tar"):
+        with tarfile.open(shard) as tar:
+            keys += [int(m.name.split(".")[0]) for m in tar.getmembers() if m.name.endswith(".json")]
+    assert sorted(keys) == sorted(kept["observation_id"])
+    left_out = _per_date(filtered, "export_csv")
+    assert sum(d["left_out_by_licence"] for d in left_out.values()) == dropped.height
+
+
+def test_rerunning_a_date_replaces_its_files_and_leaves_no_stale_shard(offline_env, complete):
+    assert _export(offline_env, ["export_webdataset"], shard_max_samples=5).success
+    folder = offline_env.exports_dir / "webdataset" / "sighting_date=2024-06-02"
+    assert len(list(folder.glob("*.tar"))) == 4
+    other_day = sorted((offline_env.exports_dir / "webdataset" / "sighting_date=2024-06-03").iterdir())
+    assert _export(offline_env, ["export_webdataset"], "2024-06-02", "2024-06-02", shard_max_samples=100).success
+    assert [p.name for p in folder.iterdir()] == ["gmgbd-2024-06-02-000000.tar"]
+    assert sorted((offline_env.exports_dir / "webdataset" / "sighting_date=2024-06-03").iterdir()) == other_day
+    first = folder.joinpath("gmgbd-2024-06-02-000000.tar").read_bytes()
+    assert _export(offline_env, ["export_webdataset"], "2024-06-02", "2024-06-02", shard_max_samples=100).success
+    assert folder.joinpath("gmgbd-2024-06-02-000000.tar").read_bytes() == first  # byte-identical re-run
+    # A date whose records are gone loses its folder in every format.
+    with complete.connect() as con:
+        con.execute("DELETE FROM raw_observations WHERE sighting_date = '2024-06-02'")
+    assert materialize_range(build_definitions(offline_env), ["gmgbd"], "2024-06-02", "2024-06-02").success
+    assert _export(offline_env, EXPORTS, "2024-06-02", "2024-06-02").success
+    assert not list(offline_env.exports_dir.glob("*/sighting_date=2024-06-02"))
+    assert not list(offline_env.exports_dir.glob("*/.*"))  # no staging leftovers
+
+
+def _corrupt_after_build(monkeypatch):
+    """gmgbd's build leaves a NULL city behind: what a bug in the final table would look like."""
+    original = gmgbd_module.build_window
+
+    def broken(con, start, end, built_at):
+        original(con, start, end, built_at)
+        con.execute("ALTER TABLE gmgbd ALTER COLUMN city DROP NOT NULL")
+        con.execute("UPDATE gmgbd SET city = NULL WHERE observation_id = (SELECT min(observation_id) FROM gmgbd)")
+
+    monkeypatch.setattr(gmgbd_module, "build_window", broken)
+
+
+def test_exports_and_card_are_blocked_when_completeness_fails_in_the_same_run(
+    offline_defs, offline_env, complete, monkeypatch
+):
+    _corrupt_after_build(monkeypatch)
+    assets = [offline_defs.get_assets_def(k) for k in ["gmgbd", *EXPORTS, "dataset_card"]]
+    result = dg.materialize(
+        [*assets, *all_checks(["gmgbd"])],
+        resources=offline_defs.resources,
+        tags={"dagster/asset_partition_range_start": "2024-06-01", "dagster/asset_partition_range_end": "2024-06-07"},
+        raise_on_error=False,
+    )
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["completeness"].passed
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"gmgbd"}
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert {"gmgbd", "gmgbd_dataset_checks"} <= started
+    assert started.isdisjoint({*EXPORTS, "dataset_card"})  # no export step and no card step ran
+    assert not offline_env.exports_dir.exists()
+
+
+def test_an_export_run_without_the_checks_still_refuses_an_incomplete_gmgbd(offline_env, complete):
+    with complete.connect() as con:
+        con.execute("ALTER TABLE gmgbd ALTER COLUMN country DROP NOT NULL")
+        con.execute("UPDATE gmgbd SET country = NULL WHERE observation_id = (SELECT max(observation_id) FROM gmgbd)")
+    result = _export(offline_env, ["export_parquet"])
+    assert not result.success
+    assert "completeness" in result.failure_data_for_node("export_parquet").error.message
+    assert not offline_env.exports_dir.exists()
+
+
+def test_a_missing_or_changed_image_fails_the_export(offline_env, complete):
+    path = Path(complete.query("SELECT path FROM images ORDER BY observation_id LIMIT 1")["path"][0])
+    path.write_bytes(jpeg(1))  # no longer the file images downloaded
+    result = _export(offline_env, ["export_webdataset"])
+    assert not result.success and "sha256" in result.failure_data_for_node("export_webdataset").error.message
+    path.unlink()
+    result = _export(offline_env, ["export_csv"])
+    assert not result.success and "no image file" in result.failure_data_for_node("export_csv").error.message
+
+
+def test_licence_setting_parses_all_open_and_lists():
+    assert LicenseFilter.parse("").allowed is None and LicenseFilter.parse("all").allows(None)
+    assert LicenseFilter.parse("open").allowed == OPEN and not LicenseFilter.parse("open").allows("cc-by-nc")
+    custom = LicenseFilter.parse(" CC0, cc-by-nc ,all-rights-reserved")
+    assert custom.allows("cc0") and custom.allows("CC-BY-NC") and custom.allows(None) and not custom.allows("cc-by")
+    with pytest.raises(ValueError, match="cc_by"):
+        LicenseFilter.parse("cc0,cc_by")
+
+
+def test_shards_close_at_the_byte_limit_and_keys_have_no_dots(tmp_path):
+    samples = [Sample(str(i), b"x" * 1000, "jpg", {"i": i}) for i in range(5)]
+    shards = write_shards(samples, tmp_path, "s", max_samples=100, max_bytes=2500)
+    assert [s.samples for s in shards] == [3, 2]
+    with tarfile.open(shards[0].path) as tar:
+        assert tar.getnames() == ["0.jpg", "0.json", "1.jpg", "1.json", "2.jpg", "2.json"]
+    with pytest.raises(ValueError, match="may not contain"):
+        write_shards([Sample("1.5", b"", "jpg", {})], tmp_path / "bad", "s", 10, 10)
