@@ -6,6 +6,7 @@ carries ``BackfillPolicy.single_run()`` so that it runs in the same ``--partitio
 summarizes (and is skipped with the exports when ``gmgbd``'s blocking checks fail in that run).
 """
 
+import fcntl
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -326,20 +327,24 @@ def dataset_card(store: DuckDBStore, exports: ExportsResource) -> dg.Materialize
     if not completeness.passed:
         raise dg.Failure(f"gmgbd fails its completeness check: {completeness.description}. The card was not "
                          "rewritten.")
-    data = gather(store, exports)
     root = Path(exports.root)
     root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".{PLOTS_DIR}-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    plots = write_plots(data, staging) if data.counts["records"] else []
-    generated_at = datetime.now(UTC)
-    card = render(data, exports, lambda f, caption: f"![{caption}]({PLOTS_DIR}/{f})", generated_at)
-    shutil.rmtree(root / PLOTS_DIR, ignore_errors=True)
-    staging.rename(root / PLOTS_DIR)
-    tmp = root / f".{CARD_FILE}.tmp"
-    tmp.write_text(card, encoding="utf-8")
-    tmp.replace(root / CARD_FILE)
+    # Runs of different dates finish at the same time and each rewrites the whole-table card: take turns.
+    # The lock dies with its process, so a killed run never blocks the next one.
+    with open(root / ".card.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = gather(store, exports)
+        staging = root / f".{PLOTS_DIR}-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        plots = write_plots(data, staging) if data.counts["records"] else []
+        generated_at = datetime.now(UTC)
+        card = render(data, exports, lambda f, caption: f"![{caption}]({PLOTS_DIR}/{f})", generated_at)
+        shutil.rmtree(root / PLOTS_DIR, ignore_errors=True)
+        staging.rename(root / PLOTS_DIR)
+        tmp = root / f".{CARD_FILE}.tmp"
+        tmp.write_text(card, encoding="utf-8")
+        tmp.replace(root / CARD_FILE)
     ui_card = render(data, exports, lambda f, caption: f"*{caption}:* `{root.resolve() / PLOTS_DIR / f}`",
                      generated_at)
     c = data.counts
