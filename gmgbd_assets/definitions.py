@@ -6,8 +6,11 @@ import dagster as dg
 
 from gmgbd_assets.assets import raw_observations
 from gmgbd_assets.checks import all_checks
+from gmgbd_assets.freshness import freshness_checks, freshness_sensor
+from gmgbd_assets.refill import refill_not_yet_available
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.inaturalist import INaturalistResource
+from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
 from gmgbd_assets.settings import Settings
 
 
@@ -31,11 +34,26 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(
-        assets=dg.load_assets_from_modules([raw_observations]),
+    assets = dg.load_assets_from_modules([raw_observations])
+    return with_automation(dg.Definitions(
+        assets=assets,
         asset_checks=all_checks(["raw_observations"]),
         resources=build_resources(settings),
-    )
+    ))
+
+
+def with_automation(defs: dg.Definitions) -> dg.Definitions:
+    """Adds the daily schedule, the freshness checks and their sensor, and the not_yet_available re-fill sensor
+    for whatever assets ``defs`` holds."""
+    keys = sorted(defs.resolve_asset_graph().get_all_asset_keys(), key=lambda k: k.to_user_string())
+    job = settled_date_job(keys)
+    checks = freshness_checks(keys)
+    return dg.Definitions.merge(defs, dg.Definitions(
+        jobs=[job],
+        schedules=[settled_date_schedule(job)],
+        asset_checks=checks,
+        sensors=[freshness_sensor(checks), refill_not_yet_available],
+    ))
 
 
 defs = build_definitions(Settings.from_env())
