@@ -14,10 +14,6 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
-# Dagster 1.13 marks these builders superseded by FreshnessPolicy, but FreshnessPolicy.time_window only looks at
-# the last materialization time, not at whether a given partition exists: these are the ones that do.
-warnings.filterwarnings("ignore", category=dg.SupersessionWarning, module=__name__)
-
 # 09:00 UTC: eight hours after the 01:00 schedule (schedules.py).
 FRESHNESS_DEADLINE_CRON = "0 9 * * *"
 FRESHNESS_SENSOR = "freshness_sensor"
@@ -28,18 +24,22 @@ def freshness_checks(asset_keys: Iterable[dg.AssetKey]) -> Sequence[dg.AssetChec
     keys = list(asset_keys)
     if not keys:
         return []
-    return dg.build_time_partition_freshness_checks(
-        assets=keys,
-        deadline_cron=FRESHNESS_DEADLINE_CRON,
-        timezone="UTC",
-        severity=dg.AssetCheckSeverity.WARN,
-    )
+    # Dagster 1.13 marks these builders superseded by FreshnessPolicy, but FreshnessPolicy.time_window only looks
+    # at the last materialization time, not at whether a given partition exists: these builders do.
+    with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
+        return dg.build_time_partition_freshness_checks(
+            assets=keys,
+            deadline_cron=FRESHNESS_DEADLINE_CRON,
+            timezone="UTC",
+            severity=dg.AssetCheckSeverity.WARN,
+        )
 
 
 def freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
-    return dg.build_sensor_for_freshness_checks(
-        freshness_checks=checks,
-        name=FRESHNESS_SENSOR,
-        minimum_interval_seconds=15 * 60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-    )
+    with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
+        return dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks,
+            name=FRESHNESS_SENSOR,
+            minimum_interval_seconds=15 * 60,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+        )
