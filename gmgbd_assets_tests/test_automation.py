@@ -27,6 +27,7 @@ from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # after the 09:00 UTC freshness deadline
+SETTLED = (NOW.date() - timedelta(days=partitions.settle_days())).isoformat()  # the date freshness expects
 
 
 # --- the settled date and the schedule ---------------------------------------------------------------------------
@@ -44,10 +45,14 @@ def test_default_lag_is_seven_days_and_configurable(monkeypatch: pytest.MonkeyPa
 
 def test_partitions_end_at_the_settled_date() -> None:
     with freeze_time(NOW):
-        assert sighting_date_partitions.get_last_partition_key() == "2026-11-16"
+        default = settled_daily_partitions(partitions.DEFAULT_SETTLE_DAYS)
+        assert default.get_last_partition_key() == "2026-11-16"
+        assert not default.has_partition_key("2026-11-17")
         assert settled_daily_partitions(1).get_last_partition_key() == "2026-11-22"
         assert settled_daily_partitions(30).get_last_partition_key() == "2026-10-24"
-        assert not sighting_date_partitions.has_partition_key("2026-11-17")
+        # The shared partitions follow GMGBD_SETTLE_DAYS (1 in the test suite, see gmgbd_assets_tests/__init__.py).
+        assert sighting_date_partitions.get_last_partition_key() == (
+            NOW.date() - timedelta(days=partitions.settle_days())).isoformat()
 
 
 def test_schedule_builds_the_newest_settled_date(offline_defs: dg.Definitions) -> None:
@@ -59,7 +64,8 @@ def test_schedule_builds_the_newest_settled_date(offline_defs: dg.Definitions) -
             instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
         )
         requests = schedule.evaluate_tick(context).run_requests
-    assert [r.partition_key for r in requests] == ["2026-11-16"]
+    settled = date(2026, 11, 23) - timedelta(days=partitions.settle_days())
+    assert [r.partition_key for r in requests] == [settled.isoformat()]
     job = offline_defs.resolve_job_def(SETTLED_DATE_JOB)
     assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {
         k.to_user_string() for k in offline_defs.resolve_asset_graph().get_all_asset_keys()
@@ -93,10 +99,9 @@ def test_freshness_fails_until_the_settled_date_exists(offline_defs: dg.Definiti
         before = _run_freshness(offline_defs, instance)["raw_observations"]
         assert not before.passed
         assert before.severity == dg.AssetCheckSeverity.WARN
-        assert "2026-11-16" in before.description
+        assert SETTLED in before.description
         # The schedule's date: the emulated iNaturalist has no observations then, an empty day is still built.
-        assert materialize_range(offline_defs, ["raw_observations"], "2026-11-16", "2026-11-16",
-                                 instance=instance).success
+        assert materialize_range(offline_defs, ["raw_observations"], SETTLED, SETTLED, instance=instance).success
         after = _run_freshness(offline_defs, instance)["raw_observations"]
         assert after.passed, after.description
 
