@@ -83,7 +83,7 @@ def _freshness_checks(defs: dg.Definitions) -> dg.AssetChecksDefinition:
 def _run_freshness(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
     checks = _freshness_checks(defs)
     result = dg.materialize(
-        [defs.get_assets_def("raw_observations"), checks],
+        [*(defs.get_assets_def(k) for k in defs.resolve_asset_graph().get_all_asset_keys()), checks],
         selection=dg.AssetSelection.checks(checks),
         resources=defs.resources,
         instance=instance,
