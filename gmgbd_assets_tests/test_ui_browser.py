@@ -183,14 +183,19 @@ def page(dagster_ui: Dagster, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 executable_path=str(CHROMIUM),
                 headless=True,
                 args=list(CHROMIUM_FLAGS),
-                viewport={"width": 1440, "height": 900},
+                viewport={"width": 1600, "height": 1000},
             )
         except Exception as exc:  # noqa: BLE001 - any launch failure must fail loudly, with its reason
             pytest.fail(f"headless Chromium ({CHROMIUM}) could not start: {exc}")
         context.set_default_timeout(UI_TIMEOUT_MS)
         page = context.new_page()
-        yield page
-        context.close()
+        try:
+            yield page
+        finally:
+            # What the browser showed last: the first thing to look at when the test fails in CI.
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "last-page.png"))
+            context.close()
 
 
 def _open(page, ui: Dagster, path: str) -> None:
@@ -202,6 +207,16 @@ def _open(page, ui: Dagster, path: str) -> None:
     except Exception:  # noqa: BLE001 - the dialog did not appear
         return
     skip.click()
+
+
+def _expand_all_groups(page) -> None:
+    """With several asset groups the lineage shows one box per group: expand them as a user would (gear menu)."""
+    page.locator("button:has([aria-label='settings'])").last.click()  # the graph's gear, not the sidebar's
+    expand = page.get_by_role("menuitem", name=re.compile("Expand all groups"))
+    if expand.count():
+        expand.first.click()
+    page.keyboard.press("Escape")
+    page.get_by_role("menuitem").first.wait_for(state="hidden")
 
 
 def _screenshot(page, name: str) -> Path:
@@ -236,6 +251,7 @@ def test_ui_in_a_real_browser(dagster_ui: Dagster, page) -> None:
     ui = dagster_ui
     # 1. The asset graph shows every asset.
     _open(page, ui, "/asset-groups")
+    _expand_all_groups(page)
     for name in EXPECTED_ASSETS:
         # Graph nodes are HTML inside the SVG's foreignObjects (the sidebar lists the names too).
         page.locator("svg foreignObject").get_by_text(name, exact=True).first.wait_for(state="visible")
