@@ -54,6 +54,8 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-quic",
 )
+VIEWPORT = {"width": 1600, "height": 1000}
+GRAPH_VIEWPORT = {"width": 1920, "height": 1300}  # eight assets in four groups, with their status rows legible
 SERVER_START_S = 90
 BACKFILL_S = 150
 UI_TIMEOUT_MS = 30_000
@@ -124,18 +126,20 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster]:
     proc_env.pop("GMGBD_DUCKDB_PATH", None)
     logs = ARTIFACTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    processes = []
-    try:
-        for name, cmd in (
-            ("webserver", [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1",
-                           "-p", str(port), "-m", "gmgbd_assets"]),
-            # The daemon executes backfills (and queued runs, schedules, sensors), as in production.
-            ("daemon", [sys.executable, "-m", "gmgbd_assets_tests.fast_daemon", "run", "-m", "gmgbd_assets"]),
-        ):
-            log = (logs / f"{name}.log").open("w")
+    processes: list[subprocess.Popen] = []
+
+    def start(name: str, cmd: list[str]) -> None:
+        with (logs / f"{name}.log").open("w") as log:  # the child keeps its own copy of the descriptor
             processes.append(subprocess.Popen(cmd, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT))
-        # While the servers start: the sample, in this process, into the instance they read.
+
+    try:
+        start("webserver", [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1",
+                            "-p", str(port), "-m", "gmgbd_assets"])
+        # While the webserver starts: the sample, in this process, into the instance it reads.
         _materialize_sample(env)
+        # The daemon executes backfills (and queued runs, schedules, sensors), as in production. It starts after
+        # the sample is written: its sensors read the DuckDB file, which allows one writing process at a time.
+        start("daemon", [sys.executable, "-m", "gmgbd_assets_tests.fast_daemon", "run", "-m", "gmgbd_assets"])
         ui = Dagster(url=f"http://127.0.0.1:{port}", home=home, env=env)
         _wait_for_code_location(ui, processes[0])
         yield ui
@@ -183,7 +187,7 @@ def page(dagster_ui: Dagster, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 executable_path=str(CHROMIUM),
                 headless=True,
                 args=list(CHROMIUM_FLAGS),
-                viewport={"width": 1600, "height": 1000},
+                viewport=VIEWPORT,
             )
         except Exception as exc:  # noqa: BLE001 - any launch failure must fail loudly, with its reason
             pytest.fail(f"headless Chromium ({CHROMIUM}) could not start: {exc}")
@@ -217,6 +221,10 @@ def _expand_all_groups(page) -> None:
         expand.first.click()
     page.keyboard.press("Escape")
     page.get_by_role("menuitem").first.wait_for(state="hidden")
+    # The expanded groups are remembered; a reload fits the whole graph into the view, and hiding the asset
+    # tree beside it leaves the graph the whole width.
+    page.reload()
+    page.locator("button:has([aria-label='panel_show_right'])").nth(1).click()
 
 
 def _screenshot(page, name: str) -> Path:
@@ -250,12 +258,14 @@ BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED",
 def test_ui_in_a_real_browser(dagster_ui: Dagster, page) -> None:
     ui = dagster_ui
     # 1. The asset graph shows every asset.
+    page.set_viewport_size(GRAPH_VIEWPORT)
     _open(page, ui, "/asset-groups")
     _expand_all_groups(page)
     for name in EXPECTED_ASSETS:
         # Graph nodes are HTML inside the SVG's foreignObjects (the sidebar lists the names too).
         page.locator("svg foreignObject").get_by_text(name, exact=True).first.wait_for(state="visible")
     _screenshot(page, "asset-graph.png")
+    page.set_viewport_size(VIEWPORT)
 
     # 2. The partition status of a date range: the sample's 7 dates materialized, the 4 around them missing.
     _open(page, ui, f"/assets/{EXPECTED_ASSETS[0]}?view=partitions")
@@ -277,6 +287,8 @@ def test_ui_in_a_real_browser(dagster_ui: Dagster, page) -> None:
     dialog = page.get_by_role("dialog")
     dialog.get_by_text(reason, exact=True).first.wait_for(state="visible")
     assert "first observation ids" in dialog.inner_text()
+    dialog.get_by_role("button", name="Close").wait_for(state="visible")
+    page.wait_for_timeout(500)  # the dialog fades in; only the screenshot needs that
     _screenshot(page, "missing-values-check.png")
 
     # 4. A backfill of a date range, launched as the UI launches it, run by the daemon.
