@@ -29,6 +29,11 @@ import dagster as dg
 import httpx
 import pytest
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # reported by the `page` fixture, with what to install
+    expect = None
+
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.settings import Settings
 
@@ -175,7 +180,7 @@ def _wait_for_code_location(ui: Dagster, webserver: subprocess.Popen) -> None:
 def page(dagster_ui: Dagster, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     try:
         from playwright.sync_api import sync_playwright
-    except ImportError as exc:
+    except ImportError as exc:  # pragma: no cover - the dev extra installs it
         pytest.fail(f"the playwright Python package is missing ({exc}); `pip install -e '.[dev]'`")
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install -y chromium`) "
@@ -264,6 +269,8 @@ def test_ui_in_a_real_browser(dagster_ui: Dagster, page) -> None:
     for name in EXPECTED_ASSETS:
         # Graph nodes are HTML inside the SVG's foreignObjects (the sidebar lists the names too).
         page.locator("svg foreignObject").get_by_text(name, exact=True).first.wait_for(state="visible")
+    # Each node then loads its status rows (latest event, checks, partitions): wait for all of them.
+    expect(page.locator("svg foreignObject").get_by_text(re.compile(r"^Loading"))).to_have_count(0)
     _screenshot(page, "asset-graph.png")
     page.set_viewport_size(VIEWPORT)
 
