@@ -106,23 +106,27 @@ def refill_not_yet_available(context: dg.SensorEvaluationContext, store: DuckDBS
         yield run_request(batch, asset_graph, today)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the pending dates and the commands that re-fill them (no daemon needed)."""
-    from gmgbd_assets.definitions import defs
-
+def refill_commands(defs: dg.Definitions) -> list[str]:
+    """The pending dates of ``defs``' tables, as comments and the ``dagster asset materialize`` commands that
+    re-fill them (what the sensor would request, for runs without the daemon)."""
     graph = defs.resolve_asset_graph()
     store: DuckDBStore = defs.resources["store"]
-    pending = batches(pending_dates(store, _tables(graph)))
-    if not pending:
-        print("Nothing to re-fill: no rows with missing_reason = 'not_yet_available'.")
-        return 0
-    for batch in pending:
-        selection = ",".join(k.to_user_string() for k in dg.AssetSelection.assets(*batch.tables).downstream()
-                             .resolve(graph))
+    lines = []
+    for batch in batches(pending_dates(store, _tables(graph))):
+        keys = dg.AssetSelection.assets(*batch.tables).downstream().resolve(graph)
+        selection = ",".join(sorted(k.to_user_string() for k in keys))
         span = f"--partition {batch.first}" if batch.first == batch.last else (
             f"--partition-range {batch.first}...{batch.last}")
-        print(f"# {batch.first}..{batch.last}: not_yet_available in {', '.join(batch.tables)}")
-        print(f"dagster asset materialize -m gmgbd_assets --select '{selection}' {span}")
+        lines.append(f"# {batch.first}..{batch.last}: not_yet_available in {', '.join(batch.tables)}")
+        lines.append(f"dagster asset materialize -m gmgbd_assets --select '{selection}' {span}")
+    return lines
+
+
+def main() -> int:
+    from gmgbd_assets.definitions import defs
+
+    lines = refill_commands(defs)
+    print("\n".join(lines) if lines else "Nothing to re-fill: no rows with missing_reason = 'not_yet_available'.")
     return 0
 
 

@@ -20,6 +20,7 @@ from gmgbd_assets.refill import (
     RefillBatch,
     batches,
     pending_dates,
+    refill_commands,
 )
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.schedules import SETTLED_DATE_JOB, SETTLED_DATE_SCHEDULE
@@ -197,6 +198,13 @@ def test_refill_sensor_rebuilds_not_yet_available_dates(
     assert list(pending_dates(store, ["raw_observations", "late_source", "downstream", "absent"])) == [
         date(2024, 6, 5), date(2024, 6, 6), date(2024, 6, 7)]
 
+    # Without the daemon: the same request, as a command line.
+    assert refill_commands(defs) == [
+        "# 2024-06-05..2024-06-07: not_yet_available in late_source",
+        "dagster asset materialize -m gmgbd_assets --select 'downstream,late_source' "
+        "--partition-range 2024-06-05...2024-06-07",
+    ]
+
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
         [request] = sensor.evaluate_tick(context).run_requests
@@ -214,6 +222,7 @@ def test_refill_sensor_rebuilds_not_yet_available_dates(
         )
         assert rerun.success
         assert pending_dates(store, ["late_source"]) == {}
+        assert refill_commands(defs) == []
         nulls = store.query("SELECT count(*) AS n FROM downstream WHERE value IS NULL")["n"][0]
         assert nulls == 0
         skipped = sensor.evaluate_tick(context)
