@@ -19,6 +19,8 @@ from gmgbd_assets.assets import (
     weather,
 )
 from gmgbd_assets.checks import all_checks
+from gmgbd_assets.freshness import freshness_checks, freshness_sensor
+from gmgbd_assets.refill import refill_not_yet_available
 from gmgbd_assets.resources.captioner import CaptionerResource
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
@@ -27,6 +29,7 @@ from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
 from gmgbd_assets.settings import Settings
 
 
@@ -109,11 +112,25 @@ ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, wa
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     assets = dg.load_assets_from_modules(ASSET_MODULES)
-    return dg.Definitions(
+    return with_automation(dg.Definitions(
         assets=assets,
         asset_checks=all_checks(key.to_user_string() for a in assets for key in a.keys),
         resources=build_resources(settings),
-    )
+    ))
+
+
+def with_automation(defs: dg.Definitions) -> dg.Definitions:
+    """Adds the daily schedule, the freshness checks and their sensor, and the not_yet_available re-fill sensor
+    for whatever assets ``defs`` holds."""
+    keys = sorted(defs.resolve_asset_graph().get_all_asset_keys(), key=lambda k: k.to_user_string())
+    job = settled_date_job(keys)
+    checks = freshness_checks(keys)
+    return dg.Definitions.merge(defs, dg.Definitions(
+        jobs=[job],
+        schedules=[settled_date_schedule(job)],
+        asset_checks=checks,
+        sensors=[freshness_sensor(checks), refill_not_yet_available],
+    ))
 
 
 defs = build_definitions(Settings.from_env())

@@ -1,17 +1,37 @@
 """The one partitioning every asset shares: the sighting date.
 
-It starts on 2000-02-18, the first MODIS NDVI composite; earlier dates could never be complete.
+It starts on 2000-02-18, the first MODIS NDVI composite; earlier dates could never be complete. It ends at the
+newest *settled* date: ``GMGBD_SETTLE_DAYS`` (default 7) days before today, so a date becomes a partition only
+once its observations and weather have arrived (see ``gmgbd_assets/schedules.py`` and the README).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import dagster as dg
 
 FIRST_SIGHTING_DATE = "2000-02-18"
+# ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a
+# week; MODIS composites can take weeks and are re-filled later (gmgbd_assets/refill.py) rather than waited for.
+DEFAULT_SETTLE_DAYS = 7
 
-sighting_date_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_SIGHTING_DATE)
+
+def settle_days() -> int:
+    """``GMGBD_SETTLE_DAYS``: how many days after a date its data counts as settled (1 = yesterday is)."""
+    value = int(os.environ.get("GMGBD_SETTLE_DAYS", "").strip() or DEFAULT_SETTLE_DAYS)
+    if value < 1:
+        raise ValueError(f"GMGBD_SETTLE_DAYS must be at least 1, not {value}")
+    return value
+
+
+def settled_daily_partitions(lag_days: int) -> dg.DailyPartitionsDefinition:
+    """Daily partitions whose newest is ``today - lag_days`` (``end_offset=0`` would end at yesterday)."""
+    return dg.DailyPartitionsDefinition(start_date=FIRST_SIGHTING_DATE, end_offset=1 - lag_days)
+
+
+sighting_date_partitions = settled_daily_partitions(settle_days())
 
 
 def partition_window(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[date, date]:

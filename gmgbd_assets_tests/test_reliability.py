@@ -1,0 +1,160 @@
+"""Faults, kills, parallel runs and secrets: none of them may change or lose what the pipeline stores.
+
+Each test runs the real pipeline (every asset and check, offline) in subprocesses via
+``gmgbd_assets_tests.pipeline_run``, against the emulators' fault and latency injection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = ("raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "gmgbd",
+          "quarantine")
+SAMPLE_PER_DATE = {"2024-06-01": 19, "2024-06-02": 19, "2024-06-03": 19, "2024-06-05": 19}
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GMGBD_")}
+    env.update(GMGBD_PROFILE="offline", GMGBD_DATA_DIR=str(data_dir), **extra)
+    return env
+
+
+def _start(data_dir: Path, start: str, end: str, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gmgbd_assets_tests.pipeline_run", start, end],
+        cwd=REPO, env=_env(data_dir, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _run(data_dir: Path, start: str = "2024-06-01", end: str = "2024-06-07", **extra: str) -> str:
+    proc = _start(data_dir, start, end, **extra)
+    output, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, output[-4000:]
+    return output
+
+
+def snapshot(data_dir: Path) -> dict[str, pl.DataFrame]:
+    """Every table, sorted, without timestamp columns (``*_at``) and with paths relative to the data dir."""
+    con = duckdb.connect(str(data_dir / "gmgbd.duckdb"), read_only=True)
+    tables = {}
+    for table in TABLES:
+        frame = pl.DataFrame(con.sql(f"SELECT * FROM {table}").to_arrow_table())
+        frame = frame.drop([c for c in frame.columns if c.endswith("_at")])
+        if "path" in frame.columns:
+            frame = frame.with_columns(pl.col("path").str.replace(str(data_dir.resolve()), "", literal=True))
+        tables[table] = frame.sort(frame.columns)
+    con.close()
+    return tables
+
+
+def assert_same_tables(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    for table in TABLES:
+        assert a[table].equals(b[table], null_equal=True), f"{table} differs"
+
+
+def assert_images_intact(data_dir: Path) -> None:
+    """Every stored image row points at a file whose bytes match its sha256; no other file counts."""
+    con = duckdb.connect(str(data_dir / "gmgbd.duckdb"), read_only=True)
+    rows = con.sql("SELECT path, sha256 FROM images WHERE path IS NOT NULL").fetchall()
+    con.close()
+    for path, sha in rows:
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha, path
+    stored = {Path(p).resolve() for p, _ in rows}
+    images = [p.resolve() for p in (data_dir / "images").rglob("*") if p.is_file()]
+    assert not [p for p in images if p not in stored and p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, pl.DataFrame]:
+    data_dir = tmp_path_factory.mktemp("reference")
+    _run(data_dir)
+    return snapshot(data_dir)
+
+
+def test_faults_on_one_request_in_five_leave_the_dataset_identical(reference, tmp_path):
+    output = _run(tmp_path, GMGBD_EMULATOR_FAULT_RATE="0.2", GMGBD_EMULATOR_SEED="7")
+    assert "retry" in output  # the faults really happened and were retried
+    assert_same_tables(reference, snapshot(tmp_path))
+    assert_images_intact(tmp_path)
+
+
+def test_faults_that_outlast_the_retries_fail_the_run_and_store_nothing(tmp_path):
+    proc = _start(tmp_path, "2024-06-01", "2024-06-01", GMGBD_EMULATOR_FAULT_RATE="0.97", GMGBD_EMULATOR_SEED="3")
+    output, _ = proc.communicate(timeout=400)
+    assert proc.returncode != 0 and "still failing after" in output
+    db = tmp_path / "gmgbd.duckdb"
+    if db.exists():
+        con = duckdb.connect(str(db), read_only=True)
+        tables = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "gmgbd" not in tables or con.sql("SELECT count(*) FROM gmgbd").fetchone()[0] == 0
+        con.close()
+
+
+def test_four_parallel_runs_of_four_dates_all_succeed(tmp_path):
+    procs = [_start(tmp_path, day, day) for day in SAMPLE_PER_DATE]
+    outputs = [p.communicate(timeout=500)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [o[-2000:] for o in outputs]
+    con = duckdb.connect(str(tmp_path / "gmgbd.duckdb"), read_only=True)
+    for table in TABLES[:-2]:
+        counts = dict(con.sql(f"SELECT sighting_date::VARCHAR, count(*) FROM {table} GROUP BY 1").fetchall())
+        assert counts == SAMPLE_PER_DATE, table
+        dupes = con.sql(f"SELECT count(*) - count(DISTINCT observation_id) FROM {table}").fetchone()[0]
+        assert dupes == 0, table
+    con.close()
+
+
+def _kill_when(proc: subprocess.Popen, marker: str, delay_s: float) -> str:
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            time.sleep(delay_s)
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    return "".join(seen)
+
+
+@pytest.mark.parametrize(
+    ("marker", "delay_s"),
+    [
+        ('Started execution of step "images"', 0.5),  # during photo downloads
+        ('Started execution of step "captions"', 1.0),  # during captioning
+        ('Started execution of step "gmgbd"', 0.05),  # during the final table's DuckDB write
+    ],
+)
+def test_a_killed_backfill_converges_when_rerun(reference, tmp_path, marker, delay_s):
+    proc = _start(tmp_path, "2024-06-01", "2024-06-07", GMGBD_EMULATOR_LATENCY_MS="30")
+    log = _kill_when(proc, marker, delay_s)
+    assert proc.returncode == -signal.SIGKILL, log[-2000:]
+    _run(tmp_path)
+    assert_same_tables(reference, snapshot(tmp_path))
+    assert_images_intact(tmp_path)
+
+
+def test_an_earth_engine_key_never_appears_in_output_or_errors(tmp_path):
+    sentinel = "SENTINEL-3f9a-private-key-never-print-me"
+    _run(tmp_path, "2024-06-01", "2024-06-01", GMGBD_CONTACT="ops@example.org")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gmgbd_assets_tests.pipeline_run", "2024-06-01", "2024-06-01", "ndvi"],
+        cwd=REPO, capture_output=True, text=True, timeout=400,
+        env=_env(tmp_path, GMGBD_PROFILE="live", GMGBD_EE_SERVICE_ACCOUNT_KEY=sentinel),
+    )
+    assert proc.returncode != 0 and "GMGBD_EE_SERVICE_ACCOUNT_KEY" in proc.stdout + proc.stderr
+    assert sentinel not in proc.stdout + proc.stderr
+    con = duckdb.connect(str(tmp_path / "gmgbd.duckdb"), read_only=True)
+    for table in TABLES[:-2]:
+        text = str(con.sql(f"SELECT * FROM {table}").fetchall())
+        assert sentinel not in text
+    con.close()
