@@ -122,9 +122,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 def with_automation(defs: dg.Definitions) -> dg.Definitions:
     """Adds the daily schedule, the freshness checks and their sensor, and the not_yet_available re-fill sensor
     for whatever assets ``defs`` holds."""
-    keys = sorted(defs.resolve_asset_graph().get_all_asset_keys(), key=lambda k: k.to_user_string())
+    graph = defs.resolve_asset_graph()
+    keys = sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
     job = settled_date_job(keys)
-    checks = freshness_checks(keys)
+    # "Partition D exists by the deadline" only means something for date-partitioned assets (not the card).
+    checks = freshness_checks(
+        k for k in keys if isinstance(graph.get(k).partitions_def, dg.TimeWindowPartitionsDefinition)
+    )
     return dg.Definitions.merge(defs, dg.Definitions(
         jobs=[job],
         schedules=[settled_date_schedule(job)],

@@ -35,11 +35,19 @@ def sample_observations() -> tuple[dict[str, Any], ...]:
     return _load(sample_dir())
 
 
+def _record_id(record: dict[str, Any]) -> int:
+    """Recorded responses carry some numbers as strings; a record with no usable id sorts first."""
+    try:
+        return int(record.get("id"))
+    except (TypeError, ValueError):
+        return 0
+
+
 class INaturalistEmulator:
     """Answers ``GET /v1/observations`` like the real API, including the 10,000-result window on ``page``."""
 
     def __init__(self, records: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None) -> None:
-        self.records = sorted(records if records is not None else sample_observations(), key=lambda r: r["id"])
+        self.records = sorted(records if records is not None else sample_observations(), key=_record_id)
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -63,13 +71,12 @@ class INaturalistEmulator:
         matching = [r for r in self.records if self._matches(r, q, day)]
         if q.get("order", "desc") == "desc":
             matching.reverse()
-        after = [r for r in matching if r["id"] > id_above] if id_above else matching
+        after = [r for r in matching if _record_id(r) > id_above] if id_above else matching
         start = (page - 1) * per_page
-        return httpx.Response(
-            200,
-            json={"total_results": len(after), "page": page, "per_page": per_page,
-                  "results": after[start:start + per_page]},
-        )
+        body = {"total_results": len(after), "page": page, "per_page": per_page,
+                "results": after[start:start + per_page]}
+        # Recorded responses hold the odd bare NaN, which json.dumps writes and httpx's json= refuses.
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, content=json.dumps(body).encode())
 
     @staticmethod
     def _matches(record: dict[str, Any], q: httpx.QueryParams, day: date | None) -> bool:
@@ -81,7 +88,11 @@ class INaturalistEmulator:
 
 
 class PhotoHostEmulator:
-    """Serves ``/photos/<id>/<size>.<ext>`` from ``data/sample/photos/<id>.jpg``, any size word."""
+    """Serves ``/photos/<id>/<size>.<ext>`` from ``data/sample/photos/<id>.jpg``, any size word.
+
+    Two optional files beside a photo make the host misbehave, for hostile-input tests: ``<id>.redirect``
+    (answer 302 to the URL it holds) and ``<id>.content-length`` (announce that many bytes, send the file).
+    """
 
     def __init__(self, photos_dir: Path | None = None) -> None:
         self.photos_dir = photos_dir or sample_dir() / "photos"
@@ -90,10 +101,17 @@ class PhotoHostEmulator:
         parts = request.url.path.strip("/").split("/")
         if len(parts) != 3 or parts[0] != "photos" or not parts[1].isdigit():
             return httpx.Response(404, text="Not Found")
+        redirect = self.photos_dir / f"{parts[1]}.redirect"
+        if redirect.is_file():
+            return httpx.Response(302, headers={"Location": redirect.read_text().strip()})
         path = self.photos_dir / f"{parts[1]}.jpg"
         if not path.is_file():
             return httpx.Response(404, text="Not Found")
-        return httpx.Response(200, headers={"Content-Type": "image/jpeg"}, content=path.read_bytes())
+        headers = {"Content-Type": "image/jpeg"}
+        announced = self.photos_dir / f"{parts[1]}.content-length"
+        if announced.is_file():
+            headers["Content-Length"] = announced.read_text().strip()
+        return httpx.Response(200, headers=headers, content=path.read_bytes())
 
 
 def register(routes: dict[str, httpx.MockTransport | Any]) -> None:
