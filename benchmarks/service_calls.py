@@ -209,7 +209,7 @@ def report(run: Run) -> None:
           f"real compute {run.per_1000(run.compute_s):.1f} s, held by the services' limits "
           f"{run.per_1000(run.held_s):,.0f} s)")
     print(f"    records/day under the free-tier caps: {by_caps:,.0f} (bound: {binding}); one process at this "
-          f"wall time: {86_400 * run.records / run.wall_s:,.0f}")
+          f"wall time, caps aside: {86_400 * run.records / run.wall_s:,.0f}")
 
 
 def benchmark(records: int, per_day: int, workdir: Path, nominatim: bool) -> dict[str, Run]:
