@@ -37,19 +37,12 @@ from unittest import mock
 import dagster as dg
 import httpx
 
-from benchmarks.emulated import (
-    INAT_PHOTO_HOSTS,
-    NOMINATIM_HOST,
-    OPEN_METEO_HOSTS,
-    Services,
-    VirtualClock,
-    write_sample,
-)
+from benchmarks.emulated import NOMINATIM_HOST, OPEN_METEO_HOSTS, Services, VirtualClock, write_sample
 from gmgbd_assets.assets import geocodes, images, ndvi, raw_observations, water_distance, weather
 from gmgbd_assets.definitions import build_resources
 from gmgbd_assets.earth_engine_layers import SamplePoint
 from gmgbd_assets.emulators.inaturalist import API_HOST
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.settings import INAT_PHOTO_HOSTS, Settings
 
 PER_DAY = 200
 REFERENCE_PAGE = 40
@@ -96,7 +89,7 @@ class Run:
         return 1 / per_record[binding], binding
 
 
-def _counts(services: Services) -> dict[str, int]:
+def service_counts(services: Services) -> dict[str, int]:
     return {
         "inaturalist_api": services.requests([API_HOST]),
         "photos": services.requests(INAT_PHOTO_HOSTS),
@@ -106,7 +99,7 @@ def _counts(services: Services) -> dict[str, int]:
     }
 
 
-def _environment(workdir: Path, geocoder: str) -> dict[str, str]:
+def offline_environment(workdir: Path, geocoder: str) -> dict[str, str]:
     return {
         "GMGBD_PROFILE": "offline",
         "GMGBD_DATA_DIR": str(workdir / f"data-{geocoder}"),
@@ -135,7 +128,7 @@ def live_politeness(resources: dict) -> dict:
 
 def run_pipeline(workdir: Path, records: int, dates: list[date], geocoder: str = "offline",
                  selection: list | None = None) -> Run:
-    with mock.patch.dict(os.environ, _environment(workdir, geocoder)):
+    with mock.patch.dict(os.environ, offline_environment(workdir, geocoder)):
         settings = Settings.from_env()
         clock = VirtualClock()
         _clocks.append(clock)
@@ -148,13 +141,13 @@ def run_pipeline(workdir: Path, records: int, dates: list[date], geocoder: str =
             t0, c0 = clock.monotonic(), time.perf_counter()
             dg.materialize(assets, resources=resources, tags=tags, run_config=QUIET)
             wall, compute = clock.monotonic() - t0, time.perf_counter() - c0
-    return Run(f"pipeline ({geocoder} geocoder)", records, wall, compute, _counts(services),
+    return Run(f"pipeline ({geocoder} geocoder)", records, wall, compute, service_counts(services),
                services.open_meteo_weight, sum(services.held_s.values()))
 
 
 def run_baseline(workdir: Path, records: int, dates: list[date], sleeps: bool = True) -> Run:
     """The reference call pattern, written from its description (issue 9), against the same emulators."""
-    with mock.patch.dict(os.environ, _environment(workdir, "nominatim")):
+    with mock.patch.dict(os.environ, offline_environment(workdir, "nominatim")):
         clock = VirtualClock()
         _clocks.append(clock)
         services = Services(clock)
@@ -195,7 +188,7 @@ def run_baseline(workdir: Path, records: int, dates: list[date], sleeps: bool = 
     if done != records:
         raise SystemExit(f"baseline saw {done} records, expected {records}")
     label = "baseline (reference pattern)" if sleeps else "baseline without its sleeps"
-    return Run(label, records, wall, compute, _counts(services), services.open_meteo_weight,
+    return Run(label, records, wall, compute, service_counts(services), services.open_meteo_weight,
                sum(services.held_s.values()))
 
 
