@@ -1,0 +1,92 @@
+"""The benchmark machinery: per-host latency and one shared emulated internet, the virtual clock, the published
+limits held in front of the emulators, and a smoke run of the request benchmark on a tiny sample."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.emulated import LATENCY_S, Services, VirtualClock, write_sample
+from benchmarks.service_calls import benchmark
+from gmgbd_assets.emulators import router
+from gmgbd_assets.emulators.faults import FaultInjector
+from gmgbd_assets.emulators.inaturalist import API_HOST
+from gmgbd_assets.emulators.nominatim import HOST as NOMINATIM_HOST
+from gmgbd_assets.resources.geocoder import GeocoderResource
+
+
+def test_router_sleeps_each_hosts_latency_and_counts() -> None:
+    slept: list[float] = []
+    internet = router.EmulatedInternet(
+        {"a.example": lambda r: httpx.Response(200), "b.example": lambda r: httpx.Response(204)},
+        FaultInjector(),
+        {"a.example": 0.25},
+        slept.append,
+    )
+    with httpx.Client(transport=httpx.MockTransport(internet)) as client:
+        assert client.get("https://a.example/x").status_code == 200
+        assert client.get("https://b.example/y").status_code == 204
+        assert client.get("https://a.example/z").status_code == 200
+    assert slept == [0.25, 0.25]  # b.example has no latency set
+    assert internet.requests_by_host == {"a.example": 2, "b.example": 1}
+
+
+def test_serving_routes_every_resource_to_one_internet_and_restores() -> None:
+    shared = router.emulated_internet()
+    resource = GeocoderResource(emulated=True)
+    with router.serving(shared):
+        with httpx.Client(transport=resource.transport()) as client:
+            client.get(f"https://{NOMINATIM_HOST}/reverse", params={"lat": 51.5, "lon": -0.12, "format": "jsonv2"})
+        with httpx.Client(transport=resource.transport()) as client:
+            client.get(f"https://{NOMINATIM_HOST}/reverse", params={"lat": 48.8, "lon": 2.35, "format": "jsonv2"})
+    assert shared.requests_by_host == {NOMINATIM_HOST: 2}
+    assert router._serving is None
+    after = resource.transport()
+    assert isinstance(after, httpx.MockTransport)
+    assert after.handler is not shared  # a fresh emulated internet again outside the block
+
+
+def test_virtual_clock_sleeps_instantly() -> None:
+    clock = VirtualClock()
+    started = time.monotonic()
+    before = clock.monotonic()
+    clock.sleep(3600.0)
+    assert clock.monotonic() - before >= 3600.0
+    assert time.monotonic() - started < 1.0
+    assert clock.slept == 3600.0
+
+
+def test_services_hold_requests_to_the_published_rate_and_add_latency(tmp_path: Path, monkeypatch) -> None:
+    write_sample(tmp_path / "sample", 4, per_day=4)
+    monkeypatch.setenv("GMGBD_SAMPLE_DIR", str(tmp_path / "sample"))
+    services = Services(VirtualClock())
+    with httpx.Client(transport=httpx.MockTransport(services.internet)) as client:
+        for lat in (51.5, 48.8, 52.5):  # back to back: the 1/s limit holds the 2nd and 3rd
+            client.get(f"https://{NOMINATIM_HOST}/reverse", params={"lat": lat, "lon": 2.0, "format": "jsonv2"})
+        page = client.get(f"https://{API_HOST}/v1/observations", params={"observed_on": "2023-05-01"}).json()
+    held = services.held_s[NOMINATIM_HOST]
+    latency = LATENCY_S[NOMINATIM_HOST]
+    assert 2 * (1.0 - latency) - 0.1 <= held <= 2 * (1.0 - latency) + 0.1
+    assert services.clock.slept >= held + 3 * latency + LATENCY_S[API_HOST]
+    assert page["total_results"] == 4
+    assert {p["photos"][0]["id"] for p in page["results"]} == {700_000_000 + i for i in range(4)}
+
+
+def test_service_call_benchmark_runs_on_a_tiny_sample(tmp_path: Path) -> None:
+    runs = benchmark(records=20, per_day=10, workdir=tmp_path, nominatim=False)
+    pipeline, baseline = runs["pipeline"], runs["baseline"]
+    # Two dates: one iNaturalist page, one Open-Meteo archive call and one EE request per layer each.
+    assert pipeline.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 0, "open_meteo": 2,
+                                 "earth_engine": 4}
+    assert pipeline.open_meteo_weight == 20
+    # The reference pattern: a page per date (10 < 40 records), then per record 1 + 1 + 2 + 3 requests.
+    assert baseline.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 20, "open_meteo": 40,
+                                 "earth_engine": 60}
+    assert baseline.open_meteo_weight == 40
+    assert runs["baseline_nosleep"].requests == baseline.requests
+    # The baseline's fixed sleeps alone: 1.2 s x 20 records + 5 s per 20 records.
+    assert baseline.wall_s - runs["baseline_nosleep"].wall_s >= 29.0
+    assert pipeline.records_per_day_by_caps() == (10_000, "open_meteo")
+    assert baseline.records_per_day_by_caps() == (5_000, "open_meteo")
