@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from gmgbd_assets.resources.json_values import finite_float
+
 # --- datasets -------------------------------------------------------------------------------------------------
 MODIS_NDVI = "MODIS/061/MOD13A1"
 MODIS_FIRST_COMPOSITE = date(2000, 2, 18)
@@ -286,16 +288,6 @@ def _features_by_obs(collection: Any, what: str) -> dict[int, Mapping[str, Any]]
     return out
 
 
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def before_modis_sample(day: date) -> NdviSample:
     return NdviSample(None, None, None, None, BEFORE_MODIS,
                       f"{day} is before the first MODIS composite ({MODIS_FIRST_COMPOSITE})")
@@ -320,8 +312,8 @@ def parse_ndvi_response(
             out[p.observation_id] = NdviSample(None, None, None, None, NOT_RETURNED,
                                                "Earth Engine returned no feature for this point")
             continue
-        raw = _number(props.get("NDVI"))
-        start_day = _number(props.get("start_day"))
+        raw = finite_float(props.get("NDVI"))
+        start_day = finite_float(props.get("start_day"))
         if raw is not None and start_day is not None:
             start = EPOCH + timedelta(days=int(start_day))
             if start not in candidates:
@@ -330,7 +322,7 @@ def parse_ndvi_response(
             out[p.observation_id] = NdviSample(value, ndvi_category(value), start, candidates[start].lag_days,
                                                None, None)
             continue
-        qa_best = _number(props.get("qa_best"))
+        qa_best = finite_float(props.get("qa_best"))
         if not published:
             reason, detail = NO_COMPOSITE, f"no {MODIS_NDVI} composite published for {window}"
         elif qa_best is None:
@@ -356,12 +348,12 @@ def parse_water_response(
             out[p.observation_id] = WaterSample(None, None, NOT_RETURNED,
                                                 "Earth Engine returned no feature for this point")
             continue
-        covered = bool(_number(props.get("stream_coverage")))
+        covered = bool(finite_float(props.get("stream_coverage")))
         options = []
-        d_stream = _number(props.get("d_stream"))
+        d_stream = finite_float(props.get("d_stream"))
         if covered and d_stream is not None:
             options.append((d_stream, STREAM))
-        d_water = _number(props.get("d_water"))
+        d_water = finite_float(props.get("d_water"))
         if d_water is not None:
             options.append((d_water, WATER_BODY))
         options = [(d, f) for d, f in options if 0.0 <= d <= radius_m]

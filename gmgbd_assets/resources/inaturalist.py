@@ -7,7 +7,6 @@ it is not there.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
+from gmgbd_assets.resources.json_values import finite_float
 
 PER_PAGE_MAX = 200
 PHOTO_SIZES = ("square", "thumb", "small", "medium", "large", "original")
@@ -87,16 +87,6 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _plausible_name(name: str) -> bool:
     return len(name) <= MAX_NAME_LENGTH and all(ch.isprintable() for ch in name)
 
@@ -115,11 +105,11 @@ def _coordinates(result: dict[str, Any]) -> tuple[float | None, float | None, st
     if isinstance(geojson, dict):
         coords = geojson.get("coordinates")
         if isinstance(coords, list | tuple) and len(coords) == 2:
-            lon, lat = _float(coords[0]), _float(coords[1])
+            lon, lat = finite_float(coords[0]), finite_float(coords[1])
     if (lat is None or lon is None) and isinstance(result.get("location"), str):
         parts = result["location"].split(",")
         if len(parts) == 2:
-            lat, lon = _float(parts[0]), _float(parts[1])
+            lat, lon = finite_float(parts[0]), finite_float(parts[1])
     if lat is None or lon is None:
         return None, None, NO_COORDINATES
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -177,7 +167,7 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         sighting_date=queried_day,
         latitude=lat,
         longitude=lon,
-        positional_accuracy_m=_float(result.get("positional_accuracy")),
+        positional_accuracy_m=finite_float(result.get("positional_accuracy")),
         coordinates_obscured=obscured,
         scientific_name=scientific_name,
         common_name=common_name,

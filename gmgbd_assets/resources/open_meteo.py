@@ -9,7 +9,6 @@ the per-minute limit: chunks are sized to fit it. Limits, retries and ``Retry-Af
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource, ServiceUnavailableError
+from gmgbd_assets.resources.json_values import finite_float
 
 ARCHIVE_MAX_LOCATIONS = 1_000
 ELEVATION_MAX_LOCATIONS = 100
@@ -48,16 +48,6 @@ class DailyWeather:
     timezone: str | None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def parse_archive(payload: Any, day: date, expected: int) -> list[DailyWeather]:
     """The archive response (one object, or a list in request order for several locations)."""
     items = payload if isinstance(payload, list) else [payload]
@@ -70,13 +60,13 @@ def parse_archive(payload: Any, day: date, expected: int) -> list[DailyWeather]:
         temp = None
         if day.isoformat() in times:
             i = times.index(day.isoformat())
-            temp = _number(temps[i]) if i < len(temps) else None
+            temp = finite_float(temps[i]) if i < len(temps) else None
         out.append(
             DailyWeather(
                 temp,
-                _number(item.get("elevation")),
-                _number(item.get("latitude")),
-                _number(item.get("longitude")),
+                finite_float(item.get("elevation")),
+                finite_float(item.get("latitude")),
+                finite_float(item.get("longitude")),
                 item.get("timezone"),
             )
         )
@@ -167,7 +157,7 @@ class OpenMeteoClient:
                 raise OpenMeteoRequestError(
                     f"open-meteo elevation: expected {len(chunk)} values: {str(payload)[:200]}"
                 )
-            out.extend(_number(v) for v in values)
+            out.extend(finite_float(v) for v in values)
         return out
 
 
