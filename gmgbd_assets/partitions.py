@@ -8,9 +8,13 @@ once its observations and weather have arrived (see ``gmgbd_assets/schedules.py`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
+
+from gmgbd_assets.resources.duckdb_store import TableSpec
 
 FIRST_SIGHTING_DATE = "2000-02-18"
 # ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a
@@ -42,3 +46,29 @@ def partition_window(context: dg.AssetExecutionContext | dg.AssetCheckExecutionC
 
 def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def dated_table_asset(
+    table: TableSpec,
+    *,
+    group_name: str,
+    deps: Iterable[str] = (),
+    pool: str | None = None,
+    kinds: Iterable[str] = ("duckdb", "python"),
+    metadata: Mapping[str, Any] | None = None,
+) -> Callable[..., dg.AssetsDefinition]:
+    """The decorator every table asset shares: sighting-date partitions, single-run range backfills, and the
+    table's declared schema (with units) shown in the UI."""
+    return dg.asset(
+        partitions_def=sighting_date_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=list(deps),
+        group_name=group_name,
+        kinds=set(kinds),
+        pool=pool,
+        metadata={
+            "dagster/column_schema": table.dagster_schema(),
+            "dagster/table_name": table.name,
+            **(metadata or {}),
+        },
+    )

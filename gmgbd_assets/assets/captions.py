@@ -9,7 +9,7 @@ import polars as pl
 from PIL import Image
 
 from gmgbd_assets.assets.images import IMAGES
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.captioner import Captioner, CaptionerResource
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import sha256_file
@@ -35,15 +35,7 @@ CAPTIONS = TableSpec(
 )
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["images"],
-    group_name="media",
-    kinds={"duckdb", "pytorch"},
-    pool="captioning",
-    metadata={"dagster/column_schema": CAPTIONS.dagster_schema(), "dagster/table_name": "captions"},
-)
+@dated_table_asset(CAPTIONS, group_name="media", deps=["images"], pool="captioning", kinds=("duckdb", "pytorch"))
 def captions(
     context: dg.AssetExecutionContext, store: DuckDBStore, captioner: CaptionerResource
 ) -> dg.MaterializeResult:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.geocoder import GeocoderResource
 
@@ -60,15 +60,7 @@ GEOCODES = TableSpec(
 )
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["raw_observations"],
-    group_name="enrich",
-    kinds={"duckdb", "python"},
-    pool="nominatim",
-    metadata={"dagster/column_schema": GEOCODES.dagster_schema(), "dagster/table_name": "geocodes"},
-)
+@dated_table_asset(GEOCODES, group_name="enrich", deps=["raw_observations"], pool="nominatim")
 def geocodes(
     context: dg.AssetExecutionContext, store: DuckDBStore, geocoder: GeocoderResource
 ) -> dg.MaterializeResult:

@@ -7,7 +7,7 @@ import dagster as dg
 import duckdb
 
 from gmgbd_assets.checks import REFERENCE_COLUMNS, RULES, markdown_table
-from gmgbd_assets.partitions import partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 
 UPSTREAM = ("images", "captions", "geocodes", "weather", "ndvi", "water_distance")
@@ -175,18 +175,12 @@ def _window_stats(store: DuckDBStore, start: date, end: date) -> Iterator[tuple[
     yield from frame.iter_rows()
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["raw_observations", *UPSTREAM],
+@dated_table_asset(
+    GMGBD,
     group_name="dataset",
-    kinds={"duckdb", "sql"},
-    metadata={
-        "dagster/column_schema": GMGBD.dagster_schema(),
-        "dagster/column_lineage": COLUMN_LINEAGE,
-        "dagster/table_name": "gmgbd",
-        "quarantine_schema": QUARANTINE.dagster_schema(),
-    },
+    deps=["raw_observations", *UPSTREAM],
+    kinds=("duckdb", "sql"),
+    metadata={"dagster/column_lineage": COLUMN_LINEAGE, "quarantine_schema": QUARANTINE.dagster_schema()},
 )
 def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.MaterializeResult:
     """The Global Multi-modal Geo-Biodiversity Dataset: complete records only.

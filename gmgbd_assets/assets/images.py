@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import PhotoOutcome, PhotoRequest, PhotosResource, StoredPhoto
 
@@ -37,15 +37,7 @@ IMAGES = TableSpec(
 )
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["raw_observations"],
-    group_name="media",
-    kinds={"duckdb", "python"},
-    pool="inaturalist_media",
-    metadata={"dagster/column_schema": IMAGES.dagster_schema(), "dagster/table_name": "images"},
-)
+@dated_table_asset(IMAGES, group_name="media", deps=["raw_observations"], pool="inaturalist_media")
 def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: PhotosResource) -> dg.MaterializeResult:
     """The photo of every observation, as a checked file on disk, one row per raw observation.
 

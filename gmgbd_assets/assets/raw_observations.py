@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.inaturalist import INaturalistResource, Observation
 
@@ -51,14 +51,7 @@ class RawObservationsConfig(dg.Config):
     )
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="ingest",
-    kinds={"duckdb", "python"},
-    pool="inaturalist",
-    metadata={"dagster/column_schema": RAW_OBSERVATIONS.dagster_schema(), "dagster/table_name": "raw_observations"},
-)
+@dated_table_asset(RAW_OBSERVATIONS, group_name="ingest", pool="inaturalist")
 def raw_observations(
     context: dg.AssetExecutionContext,
     config: RawObservationsConfig,

@@ -7,7 +7,7 @@ import dagster as dg
 
 from gmgbd_assets.assets._earth_engine_inputs import split_raw
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 
@@ -32,15 +32,7 @@ WATER_DISTANCE = TableSpec(
 )
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[RAW_OBSERVATIONS.name],
-    group_name="enrich",
-    kinds={"duckdb", "python"},
-    pool="earth_engine",
-    metadata={"dagster/column_schema": WATER_DISTANCE.dagster_schema(), "dagster/table_name": "water_distance"},
-)
+@dated_table_asset(WATER_DISTANCE, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
 def water_distance(
     context: dg.AssetExecutionContext, store: DuckDBStore, earth_engine: EarthEngineResource
 ) -> dg.MaterializeResult:

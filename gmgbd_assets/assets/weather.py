@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.open_meteo import (
     NO_ELEVATION,
@@ -51,15 +51,7 @@ WEATHER = TableSpec(
 )
 
 
-@dg.asset(
-    partitions_def=sighting_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["raw_observations"],
-    group_name="enrich",
-    kinds={"duckdb", "python"},
-    pool="open_meteo",
-    metadata={"dagster/column_schema": WEATHER.dagster_schema(), "dagster/table_name": "weather"},
-)
+@dated_table_asset(WEATHER, group_name="enrich", deps=["raw_observations"], pool="open_meteo")
 def weather(
     context: dg.AssetExecutionContext, store: DuckDBStore, open_meteo: OpenMeteoResource
 ) -> dg.MaterializeResult:
