@@ -4,7 +4,8 @@ sampled (with their upstream reason) so every enrichment table has one row per r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import polars as pl
 
@@ -30,3 +31,20 @@ def split_raw(frame: pl.DataFrame) -> dict[date, tuple[list[SamplePoint], list[U
         else:
             points.append(SamplePoint(row["observation_id"], row["latitude"], row["longitude"]))
     return out
+
+
+def unsampled_rows(
+    unsampled: list[Unsampled], day: date, source_column: str, source: str, sampled_at: datetime
+) -> list[dict[str, Any]]:
+    """Table rows for observations that were not sampled: values NULL, the upstream reason kept."""
+    return [
+        {
+            "observation_id": u.observation_id,
+            "sighting_date": day,
+            source_column: source,
+            "missing_reason": u.reason,
+            "missing_detail": u.detail,
+            "sampled_at": sampled_at,
+        }
+        for u in unsampled
+    ]

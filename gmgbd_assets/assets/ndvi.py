@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from gmgbd_assets.assets._earth_engine_inputs import split_raw
+from gmgbd_assets.assets._earth_engine_inputs import split_raw, unsampled_rows
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
@@ -71,17 +71,7 @@ def ndvi(
                 "sampled_at": sampled_at,
             }
             for obs_id, s in samples.items()
-        ] + [
-            {
-                "observation_id": u.observation_id,
-                "sighting_date": day,
-                "ndvi_source": client.source_ndvi,
-                "missing_reason": u.reason,
-                "missing_detail": u.detail,
-                "sampled_at": sampled_at,
-            }
-            for u in unsampled
-        ]
+        ] + unsampled_rows(unsampled, day, "ndvi_source", client.source_ndvi, sampled_at)
         written = store.replace_window(NDVI, NDVI.frame(rows), day, day + timedelta(days=1))
         total += written
         day_reasons = Counter(r["missing_reason"] for r in rows if r["missing_reason"])
