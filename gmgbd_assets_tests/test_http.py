@@ -150,14 +150,15 @@ def _take_slots(path: str, count: int, interval: float, out) -> None:
 def test_file_rate_limiter_spaces_requests_across_processes(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_take_slots, args=(str(tmp_path / "svc"), 4, 0.25, out)) for _ in range(2)]
+    procs = [ctx.Process(target=_take_slots, args=(str(tmp_path / "svc"), 3, 0.5, out)) for _ in range(2)]
     for p in procs:
         p.start()
-    stamps = sorted(out.get(timeout=60) for _ in range(8))
+    stamps = sorted(out.get(timeout=60) for _ in range(6))
     for p in procs:
         p.join(timeout=30)
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    assert min(gaps) >= 0.2, gaps
+    # A stamp is taken just after its slot, so scheduling delay on a loaded machine can shave a little off a gap.
+    assert min(gaps) >= 0.3, gaps
 
 
 def test_file_rate_limiter_survives_a_killed_holder(tmp_path):
