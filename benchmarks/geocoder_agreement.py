@@ -6,50 +6,50 @@ own coordinates *leaving that place out of the locality index* (so the answer ha
 neighbouring places and the country polygons, as it would for an observation between towns) and compare:
 
 - country: Natural Earth polygon (+ coast tolerance) vs the place's GeoNames country code;
-- state: admin1 of the nearest *other* place in the polygon's country vs the place's GeoNames admin1;
-- French overseas departments (GeoNames RE, GP, MQ, GF, YT) count as France, as in Natural Earth and OSM;
+- state: the admin1 that the nearest *other* places in the polygon's country vote for vs the place's GeoNames
+  admin1 (``--voters 1`` measures plain nearest-other-place in the country);
+- territories that Natural Earth folds into a parent (GeoNames RE, GP, ... see ``POLYGON_PARENT``) count as the
+  parent, as in Natural Earth and OSM;
 - baseline: plain nearest-other-place lookup (what ``reverse_geocoder`` alone does).
 
 Subsets: "border" = places whose nearest other place lies in another country; "coast" = places within 5 km of
-their country polygon's outline. Run: ``python -m benchmarks.geocoder_agreement [sample_size]``.
+their country polygon's outline. Run: ``python -m benchmarks.geocoder_agreement [sample_size] [--voters K]``.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import numpy as np
 import shapely
 
-from gmgbd_assets.resources.offline_geocoder import _unit_vectors, offline_geocoder
-
-FRENCH_DEPARTMENTS = {"RE": "FR", "GP": "FR", "MQ": "FR", "GF": "FR", "YT": "FR"}
+from gmgbd_assets.resources import offline_geocoder as og
 
 
 def main(n: int = 20_000, seed: int = 0) -> None:
     t0 = time.perf_counter()
-    g = offline_geocoder()
+    g = og.offline_geocoder()
     load_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(g.place_name), size=min(n, len(g.place_name)), replace=False)
     lat, lon = g.place_lat[sample], g.place_lon[sample]
-    # GeoNames codes France's overseas departments separately; Natural Earth (and Nominatim) say France.
-    ref_cc = np.array([FRENCH_DEPARTMENTS.get(c, c) for c in g.place_cc[sample]])
+    ref_cc = g.place_cc[sample]  # GeoNames' code, already mapped through POLYGON_PARENT
     ref_a1 = np.array([g.place_admin1[i] or "" for i in sample], dtype=object)
 
     t0 = time.perf_counter()
     country_idx = g.countries(lat, lon)
     codes = [g.country_codes[c] if c >= 0 else None for c in country_idx]
-    places, _ = g.nearest_places(lat, lon, codes, exclude=sample)
+    places, dist_km = g.neighbours(lat, lon, codes, exclude=sample)
+    states = g.states(places, dist_km)
     ours_s = time.perf_counter() - t0
     ours_cc = np.array([c or "" for c in codes])
-    ours_a1 = np.array([(g.place_admin1[p] or "") if p >= 0 else "" for p in places], dtype=object)
+    ours_a1 = np.array([g.admin1_names[s] if s >= 0 else "" for s in states], dtype=object)
 
     # Baseline: nearest other place, any country.
-    _, cand = g.place_tree.query(_unit_vectors(lat, lon), k=2)
+    _, cand = g.place_tree.query(og._unit_vectors(lat, lon), k=2)
     other = np.where(cand[:, 0] == sample, cand[:, 1], cand[:, 0])
-    base_cc = np.array([FRENCH_DEPARTMENTS.get(c, c) for c in g.place_cc[other]])
+    base_cc = g.place_cc[other]
     base_a1 = np.array([g.place_admin1[p] or "" for p in other], dtype=object)
 
     has_a1 = ref_a1 != ""
@@ -69,7 +69,8 @@ def main(n: int = 20_000, seed: int = 0) -> None:
     state_ok = country_ok & (ours_a1 == ref_a1)
     base_state_ok = base_country_ok & (base_a1 == ref_a1)
     everyone = np.ones(len(sample), bool)
-    print(f"offline geocoder: {g.version}; load {load_s:.1f}s; {len(sample)} points in {ours_s:.2f}s")
+    print(f"offline geocoder: {g.version}; {og.VOTERS} voters; load {load_s:.1f}s; "
+          f"{len(sample)} points in {ours_s:.2f}s")
     print(f"country  all: ours {pct(everyone, country_ok)} | nearest-place {pct(everyone, base_country_ok)}")
     print(f"country  border: ours {pct(border, country_ok)} | nearest-place {pct(border, base_country_ok)}")
     print(f"country  coast: ours {pct(coast, country_ok)} | nearest-place {pct(coast, base_country_ok)}")
@@ -96,4 +97,9 @@ def main(n: int = 20_000, seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sample_size", type=int, nargs="?", default=20_000)
+    parser.add_argument("--voters", type=int, default=og.VOTERS, help="nearest places that vote on the state")
+    args = parser.parse_args()
+    og.VOTERS = args.voters
+    main(args.sample_size)

