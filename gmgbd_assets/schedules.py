@@ -14,8 +14,6 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from gmgbd_assets.partitions import sighting_date_partitions
-
 SETTLED_DATE_JOB = "settled_date_job"
 SETTLED_DATE_SCHEDULE = "settled_date_schedule"
 # 01:00 UTC; the freshness deadline (freshness.py) leaves the run eight hours to finish.
@@ -27,7 +25,6 @@ def settled_date_job(asset_keys: Iterable[dg.AssetKey]) -> dg.UnresolvedAssetJob
     return dg.define_asset_job(
         SETTLED_DATE_JOB,
         selection=dg.AssetSelection.assets(*asset_keys),
-        partitions_def=sighting_date_partitions,
         description="Builds every asset for one sighting date (the schedule picks the newest settled date).",
     )
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from gmgbd_assets import tiny_blip
+from gmgbd_assets.assets import captions as captions_asset
 from gmgbd_assets.assets.captions import CAPTIONS
 from gmgbd_assets.assets.images import IMAGES
+from gmgbd_assets.caption_cache import CACHE_TABLE, CachedCaption, CaptionCache
 from gmgbd_assets.resources.captioner import (
+    Captioner,
     CaptionerResource,
     CaptionModelUnavailableError,
     GenerationSettings,
@@ -125,3 +128,53 @@ def test_captions_refuse_a_photo_altered_after_download(offline_defs, store):
     Path(images["path"].drop_nulls()[0]).write_bytes(b"replaced")
     result = materialize_range(offline_defs, ["captions"], "2024-06-02", "2024-06-02")
     assert not result.success
+
+
+def test_an_interrupted_run_resumes_from_the_caption_cache(offline_defs, store, monkeypatch):
+    assert materialize_range(offline_defs, ["raw_observations", "images"], "2024-06-01", "2024-06-02").success
+    photos = store.read_window(IMAGES, date(2024, 6, 1), date(2024, 6, 3))["sha256"].drop_nulls().n_unique()
+    monkeypatch.setattr(captions_asset, "CACHE_EVERY_BATCHES", 1)  # flush after every batch of 8
+    real_caption = Captioner.caption
+    captioned: list[int] = []
+
+    def killed_after_two_batches(self, images):
+        if len(captioned) == 2:
+            raise RuntimeError("the machine went away")
+        captioned.append(len(images))
+        return real_caption(self, images)
+
+    monkeypatch.setattr(Captioner, "caption", killed_after_two_batches)
+    assert not materialize_range(offline_defs, ["captions"], "2024-06-01", "2024-06-02").success
+    assert captioned == [8, 8]
+
+    def counted(self, images):
+        captioned.append(len(images))
+        return real_caption(self, images)
+
+    monkeypatch.setattr(Captioner, "caption", counted)
+    captioned.clear()
+    result = materialize_range(offline_defs, ["captions"], "2024-06-01", "2024-06-02")
+    assert result.success
+    assert sum(captioned) == photos - 16  # only what the killed run had not finished
+    metadata = result.asset_materializations_for_node("captions")[0].metadata
+    assert metadata["photos_from_cache"].value == 16
+
+    resumed = store.read_window(CAPTIONS, date(2024, 6, 1), date(2024, 6, 3))
+    with store.connect() as con:
+        con.execute(f"DROP TABLE {CACHE_TABLE}")
+    captioned.clear()
+    assert materialize_range(offline_defs, ["captions"], "2024-06-01", "2024-06-02").success
+    assert sum(captioned) == photos  # an empty cache captions everything again...
+    fresh = store.read_window(CAPTIONS, date(2024, 6, 1), date(2024, 6, 3))
+    assert resumed.drop("captioned_at").equals(fresh.drop("captioned_at"))  # ...and writes the same captions
+
+
+def test_the_caption_cache_is_keyed_by_model_and_settings(tiny_dir, store):
+    long = load_captioner(str(tiny_dir), device="cpu", generation=GenerationSettings(max_length=50))
+    short = load_captioner(str(tiny_dir), device="cpu", generation=GenerationSettings(max_length=20))
+    assert long.cache_key != short.cache_key and "TEST MODEL" in long.cache_key
+    at = datetime(2026, 1, 1)
+    CaptionCache(store, long.cache_key).put({"ab12": "a bird on a branch", "cd34": None}, at)
+    assert CaptionCache(store, short.cache_key).get(["ab12", "cd34"]) == {}
+    found = CaptionCache(store, long.cache_key).get(["ab12", "cd34", "ef56"])
+    assert found == {"ab12": CachedCaption("a bird on a branch", at), "cd34": CachedCaption(None, at)}

@@ -9,12 +9,14 @@ import polars as pl
 from PIL import Image
 
 from gmgbd_assets.assets.images import IMAGES
+from gmgbd_assets.caption_cache import CachedCaption, CaptionCache
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.captioner import Captioner, CaptionerResource
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import sha256_file
 
 CAPTION_EMPTY = "caption_empty"
+CACHE_EVERY_BATCHES = 4
 
 CAPTIONS = TableSpec(
     name="captions",
@@ -47,47 +49,68 @@ def captions(
     do not identify species (use ``scientific_name``). ``caption_model`` records the exact weights used. A photo
     that could not be downloaded has no caption and carries the ``images`` table's ``missing_reason``. In the
     offline demo a tiny random model writes gibberish and ``caption_model`` says it is a test model.
+
+    Every caption is also kept in ``caption_cache`` by photo SHA-256 and model settings as soon as its batch is
+    done, so an interrupted or repeated run captions only the photos it has not captioned yet; ``captioned_at``
+    is when the caption was first written.
     """
     start, end = partition_window(context)
     loaded: Captioner | None = None
+    cache: CaptionCache | None = None
     per_date: dict[str, dict[str, int]] = {}
     reasons: Counter[str] = Counter()
-    total = captioned = 0
+    total = captioned = reused = 0
     for day in days(start, end):
         day_end = day + timedelta(1)
         frame = store.read_window(IMAGES, day, day_end)
         present = frame.filter(pl.col("sha256").is_not_null())
-        texts: dict[int, str | None] = {}
-        captioned_at = datetime.now(UTC).replace(tzinfo=None)
+        known: dict[str, CachedCaption] = {}
+        written_now = 0
         if present.height:
             if loaded is None:
                 loaded = captioner.load(log=context.log.info)
+                cache = CaptionCache(store, loaded.cache_key)
                 context.log.info(f"caption model: {loaded.model_label} on {loaded.device} ({loaded.dtype})")
-            pictures = [_open_checked(r["path"], r["sha256"]) for r in present.iter_rows(named=True)]
-            texts = dict(zip(present["observation_id"].to_list(), loaded.caption(pictures), strict=True))
-            captioned_at = datetime.now(UTC).replace(tzinfo=None)
+            path_of = dict(zip(present["sha256"], present["path"], strict=True))
+            for sha, path in path_of.items():
+                _check_unchanged(path, sha)
+            known = cache.get(path_of)
+            todo = [sha for sha in path_of if sha not in known]
+            # Cached a few batches at a time, so a killed run loses at most that much work.
+            chunk = loaded.batch_size * CACHE_EVERY_BATCHES
+            for offset in range(0, len(todo), chunk):
+                hashes = todo[offset:offset + chunk]
+                texts = loaded.caption([_open(path_of[sha]) for sha in hashes])
+                known |= cache.put(dict(zip(hashes, texts, strict=True)), datetime.now(UTC).replace(tzinfo=None))
+            written_now = len(todo)
         rows = []
         for r in frame.iter_rows(named=True):
             row = {"observation_id": r["observation_id"], "sighting_date": r["sighting_date"]}
-            if r["sha256"] is None:
+            found = known.get(r["sha256"]) if r["sha256"] is not None else None
+            if found is None:
                 row |= {"missing_reason": r["missing_reason"], "missing_detail": r["missing_detail"]}
-            elif texts[r["observation_id"]] is None:
+            elif found.caption is None:
                 row |= {"caption_model": loaded.model_label, "missing_reason": CAPTION_EMPTY,
-                        "missing_detail": "the model produced no words for this photo", "captioned_at": captioned_at}
+                        "missing_detail": "the model produced no words for this photo",
+                        "captioned_at": found.captioned_at}
             else:
-                row |= {"blip_caption": texts[r["observation_id"]], "caption_model": loaded.model_label,
-                        "captioned_at": captioned_at}
+                row |= {"blip_caption": found.caption, "caption_model": loaded.model_label,
+                        "captioned_at": found.captioned_at}
             rows.append(row)
         written = store.replace_window(CAPTIONS, CAPTIONS.frame(rows), day, day_end)
         day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
         reasons.update(day_reasons)
         day_captioned = written - sum(day_reasons.values())
         total, captioned = total + written, captioned + day_captioned
+        reused += len(known) - written_now
         per_date[day.isoformat()] = {"rows": written, "captioned": day_captioned,
-                                     "missing": sum(day_reasons.values())}
+                                     "missing": sum(day_reasons.values()),
+                                     "photos_captioned_now": written_now,
+                                     "photos_from_cache": len(known) - written_now}
     metadata: dict = {
         "dagster/row_count": total,
         "captioned": captioned,
+        "photos_from_cache": reused,
         "per_date": per_date,
         "missing_reasons": dict(reasons),
     }
@@ -97,11 +120,15 @@ def captions(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _open_checked(path: str, sha256: str) -> Image.Image:
-    """The stored photo, refusing a file that is no longer the one the ``images`` table vouches for."""
+def _check_unchanged(path: str, sha256: str) -> None:
+    """Refuse a file that is no longer the one the ``images`` table vouches for: its caption, cached or not,
+    would describe another picture than the one the exports ship."""
     if not Path(path).is_file() or sha256_file(Path(path)) != sha256:
         raise dg.Failure(
             f"{path} is missing or no longer matches its recorded sha256; re-materialize `images` for this date"
         )
+
+
+def _open(path: str) -> Image.Image:
     with Image.open(path) as img:
         return img.convert("RGB")

@@ -71,6 +71,13 @@ class Captioner:
         self.device = device
         self.dtype = dtype
 
+    @property
+    def cache_key(self) -> str:
+        """Everything a caption depends on besides the photo (batch size aside: batched equals one by one)."""
+        g = self.generation
+        return (f"{self.model_label}|{self.device.split(':')[0]}|{str(self.dtype).removeprefix('torch.')}"
+                f"|max_length={g.max_length}|num_beams={g.num_beams}|min_length={g.min_length}|prompt={g.prompt!r}")
+
     def _prompt_ids(self, n: int) -> Any:
         import torch
 

@@ -1,0 +1,67 @@
+"""Captions already written, keyed by the photo's SHA-256 and everything else a caption depends on.
+
+BLIP-large on a CPU writes about one caption every ten seconds, so a day of 200 photos is half an hour. The
+``caption_cache`` table keeps every caption the moment its batch finishes: a run that is killed, or fails on a
+later date, resumes where it stopped, and re-materializing ``captions`` (after ``images`` was refreshed, or to
+rebuild a range) captions only photos it has never seen with these settings. Captioning is deterministic (greedy
+decoding), so a cached caption is exactly the one the model would write again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from gmgbd_assets.resources.duckdb_store import DuckDBStore
+
+CACHE_TABLE = "caption_cache"
+_DDL = f"""CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (
+  sha256 VARCHAR NOT NULL, settings VARCHAR NOT NULL, caption VARCHAR, captioned_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (sha256, settings))"""
+
+
+@dataclass(frozen=True)
+class CachedCaption:
+    caption: str | None  # None: the model produced no words for this photo
+    captioned_at: datetime
+
+
+class CaptionCache:
+    """The captions one model with one set of settings (``Captioner.cache_key``) has written."""
+
+    def __init__(self, store: DuckDBStore, settings: str) -> None:
+        self.store = store
+        self.settings = settings
+
+    def get(self, hashes: Iterable[str]) -> dict[str, CachedCaption]:
+        wanted = list(dict.fromkeys(hashes))
+        if not wanted:
+            return {}
+        with self.store.connect() as con:
+            con.execute(_DDL)
+            # Join against just these photos: the cache grows with every photo ever captioned.
+            con.register("wanted", pa.table({"sha256": wanted}))
+            rows = con.sql(
+                f"SELECT c.sha256, c.caption, c.captioned_at FROM {CACHE_TABLE} c JOIN wanted USING (sha256) "
+                "WHERE c.settings = ?",
+                params=[self.settings],
+            ).fetchall()
+        return {sha: CachedCaption(caption, at) for sha, caption, at in rows}
+
+    def put(self, captions: dict[str, str | None], captioned_at: datetime) -> dict[str, CachedCaption]:
+        """Store freshly written captions (committed before returning) and return them as cache entries."""
+        if captions:
+            with self.store.connect() as con:
+                con.execute(_DDL)
+                con.register("fresh", pa.table({
+                    "sha256": list(captions),
+                    "caption": pa.array(list(captions.values()), pa.string()),
+                }))
+                con.execute(
+                    f"INSERT OR REPLACE INTO {CACHE_TABLE} SELECT sha256, ?, caption, ? FROM fresh",
+                    [self.settings, captioned_at],
+                )
+        return {sha: CachedCaption(text, captioned_at) for sha, text in captions.items()}
