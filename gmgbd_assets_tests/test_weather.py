@@ -101,6 +101,22 @@ def test_list_response_matched_to_the_right_points(fake_clock: FakeClock):
     )
 
 
+def test_a_location_repeated_on_a_date_is_asked_once(fake_clock: FakeClock):
+    # Several sightings of one outing share coordinates; the 6th decimal is finer than what is sent.
+    internet = Internet(fake_clock, missing_elevation=lambda _lat, _lon: True)
+    client = _client(internet, fake_clock)
+    garden, park = (51.50012, -0.12345), (48.85661, 2.35222)
+    points = [garden, park, garden, (51.500121, -0.123454), park, (40.0, -3.7)]
+    answers = client.daily_mean_temperature(DAY, points)
+    elevations = client.elevations(points)
+    assert internet.archive.weights == [3] and client.http.budget.used == 6  # 3 archive + 3 elevation calls
+    assert [a.temperature_c for a in answers] == [
+        emulated_mean_temperature_c(round(lat, 5), round(lon, 5), DAY) for lat, lon in points
+    ]
+    assert elevations == [emulated_elevation_m(round(lat, 5), round(lon, 5)) for lat, lon in points]
+    assert answers[0].temperature_c != answers[1].temperature_c
+
+
 def test_single_location_response_is_an_object(fake_clock: FakeClock):
     (answer,) = _client(Internet(fake_clock), fake_clock).daily_mean_temperature(DAY, [(48.1, 11.6)])
     assert answer.temperature_c == emulated_mean_temperature_c(48.1, 11.6, DAY)

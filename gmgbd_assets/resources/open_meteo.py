@@ -117,15 +117,21 @@ class OpenMeteoClient:
         raise ServiceUnavailableError(f"open-meteo {what}: kept answering with unusable bodies: {problem}")
 
     def daily_mean_temperature(self, day: date, points: Sequence[tuple[float, float]]) -> list[DailyWeather]:
-        """Temperature and elevation for every point on ``day``, in input order, in as few requests as fit."""
-        out: list[DailyWeather] = []
-        for start in range(0, len(points), self.archive_chunk):
-            chunk = points[start : start + self.archive_chunk]
+        """Temperature and elevation for every point on ``day``, in input order, in as few requests as fit.
+
+        Points that are the same location as sent (5 decimals, about 1 m) are asked once: every location in a
+        request costs a weighted call, and several sightings of one outing often share their coordinates.
+        """
+        keys = [_location(lat, lon) for lat, lon in points]
+        unique = list(dict.fromkeys(keys))
+        answers: dict[tuple[str, str], DailyWeather] = {}
+        for start in range(0, len(unique), self.archive_chunk):
+            chunk = unique[start : start + self.archive_chunk]
             payload = self._get(
                 self.archive_url,
                 {
-                    "latitude": ",".join(f"{lat:.5f}" for lat, _ in chunk),
-                    "longitude": ",".join(f"{lon:.5f}" for _, lon in chunk),
+                    "latitude": ",".join(lat for lat, _ in chunk),
+                    "longitude": ",".join(lon for _, lon in chunk),
                     "start_date": day.isoformat(),
                     "end_date": day.isoformat(),
                     "daily": "temperature_2m_mean",
@@ -135,19 +141,19 @@ class OpenMeteoClient:
                 what="archive",
             )
             self.archive_requests += 1
-            out.extend(parse_archive(payload, day, len(chunk)))
-        return out
+            answers.update(zip(chunk, parse_archive(payload, day, len(chunk)), strict=True))
+        return [answers[k] for k in keys]
 
     def elevations(self, points: Sequence[tuple[float, float]]) -> list[float | None]:
-        out: list[float | None] = []
-        for start in range(0, len(points), self.elevation_chunk):
-            chunk = points[start : start + self.elevation_chunk]
+        """Terrain elevation for every point, in input order; repeated locations are asked once."""
+        keys = [_location(lat, lon) for lat, lon in points]
+        unique = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], float | None] = {}
+        for start in range(0, len(unique), self.elevation_chunk):
+            chunk = unique[start : start + self.elevation_chunk]
             payload = self._get(
                 self.elevation_url,
-                {
-                    "latitude": ",".join(f"{lat:.5f}" for lat, _ in chunk),
-                    "longitude": ",".join(f"{lon:.5f}" for _, lon in chunk),
-                },
+                {"latitude": ",".join(lat for lat, _ in chunk), "longitude": ",".join(lon for _, lon in chunk)},
                 weight=len(chunk),
                 what="elevation",
             )
@@ -157,8 +163,13 @@ class OpenMeteoClient:
                 raise OpenMeteoRequestError(
                     f"open-meteo elevation: expected {len(chunk)} values: {str(payload)[:200]}"
                 )
-            out.extend(finite_float(v) for v in values)
-        return out
+            found.update(zip(chunk, (finite_float(v) for v in values), strict=True))
+        return [found[k] for k in keys]
+
+
+def _location(lat: float, lon: float) -> tuple[str, str]:
+    """A location as it is sent: the key under which identical requests are asked once."""
+    return f"{lat:.5f}", f"{lon:.5f}"
 
 
 class OpenMeteoResource(ServiceResource):
