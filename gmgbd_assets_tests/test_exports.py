@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import queue
 import subprocess
 import sys
 import tarfile
+import threading
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +26,7 @@ from gmgbd_assets.checks import REFERENCE_COLUMNS, all_checks
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.exports_webdataset import Sample, write_shards
 from gmgbd_assets.licenses import OPEN, LicenseFilter
+from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import IMAGE_SIZE, build_complete, copy_complete, jpeg
 
@@ -241,3 +245,37 @@ def test_shards_close_at_the_byte_limit_and_keys_have_no_dots(tmp_path):
         assert tar.getnames() == ["0.jpg", "0.json", "1.jpg", "1.json", "2.jpg", "2.json"]
     with pytest.raises(ValueError, match="may not contain"):
         write_shards([Sample("1.5", b"", "jpg", {})], tmp_path / "bad", "s", 10, 10)
+
+
+def test_two_runs_exporting_one_date_take_turns(tmp_path: Path) -> None:
+    exports = ExportsResource(root=str(tmp_path))
+    day = date(2024, 6, 1)
+    first_staging, release_first, second_entered = queue.Queue(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with exports.replace_date("csv", day) as staging:
+            (staging / "part.csv").write_text("first\n")
+            first_staging.put(staging)
+            release_first.wait(30)
+            (staging / "more.csv").write_text("still first\n")  # its staging folder must still be there
+
+    def second() -> None:
+        with exports.replace_date("csv", day) as staging:
+            second_entered.set()
+            (staging / "part.csv").write_text("second\n")
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    staging = first_staging.get(timeout=30)
+    threads.append(threading.Thread(target=second))
+    threads[1].start()
+    # Without the lock the second run would start at once and sweep the first one's staging folder away.
+    assert not second_entered.wait(0.5)
+    assert (staging / "part.csv").read_text() == "first\n"
+    release_first.set()
+    for thread in threads:
+        thread.join(30)
+    assert second_entered.is_set()
+    final = exports.date_directory("csv", day)
+    assert sorted(p.name for p in final.iterdir()) == ["part.csv"] and (final / "part.csv").read_text() == "second\n"
+    assert sorted(p.name for p in final.parent.iterdir()) == [".lock-2024-06-01", "sighting_date=2024-06-01"]

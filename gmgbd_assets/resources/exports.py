@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -40,9 +41,22 @@ class ExportsResource(dg.ConfigurableResource):
 
     @contextmanager
     def replace_date(self, export_format: str, day: date) -> Iterator[Path]:
-        """Yield an empty staging folder; on success it becomes the date's folder (removed if left empty)."""
+        """Yield an empty staging folder; on success it becomes the date's folder (removed if left empty).
+
+        Two runs exporting the same date take turns: otherwise one would sweep away the other's staging folder
+        as a leftover, or swap its folder in halfway through the other's swap. The lock is an ``flock``, which
+        the kernel releases when a process dies, so a killed run never blocks the next.
+        """
         target = self.date_directory(export_format, day)
         target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.parent / f".lock-{day.isoformat()}", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with self._swap_in(target, day) as staging:
+                yield staging
+
+    @staticmethod
+    @contextmanager
+    def _swap_in(target: Path, day: date) -> Iterator[Path]:
         for leftover in target.parent.glob(f".*-{day.isoformat()}-*"):  # from a run that was killed mid-swap
             shutil.rmtree(leftover, ignore_errors=True)
         staging = target.parent / f".staging-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
