@@ -5,7 +5,8 @@ first-level division (admin1) as recorded by GeoNames. For a random sample of pl
 own coordinates *leaving that place out of the locality index* (so the answer has to come from the
 neighbouring places and the country polygons, as it would for an observation between towns) and compare:
 
-- country: Natural Earth polygon (+ coast tolerance) vs the place's GeoNames country code;
+- country: Natural Earth polygon (+ coast tolerance, + the nearest *other* place for islands missing from the
+  outlines) vs the place's GeoNames country code;
 - state: the admin1 that the nearest *other* places in the polygon's country vote for vs the place's GeoNames
   admin1 (``--voters 1`` measures plain nearest-other-place in the country);
 - territories that Natural Earth folds into a parent (GeoNames RE, GP, ... see ``POLYGON_PARENT``) count as the
@@ -38,7 +39,7 @@ def main(n: int = 20_000, seed: int = 0) -> None:
     ref_a1 = np.array([g.place_admin1[i] or "" for i in sample], dtype=object)
 
     t0 = time.perf_counter()
-    country_idx = g.countries(lat, lon)
+    country_idx = g.countries(lat, lon, exclude=sample)
     codes = [g.country_codes[c] if c >= 0 else None for c in country_idx]
     places, dist_km = g.neighbours(lat, lon, codes, exclude=sample)
     states = g.states(places, dist_km)

