@@ -29,6 +29,7 @@ from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.resources.weather import WeatherServiceResource
 from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
 from gmgbd_assets.settings import Settings
 
@@ -47,6 +48,25 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     }
     # The emulators are in-process and have no usage policy to respect: no spacing, short backoff.
     backoff_s = 0.05 if offline else 1.0
+    earth_engine = EarthEngineResource(
+        project=settings.ee_project,
+        # A secret: resolved by Dagster from the environment at run time, never logged or stored.
+        service_account_key=(
+            dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if os.environ.get("GMGBD_EE_SERVICE_ACCOUNT_KEY") else None
+        ),
+        ndvi_window_days=settings.ndvi_window_days,
+        water_radius_m=settings.water_radius_m,
+        backoff_base_s=0.05 if offline else 2.0,
+        emulated=offline,
+        emulator_fault_rate=settings.emulator_fault_rate,
+        emulator_seed=settings.emulator_seed,
+    )
+    open_meteo = OpenMeteoResource(
+        archive_url=settings.open_meteo_archive_url,
+        elevation_url=settings.open_meteo_elevation_url,
+        backoff_base_s=0.05 if offline else 2.0,
+        **service,
+    )
     return {
         "store": DuckDBStore(path=str(settings.duckdb_path)),
         "inaturalist": INaturalistResource(
@@ -78,24 +98,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             backoff_base_s=backoff_s,
             **service,
         ),
-        "open_meteo": OpenMeteoResource(
-            archive_url=settings.open_meteo_archive_url,
-            elevation_url=settings.open_meteo_elevation_url,
-            backoff_base_s=0.05 if offline else 2.0,
-            **service,
-        ),
-        "earth_engine": EarthEngineResource(
-            project=settings.ee_project,
-            # A secret: resolved by Dagster from the environment at run time, never logged or stored.
-            service_account_key=(
-                dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if os.environ.get("GMGBD_EE_SERVICE_ACCOUNT_KEY") else None
-            ),
-            ndvi_window_days=settings.ndvi_window_days,
-            water_radius_m=settings.water_radius_m,
-            backoff_base_s=0.05 if offline else 2.0,
-            emulated=offline,
-            emulator_fault_rate=settings.emulator_fault_rate,
-            emulator_seed=settings.emulator_seed,
+        "earth_engine": earth_engine,
+        "weather_service": WeatherServiceResource(
+            source=settings.weather_source, open_meteo=open_meteo, earth_engine=earth_engine
         ),
         "exports": ExportsResource(
             root=str(settings.exports_dir),

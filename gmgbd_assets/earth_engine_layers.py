@@ -1,12 +1,13 @@
-"""What we ask Earth Engine for, and how we read its answers: MODIS NDVI and distance to water.
+"""What we ask Earth Engine for, and how we read its answers: MODIS NDVI, distance to water and, for very large
+runs, ERA5-Land daily temperature with elevation.
 
 Three parts, kept apart so each can be tested on its own:
 
 * the MODIS 16-day calendar and the UTM zone of a point (plain Python, no Earth Engine);
-* expression builders (``ndvi_expression``, ``water_expression``): one Earth Engine graph per chunk of at most
-  5,000 points of one sighting date, evaluated with a single ``computeValue`` request;
-* parsers (``parse_ndvi_response``, ``parse_water_response``) that turn the JSON result into typed records, with a
-  reason code wherever a value does not exist.
+* expression builders (``ndvi_expression``, ``water_expression``, ``weather_expression``): one Earth Engine graph
+  per chunk of at most 5,000 points of one sighting date, evaluated with a single ``computeValue`` request;
+* parsers (``parse_ndvi_response``, ``parse_water_response``, ``parse_weather_response``) that turn the JSON
+  result into typed records, with a reason code wherever a value does not exist.
 
 The offline sampler (``gmgbd_assets.emulators.earth_engine``) answers in the same JSON shape, so the parsers and
 chunking are the same code in both profiles.
@@ -37,6 +38,14 @@ STREAM_MIN_UPSTREAM_CELLS = 100  # HydroSHEDS' own river-network threshold
 HYDROSHEDS_LAT_RANGE = (-56.0, 60.0)
 WATER_MASK = "MODIS/006/MOD44W"  # land/water mask, 250 m, global including the open ocean
 WATER_MASK_BAND = "water_mask"
+
+ERA5_LAND_DAILY = "ECMWF/ERA5_LAND/DAILY_AGGR"  # one image per UTC day; 0.1 degree (~9 km), land only
+ERA5_TEMPERATURE_BAND = "temperature_2m"  # daily mean, kelvin
+ERA5_LAND_DELAY_DAYS = 7  # days after which a date is usually published (the dataset lags the present)
+KELVIN = 273.15
+DEM = "COPERNICUS/DEM/GLO30"  # Copernicus GLO-30 tiles, band DEM; Open-Meteo's elevation API serves GLO-90
+DEM_BAND = "DEM"
+WEATHER_SCALE_M = 90.0  # sample the DEM at GLO-90's resolution, as Open-Meteo does; ERA5-Land reads its cell
 
 STREAM = "stream"
 WATER_BODY = "water_body"
@@ -82,6 +91,12 @@ class NdviSample:
     lag_days: int | None
     missing_reason: str | None
     missing_detail: str | None
+
+
+@dataclass(frozen=True)
+class Era5Sample:
+    temperature_c: float | None  # None: no ERA5-Land value here (sea, large lakes) or none published yet
+    elevation_m: float | None  # None: outside the DEM's tiles (open sea)
 
 
 @dataclass(frozen=True)
@@ -275,6 +290,22 @@ def water_expression(points: Sequence[SamplePoint], radius_m: float, scale_m: fl
     return ee.FeatureCollection(parts).flatten()
 
 
+def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
+    """One request: whether ERA5-Land has published ``day``, and per point that day's mean 2 m temperature and
+    the terrain elevation.
+
+    The day is ERA5-Land's UTC day (the Open-Meteo archive uses the point's local day). An unpublished day is an
+    empty collection whose mean has no bands, so the samples carry only the elevation and ``published`` says 0.
+    """
+    import ee
+
+    era5 = ee.ImageCollection(ERA5_LAND_DAILY).filterDate(day.isoformat(), (day + timedelta(days=1)).isoformat())
+    dem = ee.ImageCollection(DEM).select(DEM_BAND).mosaic().rename("elevation")
+    image = era5.select(ERA5_TEMPERATURE_BAND).mean().addBands(dem)
+    samples = image.reduceRegions(collection=_points(points), reducer=ee.Reducer.first(), scale=WEATHER_SCALE_M)
+    return ee.Dictionary({"published": era5.size(), "samples": samples})
+
+
 # --- parsers --------------------------------------------------------------------------------------------------
 def _features_by_obs(collection: Any, what: str) -> dict[int, Mapping[str, Any]]:
     if not isinstance(collection, Mapping) or not isinstance(collection.get("features"), list):
@@ -368,3 +399,23 @@ def parse_water_response(
             None, None, BEYOND_SEARCH_RADIUS, f"no {sources} within {radius_m / 1000:g} km"
         )
     return out
+
+
+def parse_weather_response(points: Sequence[SamplePoint], response: Any) -> tuple[bool, dict[int, Era5Sample]]:
+    """(whether the day is published, typed values per observation) from ``{"published": n, "samples": ...}``."""
+    if not isinstance(response, Mapping) or "samples" not in response:
+        raise ValueError(f"Earth Engine weather: unexpected result {str(response)[:200]}")
+    published = bool(finite_float(response.get("published")))
+    by_obs = _features_by_obs(response["samples"], "weather")
+    out: dict[int, Era5Sample] = {}
+    for p in points:
+        props = by_obs.get(p.observation_id)
+        if props is None:
+            raise ValueError(f"Earth Engine weather: no feature returned for observation {p.observation_id}")
+        kelvin = finite_float(props.get(ERA5_TEMPERATURE_BAND))
+        elevation = finite_float(props.get("elevation"))
+        out[p.observation_id] = Era5Sample(
+            round(kelvin - KELVIN, 2) if kelvin is not None else None,
+            round(elevation, 1) if elevation is not None else None,
+        )
+    return published, out

@@ -54,6 +54,7 @@ class Settings:
     ndvi_window_days: int = 32
     water_radius_m: float = 25_000.0
     geocoder: str = "offline"
+    weather_source: str = "open_meteo"
     nominatim_url: str = "https://nominatim.openstreetmap.org"
     open_meteo_archive_url: str = OPEN_METEO_ARCHIVE_URL
     open_meteo_elevation_url: str = OPEN_METEO_ELEVATION_URL
@@ -100,6 +101,7 @@ class Settings:
             ndvi_window_days=int(_env("GMGBD_NDVI_WINDOW_DAYS", "32")),
             water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", "25000")),
             geocoder=_geocoder(_env("GMGBD_GEOCODER", "offline")),
+            weather_source=_weather_source(_env("GMGBD_WEATHER_SOURCE", "open_meteo")),
             nominatim_url=_env("GMGBD_NOMINATIM_URL", "https://nominatim.openstreetmap.org").rstrip("/"),
             open_meteo_archive_url=_env("GMGBD_OPEN_METEO_ARCHIVE_URL", OPEN_METEO_ARCHIVE_URL),
             open_meteo_elevation_url=_env("GMGBD_OPEN_METEO_ELEVATION_URL", OPEN_METEO_ELEVATION_URL),
@@ -111,6 +113,14 @@ class Settings:
             shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
             shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
         )
+
+
+def _weather_source(value: str) -> str:
+    from gmgbd_assets.resources.weather import SOURCES
+
+    if value not in SOURCES:
+        raise ValueError(f"GMGBD_WEATHER_SOURCE must be one of {SOURCES}, not {value!r}")
+    return value
 
 
 def _geocoder(value: str) -> str:

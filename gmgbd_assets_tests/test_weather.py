@@ -10,6 +10,9 @@ import pytest
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.assets.weather import WEATHER
+from gmgbd_assets.definitions import build_definitions
+from gmgbd_assets.earth_engine_layers import Era5Sample, SamplePoint, parse_weather_response
+from gmgbd_assets.emulators.earth_engine import OfflineSampler
 from gmgbd_assets.emulators.open_meteo import (
     ArchiveEmulator,
     ElevationEmulator,
@@ -17,9 +20,13 @@ from gmgbd_assets.emulators.open_meteo import (
     emulated_elevation_m,
     emulated_mean_temperature_c,
 )
+from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.earth_engine import EarthEngineClient, LiveBackend
 from gmgbd_assets.resources.http import WeightedWindowLimiter
 from gmgbd_assets.resources.open_meteo import OpenMeteoRequestError, OpenMeteoResource
+from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
+from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, point_ids
 
 DAY = date(2024, 6, 3)
 
@@ -242,3 +249,85 @@ def test_html_error_page_with_status_200_is_retried(fake_clock: FakeClock):
     assert [a.temperature_c for a in answers] == [
         emulated_mean_temperature_c(la, lo, DAY) for la, lo in points
     ]
+
+
+# -- the Earth Engine source (GMGBD_WEATHER_SOURCE=earth_engine) ----------------------------------------------
+def _era5_answer(points: list[SamplePoint], props: dict[int, dict], published: int = 1) -> dict:
+    features = [{"type": "Feature", "geometry": None, "properties": {"obs": p.observation_id, **props.get(
+        p.observation_id, {})}} for p in points]
+    return {"published": published, "samples": {"type": "FeatureCollection", "features": features}}
+
+
+def test_era5_land_graph_names_datasets_bands_the_utc_day_and_the_dem_scale() -> None:
+    points = [SamplePoint(11, 48.85, 2.35), SamplePoint(12, -35.0, -20.0)]
+    with StubbedEarthEngine() as stub:
+        stub.answer = lambda graph: _era5_answer(points, {})
+        EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").weather(DAY, points)
+    (graph,) = stub.requests
+    loaded = {const(a["id"]) for a in calls(graph, "ImageCollection.load")}
+    assert loaded == {"ECMWF/ERA5_LAND/DAILY_AGGR", "COPERNICUS/DEM/GLO30"}
+    windows = {(const(w["start"]), const(w["end"])) for w in calls(graph, "DateRange")}
+    assert windows == {("2024-06-03", "2024-06-04")}  # one UTC day, for the values and the "published" count
+    selected = str(calls(graph, "Image.select"))
+    assert "temperature_2m" in selected and "'DEM'" in selected
+    assert calls(graph, "ImageCollection.mosaic") and calls(graph, "Collection.size")
+    (reduce,) = calls(graph, "Image.reduceRegions")
+    assert const(reduce["scale"]) == 90.0 and calls(graph, "Reducer.first")
+    assert point_ids(graph) == [11, 12]
+
+
+def test_era5_land_answer_is_read_in_celsius_with_gaps_kept() -> None:
+    points = [SamplePoint(1, 46.5, 7.9), SamplePoint(2, -35.0, -20.0), SamplePoint(3, 0.0, 0.0)]
+    published, values = parse_weather_response(points, _era5_answer(points, {
+        1: {"temperature_2m": 285.4, "elevation": 1512.37},
+        3: {"temperature_2m": None, "elevation": 3.0},
+    }))
+    assert published
+    assert values[1] == Era5Sample(12.25, 1512.4)
+    assert values[2] == Era5Sample(None, None)  # sea: no ERA5-Land cell, no DEM tile
+    assert values[3] == Era5Sample(None, 3.0)
+    assert parse_weather_response(points, _era5_answer(points, {}, published=0))[0] is False
+    with pytest.raises(ValueError, match="no feature returned"):
+        parse_weather_response(points, _era5_answer(points[:2], {}))
+
+
+def test_weather_from_earth_engine_on_the_sample(offline_env, monkeypatch):
+    monkeypatch.setenv("GMGBD_WEATHER_SOURCE", "earth_engine")
+    settings = Settings.from_env()
+    defs, store = build_definitions(settings), DuckDBStore(path=str(settings.duckdb_path))
+    result = materialize_range(defs, ["raw_observations", "weather"], "2024-06-01", "2024-06-07")
+    assert result.success
+    raw = store.read_window(RAW_OBSERVATIONS, date(2024, 6, 1), date(2024, 6, 8))
+    rows = store.read_window(WEATHER, date(2024, 6, 1), date(2024, 6, 8)).join(
+        raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id")
+    assert rows.height == raw.height
+    assert set(rows["weather_source"]) == {"emulated:earth-engine:ECMWF/ERA5_LAND/DAILY_AGGR (UTC day)"}
+    at_sea = {220011003}  # the sample's open-ocean sighting
+    for row in rows.to_dicts():
+        if row["invalid_reason"]:
+            assert row["missing_reason"] == row["invalid_reason"] and row["avg_temp_C"] is None
+        elif row["observation_id"] in at_sea:
+            assert (row["avg_temp_C"], row["elevation_m"], row["missing_reason"]) == (None, None, "no_temperature")
+            assert "land only" in row["missing_detail"] and "open sea" in row["missing_detail"]  # both gaps said
+        else:
+            assert row["avg_temp_C"] == pytest.approx(
+                emulated_mean_temperature_c(row["latitude"], row["longitude"], row["sighting_date"]), abs=0.01)
+            assert row["elevation_m"] == emulated_elevation_m(row["latitude"], row["longitude"])
+            assert row["elevation_source"] == "earth-engine:COPERNICUS/DEM/GLO30" and row["missing_reason"] is None
+    assert set(rows.filter(rows["missing_reason"] == "no_temperature")["observation_id"]) == at_sea
+    meta = result.asset_materializations_for_node("weather")[0].metadata
+    assert meta["earth_engine_requests"].value == 6  # one per non-empty date, and no Open-Meteo request
+    assert "archive_requests" not in meta
+
+
+def test_a_recent_date_is_not_yet_published_in_era5_land():
+    sampler = OfflineSampler(today=date(2024, 6, 5))
+    client = EarthEngineClient(sampler, source_ndvi="x", source_water="y")
+    published, values = client.weather(date(2024, 6, 3), [SamplePoint(1, 46.5, 7.9)])
+    assert not published and values[1].temperature_c is None and values[1].elevation_m is not None
+
+
+def test_an_unknown_weather_source_is_refused(monkeypatch):
+    monkeypatch.setenv("GMGBD_WEATHER_SOURCE", "met_office")
+    with pytest.raises(ValueError, match="GMGBD_WEATHER_SOURCE"):
+        Settings.from_env()

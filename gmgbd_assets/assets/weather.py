@@ -1,19 +1,24 @@
 """``weather``: mean 2 m air temperature on the sighting date, and terrain elevation, per observation."""
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_DAILY, ERA5_LAND_DELAY_DAYS, SamplePoint
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.open_meteo import (
     NO_ELEVATION,
     NO_TEMPERATURE,
     NOT_YET_AVAILABLE,
     OpenMeteoResource,
 )
+from gmgbd_assets.resources.weather import EARTH_ENGINE, WeatherServiceResource
 
 WEATHER = TableSpec(
     name="weather",
@@ -51,9 +56,99 @@ WEATHER = TableSpec(
 )
 
 
+@dataclass(frozen=True)
+class PointWeather:
+    """One observation's values, and why any of them is missing."""
+
+    temperature_c: float | None
+    elevation_m: float | None
+    elevation_source: str | None
+    problems: tuple[tuple[str, str], ...] = ()
+
+
+def _temperature_problem(day: date, today: date, delay_days: int, where: str) -> tuple[str, str]:
+    """Why a date has no temperature: too recent for the reanalysis (a later run fills it in), or simply none."""
+    if (today - day).days <= 2 * delay_days:
+        return NOT_YET_AVAILABLE, f"{where} has no value for {day} yet (expected after {day + timedelta(delay_days)})"
+    return NO_TEMPERATURE, f"{where} has no value for {day}"
+
+
+class _OpenMeteoDay:
+    """All of a date's points from the Open-Meteo archive, and the elevation API where the archive had none."""
+
+    def __init__(self, resource: OpenMeteoResource, log: Callable[[str], None]) -> None:
+        self.resource = resource
+        self.client = resource.client(log=log)
+        self.source = resource.source
+
+    def fetch(self, day: date, points: list[tuple[float, float]], today: date) -> list[PointWeather]:
+        delay = self.resource.archive_delay_days
+        archive_ok = day <= today - timedelta(days=delay)
+        answers = self.client.daily_mean_temperature(day, points) if archive_ok and points else []
+        archive_elev = [a.elevation_m for a in answers] if answers else [None] * len(points)
+        need = [i for i, e in enumerate(archive_elev) if e is None]
+        looked_up = dict(zip(need, self.client.elevations([points[i] for i in need]), strict=True)) if need else {}
+        out = []
+        for i in range(len(points)):
+            temp = answers[i].temperature_c if answers else None
+            elev, elev_source = archive_elev[i], "open-meteo-archive"
+            if elev is None:
+                elev, elev_source = looked_up.get(i), "open-meteo-elevation"
+            problems = []
+            if temp is None:
+                problems.append(_temperature_problem(day, today, delay, "the Open-Meteo archive"))
+            if elev is None:
+                problems.append((NO_ELEVATION, "neither the archive nor the elevation API gave a value"))
+            out.append(PointWeather(temp, elev, elev_source if elev is not None else None, tuple(problems)))
+        return out
+
+    def metadata(self) -> dict:
+        return {"archive_requests": self.client.archive_requests,
+                "elevation_requests": self.client.elevation_requests,
+                "weighted_calls": self.client.http.budget.used}
+
+    def close(self) -> None:
+        self.client.http.close()
+
+
+class _EarthEngineDay:
+    """All of a date's points from ERA5-Land daily aggregates and the Copernicus DEM, in one request per 5,000."""
+
+    def __init__(self, resource: EarthEngineResource, log: Callable[[str], None]) -> None:
+        self.client = resource.client(log=log)
+        self.source = resource.weather_source
+        self.elevation_source = resource.elevation_source
+
+    def fetch(self, day: date, points: list[tuple[float, float]], today: date) -> list[PointWeather]:
+        if not points:
+            return []
+        samples = [SamplePoint(i, lat, lon) for i, (lat, lon) in enumerate(points)]
+        published, values = self.client.weather(day, samples)
+        out = []
+        for p in samples:
+            v = values[p.observation_id]
+            problems = []
+            if v.temperature_c is None:
+                problems.append(
+                    (NO_TEMPERATURE, "ERA5-Land has no cell here (it covers land only: sea or a large lake)")
+                    if published else _temperature_problem(day, today, ERA5_LAND_DELAY_DAYS, ERA5_LAND_DAILY)
+                )
+            if v.elevation_m is None:
+                problems.append((NO_ELEVATION, f"{DEM} has no tile here (open sea)"))
+            out.append(PointWeather(v.temperature_c, v.elevation_m,
+                                    self.elevation_source if v.elevation_m is not None else None, tuple(problems)))
+        return out
+
+    def metadata(self) -> dict:
+        return {"earth_engine_requests": self.client.requests["weather"]}
+
+    def close(self) -> None:
+        """Nothing to release: the Earth Engine session is shared by the process."""
+
+
 @dated_table_asset(WEATHER, group_name="enrich", deps=["raw_observations"], pool="open_meteo")
 def weather(
-    context: dg.AssetExecutionContext, store: DuckDBStore, open_meteo: OpenMeteoResource
+    context: dg.AssetExecutionContext, store: DuckDBStore, weather_service: WeatherServiceResource
 ) -> dg.MaterializeResult:
     """The conditions of the sighting day: mean 2 m air temperature (°C) over the observation's local calendar
     day, and the terrain elevation (m) of the point.
@@ -63,12 +158,18 @@ def weather(
     NULL with ``not_yet_available`` until a later re-run fills it in. Elevation comes with the archive answer
     (90 m DEM) or, where absent, from Open-Meteo's elevation API. Rows for raw records without usable
     coordinates are NULL with the upstream reason.
+
+    With ``GMGBD_WEATHER_SOURCE=earth_engine`` (for runs beyond Open-Meteo's 10,000 calls a day) the values are
+    ERA5-Land's daily mean over the UTC day and the Copernicus DEM, sampled in Earth Engine; ``weather_source``
+    says which source every row came from.
     """
     start, end = partition_window(context)
     raw = store.read_window(RAW_OBSERVATIONS, start, end)
-    client = open_meteo.client(log=context.log.warning)
+    log = context.log.warning
+    source = weather_service.checked_source()
+    fetcher = (_EarthEngineDay(weather_service.earth_engine, log) if source == EARTH_ENGINE
+               else _OpenMeteoDay(weather_service.open_meteo, log))
     today = datetime.now(UTC).date()
-    available_until = today - timedelta(days=open_meteo.archive_delay_days)
     per_date: dict[str, dict[str, int]] = {}
     reasons: Counter[str] = Counter()
     total = 0
@@ -76,44 +177,18 @@ def weather(
         for day in days(start, end):
             rows_in = raw.filter(raw["sighting_date"] == day).to_dicts()
             usable = [r for r in rows_in if r["invalid_reason"] is None]
-            points = [(r["latitude"], r["longitude"]) for r in usable]
-            archive_ok = day <= available_until
-            answers = client.daily_mean_temperature(day, points) if archive_ok and points else []
-            archive_elev = [a.elevation_m for a in answers] if answers else [None] * len(points)
-            need = [i for i, e in enumerate(archive_elev) if e is None]
-            looked_up = (
-                dict(zip(need, client.elevations([points[i] for i in need]), strict=True)) if need else {}
-            )
+            found = fetcher.fetch(day, [(r["latitude"], r["longitude"]) for r in usable], today)
             fetched_at = datetime.now(UTC).replace(tzinfo=None)
-            values = {}
-            for i, r in enumerate(usable):
-                temp = answers[i].temperature_c if answers else None
-                elev, elev_source = archive_elev[i], "open-meteo-archive"
-                if elev is None:
-                    elev, elev_source = looked_up.get(i), "open-meteo-elevation"
-                problems = []
-                if temp is None:
-                    if not archive_ok:
-                        problems.append(
-                            (
-                                NOT_YET_AVAILABLE,
-                                f"ERA5 data for {day} is expected after "
-                                f"{day + timedelta(days=open_meteo.archive_delay_days)}",
-                            )
-                        )
-                    elif (today - day).days <= 2 * open_meteo.archive_delay_days:
-                        problems.append((NOT_YET_AVAILABLE, f"the archive has no value for {day} yet"))
-                    else:
-                        problems.append((NO_TEMPERATURE, f"the archive returned null for {day}"))
-                if elev is None:
-                    problems.append((NO_ELEVATION, "neither the archive nor the elevation API gave a value"))
-                values[r["observation_id"]] = {
-                    "avg_temp_C": temp,
-                    "elevation_m": elev,
-                    "elevation_source": elev_source if elev is not None else None,
-                    "missing_reason": problems[0][0] if problems else None,
-                    "missing_detail": "; ".join(d for _, d in problems) or None,
+            values = {
+                r["observation_id"]: {
+                    "avg_temp_C": w.temperature_c,
+                    "elevation_m": w.elevation_m,
+                    "elevation_source": w.elevation_source,
+                    "missing_reason": w.problems[0][0] if w.problems else None,
+                    "missing_detail": "; ".join(d for _, d in w.problems) or None,
                 }
+                for r, w in zip(usable, found, strict=True)
+            }
             rows = []
             for r in rows_in:
                 row = values.get(r["observation_id"]) or {
@@ -124,7 +199,7 @@ def weather(
                     {
                         "observation_id": r["observation_id"],
                         "sighting_date": day,
-                        "weather_source": open_meteo.source,
+                        "weather_source": fetcher.source,
                         "fetched_at": fetched_at,
                         **row,
                     }
@@ -133,22 +208,16 @@ def weather(
             total += written
             day_reasons = Counter(x["missing_reason"] for x in rows if x["missing_reason"])
             reasons.update(day_reasons)
-            per_date[day.isoformat()] = {
-                "rows": written,
-                "elevation_lookups": len(need),
-                **{f"missing_{k}": v for k, v in day_reasons.items()},
-            }
+            per_date[day.isoformat()] = {"rows": written, **{f"missing_{k}": v for k, v in day_reasons.items()}}
             context.log.info(f"{day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")
     finally:
-        client.http.close()
+        fetcher.close()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
             "per_date": per_date,
             "missing_reasons": dict(reasons),
-            "archive_requests": client.archive_requests,
-            "elevation_requests": client.elevation_requests,
-            "weighted_calls": client.http.budget.used,
-            "source": open_meteo.source,
+            "source": fetcher.source,
+            **fetcher.metadata(),
         }
     )

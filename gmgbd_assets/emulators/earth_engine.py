@@ -1,8 +1,8 @@
 """Offline stand-in for Earth Engine: deterministic, plausible NDVI and water distances, in Earth Engine's JSON.
 
-It answers the same two requests as ``LiveBackend`` (``ndvi``, ``water``) with the result shape the live
+It answers the same requests as ``LiveBackend`` (``ndvi``, ``water``, ``weather``) with the result shape the live
 expressions produce, so chunking, retries and parsing are the same code in both profiles. Every value it makes
-is stored with ``ndvi_source``/``water_source = 'emulated'``.
+is stored with an ``emulated`` source.
 
 How values are made (a pure function of latitude, longitude and date; nothing random between runs):
 
@@ -15,6 +15,9 @@ How values are made (a pure function of latitude, longitude and date; nothing ra
   composite exactly as the live mosaic does.
 * Land water distances: nearest stream and nearest water body drawn per place (a few km typical); streams only
   between 56 S and 60 N, HydroSHEDS' coverage; anything beyond the search radius comes back absent.
+* ERA5-Land temperature and DEM elevation: the Open-Meteo emulator's functions of the same point and date (in
+  kelvin), absent at sea (ERA5-Land and the DEM cover land only); a date later than ``today`` minus
+  ``ERA5_LAND_DELAY_DAYS`` (``earth_engine_layers``) is not published yet.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ import random
 import struct
 import threading
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from gmgbd_assets import earth_engine_layers as layers
 from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.emulators.open_meteo import emulated_elevation_m, emulated_mean_temperature_c
 
 OPEN_SEA_KM = 300.0
 EARTH_RADIUS_KM = 6371.0088
@@ -107,13 +111,14 @@ def summary_qa(lat: float, lon: float, composite_start: date) -> int:
 class OfflineSampler:
     """Implements the ``Backend`` protocol of ``gmgbd_assets.resources.earth_engine`` without a network."""
 
-    def __init__(self, fault_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, fault_rate: float = 0.0, seed: int = 0, today: date | None = None) -> None:
         if not 0.0 <= fault_rate < 1.0:
             raise ValueError(f"fault rate must be in [0, 1), not {fault_rate}")
         self.fault_rate = fault_rate
         self._rng = random.Random(seed)
         self.requests = 0
         self.faults_injected = 0
+        self.today = today
 
     def _maybe_fail(self) -> None:
         self.requests += 1
@@ -187,3 +192,22 @@ class OfflineSampler:
                     props["d_water"] = round(d_water / scale_m) * scale_m
             features.append(self._feature(p, props))
         return {"type": "FeatureCollection", "features": features}
+
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> dict[str, Any]:
+        self._maybe_fail()
+        if len(points) > layers.MAX_POINTS_PER_REQUEST:
+            raise ValueError("Collection query aborted after accumulating over 5000 elements.")
+        today = self.today or datetime.now(UTC).date()
+        published = day <= today - timedelta(days=layers.ERA5_LAND_DELAY_DAYS)
+        sea = open_sea([(p.latitude, p.longitude) for p in points])
+        features = []
+        for p, is_sea in zip(points, sea, strict=True):
+            props: dict[str, Any] = {}
+            if not is_sea:
+                props["elevation"] = emulated_elevation_m(p.latitude, p.longitude)
+                if published:
+                    props[layers.ERA5_TEMPERATURE_BAND] = (
+                        emulated_mean_temperature_c(p.latitude, p.longitude, day) + layers.KELVIN
+                    )
+            features.append(self._feature(p, props))
+        return {"published": 1 if published else 0, "samples": {"type": "FeatureCollection", "features": features}}

@@ -1,10 +1,10 @@
 """Google Earth Engine: one lazily created session per process, batched sampling, retries on quota errors.
 
-``EarthEngineResource.client()`` is called only by the ``ndvi`` and ``water_distance`` assets, so selecting any
-other asset never needs Earth Engine credentials. Without credentials the client refuses at once and says what to
-set. Credentials come from ``GMGBD_EE_PROJECT`` (with ``earthengine authenticate`` or application-default
-credentials) or a service-account key passed as ``dagster.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY")``; the key is
-never logged or put into metadata.
+``EarthEngineResource.client()`` is called only by the ``ndvi`` and ``water_distance`` assets (and by ``weather``
+when ``GMGBD_WEATHER_SOURCE=earth_engine``), so selecting any other asset never needs Earth Engine credentials.
+Without credentials the client refuses at once and says what to set. Credentials come from ``GMGBD_EE_PROJECT``
+(with ``earthengine authenticate`` or application-default credentials) or a service-account key passed as
+``dagster.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY")``; the key is never logged or put into metadata.
 
 Every request is one ``computeValue`` over at most 5,000 points of one sighting date (see
 ``gmgbd_assets.earth_engine_layers``). Quota errors (429, "Too many concurrent aggregations"), 5xx and timeouts
@@ -28,11 +28,13 @@ import dagster as dg
 from pydantic import Field
 
 from gmgbd_assets import earth_engine_layers as layers
-from gmgbd_assets.earth_engine_layers import NdviSample, SamplePoint, WaterSample
+from gmgbd_assets.earth_engine_layers import Era5Sample, NdviSample, SamplePoint, WaterSample
 from gmgbd_assets.resources.http import Clock, ServiceUnavailableError, SystemClock
 
 LIVE_NDVI_SOURCE = layers.MODIS_NDVI
 LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
+LIVE_WEATHER_SOURCE = f"earth-engine:{layers.ERA5_LAND_DAILY} (UTC day)"
+LIVE_ELEVATION_SOURCE = f"earth-engine:{layers.DEM}"
 EMULATED = "emulated"
 HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
 
@@ -62,6 +64,8 @@ class Backend(Protocol):
 
     def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any: ...
 
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> Any: ...
+
 
 class LiveBackend:
     """Builds the expressions and sends each as one ``ee.data.computeValue`` request."""
@@ -78,6 +82,9 @@ class LiveBackend:
 
     def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any:
         return self._compute(layers.water_expression(points, radius_m, scale_m))
+
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> Any:
+        return self._compute(layers.weather_expression(day, points))
 
 
 @dataclass
@@ -120,7 +127,7 @@ class EarthEngineClient:
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._log = log or (lambda _msg: None)
-        self.requests = {"ndvi": 0, "water": 0}
+        self.requests = {"ndvi": 0, "water": 0, "weather": 0}
         self.retries = 0
 
     def _call(self, layer: str, send: Callable[[], Any]) -> Any:
@@ -157,6 +164,16 @@ class EarthEngineClient:
             response = self._call("water", lambda c=chunk: self.backend.water(c, self.radius_m, self.scale_m))
             out.update(layers.parse_water_response(chunk, response, self.radius_m))
         return out
+
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> tuple[bool, dict[int, Era5Sample]]:
+        """(whether ERA5-Land has published ``day``, temperature and elevation per observation)."""
+        published, out = True, {}
+        for chunk in layers.chunks(points, self.chunk_size):
+            response = self._call("weather", lambda c=chunk: self.backend.weather(day, c))
+            chunk_published, values = layers.parse_weather_response(chunk, response)
+            published = published and chunk_published
+            out.update(values)
+        return published, out
 
 
 # One Earth Engine session per process: ``ee.Initialize`` sets global state, so it is done once and shared by
@@ -252,6 +269,14 @@ class EarthEngineResource(dg.ConfigurableResource):
     @property
     def water_source(self) -> str:
         return EMULATED if self.emulated else LIVE_WATER_SOURCE
+
+    @property
+    def weather_source(self) -> str:
+        return f"{EMULATED}:{LIVE_WEATHER_SOURCE}" if self.emulated else LIVE_WEATHER_SOURCE
+
+    @property
+    def elevation_source(self) -> str:
+        return LIVE_ELEVATION_SOURCE
 
     def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
         """The first call in a process initializes Earth Engine; no credentials means an immediate failure."""
