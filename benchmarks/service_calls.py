@@ -10,7 +10,9 @@ then, in one process and against the same emulators:
   materialized by Dagster as one single-run range backfill, with the live profile's politeness (iNaturalist
   1 request/s, photos 0.1 s apart and one at a time, Nominatim 1/s, Open-Meteo's weighted windows). Captioning
   is left out (``benchmarks/captions.py`` measures it); the final table makes no requests. For N up to
-  ``--nominatim-up-to`` (default 1,000) ``geocodes`` runs once more with ``GMGBD_GEOCODER=nominatim``.
+  ``--nominatim-up-to`` (default 1,000) ``geocodes`` runs once more with ``GMGBD_GEOCODER=nominatim``, and
+  ``weather`` runs once more with ``GMGBD_WEATHER_SOURCE=earth_engine`` (ERA5-Land in Earth Engine instead of
+  Open-Meteo, for runs past Open-Meteo's daily cap; ``--no-earth-engine-weather`` skips it).
 * BASELINE: the reference scripts' pattern, one record at a time: an iNaturalist page per 40 records, then per
   record one photo, one Nominatim reverse, Open-Meteo elevation and archive (one location each) and three Earth
   Engine calls (NDVI value, its composite date, water distance); 1.2 s sleep per record and 5 s per 20 records
@@ -99,12 +101,13 @@ def service_counts(services: Services) -> dict[str, int]:
     }
 
 
-def offline_environment(workdir: Path, geocoder: str) -> dict[str, str]:
+def offline_environment(workdir: Path, geocoder: str, weather_source: str = "open_meteo") -> dict[str, str]:
     return {
         "GMGBD_PROFILE": "offline",
-        "GMGBD_DATA_DIR": str(workdir / f"data-{geocoder}"),
+        "GMGBD_DATA_DIR": str(workdir / f"data-{geocoder}-{weather_source}"),
         "GMGBD_SAMPLE_DIR": str(workdir / "sample"),
         "GMGBD_GEOCODER": geocoder,
+        "GMGBD_WEATHER_SOURCE": weather_source,
         "GMGBD_EMULATOR_FAULT_RATE": "0",
         "GMGBD_EMULATOR_LATENCY_MS": "0",
     }
@@ -127,8 +130,8 @@ def live_politeness(resources: dict) -> dict:
 
 
 def run_pipeline(workdir: Path, records: int, dates: list[date], geocoder: str = "offline",
-                 selection: list | None = None) -> Run:
-    with mock.patch.dict(os.environ, offline_environment(workdir, geocoder)):
+                 selection: list | None = None, weather_source: str = "open_meteo") -> Run:
+    with mock.patch.dict(os.environ, offline_environment(workdir, geocoder, weather_source)):
         settings = Settings.from_env()
         clock = VirtualClock()
         _clocks.append(clock)
@@ -141,7 +144,8 @@ def run_pipeline(workdir: Path, records: int, dates: list[date], geocoder: str =
             t0, c0 = clock.monotonic(), time.perf_counter()
             dg.materialize(assets, resources=resources, tags=tags, run_config=QUIET)
             wall, compute = clock.monotonic() - t0, time.perf_counter() - c0
-    return Run(f"pipeline ({geocoder} geocoder)", records, wall, compute, service_counts(services),
+    label = f"pipeline ({geocoder} geocoder" + (", Earth Engine weather)" if weather_source == "earth_engine" else ")")
+    return Run(label, records, wall, compute, service_counts(services),
                services.open_meteo_weight, sum(services.held_s.values()))
 
 
@@ -205,7 +209,16 @@ def report(run: Run) -> None:
           f"wall time, caps aside: {86_400 * run.records / run.wall_s:,.0f}")
 
 
-def benchmark(records: int, per_day: int, workdir: Path, nominatim: bool) -> dict[str, Run]:
+def _swap_step(base: Run, old: Run, new: Run, label: str) -> Run:
+    """``base`` with the requests and time of ``old`` (a partial run) replaced by those of ``new``."""
+    requests = {k: base.requests[k] - old.requests[k] + new.requests[k] for k in base.requests}
+    return Run(label, base.records, base.wall_s - old.wall_s + new.wall_s, base.compute_s - old.compute_s
+               + new.compute_s, requests, base.open_meteo_weight - old.open_meteo_weight + new.open_meteo_weight,
+               base.held_s - old.held_s + new.held_s)
+
+
+def benchmark(records: int, per_day: int, workdir: Path, nominatim: bool,
+              earth_engine_weather: bool = False) -> dict[str, Run]:
     dates = write_sample(workdir / "sample", records, per_day)
     runs = {
         "pipeline": run_pipeline(workdir, records, dates),
@@ -223,6 +236,13 @@ def benchmark(records: int, per_day: int, workdir: Path, nominatim: bool) -> dic
             "pipeline (nominatim geocoder)", records, base.wall_s + geo.wall_s - raw.wall_s,
             base.compute_s + geo.compute_s - raw.compute_s, requests, base.open_meteo_weight,
             base.held_s + geo.held_s - raw.held_s)
+    if earth_engine_weather:
+        # Only the weather asset changes with its source: run it both ways beside raw_observations and swap.
+        om = run_pipeline(workdir, records, dates, selection=[raw_observations, weather])
+        ee = run_pipeline(workdir, records, dates, selection=[raw_observations, weather],
+                          weather_source="earth_engine")
+        runs["pipeline_ee_weather"] = _swap_step(runs["pipeline"], om, ee,
+                                                 "pipeline (offline geocoder, Earth Engine weather)")
     return runs
 
 
@@ -230,6 +250,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--per-day", type=int, default=PER_DAY)
+    parser.add_argument("--no-earth-engine-weather", action="store_true",
+                        help="skip the rerun of weather with GMGBD_WEATHER_SOURCE=earth_engine")
     parser.add_argument("--nominatim-up-to", type=int, default=1_000, metavar="N",
                         help="also geocode with GMGBD_GEOCODER=nominatim for every N up to this (0: never); "
                              "it caches each answer in DuckDB, about 50 ms of real compute a request here")
@@ -238,7 +260,7 @@ def main() -> None:
     summary: dict[str, object] = {}
     for n in args.records:
         with tempfile.TemporaryDirectory(prefix="gmgbd-bench-") as tmp:
-            runs = benchmark(n, args.per_day, Path(tmp), n <= args.nominatim_up_to)
+            runs = benchmark(n, args.per_day, Path(tmp), n <= args.nominatim_up_to, not args.no_earth_engine_weather)
         days = -(-n // args.per_day)
         print(f"N = {n:,} records over {days} dates ({args.per_day}/day), first date {date(2023, 5, 1)}, "
               f"last {date(2023, 5, 1) + timedelta(days - 1)}:")
@@ -264,6 +286,12 @@ def main() -> None:
             pn = runs["pipeline_nominatim"]
             summary[f"requests_per_1000_nominatim{suffix}"] = round(pn.per_1000(pn.api_requests), 1)
             summary[f"wall_ratio_nominatim{suffix}"] = round(b.wall_s / pn.wall_s, 1)
+        if "pipeline_ee_weather" in runs:
+            pe = runs["pipeline_ee_weather"]
+            summary[f"requests_per_1000_ee_weather{suffix}"] = round(pe.per_1000(pe.api_requests), 1)
+            summary[f"wall_ratio_ee_weather{suffix}"] = round(b.wall_s / pe.wall_s, 1)
+            summary[f"wall_ratio_nosleep_ee_weather{suffix}"] = round(bn.wall_s / pe.wall_s, 1)
+            summary[f"records_per_day_caps_ee_weather{suffix}"] = round(pe.records_per_day_by_caps()[0])
     print(" ".join(f"{k}={v}" for k, v in summary.items()))
 
 

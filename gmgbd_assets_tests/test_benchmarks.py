@@ -78,7 +78,7 @@ def test_services_hold_requests_to_the_published_rate_and_add_latency(tmp_path: 
 
 
 def test_service_call_benchmark_runs_on_a_tiny_sample(tmp_path: Path) -> None:
-    runs = benchmark(records=20, per_day=10, workdir=tmp_path, nominatim=False)
+    runs = benchmark(records=20, per_day=10, workdir=tmp_path, nominatim=False, earth_engine_weather=True)
     pipeline, baseline = runs["pipeline"], runs["baseline"]
     # Two dates: one iNaturalist page, one Open-Meteo archive call and one EE request per layer each.
     assert pipeline.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 0, "open_meteo": 2,
@@ -94,3 +94,10 @@ def test_service_call_benchmark_runs_on_a_tiny_sample(tmp_path: Path) -> None:
     assert baseline.wall_s - runs["baseline_nosleep"].wall_s == pytest.approx(29.0, abs=1.5)
     assert pipeline.records_per_day_by_caps() == (10_000, "open_meteo")
     assert baseline.records_per_day_by_caps() == (5_000, "open_meteo")
+    # Weather from ERA5-Land in Earth Engine: one more EE request per date instead of Open-Meteo's calls, so the
+    # daily cap moves from Open-Meteo's 10,000 calls to iNaturalist's media allowance.
+    ee_weather = runs["pipeline_ee_weather"]
+    assert ee_weather.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 0, "open_meteo": 0,
+                                   "earth_engine": 6}
+    assert ee_weather.open_meteo_weight == 0
+    assert ee_weather.records_per_day_by_caps() == (pytest.approx(96_000), "photo_media")
