@@ -29,20 +29,22 @@ WEATHER = TableSpec(
             "avg_temp_C",
             "DOUBLE",
             "Mean 2 m air temperature of the sighting date in the observation's local time zone, degrees C "
-            "(Open-Meteo archive, ERA5/ERA5-Land reanalysis, ~9-25 km grid)",
+            "(Open-Meteo archive, ERA5/ERA5-Land reanalysis, ~9-25 km grid); with the Earth Engine source, "
+            "ERA5-Land's mean over the UTC day",
         ),
         Column("elevation_m", "DOUBLE", "Terrain elevation at the point, metres above sea level (90 m DEM)"),
         Column(
             "elevation_source",
             "VARCHAR",
-            "'open-meteo-archive' (the elevation the archive response carries) or 'open-meteo-elevation' "
-            "(Copernicus GLO-90 via the elevation API, asked only where the archive gave none)",
+            "'open-meteo-archive' (the elevation the archive response carries), 'open-meteo-elevation' "
+            "(Copernicus GLO-90 via the elevation API, asked only where the archive gave none) or "
+            "'earth-engine:COPERNICUS/DEM/GLO30'",
         ),
         Column(
             "weather_source",
             "VARCHAR",
-            "Service and model, e.g. 'open-meteo-archive:era5_seamless'; "
-            "'emulated:...' in the offline profile",
+            "Service and model: 'open-meteo-archive:era5_seamless' or "
+            "'earth-engine:ECMWF/ERA5_LAND/DAILY_AGGR (UTC day)'; 'emulated:...' in the offline profile",
         ),
         Column(
             "missing_reason",
