@@ -204,7 +204,7 @@ def report(run: Run) -> None:
     print(f"    metadata+geocoding+weather+EE requests per 1,000: {run.per_1000(run.api_requests):,.1f}")
     print(f"    wall per 1,000 records: {run.per_1000(run.wall_s):,.0f} s ({run.per_1000(run.wall_s) / 3600:.2f} h; "
           f"real compute {run.per_1000(run.compute_s):.1f} s, held by the services' limits "
-          f"{run.per_1000(run.held_s):,.0f} s)")
+          f"{max(0.0, run.per_1000(run.held_s)):,.0f} s)")
     print(f"    records/day under the free-tier caps: {by_caps:,.0f} (bound: {binding}); one process at this "
           f"wall time, caps aside: {86_400 * run.records / run.wall_s:,.0f}")
 
