@@ -208,8 +208,9 @@ def test_refill_sensor_rebuilds_not_yet_available_dates(
     ]
 
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
-        [request] = sensor.evaluate_tick(context).run_requests
+        # Entered as a context manager: a resource with nested resources is built as one.
+        with dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources) as context:
+            [request] = sensor.evaluate_tick(context).run_requests
         # The tables with gaps and what depends on them; the observations are not fetched again.
         assert sorted(k.to_user_string() for k in request.asset_selection) == ["downstream", "late_source"]
         assert request.tags["dagster/asset_partition_range_start"] == "2024-06-05"

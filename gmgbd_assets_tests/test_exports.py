@@ -278,4 +278,4 @@ def test_two_runs_exporting_one_date_take_turns(tmp_path: Path) -> None:
     assert second_entered.is_set()
     final = exports.date_directory("csv", day)
     assert sorted(p.name for p in final.iterdir()) == ["part.csv"] and (final / "part.csv").read_text() == "second\n"
-    assert sorted(p.name for p in final.parent.iterdir()) == [".lock-2024-06-01", "sighting_date=2024-06-01"]
+    assert sorted(p.name for p in final.parent.iterdir()) == ["sighting_date=2024-06-01"]

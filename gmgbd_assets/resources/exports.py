@@ -49,7 +49,9 @@ class ExportsResource(dg.ConfigurableResource):
         """
         target = self.date_directory(export_format, day)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target.parent / f".lock-{day.isoformat()}", "w") as lock:
+        locks = Path(self.root) / ".locks"  # beside the format folders, so readers listing them see only dates
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{export_format}-{day.isoformat()}", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             with self._swap_in(target, day) as staging:
                 yield staging
