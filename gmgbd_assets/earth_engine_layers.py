@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.json_values import finite_float
 
 # --- datasets -------------------------------------------------------------------------------------------------
@@ -32,6 +33,9 @@ NDVI_VALID_RAW = (-2000, 10000)
 QA_USABLE = (0, 1)  # SummaryQA: 0 good, 1 marginal (2 snow/ice, 3 cloudy are rejected)
 QA_MEANING = {0: "good", 1: "marginal", 2: "snow/ice", 3: "cloudy"}
 MODIS_SCALE_M = 463.312716528  # MOD13A1 nominal pixel size
+# A composite still absent this long after its window ended is a gap in the record, not a publication delay
+# (MOD13A1 normally appears within two to three weeks).
+PUBLICATION_WAIT_DAYS = 60
 
 HYDROSHEDS_ACC = "WWF/HydroSHEDS/15ACC"
 STREAM_MIN_UPSTREAM_CELLS = 100  # HydroSHEDS' own river-network threshold
@@ -91,6 +95,7 @@ class NdviSample:
     lag_days: int | None
     missing_reason: str | None
     missing_detail: str | None
+    provisional: bool = False  # a composite nearer the date is not published yet: a later run may do better
 
 
 @dataclass(frozen=True)
@@ -325,15 +330,25 @@ def before_modis_sample(day: date) -> NdviSample:
 
 
 def parse_ndvi_response(
-    day: date, points: Sequence[SamplePoint], response: Any, window_days: int
+    day: date, points: Sequence[SamplePoint], response: Any, window_days: int, today: date | None = None
 ) -> dict[int, NdviSample]:
-    """Typed NDVI per observation from the ``{"composites": [...], "samples": FeatureCollection}`` result."""
+    """Typed NDVI per observation from the ``{"composites": [...], "samples": FeatureCollection}`` result.
+
+    With ``today``, candidate composites that are not published yet (their window ended less than
+    ``PUBLICATION_WAIT_DAYS`` ago) count as pending: a value from a farther composite is marked ``provisional``,
+    and a point with no value yet is ``not_yet_available`` rather than ``no_clear_composite``.
+    """
     if not isinstance(response, Mapping) or "samples" not in response:
         raise ValueError(f"Earth Engine NDVI: unexpected result {str(response)[:200]}")
     candidates = {c.start: c for c in composites_around(day, window_days)}
     published = sorted(
         EPOCH + timedelta(days=int(ms) // MS_PER_DAY) for ms in (response.get("composites") or [])
     )
+    pending = [] if today is None else [
+        c for c in candidates.values()
+        if c.start not in published and composite_end(c.start) + timedelta(days=PUBLICATION_WAIT_DAYS) >= today
+    ]
+    best_pending = max((c.priority for c in pending), default=-1)
     window = f"{day - timedelta(days=window_days)}..{day + timedelta(days=window_days)}"
     by_obs = _features_by_obs(response["samples"], "NDVI")
     out: dict[int, NdviSample] = {}
@@ -351,10 +366,15 @@ def parse_ndvi_response(
                 raise ValueError(f"Earth Engine NDVI: composite {start} is outside the requested window {window}")
             value = scale_ndvi(raw)
             out[p.observation_id] = NdviSample(value, ndvi_category(value), start, candidates[start].lag_days,
-                                               None, None)
+                                               None, None, best_pending > candidates[start].priority)
             continue
         qa_best = finite_float(props.get("qa_best"))
-        if not published:
+        if pending:
+            waiting = ", ".join(sorted(c.start.isoformat() for c in pending))
+            reason = NOT_YET_AVAILABLE
+            detail = (f"no clear {MODIS_NDVI} pixel in the composites published so far; "
+                      f"composites starting {waiting} are not published yet")
+        elif not published:
             reason, detail = NO_COMPOSITE, f"no {MODIS_NDVI} composite published for {window}"
         elif qa_best is None:
             reason, detail = NO_MODIS_COVERAGE, f"no {MODIS_NDVI} pixel here (outside MODIS land tiles)"

@@ -1,12 +1,13 @@
 """Re-fill values that were not published yet when their date was built.
 
-An enrichment asset stores ``missing_reason = 'not_yet_available'`` when a source has not published a value
-for the date yet (Open-Meteo's ERA5 runs ~5 days late; a MODIS 16-day composite can take weeks). Those rows are
-not wrong, only early. The ``refill_not_yet_available`` sensor finds such dates in every asset table that has a
-``missing_reason`` column and asks for one run per run of consecutive dates: the tables that had the gaps plus
-everything downstream of them (``gmgbd``), never ``raw_observations`` (the observations themselves are not
-re-fetched). Each range is requested at most once a day (the run key carries the day), so a value that stays
-unpublished costs one run per day, not one per sensor tick.
+An enrichment asset stores ``missing_reason = 'not_yet_available'`` when a source has not published a value for the
+date yet (Open-Meteo's ERA5 runs ~5 days late; a MODIS 16-day composite can take weeks), and marks a value
+``*_provisional`` when it was taken from an older source while a better one is unpublished (NDVI from an earlier
+composite). Those rows are not wrong, only early. The ``refill_not_yet_available`` sensor finds such dates in every
+asset table that has a ``missing_reason`` or a ``*_provisional`` column and asks for one run per run of consecutive
+dates: the tables that had the gaps plus everything downstream of them (``gmgbd``), never ``raw_observations`` (the
+observations themselves are not re-fetched). Each range is requested at most once a day (the run key carries the
+day), so a value that stays unpublished costs one run per day, not one per sensor tick.
 
 ``python -m gmgbd_assets.refill`` prints the pending dates and the equivalent ``dagster asset materialize``
 commands, for runs without the daemon.
@@ -26,6 +27,7 @@ NOT_YET_AVAILABLE = "not_yet_available"
 REFILL_SENSOR = "refill_not_yet_available"
 REFILL_TAG = "gmgbd/refill"
 REASON_COLUMN = "missing_reason"
+PROVISIONAL_SUFFIX = "_provisional"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class RefillBatch:
 
 
 def pending_dates(store: DuckDBStore, tables: Iterable[str]) -> dict[date, tuple[str, ...]]:
-    """Every sighting date with a ``not_yet_available`` row, and which of ``tables`` have one."""
+    """Every sighting date with a ``not_yet_available`` or provisional row, and which of ``tables`` have one."""
     found: dict[date, set[str]] = defaultdict(set)
     for table in tables:
         if not store.table_exists(table):
@@ -46,11 +48,12 @@ def pending_dates(store: DuckDBStore, tables: Iterable[str]) -> dict[date, tuple
         columns = store.query(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
         )["column_name"].to_list()
-        if REASON_COLUMN not in columns:
+        early = [f'"{c}"' for c in columns if c.endswith(PROVISIONAL_SUFFIX)]
+        if REASON_COLUMN in columns:
+            early.append(f"\"{REASON_COLUMN}\" = '{NOT_YET_AVAILABLE}'")
+        if not early:
             continue
-        frame = store.query(
-            f'SELECT DISTINCT sighting_date FROM "{table}" WHERE "{REASON_COLUMN}" = ?', [NOT_YET_AVAILABLE]
-        )
+        frame = store.query(f'SELECT DISTINCT sighting_date FROM "{table}" WHERE {" OR ".join(early)}')
         for day in frame["sighting_date"].to_list():
             found[day].add(table)
     return {day: tuple(sorted(found[day])) for day in sorted(found)}
@@ -92,14 +95,14 @@ def _tables(asset_graph) -> list[str]:
     asset_selection=dg.AssetSelection.all(),
     minimum_interval_seconds=6 * 60 * 60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Re-materializes dates whose values were not_yet_available (and what is downstream of them), "
-    "at most once a day per date range.",
+    description="Re-materializes dates whose values were not_yet_available or provisional (and what is "
+    "downstream of them), at most once a day per date range.",
 )
 def refill_not_yet_available(context: dg.SensorEvaluationContext, store: DuckDBStore) -> Iterator:
     asset_graph = context.repository_def.asset_graph
     pending = pending_dates(store, _tables(asset_graph))
     if not pending:
-        yield dg.SkipReason("No rows with missing_reason = 'not_yet_available'.")
+        yield dg.SkipReason("No rows with missing_reason = 'not_yet_available' or a provisional value.")
         return
     today = datetime.now(UTC).date()
     for batch in batches(pending):

@@ -231,3 +231,18 @@ def test_refill_sensor_rebuilds_not_yet_available_dates(
         skipped = sensor.evaluate_tick(context)
         assert not skipped.run_requests
         assert "not_yet_available" in skipped.skip_message
+
+
+def test_provisional_values_are_refilled_like_missing_ones(store: DuckDBStore) -> None:
+    spec = TableSpec("early", (
+        Column("observation_id", "BIGINT", "id", nullable=False),
+        Column("sighting_date", "DATE", "date", nullable=False),
+        Column("value", "DOUBLE", "a value"),
+        Column("value_provisional", "BOOLEAN", "taken from an older source while a better one is unpublished"),
+        Column("missing_reason", "VARCHAR", "why value is NULL"),
+    ))
+    d1, d2, d3, d4 = (date(2024, 6, d) for d in (1, 2, 3, 4))
+    rows = [(1, d1, 0.5, False, None), (2, d2, 0.4, True, None), (3, d3, None, None, NOT_YET_AVAILABLE),
+            (4, d4, None, None, "no_clear_composite")]
+    store.replace_window(spec, spec.frame(rows), d1, d4 + timedelta(1))
+    assert pending_dates(store, ["early"]) == {d2: ("early",), d3: ("early",)}

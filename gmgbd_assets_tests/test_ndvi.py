@@ -204,6 +204,47 @@ def test_no_composite_published_and_missing_feature() -> None:
     assert got[2].missing_reason == "not_returned"
 
 
+def test_values_from_older_composites_are_provisional_while_nearer_ones_are_unpublished() -> None:
+    points = [SamplePoint(1, 10.0, 10.0), SamplePoint(2, 11.0, 11.0), SamplePoint(3, 12.0, 12.0)]
+    older = date(2024, 5, 8)
+    answer = _answer(points, {
+        1: {"NDVI": 4200, "start_day": (older - EPOCH).days, "qa_best": 0},
+        2: {"qa_best": 3},  # cloudy in every composite published so far
+        3: {"NDVI": 3000, "start_day": (older - EPOCH).days, "qa_best": 0},
+    }, [date(2024, 4, 22), older])  # the containing composite (2024-05-24) and later ones are not out yet
+    early = parse_ndvi_response(DAY, points, answer, 32, today=date(2024, 6, 10))
+    assert (early[1].ndvi_value, early[1].lag_days, early[1].provisional) == (0.42, 11, True)
+    assert early[2].missing_reason == "not_yet_available" and "2024-05-24" in early[2].missing_detail
+    # Months later the same answer means those composites are missing from the record, not late.
+    late = parse_ndvi_response(DAY, points, answer, 32, today=date(2025, 1, 1))
+    assert late[1].provisional is False and late[2].missing_reason == "no_clear_composite"
+    # Without a date to judge by (tests, benchmarks), nothing is provisional.
+    assert parse_ndvi_response(DAY, points, answer, 32)[1].provisional is False
+
+
+def test_a_value_from_the_best_candidate_is_final_even_if_others_are_unpublished() -> None:
+    points = [SamplePoint(1, 10.0, 10.0)]
+    containing = date(2024, 5, 24)
+    answer = _answer(points, {1: {"NDVI": 4200, "start_day": (containing - EPOCH).days, "qa_best": 0}},
+                     [date(2024, 5, 8), containing])  # 2024-06-09 (a worse candidate) is not out yet
+    got = parse_ndvi_response(DAY, points, answer, 32, today=date(2024, 6, 20))
+    assert got[1].lag_days == 0 and got[1].provisional is False
+
+
+def test_the_offline_sampler_publishes_a_composite_two_weeks_after_its_window() -> None:
+    point = [SamplePoint(1, 48.85, 2.35)]
+    # 2024-05-24..06-08 ends on 06-08, so it is out on 06-22 and not before.
+    before = EarthEngineClient(OfflineSampler(today=date(2024, 6, 21)), source_ndvi="e", source_water="e")
+    after = EarthEngineClient(OfflineSampler(today=date(2024, 6, 22)), source_ndvi="e", source_water="e")
+    assert date(2024, 5, 24) not in _published(before, point)
+    assert date(2024, 5, 24) in _published(after, point)
+
+
+def _published(client: EarthEngineClient, points: list[SamplePoint]) -> set[date]:
+    response = client.backend.ndvi(DAY, points, client.window_days)
+    return {EPOCH + timedelta(days=ms // 86_400_000) for ms in response["composites"]}
+
+
 def test_a_composite_outside_the_window_is_refused() -> None:
     points = [SamplePoint(1, 10.0, 10.0)]
     far = date(2023, 6, 2)

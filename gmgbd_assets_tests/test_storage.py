@@ -34,6 +34,17 @@ def test_declared_types_even_for_an_empty_first_write(store: DuckDBStore):
     assert store.read_window(SPEC, day, day + timedelta(1)).height == 0
 
 
+def test_a_column_added_by_a_newer_version_is_added_to_an_existing_table(store: DuckDBStore):
+    d1, d2 = date(2024, 6, 1), date(2024, 6, 2)
+    store.replace_window(SPEC, _rows(d1, range(3)), d1, d2)  # written by the "old" version
+    newer = TableSpec(SPEC.name, (*SPEC.columns, Column("flag", "BOOLEAN", "added later")))
+    frame = newer.frame([{"observation_id": 9, "sighting_date": d2, "value": 1.0, "label": "y", "flag": True}])
+    store.replace_window(newer, frame, d2, d2 + timedelta(1))
+    rows = store.read_window(newer, d1, d2 + timedelta(1))
+    assert rows["flag"].to_list() == [None, None, None, True]  # old rows keep their values, NULL in the new column
+    assert rows["label"].to_list() == ["x0", "x1", "x2", "y"]
+
+
 def test_rewriting_a_window_replaces_exactly_that_window(store: DuckDBStore):
     d1, d2, d3 = date(2024, 6, 1), date(2024, 6, 2), date(2024, 6, 3)
     for day in (d1, d2, d3):

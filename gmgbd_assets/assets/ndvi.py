@@ -22,10 +22,14 @@ NDVI = TableSpec(
         Column("ndvi_composite_start", "DATE", "First day of the 16-day MOD13A1 composite the value comes from"),
         Column("ndvi_lag_days", "INTEGER",
                "0 when that composite covers the sighting date; +n: it ended n days before; -n: starts n days after"),
+        Column("ndvi_provisional", "BOOLEAN",
+               "True when a composite nearer the sighting date was not published yet, so a later run may replace "
+               "the value (the refill sensor re-runs such dates); NULL when there is no value"),
         Column("ndvi_source", "VARCHAR", "'MODIS/061/MOD13A1', or 'emulated' for offline demo data"),
         Column("missing_reason", "VARCHAR",
-               "Why NDVI_value is NULL: before_modis, no_clear_composite, no_composite_in_window, "
-               "no_modis_coverage, or the raw observation's invalid_reason; NULL when present"),
+               "Why NDVI_value is NULL: before_modis, not_yet_available (the composites that could serve the "
+               "date are not published yet), no_clear_composite, no_composite_in_window, no_modis_coverage, or "
+               "the raw observation's invalid_reason; NULL when present"),
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("sampled_at", "TIMESTAMP", "UTC time the value was sampled"),
     ),
@@ -44,6 +48,10 @@ def ndvi(
     far it is from the sighting; beyond the window the value is NULL with reason ``no_clear_composite``, never a
     value from another season. ``NDVI_Category`` applies the reference dataset's thresholds. Values are a 500 m
     pixel average: a pond-side sighting in a park can read as Sparse.
+
+    A composite is published one to three weeks after its window ends, so a recent sighting may only have older
+    composites to draw on: its value is marked ``ndvi_provisional`` (or is NULL with ``not_yet_available``), and
+    the refill sensor re-runs the date until the nearer composites are out.
     """
     start, end = partition_window(context)
     client = earth_engine.client(log=context.log.warning)  # fails at once without credentials
@@ -55,7 +63,7 @@ def ndvi(
     for day in days(start, end):
         points, unsampled = by_day.get(day, ([], []))
         before = dict(client.requests)
-        samples = client.ndvi(day, points) if points else {}
+        samples = client.ndvi(day, points, today=datetime.now(UTC).date()) if points else {}
         sampled_at = datetime.now(UTC).replace(tzinfo=None)
         rows = [
             {
@@ -65,6 +73,7 @@ def ndvi(
                 "NDVI_Category": s.ndvi_category,
                 "ndvi_composite_start": s.composite_start,
                 "ndvi_lag_days": s.lag_days,
+                "ndvi_provisional": s.provisional if s.ndvi_value is not None else None,
                 "ndvi_source": client.source_ndvi,
                 "missing_reason": s.missing_reason,
                 "missing_detail": s.missing_detail,
@@ -81,6 +90,7 @@ def ndvi(
             "rows": written,
             "with_value": written - sum(day_reasons.values()),
             "lagged": lagged,
+            "provisional": sum(1 for s in samples.values() if s.provisional),
             "requests": client.requests["ndvi"] - before["ndvi"],
             "missing": dict(day_reasons),
         }

@@ -10,14 +10,10 @@ import dagster as dg
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_DAILY, ERA5_LAND_DELAY_DAYS, SamplePoint
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
-from gmgbd_assets.resources.open_meteo import (
-    NO_ELEVATION,
-    NO_TEMPERATURE,
-    NOT_YET_AVAILABLE,
-    OpenMeteoResource,
-)
+from gmgbd_assets.resources.open_meteo import NO_ELEVATION, NO_TEMPERATURE, OpenMeteoResource
 from gmgbd_assets.resources.weather import EARTH_ENGINE, WeatherServiceResource
 
 WEATHER = TableSpec(

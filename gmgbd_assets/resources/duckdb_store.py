@@ -85,6 +85,17 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 
+def _create_or_extend(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """Create the table, or add the columns a newer version of the project declares (NULL in existing rows), so
+    a data directory built by an older version keeps working. Columns are never dropped or retyped here."""
+    con.execute(spec.ddl())
+    present = {row[0] for row in con.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", params=[spec.name]).fetchall()}
+    for column in spec.columns:
+        if column.name not in present:
+            con.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {column.sql_type}')
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text or "conflicting" in text or "being used by another process" in text
@@ -120,14 +131,14 @@ class DuckDBStore(dg.ConfigurableResource):
 
     def ensure_table(self, spec: TableSpec) -> None:
         with self.connect() as con:
-            con.execute(spec.ddl())
+            _create_or_extend(con, spec)
 
     @contextmanager
     def transaction(self, *specs: TableSpec) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction (tables of ``specs`` created first); rolled back on error."""
         with self.connect() as con:
             for spec in specs:
-                con.execute(spec.ddl())
+                _create_or_extend(con, spec)
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -160,7 +171,7 @@ class DuckDBStore(dg.ConfigurableResource):
         """The rows of ``start <= sighting_date < end``, typed as declared; empty if never written."""
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         with self.connect() as con:
-            con.execute(spec.ddl())
+            _create_or_extend(con, spec)
             arrow = con.sql(
                 f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
                 "ORDER BY sighting_date, observation_id",

@@ -149,13 +149,14 @@ class EarthEngineClient:
             f"earth_engine {layer}: still failing after {self.retry.max_attempts} attempts (last: {last})"
         )
 
-    def ndvi(self, day: date, points: Sequence[SamplePoint]) -> dict[int, NdviSample]:
+    def ndvi(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> dict[int, NdviSample]:
+        """NDVI per observation; with ``today``, composites not published yet make values provisional."""
         if day < layers.MODIS_FIRST_COMPOSITE:
             return {p.observation_id: layers.before_modis_sample(day) for p in points}
         out: dict[int, NdviSample] = {}
         for chunk in layers.chunks(points, self.chunk_size):
             response = self._call("ndvi", lambda c=chunk: self.backend.ndvi(day, c, self.window_days))
-            out.update(layers.parse_ndvi_response(day, chunk, response, self.window_days))
+            out.update(layers.parse_ndvi_response(day, chunk, response, self.window_days, today))
         return out
 
     def water(self, points: Sequence[SamplePoint]) -> dict[int, WaterSample]:

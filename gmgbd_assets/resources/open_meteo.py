@@ -25,7 +25,6 @@ ELEVATION_MAX_LOCATIONS = 100
 ARCHIVE_DELAY_DAYS = 5  # ERA5 arrives about five days late
 ARCHIVE_MODEL = "era5_seamless"  # the archive's default best-match: ERA5 + ERA5-Land
 
-NOT_YET_AVAILABLE = "not_yet_available"
 NO_TEMPERATURE = "no_temperature"
 NO_ELEVATION = "no_elevation"
 
