@@ -47,6 +47,7 @@ UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "NDVI_Category": ("VARCHAR", "'Moderate'"),
         "ndvi_composite_start": ("DATE", "r.sighting_date - 3"),
         "ndvi_lag_days": ("INTEGER", "0"),
+        "ndvi_provisional": ("BOOLEAN", "FALSE"),
         "ndvi_source": ("VARCHAR", "'emulated'"),
     },
     "water_distance": {

@@ -186,3 +186,11 @@ def test_a_real_zero_elevation_is_not_a_placeholder(loaded):
     with loaded.connect() as con:
         con.execute("UPDATE weather SET elevation_m = 0 WHERE observation_id = ?", [OCEAN_ID])
     assert _results("weather", loaded)["no_placeholders"].passed
+
+
+def test_an_upstream_table_from_an_older_version_gains_the_new_columns(offline_defs, loaded):
+    with loaded.connect() as con:
+        con.execute('ALTER TABLE ndvi DROP COLUMN "ndvi_provisional"')  # as written before the column existed
+    assert _build(offline_defs, loaded).success
+    rows, known = loaded.query("SELECT count(*) AS n, count(ndvi_provisional) AS known FROM gmgbd").row(0)
+    assert rows > 0 and known == 0  # the old rows say nothing about it: NULL, not a made-up false

@@ -6,11 +6,18 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import duckdb
 
+from gmgbd_assets.assets.captions import CAPTIONS
+from gmgbd_assets.assets.geocodes import GEOCODES
+from gmgbd_assets.assets.images import IMAGES
+from gmgbd_assets.assets.ndvi import NDVI
+from gmgbd_assets.assets.water_distance import WATER_DISTANCE
+from gmgbd_assets.assets.weather import WEATHER
 from gmgbd_assets.checks import REFERENCE_COLUMNS, RULES, markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 
-UPSTREAM = ("images", "captions", "geocodes", "weather", "ndvi", "water_distance")
+UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE)
+UPSTREAM = tuple(spec.name for spec in UPSTREAM_SPECS)
 
 # (column, type, description, upstream table, upstream column): the reference dataset's 15 columns first.
 _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -58,6 +65,9 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ("ndvi_composite_start", "DATE", "First day of the 16-day MODIS composite used", "ndvi", "ndvi_composite_start"),
     ("ndvi_lag_days", "INTEGER", "Days between the sighting and that composite (0 = the sighting's own)",
      "ndvi", "ndvi_lag_days"),
+    ("ndvi_provisional", "BOOLEAN",
+     "True when a MODIS composite nearer the sighting was not published yet; the refill sensor replaces the value "
+     "once it is", "ndvi", "ndvi_provisional"),
     ("ndvi_source", "VARCHAR", "NDVI dataset ('emulated' for offline demo data)", "ndvi", "ndvi_source"),
     ("water_feature", "VARCHAR", "Kind of water that was nearest: stream, or water_body (lake, reservoir, sea)",
      "water_distance",
@@ -201,7 +211,8 @@ def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.Materiali
     if absent:
         raise dg.Failure(f"gmgbd needs {', '.join(absent)}: materialize them for these dates first.")
     built_at = datetime.now(UTC).replace(tzinfo=None)
-    with store.transaction(GMGBD, QUARANTINE) as con:
+    # The upstream specs too: a table written by an older version gains the columns this one reads.
+    with store.transaction(GMGBD, QUARANTINE, *UPSTREAM_SPECS) as con:
         build_window(con, start, end, built_at)
     per_date = store.query(
         "SELECT r.sighting_date::VARCHAR AS d, count(*) AS raw, "
