@@ -120,7 +120,8 @@ def refill_commands(defs: dg.Definitions) -> list[str]:
         selection = ",".join(sorted(k.to_user_string() for k in keys))
         span = f"--partition {batch.first}" if batch.first == batch.last else (
             f"--partition-range {batch.first}...{batch.last}")
-        lines.append(f"# {batch.first}..{batch.last}: not_yet_available in {', '.join(batch.tables)}")
+        tables = ", ".join(batch.tables)
+        lines.append(f"# {batch.first}..{batch.last}: not_yet_available or provisional values in {tables}")
         lines.append(f"dagster asset materialize -m gmgbd_assets --select '{selection}' {span}")
     return lines
 

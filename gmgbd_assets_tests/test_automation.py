@@ -202,7 +202,7 @@ def test_refill_sensor_rebuilds_not_yet_available_dates(
 
     # Without the daemon: the same request, as a command line.
     assert refill_commands(defs) == [
-        "# 2024-06-05..2024-06-07: not_yet_available in late_source",
+        "# 2024-06-05..2024-06-07: not_yet_available or provisional values in late_source",
         "dagster asset materialize -m gmgbd_assets --select 'downstream,late_source' "
         "--partition-range 2024-06-05...2024-06-07",
     ]
