@@ -11,6 +11,8 @@ exactly ``--tokens`` tokens (``min_length = max_length``) so all do equal work. 
 * ``bf16``        weights and activations in bfloat16 (AVX-512 BF16 / AMX on CPU, opt-in: changes numerics)
 * ``int8``        dynamic int8 quantisation of every Linear layer (VNNI on CPU; ``GMGBD_CAPTION_DTYPE=int8``,
                   opt-in: changes numerics)
+* ``fp32-compile`` fp32, all images in one batch, the vision encoder compiled with ``torch.compile``
+                  (``GMGBD_CAPTION_COMPILE=1``; the compilation time is reported apart)
 
 For each side: images/s, speed-up over the reference, and how many images got exactly the reference's tokens.
 With random weights the logits of competing tokens are nearly tied, so agreement here is a pessimistic bound;
@@ -29,7 +31,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from gmgbd_assets.resources.captioner import Captioner, GenerationSettings, quantize_int8
+from gmgbd_assets.resources.captioner import Captioner, GenerationSettings, compile_vision_encoder, quantize_int8
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"
 
@@ -85,7 +87,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--tokens", type=int, default=20, help="tokens generated per image, every side")
     parser.add_argument("--model", help="a saved BLIP directory (real weights); default: random BLIP-large")
-    parser.add_argument("--sides", default="reference,fp32-batch,bf16,int8")
+    parser.add_argument("--sides", default="reference,fp32-batch,bf16,int8,fp32-compile")
     args = parser.parse_args()
 
     paths = [p for p in sorted(SAMPLE_PHOTOS.glob("*.jpg")) if p.stat().st_size > 1000][: args.images]
@@ -117,6 +119,13 @@ def main() -> None:
             run(bf16, images[:1])
             results[side] = run(bf16, images)
             del bf16
+        elif side == "fp32-compile":
+            compiled = captioner(compile_vision_encoder(copy.deepcopy(model)), len(images), torch.float32)
+            started = time.perf_counter()
+            run(compiled, images)  # the first call compiles the encoder for this batch shape
+            print(f"  (fp32-compile: first batch, compilation included, took {time.perf_counter() - started:.0f}s)")
+            results[side] = run(compiled, images)
+            del compiled
         elif side == "int8":
             int8 = captioner(quantize_int8(copy.deepcopy(model)), 1, torch.float32)
             run(int8, images[:1])

@@ -90,6 +90,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             build_tiny_model=offline,
             batch_size=settings.caption_batch_size,
             dtype=settings.caption_dtype,
+            compile_vision=settings.caption_compile,
         ),
         "geocoder": GeocoderResource(
             backend=settings.geocoder,

@@ -62,6 +62,7 @@ class Settings:
     caption_model: str = "Salesforce/blip-image-captioning-large"
     caption_batch_size: int = 8
     caption_dtype: str = "auto"
+    caption_compile: bool = False
 
     @property
     def offline(self) -> bool:
@@ -109,6 +110,7 @@ class Settings:
             caption_model=_env("GMGBD_CAPTION_MODEL", "Salesforce/blip-image-captioning-large"),
             caption_batch_size=int(_env("GMGBD_CAPTION_BATCH_SIZE", "8")),
             caption_dtype=_env("GMGBD_CAPTION_DTYPE", "auto"),
+            caption_compile=_env("GMGBD_CAPTION_COMPILE", "0").lower() in ("1", "true", "yes"),
             export_licenses=LicenseFilter.parse(_env("GMGBD_EXPORT_LICENSES", "all")),
             shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
             shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),

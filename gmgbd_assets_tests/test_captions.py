@@ -178,3 +178,12 @@ def test_the_caption_cache_is_keyed_by_model_and_settings(tiny_dir, store):
     assert CaptionCache(store, short.cache_key).get(["ab12", "cd34"]) == {}
     found = CaptionCache(store, long.cache_key).get(["ab12", "cd34", "ef56"])
     assert found == {"ab12": CachedCaption("a bird on a branch", at), "cd34": CachedCaption(None, at)}
+
+
+def test_a_compiled_vision_encoder_writes_the_same_captions(tiny_dir, photos):
+    eager = load_captioner(str(tiny_dir), batch_size=4, device="cpu")
+    compiled = load_captioner(str(tiny_dir), batch_size=4, device="cpu", compile_vision=True)
+    assert compiled.compiled and type(compiled.model.vision_model).__name__ == "OptimizedModule"
+    # 7 photos in batches of 4: the short last batch is padded to the compiled shape and the padding dropped.
+    assert compiled.caption(photos) == eager.caption(photos)
+    assert compiled.cache_key == eager.cache_key  # same numerics, so cached captions stay valid

@@ -62,7 +62,7 @@ class Captioner:
     """A loaded BLIP model and processor. ``caption`` is deterministic: same images, same captions."""
 
     def __init__(self, model: Any, processor: Any, model_label: str, batch_size: int,
-                 generation: GenerationSettings, device: str, dtype: Any) -> None:
+                 generation: GenerationSettings, device: str, dtype: Any, compiled: bool = False) -> None:
         self.model = model
         self.processor = processor
         self.model_label = model_label
@@ -70,6 +70,7 @@ class Captioner:
         self.generation = generation
         self.device = device
         self.dtype = dtype
+        self.compiled = compiled
 
     @property
     def cache_key(self) -> str:
@@ -95,6 +96,11 @@ class Captioner:
         captions: list[str | None] = []
         for offset in range(0, len(images), self.batch_size):
             batch = [img.convert("RGB") for img in images[offset:offset + self.batch_size]]
+            real = len(batch)
+            if self.compiled:
+                # A compiled encoder is built for one batch shape; a short last batch would compile it again
+                # (tens of seconds). Rows are independent, so repeating the last image changes no caption.
+                batch += [batch[-1]] * (self.batch_size - real)
             pixels = self.processor(images=batch, return_tensors="pt").pixel_values.to(self.device, self.dtype)
             kwargs: dict[str, Any] = {
                 "max_length": self.generation.max_length, "num_beams": self.generation.num_beams,
@@ -107,7 +113,7 @@ class Captioner:
                 kwargs["input_ids"] = prompt_ids
             with torch.inference_mode():
                 out = self.model.generate(pixel_values=pixels, **kwargs)
-            for text in self.processor.batch_decode(out, skip_special_tokens=True):
+            for text in self.processor.batch_decode(out[:real], skip_special_tokens=True):
                 captions.append(self._clean(text))
         return captions
 
@@ -145,6 +151,7 @@ def load_captioner(
     generation: GenerationSettings | None = None,
     allow_download: bool = True,
     build_tiny_model: bool = False,
+    compile_vision: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Captioner:
     """Load the model once. Raises ``CaptionModelUnavailableError`` with the fix when the weights are missing."""
@@ -177,7 +184,20 @@ def load_captioner(
     if dtype == "int8":
         blip = quantize_int8(blip)
         label += " +int8-dynamic"
-    return Captioner(blip, processor, label, batch_size, generation or GenerationSettings(), device, torch_dtype)
+    if compile_vision:
+        blip = compile_vision_encoder(blip)
+        log("caption model: vision encoder compiled with torch.compile (the first batch pays the compilation)")
+    return Captioner(blip, processor, label, batch_size, generation or GenerationSettings(), device, torch_dtype,
+                     compiled=compile_vision)
+
+
+def compile_vision_encoder(model: Any) -> Any:
+    """``torch.compile`` the ViT image encoder, where almost all of BLIP's arithmetic is; the text decoder's
+    shapes change every generated token and stay eager. Same numerics up to float rounding order."""
+    import torch
+
+    model.vision_model = torch.compile(model.vision_model, dynamic=False)
+    return model
 
 
 def quantize_int8(model: Any) -> Any:
@@ -215,6 +235,7 @@ class CaptionerResource(dg.ConfigurableResource):
     prompt: str | None = None
     allow_download: bool = True
     build_tiny_model: bool = False
+    compile_vision: bool = False
 
     def load(self, log: Callable[[str], None] | None = None) -> Captioner:
         return load_captioner(
@@ -225,5 +246,6 @@ class CaptionerResource(dg.ConfigurableResource):
             generation=GenerationSettings(self.max_length, self.num_beams, self.prompt),
             allow_download=self.allow_download and not self.build_tiny_model,
             build_tiny_model=self.build_tiny_model,
+            compile_vision=self.compile_vision,
             log=log,
         )
