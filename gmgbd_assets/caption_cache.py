@@ -1,10 +1,10 @@
 """Captions already written, keyed by the photo's SHA-256 and everything else a caption depends on.
 
-BLIP-large on a CPU writes about one caption every ten seconds, so a day of 200 photos is half an hour. The
-``caption_cache`` table keeps every caption the moment its batch finishes: a run that is killed, or fails on a
-later date, resumes where it stopped, and re-materializing ``captions`` (after ``images`` was refreshed, or to
-rebuild a range) captions only photos it has never seen with these settings. Captioning is deterministic (greedy
-decoding), so a cached caption is exactly the one the model would write again.
+BLIP-large on a 2-core CPU writes one caption every 3-4 s (10 s on a busy machine), so a day of 200 photos is a
+quarter of an hour or more. The ``caption_cache`` table keeps every caption the moment its batch finishes: a run
+that is killed, or fails on a later date, resumes where it stopped, and re-materializing ``captions`` (after
+``images`` was refreshed, or to rebuild a range) captions only photos it has never seen with these settings.
+Captioning is deterministic (greedy decoding), so a cached caption is exactly the one the model would write again.
 """
 
 from __future__ import annotations
