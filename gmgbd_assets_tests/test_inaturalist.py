@@ -118,6 +118,16 @@ def test_parses_a_clean_record():
 
 
 @pytest.mark.parametrize(
+    "observed_on", ["{day} 16:02:00-08:00", "{day}T23:59:59+14:00", "{day} 00:10", "{day}T07:15:00Z"]
+)
+def test_observed_on_with_a_local_time_keeps_its_local_date(observed_on):
+    """Recorded API responses carry a time and offset; the date part is the observer's local date."""
+    obs = parse_observation(_record(observed_on=observed_on.format(day=DAY.isoformat())), DAY)
+    assert obs.invalid_reason is None
+    assert obs.sighting_date == DAY
+
+
+@pytest.mark.parametrize(
     ("changes", "reason"),
     [
         ({"geojson": None, "location": None}, NO_COORDINATES),
@@ -127,6 +137,9 @@ def test_parses_a_clean_record():
         ({"observed_on": "June first"}, INVALID_DATE),
         ({"observed_on": None}, INVALID_DATE),
         ({"observed_on": "2099-01-01"}, INVALID_DATE),
+        ({"observed_on": f"{DAY.isoformat()} 25:61:00-08:00"}, INVALID_DATE),
+        ({"observed_on": f"{DAY.isoformat()}garbage"}, INVALID_DATE),
+        ({"observed_on": DAY.isoformat().replace("-", "")}, INVALID_DATE),
         ({"photos": []}, NO_PHOTO),
         ({"photos": [{"id": 5}]}, NO_PHOTO),
         ({"taxon": None}, NO_TAXON),
@@ -158,3 +171,13 @@ def test_missing_common_name_and_licence_stay_null():
     record["photos"][0]["license_code"] = None
     obs = parse_observation(record, DAY)
     assert obs.common_name is None and obs.photo_license is None and obs.invalid_reason is None
+
+
+def test_records_whose_observed_on_carries_a_time_are_served_and_kept(fake_clock):
+    """The API's ``observed_on`` query matches such a record by its local date; the client keeps it valid."""
+    records = _synthetic(3)
+    records[1]["observed_on"] = f"{DAY.isoformat()} 21:40:00-08:00"  # 05:40 UTC the next day
+    records[2]["observed_on"] = f"{(DAY.replace(day=2)).isoformat()} 01:00:00+02:00"  # another local date
+    fetch = _client(INaturalistEmulator(records), fake_clock).observations_on(DAY, limit=10)
+    assert sorted(o.observation_id for o in fetch.observations) == [records[0]["id"], records[1]["id"]]
+    assert all(o.invalid_reason is None for o in fetch.observations)

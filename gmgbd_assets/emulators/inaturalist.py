@@ -80,7 +80,9 @@ class INaturalistEmulator:
 
     @staticmethod
     def _matches(record: dict[str, Any], q: httpx.QueryParams, day: date | None) -> bool:
-        if day is not None and record.get(SERVED_ON, record.get("observed_on")) != day.isoformat():
+        # The API's observed_on filter matches the local date, also of records whose observed_on carries a time.
+        served_on = record.get(SERVED_ON, record.get("observed_on"))
+        if day is not None and (not isinstance(served_on, str) or served_on[:10] != day.isoformat()):
             return False
         if q.get("quality_grade") and record.get("quality_grade") != q["quality_grade"]:
             return False

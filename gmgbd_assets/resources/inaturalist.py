@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
@@ -117,6 +117,25 @@ def _coordinates(result: dict[str, Any]) -> tuple[float | None, float | None, st
     return lat, lon, None
 
 
+# A date, optionally followed by a local time and a UTC offset; Python alone also accepts 20210610 or week dates.
+_OBSERVED_ON = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def parse_observed_on(value: str | None) -> date | None:
+    """The local sighting date of ``observed_on``, or ``None`` when it is missing or malformed.
+
+    The documented shape is a bare ``YYYY-MM-DD``, but recorded responses also carry the observer's local time
+    and offset (``2021-06-10 16:02:00-08:00``). The date part is then already the local date; converting to UTC
+    would move evening sightings to the next day. The whole value must still be well-formed.
+    """
+    if not value or not _OBSERVED_ON.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:  # shaped right, impossible value: 2021-02-30, 25:00
+        return None
+
+
 def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str = "large") -> Observation | None:
     """One API result as a typed record; ``None`` only when it has no usable id to key it by."""
     obs_id = _int(result.get("id"))
@@ -130,10 +149,7 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         problems.append((coord_problem, where))
 
     observed_on = _text(result.get("observed_on"))
-    try:
-        parsed_day = date.fromisoformat(observed_on) if observed_on else None
-    except ValueError:
-        parsed_day = None
+    parsed_day = parse_observed_on(observed_on)
     if parsed_day != queried_day:
         problems.append((INVALID_DATE, f"observed_on={observed_on!r:.40} but queried {queried_day.isoformat()}"))
 
