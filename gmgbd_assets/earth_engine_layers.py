@@ -40,14 +40,22 @@ PUBLICATION_WAIT_DAYS = 60
 HYDROSHEDS_ACC = "WWF/HydroSHEDS/15ACC"
 STREAM_MIN_UPSTREAM_CELLS = 100  # HydroSHEDS' own river-network threshold
 HYDROSHEDS_LAT_RANGE = (-56.0, 60.0)
-WATER_MASK = "MODIS/006/MOD44W"  # land/water mask, 250 m, global including the open ocean
+# Land/water mask, 250 m, global including the open ocean. Its last image is 2015 and the catalog has no newer
+# version, so every distance to a water body is measured against the water of 2015.
+WATER_MASK = "MODIS/006/MOD44W"
+WATER_MASK_YEAR = 2015
 WATER_MASK_BAND = "water_mask"
 
 ERA5_LAND_DAILY = "ECMWF/ERA5_LAND/DAILY_AGGR"  # one image per UTC day; 0.1 degree (~9 km), land only
 ERA5_TEMPERATURE_BAND = "temperature_2m"  # daily mean, kelvin
-ERA5_LAND_DELAY_DAYS = 7  # days after which a date is usually published (the dataset lags the present)
+ERA5_LAND_DELAY_DAYS = 7  # days after which a date is usually published (ECMWF's ERA5-Land-T arrives ~5 days late)
+# The Earth Engine catalog states availability "to three months from real-time": a date this young without a value
+# may still be ingested, so a missing temperature stays not_yet_available (the refill sensor retries) until then.
+ERA5_LAND_FINAL_DAYS = 100
 KELVIN = 273.15
-DEM = "COPERNICUS/DEM/GLO30"  # Copernicus GLO-30 tiles, band DEM; Open-Meteo's elevation API serves GLO-90
+# Copernicus GLO-30 tiles (ImageCollection), band DEM; the 2024 release replaces COPERNICUS/DEM/GLO30, deprecated in
+# the catalog since July 2026. Open-Meteo's elevation API serves GLO-90.
+DEM = "COPERNICUS/DEM/GLO30_2024_1"
 DEM_BAND = "DEM"
 WEATHER_SCALE_M = 90.0  # sample the DEM at GLO-90's resolution, as Open-Meteo does; ERA5-Land reads its cell
 
@@ -202,6 +210,18 @@ def _points(points: Sequence[SamplePoint]) -> Any:
     )
 
 
+def _masked(bands: Sequence[str]) -> Any:
+    """A one-image collection with ``bands``, masked everywhere.
+
+    An image reduced from an empty collection has no bands, and a ``select`` or ``rename`` on it fails the whole
+    request. Merged into a date-filtered collection, this image keeps every band present while changing no pixel
+    (reducers and mosaics skip masked pixels), so an unpublished date reads as missing values, not as an error.
+    """
+    import ee
+
+    return ee.ImageCollection([ee.Image.constant([0] * len(bands)).rename(list(bands)).updateMask(0)])
+
+
 def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
     """One request: which candidate composites exist, and per point the best QA-clear NDVI among them.
 
@@ -238,6 +258,7 @@ def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) 
         tagged = mapped if tagged is None else tagged.merge(mapped)
     if tagged is None:  # only when the window lies wholly before MODIS; callers skip those dates
         raise ValueError(f"no MODIS composite can serve {day}")
+    tagged = tagged.merge(_masked(["NDVI", "priority", "start_day", "qa"]))
     best = tagged.select(["NDVI", "priority", "start_day"]).qualityMosaic("priority")
     qa_best = tagged.select("qa").min().rename("qa_best")
     # Sample on MODIS' own sinusoidal grid, so each point reads exactly the 500 m pixel it falls in.
@@ -300,13 +321,16 @@ def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
     the terrain elevation.
 
     The day is ERA5-Land's UTC day (the Open-Meteo archive uses the point's local day). An unpublished day is an
-    empty collection whose mean has no bands, so the samples carry only the elevation and ``published`` says 0.
+    empty collection; the masked placeholder keeps its temperature band, so the image always has two bands and
+    each sample is keyed by band name (a single-band image's output would be named after the reducer, ``first``).
+    The samples then carry only the elevation and ``published`` says 0.
     """
     import ee
 
     era5 = ee.ImageCollection(ERA5_LAND_DAILY).filterDate(day.isoformat(), (day + timedelta(days=1)).isoformat())
     dem = ee.ImageCollection(DEM).select(DEM_BAND).mosaic().rename("elevation")
-    image = era5.select(ERA5_TEMPERATURE_BAND).mean().addBands(dem)
+    temperature = era5.select(ERA5_TEMPERATURE_BAND).merge(_masked([ERA5_TEMPERATURE_BAND])).mean()
+    image = temperature.addBands(dem)
     samples = image.reduceRegions(collection=_points(points), reducer=ee.Reducer.first(), scale=WEATHER_SCALE_M)
     return ee.Dictionary({"published": era5.size(), "samples": samples})
 
@@ -412,7 +436,7 @@ def parse_water_response(
             distance, feature = min(options)
             out[p.observation_id] = WaterSample(round(distance, 1), feature, None, None)
             continue
-        sources = "permanent water (MOD44W)" + (
+        sources = f"permanent water (MOD44W, {WATER_MASK_YEAR})" + (
             " or a stream (HydroSHEDS)" if covered else "; streams not searched (outside HydroSHEDS coverage)"
         )
         out[p.observation_id] = WaterSample(

@@ -12,6 +12,18 @@ from typing import Any
 import ee
 from ee import apitestcase
 
+from gmgbd_assets import earth_engine_layers as layers
+from gmgbd_assets.emulators.earth_engine_graph import Catalog, EarthEngineGraphError, GraphInterpreter, to_json
+
+# The bands of every dataset the expressions load, as the Earth Engine catalog lists them.
+CATALOG_BANDS = {
+    layers.MODIS_NDVI: ("NDVI", "EVI", "DetailedQA", "SummaryQA"),
+    layers.ERA5_LAND_DAILY: ("dewpoint_temperature_2m", "temperature_2m", "total_precipitation_sum"),
+    layers.DEM: ("DEM",),
+    layers.HYDROSHEDS_ACC: ("b1",),
+    layers.WATER_MASK: ("water_mask",),
+}
+
 
 class StubbedEarthEngine:
     def __init__(self) -> None:
@@ -63,3 +75,17 @@ def point_ids(graph: Any) -> list[int]:
 
 def point_coords(graph: Any) -> list[list[float]]:
     return [const(args["coordinates"]) for args in calls(graph, "GeometryConstructors.Point")]
+
+
+def interpreted(published: dict[str, Any], value: Callable[[str, dict[str, Any]], Any]) -> Callable[[Any], Any]:
+    """An ``answer`` that evaluates each graph with Earth Engine's band semantics (``earth_engine_graph``):
+    ``published`` maps a dataset to the start dates of its images, ``value`` gives each sampled output."""
+    interpreter = GraphInterpreter(Catalog(CATALOG_BANDS, published), value)
+
+    def answer(graph: Any) -> Any:
+        try:
+            return to_json(interpreter.evaluate(graph))
+        except EarthEngineGraphError as exc:
+            raise ee.EEException(str(exc)) from exc
+
+    return answer

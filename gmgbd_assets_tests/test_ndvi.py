@@ -29,7 +29,7 @@ from gmgbd_assets.resources.earth_engine import (
 )
 from gmgbd_assets.resources.http import ServiceUnavailableError
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
-from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, point_ids
+from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
 
 DAY = date(2024, 6, 3)  # inside the composite of 2024-05-24 (day-of-year 145)
 
@@ -202,6 +202,32 @@ def test_no_composite_published_and_missing_feature() -> None:
     got = parse_ndvi_response(DAY, points, answer, 32)
     assert got[1].missing_reason == "no_composite_in_window"
     assert got[2].missing_reason == "not_returned"
+
+
+@pytest.mark.parametrize(("today", "reason"), [(date(2024, 6, 10), "not_yet_available"),
+                                                (date(2025, 1, 1), "no_composite_in_window")])
+def test_a_window_without_any_published_composite_is_stored_with_a_reason(today: date, reason: str) -> None:
+    """Live, a window with no composite reduces an empty collection: its image has no bands, and the request
+    failed on renaming it. The graph must survive that and say why each value is missing."""
+    points = [SamplePoint(1, 48.0, 2.0), SamplePoint(2, -20.0, 30.0)]
+    older = [c.start for c in composites_around(DAY - timedelta(days=200), 8)]  # MODIS exists, just not here
+    with StubbedEarthEngine() as stub:
+        stub.answer = interpreted({layers.MODIS_NDVI: older}, lambda name, props: 4000)
+        got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").ndvi(DAY, points, today=today)
+    assert {s.missing_reason for s in got.values()} == {reason}
+    assert all(s.ndvi_value is None for s in got.values())
+
+
+def test_the_interpreted_graph_reads_the_best_clear_composite() -> None:
+    """The same graph with composites published: values come back under their band names."""
+    points = [SamplePoint(1, 48.0, 2.0)]
+    candidates = [c.start for c in composites_around(DAY, 32)]
+    with StubbedEarthEngine() as stub:
+        stub.answer = interpreted({layers.MODIS_NDVI: candidates},
+                                  lambda name, props: {"NDVI": 5000, "start_day": (candidates[0] - layers.EPOCH).days,
+                                                       "qa_best": 0}.get(name, 1))
+        got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").ndvi(DAY, points)
+    assert got[1].ndvi_value == 0.5 and got[1].composite_start == candidates[0]
 
 
 def test_values_from_older_composites_are_provisional_while_nearer_ones_are_unpublished() -> None:
