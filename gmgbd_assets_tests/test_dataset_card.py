@@ -123,6 +123,14 @@ def test_licence_mix_and_quarantine_reasons_match_the_tables(built):
     assert "Demo data" in card  # the sample's values are emulated
 
 
+def test_card_states_the_limits_of_the_sources(built):
+    """A researcher reading the card learns that water bodies are those of 2015 and how late ERA5-Land can be."""
+    environment = built.card.split("## Environment", 1)[1].split("## Licences", 1)[0]
+    assert "MODIS land/water mask of 2015" in environment
+    assert "COPERNICUS/DEM/GLO30_2024_1" in environment
+    assert "younger than 100 days is `not_yet_available`" in environment
+
+
 def test_plots_are_png_files_referenced_by_the_card_and_the_ui_gets_the_card(built):
     root, card = built.settings.exports_dir, built.card
     referenced = re.findall(r"!\[[^\]]+\]\((card/[a-z_]+\.png)\)", card)

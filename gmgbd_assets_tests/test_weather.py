@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.assets.weather import WEATHER
+from gmgbd_assets.assets.weather import WEATHER, _EarthEngineDay
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine_layers import Era5Sample, SamplePoint, parse_weather_response
-from gmgbd_assets.emulators.earth_engine import OfflineSampler
+from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_DAILY, Era5Sample, SamplePoint, parse_weather_response
+from gmgbd_assets.emulators.earth_engine import OfflineSampler, era5_land_ingested_on
 from gmgbd_assets.emulators.open_meteo import (
     ArchiveEmulator,
     ElevationEmulator,
@@ -26,7 +26,7 @@ from gmgbd_assets.resources.http import WeightedWindowLimiter
 from gmgbd_assets.resources.open_meteo import OpenMeteoRequestError, OpenMeteoResource
 from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
-from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, point_ids
+from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
 
 DAY = date(2024, 6, 3)
 
@@ -265,7 +265,7 @@ def test_era5_land_graph_names_datasets_bands_the_utc_day_and_the_dem_scale() ->
         EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").weather(DAY, points)
     (graph,) = stub.requests
     loaded = {const(a["id"]) for a in calls(graph, "ImageCollection.load")}
-    assert loaded == {"ECMWF/ERA5_LAND/DAILY_AGGR", "COPERNICUS/DEM/GLO30"}
+    assert loaded == {"ECMWF/ERA5_LAND/DAILY_AGGR", "COPERNICUS/DEM/GLO30_2024_1"}  # GLO30 is deprecated
     windows = {(const(w["start"]), const(w["end"])) for w in calls(graph, "DateRange")}
     assert windows == {("2024-06-03", "2024-06-04")}  # one UTC day, for the values and the "published" count
     selected = str(calls(graph, "Image.select"))
@@ -313,7 +313,8 @@ def test_weather_from_earth_engine_on_the_sample(offline_env, monkeypatch):
             assert row["avg_temp_C"] == pytest.approx(
                 emulated_mean_temperature_c(row["latitude"], row["longitude"], row["sighting_date"]), abs=0.01)
             assert row["elevation_m"] == emulated_elevation_m(row["latitude"], row["longitude"])
-            assert row["elevation_source"] == "earth-engine:COPERNICUS/DEM/GLO30" and row["missing_reason"] is None
+            assert row["elevation_source"] == "earth-engine:COPERNICUS/DEM/GLO30_2024_1"
+            assert row["missing_reason"] is None
     assert set(rows.filter(rows["missing_reason"] == "no_temperature")["observation_id"]) == at_sea
     meta = result.asset_materializations_for_node("weather")[0].metadata
     assert meta["earth_engine_requests"].value == 6  # one per non-empty date, and no Open-Meteo request
@@ -325,6 +326,43 @@ def test_a_recent_date_is_not_yet_published_in_era5_land():
     client = EarthEngineClient(sampler, source_ndvi="x", source_water="y")
     published, values = client.weather(date(2024, 6, 3), [SamplePoint(1, 46.5, 7.9)])
     assert not published and values[1].temperature_c is None and values[1].elevation_m is not None
+
+
+def test_an_unpublished_era5_date_keeps_its_elevation_through_the_live_graph():
+    """Live, the mean of an empty ERA5-Land collection has no bands; the image sampled is then the DEM alone, and
+    Earth Engine names a single band's output after the reducer ('first'), so elevation read as missing."""
+    points = [SamplePoint(1, 46.5, 7.9), SamplePoint(2, 48.85, 2.35)]
+    heights = {1: 1512.4, 2: 35.0}
+    with StubbedEarthEngine() as stub:
+        stub.answer = interpreted({ERA5_LAND_DAILY: [], DEM: None},
+                                  lambda name, props: heights[props["obs"]] if name == "elevation" else 290.0)
+        published, values = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").weather(DAY, points)
+    assert not published
+    assert values == {1: Era5Sample(None, 1512.4), 2: Era5Sample(None, 35.0)}
+
+
+@pytest.mark.parametrize(("age_days", "reason"), [(30, "not_yet_available"), (99, "not_yet_available"),
+                                                  (130, "no_temperature")])
+def test_era5_land_in_earth_engine_is_waited_for_three_months(age_days, reason):
+    """The catalog ingests ERA5-Land up to three months late: a missing day younger than ~100 days is retried by
+    the refill sensor, not stored as a final gap."""
+    day = date(2024, 6, 3)
+    fetcher = _EarthEngineDay.__new__(_EarthEngineDay)
+    # A catalog that does not hold the day (yet), asked when the day is ``age_days`` old.
+    fetcher.client = EarthEngineClient(OfflineSampler(today=day), source_ndvi="x", source_water="y")
+    fetcher.elevation_source = "e"
+    (point,) = fetcher.fetch(day, [(46.5, 7.9)], day + timedelta(days=age_days))
+    assert point.temperature_c is None and point.elevation_m is not None
+    assert [p[0] for p in point.problems] == [reason]
+
+
+def test_the_emulated_catalog_holds_era5_land_from_the_third_month_after():
+    assert era5_land_ingested_on(date(2024, 6, 3)) == date(2024, 9, 1)
+    assert era5_land_ingested_on(date(2024, 11, 30)) == date(2025, 2, 1)
+    sampler = OfflineSampler(today=date(2024, 8, 31))
+    assert sampler.weather(date(2024, 6, 3), [SamplePoint(1, 46.5, 7.9)])["published"] == 0
+    sampler.today = date(2024, 9, 1)
+    assert sampler.weather(date(2024, 6, 3), [SamplePoint(1, 46.5, 7.9)])["published"] == 1
 
 
 def test_an_unknown_weather_source_is_refused(monkeypatch):

@@ -18,6 +18,7 @@ import polars as pl
 
 from gmgbd_assets.assets.gmgbd import GMGBD
 from gmgbd_assets.checks import completeness_result, markdown_table
+from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_FINAL_DAYS, WATER_MASK_YEAR
 from gmgbd_assets.licenses import OPEN, polars_mask
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
 from gmgbd_assets.resources.exports import ExportsResource
@@ -199,6 +200,13 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         plot("ndvi.png", "NDVI distribution with the category thresholds"),
         "",
         plot("temperature.png", "Mean temperature of the sighting day"),
+        "",
+        f"Limits of the sources: distance to a water body uses the MODIS land/water mask of {WATER_MASK_YEAR}, its "
+        "last year (the Earth Engine catalog has no newer version), so water bodies are those of "
+        f"{WATER_MASK_YEAR} whatever the sighting date. Elevation from Earth Engine is the Copernicus GLO-30 2024 "
+        f"release (`{DEM}`). ERA5-Land reaches the Earth Engine catalog up to three months late: a temperature "
+        f"missing for a date younger than {ERA5_LAND_FINAL_DAYS} days is `not_yet_available` and filled in by a "
+        "later run.",
         "",
         "## Licences",
         "",

@@ -21,7 +21,7 @@ WATER_DISTANCE = TableSpec(
                "never more than the search radius (default 25 km)"),
         Column("water_feature", "VARCHAR",
                "Which water was nearest: 'stream' (HydroSHEDS, >= 100 upstream cells) or 'water_body' (MOD44W "
-               "permanent water: sea, lake, reservoir, wide river)"),
+               "permanent water of 2015, the mask's last year: sea, lake, reservoir, wide river)"),
         Column("water_source", "VARCHAR",
                "Datasets used ('WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W'), or 'emulated' for offline demo data"),
         Column("missing_reason", "VARCHAR",
@@ -40,7 +40,9 @@ def water_distance(
 
     One row per raw observation. Water is a HydroSHEDS stream cell (at least 100 upstream cells, HydroSHEDS' own
     river threshold; 56 S to 60 N only) or a permanent water pixel of the MODIS land/water mask (sea, lakes,
-    reservoirs, wide rivers; global). Distances are computed on a 100 m metric (UTM) grid, so they are metres
+    reservoirs, wide rivers; global). The mask ends in 2015 and has no newer version in the Earth Engine catalog,
+    so water bodies are those of 2015 whatever the sighting date: a reservoir filled or a lake drained since then
+    is not seen. Distances are computed on a 100 m metric (UTM) grid, so they are metres
     at every latitude, resolved to about the grid size and the datasets' pixels (~464 m streams, 250 m water).
     Nothing is searched beyond the radius (default 25 km): such sightings are NULL with ``beyond_search_radius``
     rather than a made-up far distance. North of 60 N only the water mask is searched; small streams there are

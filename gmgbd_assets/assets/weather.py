@@ -8,7 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_DAILY, ERA5_LAND_DELAY_DAYS, SamplePoint
+from gmgbd_assets.earth_engine_layers import (
+    DEM,
+    ERA5_LAND_DAILY,
+    ERA5_LAND_DELAY_DAYS,
+    ERA5_LAND_FINAL_DAYS,
+    SamplePoint,
+)
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
@@ -34,7 +40,7 @@ WEATHER = TableSpec(
             "VARCHAR",
             "'open-meteo-archive' (the elevation the archive response carries), 'open-meteo-elevation' "
             "(Copernicus GLO-90 via the elevation API, asked only where the archive gave none) or "
-            "'earth-engine:COPERNICUS/DEM/GLO30'",
+            "'earth-engine:COPERNICUS/DEM/GLO30_2024_1' (Copernicus GLO-30, 2024 release)",
         ),
         Column(
             "weather_source",
@@ -45,8 +51,9 @@ WEATHER = TableSpec(
         Column(
             "missing_reason",
             "VARCHAR",
-            "NULL when both values are present; not_yet_available (date within ERA5's ~5-day delay: re-run "
-            "later), no_temperature, no_elevation, or the raw record's invalid_reason",
+            "NULL when both values are present; not_yet_available (date still within the source's publication delay: "
+            "~5 days for the Open-Meteo archive, up to 100 days for ERA5-Land in Earth Engine; re-run later), "
+            "no_temperature, no_elevation, or the raw record's invalid_reason",
         ),
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("fetched_at", "TIMESTAMP", "UTC time the values were fetched"),
@@ -64,9 +71,15 @@ class PointWeather:
     problems: tuple[tuple[str, str], ...] = ()
 
 
-def _temperature_problem(day: date, today: date, delay_days: int, where: str) -> tuple[str, str]:
-    """Why a date has no temperature: too recent for the reanalysis (a later run fills it in), or simply none."""
-    if (today - day).days <= 2 * delay_days:
+def _temperature_problem(
+    day: date, today: date, delay_days: int, where: str, final_after_days: int | None = None
+) -> tuple[str, str]:
+    """Why a date has no temperature: too recent for the reanalysis (a later run fills it in), or simply none.
+
+    A date counts as final ``final_after_days`` after it (default: twice the usual delay), when a missing value
+    can no longer be a late publication.
+    """
+    if (today - day).days <= (final_after_days if final_after_days is not None else 2 * delay_days):
         return NOT_YET_AVAILABLE, f"{where} has no value for {day} yet (expected after {day + timedelta(delay_days)})"
     return NO_TEMPERATURE, f"{where} has no value for {day}"
 
@@ -129,7 +142,8 @@ class _EarthEngineDay:
             if v.temperature_c is None:
                 problems.append(
                     (NO_TEMPERATURE, "ERA5-Land has no cell here (it covers land only: sea or a large lake)")
-                    if published else _temperature_problem(day, today, ERA5_LAND_DELAY_DAYS, ERA5_LAND_DAILY)
+                    if published else _temperature_problem(day, today, ERA5_LAND_DELAY_DAYS, ERA5_LAND_DAILY,
+                                                           ERA5_LAND_FINAL_DAYS)
                 )
             if v.elevation_m is None:
                 problems.append((NO_ELEVATION, f"{DEM} has no tile here (open sea)"))

@@ -18,8 +18,9 @@ How values are made (a pure function of latitude, longitude and date; nothing ra
 * Land water distances: nearest stream and nearest water body drawn per place (a few km typical); streams only
   between 56 S and 60 N, HydroSHEDS' coverage; anything beyond the search radius comes back absent.
 * ERA5-Land temperature and DEM elevation: the Open-Meteo emulator's functions of the same point and date (in
-  kelvin), absent at sea (ERA5-Land and the DEM cover land only); a date later than ``today`` minus
-  ``ERA5_LAND_DELAY_DAYS`` (``earth_engine_layers``) is not published yet.
+  kelvin), absent at sea (ERA5-Land and the DEM cover land only). Earth Engine ingests ERA5-Land in monthly
+  batches well after ECMWF publishes it (the catalog says "to three months from real-time"): the emulated
+  catalog holds a month's days from the first day of the third month after it (62 to 92 days late).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from gmgbd_assets.resources.offline_geocoder import nearest_place_km
 
 OPEN_SEA_KM = 300.0
 MODIS_PUBLICATION_DAYS = 14  # a composite appears this long after its 16-day window ends
+ERA5_LAND_INGEST_MONTHS = 3
 
 
 class EmulatedQuotaError(RuntimeError):
@@ -86,6 +88,12 @@ def summary_qa(lat: float, lon: float, composite_start: date) -> int:
     if u < 0.84 and abs(lat) > 45:
         return 2
     return 3
+
+
+def era5_land_ingested_on(day: date) -> date:
+    """When the emulated catalog first holds ``day``'s ERA5-Land image: the 1st of the third month after it."""
+    months = day.year * 12 + day.month - 1 + ERA5_LAND_INGEST_MONTHS
+    return date(months // 12, months % 12 + 1, 1)
 
 
 class OfflineSampler:
@@ -180,7 +188,7 @@ class OfflineSampler:
         if len(points) > layers.MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
         today = self.today or datetime.now(UTC).date()
-        published = day <= today - timedelta(days=layers.ERA5_LAND_DELAY_DAYS)
+        published = today >= era5_land_ingested_on(day)
         sea = open_sea([(p.latitude, p.longitude) for p in points])
         features = []
         for p, is_sea in zip(points, sea, strict=True):
