@@ -23,6 +23,7 @@ from unittest import mock
 
 import dagster as dg
 
+from benchmarks import report
 from benchmarks.emulated import Services, VirtualClock, write_sample
 from benchmarks.service_calls import QUIET, offline_environment, service_counts
 from gmgbd_assets.definitions import build_definitions
@@ -75,11 +76,12 @@ def _rows(settings: Settings) -> int:
     return int(DuckDBStore(path=str(settings.duckdb_path)).query("SELECT count(*) AS n FROM gmgbd")["n"][0])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=int, default=20)
-    args = parser.parse_args()
+    report.add_argument(parser)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gmgbd-backfill-") as tmp:
         workdir = Path(tmp)
         dates = write_sample(workdir / "sample", args.days * args.per_day, args.per_day)
@@ -94,9 +96,24 @@ def main() -> None:
           f"{separate['api_requests']} service requests + {separate['photo_requests']} photos)")
     overhead = (separate["wall_s"] - single["wall_s"]) / max(1, separate["runs"] - 1)
     print(f"  per-run overhead: {overhead:.1f} s per extra run; ratio {separate['wall_s'] / single['wall_s']:.1f}x")
-    print(f"records={records} dates={args.days} single_run_s={single['wall_s']} per_date_runs_s={separate['wall_s']} "
-          f"ratio={separate['wall_s'] / single['wall_s']:.2f} overhead_s_per_run={overhead:.2f} "
-          f"single_run_requests={single['api_requests']} per_date_requests={separate['api_requests']}")
+    summary = (f"records={records} dates={args.days} single_run_s={single['wall_s']} "
+               f"per_date_runs_s={separate['wall_s']} ratio={separate['wall_s'] / single['wall_s']:.2f} "
+               f"overhead_s_per_run={overhead:.2f} single_run_requests={single['api_requests']} "
+               f"per_date_requests={separate['api_requests']}")
+    print(summary)
+    rows = [("one single-run backfill", single), (f"{separate['runs']} one-date runs", separate)]
+    body = report.table(
+        ("mode", "wall time", "`gmgbd` rows", "service requests", "photo downloads"),
+        [(label, f"{r['wall_s']} s", r["gmgbd_rows"], r["api_requests"], r["photo_requests"]) for label, r in rows],
+    )
+    report.publish(args, "backfill", "\n\n".join([
+        report.provenance(report.command_line("benchmarks.backfill", argv)),
+        f"{records:,} synthetic records over {args.days} dates, offline profile, every partitioned asset + checks.",
+        body,
+        f"Per-run overhead: **{overhead:.1f} s per extra run**; one-date runs take "
+        f"**{separate['wall_s'] / single['wall_s']:.1f}x** the single run.",
+        f"`{summary}`",
+    ]))
 
 
 if __name__ == "__main__":

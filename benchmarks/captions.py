@@ -31,9 +31,17 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from benchmarks import report
 from gmgbd_assets.resources.captioner import Captioner, GenerationSettings, compile_vision_encoder, quantize_int8
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"
+WHAT = {
+    "reference": "fp32, one image per `generate` (the reference scripts)",
+    "fp32-batch": "fp32, {n} images per `generate` (batched, as the project does by default; same numerics)",
+    "bf16": "weights and activations bfloat16 (`GMGBD_CAPTION_DTYPE=bf16`)",
+    "int8": "dynamic int8 quantisation of every Linear (`GMGBD_CAPTION_DTYPE=int8`)",
+    "fp32-compile": "fp32 batch with the vision encoder compiled (`GMGBD_CAPTION_COMPILE=1`)",
+}
 
 
 def blip_large_random() -> tuple[torch.nn.Module, object]:
@@ -82,13 +90,14 @@ def run(captioner: Captioner, images: list[Image.Image]) -> tuple[float, list[li
     return time.perf_counter() - start, tokens
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--tokens", type=int, default=20, help="tokens generated per image, every side")
     parser.add_argument("--model", help="a saved BLIP directory (real weights); default: random BLIP-large")
     parser.add_argument("--sides", default="reference,fp32-batch,bf16,int8,fp32-compile")
-    args = parser.parse_args()
+    report.add_argument(parser)
+    args = parser.parse_args(argv)
 
     paths = [p for p in sorted(SAMPLE_PHOTOS.glob("*.jpg")) if p.stat().st_size > 1000][: args.images]
     images = [Image.open(p).convert("RGB") for p in paths]
@@ -97,6 +106,8 @@ def main() -> None:
     millions = sum(p.numel() for p in model.parameters()) / 1e6
     print(f"model: {args.model or 'random BLIP-large'} ({millions:.0f}M parameters, "
           f"built in {time.perf_counter() - t0:.0f}s)")
+    setup = (f"{args.model or 'random BLIP-large'} ({millions:.0f}M parameters), torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads; {len(images)} images x {args.tokens} tokens")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(images)} images x {args.tokens} tokens; "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -107,6 +118,7 @@ def main() -> None:
 
     sides = args.sides.split(",")
     results: dict[str, tuple[float, list[list[int]]]] = {}
+    compile_s: float | None = None
     # Warm-up (allocator, oneDNN kernels) so the first side is not charged for it.
     run(captioner(model, 1, torch.float32), images[:1])
     for side in sides:
@@ -123,7 +135,8 @@ def main() -> None:
             compiled = captioner(compile_vision_encoder(copy.deepcopy(model)), len(images), torch.float32)
             started = time.perf_counter()
             run(compiled, images)  # the first call compiles the encoder for this batch shape
-            print(f"  (fp32-compile: first batch, compilation included, took {time.perf_counter() - started:.0f}s)")
+            compile_s = time.perf_counter() - started
+            print(f"  (fp32-compile: first batch, compilation included, took {compile_s:.0f}s)")
             results[side] = run(compiled, images)
             del compiled
         elif side == "int8":
@@ -136,12 +149,20 @@ def main() -> None:
         print(f"  {side:<11} {len(images) / seconds:6.3f} images/s  ({seconds / len(images):5.2f} s/image)", flush=True)
 
     base_s, base_tokens = results.get("reference", next(iter(results.values())))
-    print("\n| side | images/s | s/image | speed-up vs reference | same tokens as reference |")
-    print("|---|---|---|---|---|")
+    rows = []
     for side, (seconds, tokens) in results.items():
         same = sum(a == b for a, b in zip(tokens, base_tokens, strict=True))
-        print(f"| {side} | {len(images) / seconds:.3f} | {seconds / len(images):.2f} | {base_s / seconds:.2f}x | "
-              f"{same}/{len(images)} |")
+        what = WHAT.get(side, side).format(n=len(images))
+        rows.append((f"`{side}`", what, f"{len(images) / seconds:.3f}", f"{seconds / len(images):.2f}",
+                     f"{base_s / seconds:.2f}x", f"{same}/{len(images)}"))
+    body = report.table(("side", "what", "images/s", "s/image", "speed-up vs reference", "same tokens as reference"),
+                        rows)
+    print("\n" + body)
+    parts = [report.provenance(report.command_line("benchmarks.captions", argv)), f"Model: {setup}.", body]
+    if compile_s is not None:
+        parts.append(f"`fp32-compile`: the first batch, compilation included, took {compile_s:.0f} s "
+                     "(not counted above).")
+    report.publish(args, "captions", "\n\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ client-side time, answering with the offline sampler. The reference scripts made
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
-import sys
 import time
 from datetime import date
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import ee
 from ee import apitestcase
 
+from benchmarks import report
 from gmgbd_assets import earth_engine_layers as layers
 from gmgbd_assets.earth_engine_layers import SamplePoint
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
@@ -46,11 +47,13 @@ class MeasuringBackend:
         return self.sampler.water(points, radius_m, scale_m)
 
 
-def main(n: int) -> None:
+def measure(n: int) -> list[dict[str, object]]:
+    """Requests, request-body sizes and client-side seconds per layer for ``n`` random points on one date."""
     rng = random.Random(0)
     points = [SamplePoint(i + 1, rng.uniform(-55, 70), rng.uniform(-180, 180)) for i in range(n)]
     case = apitestcase.ApiTestCase()
     case.setUp()
+    rows: list[dict[str, object]] = []
     try:
         backend = MeasuringBackend()
         client = EarthEngineClient(backend, source_ndvi="x", source_water="y")
@@ -59,11 +62,31 @@ def main(n: int) -> None:
             run()
             elapsed = time.perf_counter() - start
             mb = [round(b / 1e6, 2) for b in backend.body_bytes[layer]]
+            rows.append({"layer": layer, "requests": client.requests[layer], "body_mb": mb, "seconds": elapsed})
             print(f"{layer:5}: {client.requests[layer]} requests for {n:,} points on one date (reference scripts: "
                   f"{n:,}); request bodies {mb} MB; build + serialize + offline answer + parse {elapsed:.1f} s")
     finally:
         case.tearDown()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("points", type=int, nargs="?", default=12_000)
+    report.add_argument(parser)
+    args = parser.parse_args(argv)
+    rows = measure(args.points)
+    body = report.table(
+        ("layer", "requests", "reference scripts", "request bodies", "build + serialize + answer + parse"),
+        [(f"`{r['layer']}`", r["requests"], f"{args.points:,}", " / ".join(f"{mb} MB" for mb in r["body_mb"]),
+          f"{r['seconds']:.1f} s") for r in rows],
+    )
+    report.publish(args, "earth_engine", "\n\n".join([
+        report.provenance(report.command_line("benchmarks.earth_engine", argv)),
+        f"{args.points:,} random points on one date, Earth Engine API stubbed, answered by the offline sampler.",
+        body,
+    ]))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 12_000)
+    main()

@@ -9,10 +9,10 @@ dataset_card through Dagster, in one process, and prints records/s and output si
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from benchmarks import report
 from gmgbd_assets.assets.dataset_card import dataset_card
 from gmgbd_assets.assets.exports import export_csv, export_parquet, export_webdataset
 from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE
@@ -60,17 +61,22 @@ def _build(data_dir: Path, records: int, days: int, image_kb: int) -> DuckDBStor
             "(observation_id % 50) - 15.5, observation_id % 3000, (observation_id % 120) / 100.0 - 0.2, 'Sparse', "
             "observation_id % 40000, observation_id, "
             f"{licences}[1 + observation_id % {len(LICENCES)}], '(c) someone', 'https://inaturalist.org/', false, "
-            "false, 'state', 'city', 'model', 'geocoder', 'weather', 'elevation', sighting_date, 0, 'ndvi', "
+            "false, 'state', 'city', 'model', 'geocoder', 'weather', 'elevation', sighting_date, 0, false, 'ndvi', "
             "'stream', 'water', 'benchmark', now()::TIMESTAMP FROM images"
         )
     return store
 
 
-def main() -> None:
-    records = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    days = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    image_kb = int(sys.argv[3]) if len(sys.argv) > 3 else 50
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("records", type=int, nargs="?", default=5000)
+    parser.add_argument("days", type=int, nargs="?", default=10)
+    parser.add_argument("image_kb", type=int, nargs="?", default=50)
+    report.add_argument(parser)
+    args = parser.parse_args(argv)
+    records, days, image_kb = args.records, args.days, args.image_kb
     data_dir = Path(tempfile.mkdtemp(prefix="gmgbd-bench-exports-"))
+    measured: list[tuple[str, float, float]] = []
     try:
         store = _build(data_dir, records, days, image_kb)
         exports = ExportsResource(root=str(data_dir / "exports"))
@@ -86,9 +92,18 @@ def main() -> None:
             seconds = time.perf_counter() - began
             folder = data_dir / "exports" / name
             size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+            measured.append((name, seconds, size / 2**20))
             print(f"  {name:<11} {seconds:6.1f} s  {records / seconds:8.0f} records/s  {size / 2**20:8.1f} MiB")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+    body = report.table(("asset", "time", "records/s", "output"),
+                        [(f"`{'dataset_card' if n == 'card' else 'export_' + n}`", f"{s:.1f} s", f"{records / s:,.0f}",
+                          f"{mib:,.1f} MiB") for n, s, mib in measured])
+    report.publish(args, "exports", "\n\n".join([
+        report.provenance(report.command_line("benchmarks.exports", argv)),
+        f"{records:,} records over {days} dates, {image_kb} KB images, one process, each asset through Dagster.",
+        body,
+    ]))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from benchmarks import report
 from benchmarks.synthetic import fill_upstream, synthetic_raw_observations
 from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE, build_window
 from gmgbd_assets.checks import RULES, completeness_result, evaluate, lineage_result
@@ -58,16 +59,33 @@ def run(records: int, days: int, workdir: Path) -> dict[str, float]:
             "total_s": round(build_s + checks_s, 2), "peak_rss_mib": round(peak_rss_mib())}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
-    args = parser.parse_args()
+    report.add_argument(parser)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.records, args.days, Path(tmp))
+    summary = " ".join(f"{k}={v}" for k, v in result.items())
     print(f"gmgbd build + all checks over {result['records']:,} records in one {result['dates']}-date range:")
     print(f"  build {result['build_s']} s, checks {result['checks_s']} s, peak RSS {result['peak_rss_mib']} MiB")
-    print(" ".join(f"{k}={v}" for k, v in result.items()))
+    print(summary)
+    command = report.command_line("benchmarks.scale", argv)
+    report.publish(args, "scale", f"{markdown(result, command)}\n\n`{summary}`")
+
+
+def markdown(result: dict[str, float], command: str) -> str:
+    rows = [
+        ("records / dates", f"{result['records']:,} / {result['dates']}"),
+        ("`gmgbd` rows", f"{result['gmgbd_rows']:,}"),
+        ("synthetic set-up (not timed)", f"{result['setup_s']} s"),
+        ("`gmgbd` + `quarantine` build", f"{result['build_s']} s"),
+        ("every check", f"{result['checks_s']} s"),
+        ("**build + checks**", f"**{result['total_s']} s**"),
+        ("peak RSS", f"{result['peak_rss_mib']:,} MiB"),
+    ]
+    return report.provenance(command) + "\n\n" + report.table(("", "measured"), rows)
 
 
 if __name__ == "__main__":

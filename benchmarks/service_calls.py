@@ -39,6 +39,7 @@ from unittest import mock
 import dagster as dg
 import httpx
 
+from benchmarks import report as doc
 from benchmarks.emulated import NOMINATIM_HOST, OPEN_METEO_HOSTS, Services, VirtualClock, write_sample
 from gmgbd_assets.assets import geocodes, images, ndvi, raw_observations, water_distance, weather
 from gmgbd_assets.definitions import build_resources
@@ -217,6 +218,48 @@ def _swap_step(base: Run, old: Run, new: Run, label: str) -> Run:
                base.held_s - old.held_s + new.held_s)
 
 
+COLUMNS = {"pipeline": "pipeline", "baseline": "baseline", "baseline_nosleep": "baseline, no sleeps",
+           "pipeline_nominatim": "pipeline, Nominatim geocoder",
+           "pipeline_ee_weather": "pipeline, Earth Engine weather"}
+
+
+def markdown_table(runs: dict[str, Run]) -> str:
+    """One N's runs side by side: requests, daily capacity under the free-tier caps, wall time, ratios."""
+    names = [k for k in COLUMNS if k in runs]
+    b, bn = runs["baseline"], runs["baseline_nosleep"]
+
+    def row(label: str, cell) -> list[str]:
+        return [label, *(cell(runs[k]) for k in names)]
+
+    def count(key: str):
+        return lambda r: f"{r.per_1000(r.requests[key]):,.0f}"
+
+    def caps(r: Run) -> str:
+        by_caps, binding = r.records_per_day_by_caps()
+        return f"{by_caps:,.0f} ({binding})"
+
+    def ratio(k: str) -> str:
+        if k.startswith("baseline"):
+            return ""
+        return f"**{b.wall_s / runs[k].wall_s:.1f}x / {bn.wall_s / runs[k].wall_s:.1f}x**"
+
+    rows = [
+        row("iNaturalist API requests", count("inaturalist_api")),
+        row("photo downloads", count("photos")),
+        row("Nominatim requests", count("nominatim")),
+        row("Open-Meteo requests (weighted calls)",
+            lambda r: f"{r.per_1000(r.requests['open_meteo']):,.0f} ({r.per_1000(r.open_meteo_weight):,.0f})"),
+        row("Earth Engine requests", count("earth_engine")),
+        row("**metadata + geocoding + weather + EE requests**", lambda r: f"**{r.per_1000(r.api_requests):,.0f}**"),
+        row("records/day the free-tier caps allow (binding cap)", caps),
+        row("wall time per 1,000 records", lambda r: f"{r.per_1000(r.wall_s):,.0f} s"
+            + (f" ({r.per_1000(r.wall_s) / 3600:.2f} h)" if r.per_1000(r.wall_s) >= 3600 else "")),
+        row("real compute per 1,000 records", lambda r: f"{r.per_1000(r.compute_s):,.1f} s"),
+        ["**wall ratio baseline / this** (with sleeps / without)", *(ratio(k) for k in names)],
+    ]
+    return doc.table(["per 1,000 records", *(COLUMNS[k] for k in names)], rows)
+
+
 def benchmark(records: int, per_day: int, workdir: Path, nominatim: bool,
               earth_engine_weather: bool = False) -> dict[str, Run]:
     dates = write_sample(workdir / "sample", records, per_day)
@@ -246,7 +289,7 @@ def benchmark(records: int, per_day: int, workdir: Path, nominatim: bool,
     return runs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--per-day", type=int, default=PER_DAY)
@@ -255,9 +298,11 @@ def main() -> None:
     parser.add_argument("--nominatim-up-to", type=int, default=1_000, metavar="N",
                         help="also geocode with GMGBD_GEOCODER=nominatim for every N up to this (0: never); "
                              "it caches each answer in DuckDB, about 50 ms of real compute a request here")
-    args = parser.parse_args()
+    doc.add_argument(parser)
+    args = parser.parse_args(argv)
     print("Virtual clock: latencies and rate-limit waits are simulated, compute is real (benchmarks/emulated.py).")
     summary: dict[str, object] = {}
+    sections = [doc.provenance(doc.command_line("benchmarks.service_calls", argv))]
     for n in args.records:
         with tempfile.TemporaryDirectory(prefix="gmgbd-bench-") as tmp:
             runs = benchmark(n, args.per_day, Path(tmp), n <= args.nominatim_up_to, not args.no_earth_engine_weather)
@@ -269,6 +314,7 @@ def main() -> None:
         p, b, bn = runs["pipeline"], runs["baseline"], runs["baseline_nosleep"]
         ratio, ratio_nosleep = b.wall_s / p.wall_s, bn.wall_s / p.wall_s
         print(f"  wall ratio baseline/pipeline: {ratio:.1f}x with its sleeps, {ratio_nosleep:.1f}x without")
+        sections += [f"**N = {n:,}** records over {days} dates ({args.per_day}/day):", markdown_table(runs)]
         suffix = "" if n == args.records[0] else f"_{n}"
         summary.update({
             f"records{suffix}": n,
@@ -292,7 +338,9 @@ def main() -> None:
             summary[f"wall_ratio_ee_weather{suffix}"] = round(b.wall_s / pe.wall_s, 1)
             summary[f"wall_ratio_nosleep_ee_weather{suffix}"] = round(bn.wall_s / pe.wall_s, 1)
             summary[f"records_per_day_caps_ee_weather{suffix}"] = round(pe.records_per_day_by_caps()[0])
-    print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    line = " ".join(f"{k}={v}" for k, v in summary.items())
+    print(line)
+    doc.publish(args, "service_calls", "\n\n".join([*sections, f"Summary line: `{line}`"]))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The benchmark machinery: per-host latency and one shared emulated internet, the virtual clock, the published
-limits held in front of the emulators, and a smoke run of the request benchmark on a tiny sample."""
+limits held in front of the emulators, a smoke run of the request benchmark on a tiny sample, and the page each
+benchmark writes its figures into (``benchmarks/report.py``). Tiny test runs never write ``docs/benchmarks.md``:
+every test here points ``GMGBD_BENCHMARKS_DOC`` at a temporary file."""
 
 from __future__ import annotations
 
@@ -9,13 +11,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks import earth_engine, report, scale
 from benchmarks.emulated import LATENCY_S, Services, VirtualClock, write_sample
-from benchmarks.service_calls import benchmark
+from benchmarks.service_calls import benchmark, markdown_table
 from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FaultInjector
 from gmgbd_assets.emulators.inaturalist import API_HOST
 from gmgbd_assets.emulators.nominatim import HOST as NOMINATIM_HOST
 from gmgbd_assets.resources.geocoder import GeocoderResource
+
+BENCHMARKS_DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+@pytest.fixture(autouse=True)
+def benchmarks_doc(tmp_path: Path, monkeypatch) -> Path:
+    """Every benchmark run in these tests writes its section here, never into docs/benchmarks.md."""
+    path = tmp_path / "benchmarks.md"
+    monkeypatch.setenv(report.ENV_VAR, str(path))
+    return path
 
 
 def test_router_sleeps_each_hosts_latency_and_counts() -> None:
@@ -101,3 +114,93 @@ def test_service_call_benchmark_runs_on_a_tiny_sample(tmp_path: Path) -> None:
                                    "earth_engine": 6}
     assert ee_weather.open_meteo_weight == 0
     assert ee_weather.records_per_day_by_caps() == (pytest.approx(96_000), "photo_media")
+    table = markdown_table(runs)
+    assert table.splitlines()[0] == ("| per 1,000 records | pipeline | baseline | baseline, no sleeps | "
+                                     "pipeline, Earth Engine weather |")
+    assert "| **metadata + geocoding + weather + EE requests** | **400** | **6,100** | **6,100** | **400** |" in table
+
+
+PAGE = """# Benchmarks
+
+Hand-written prose before.
+
+<!-- benchmark:alpha:start -->
+old alpha
+<!-- benchmark:alpha:end -->
+
+Prose between, kept.
+
+<!-- benchmark:beta:start -->
+old beta
+<!-- benchmark:beta:end -->
+
+Prose after.
+"""
+
+
+def test_report_replaces_only_its_own_section_and_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(PAGE)
+    report.write_section("alpha", "| a | b |\n|---|---|\n| 1 | 2 |\n", path)
+    once = path.read_text()
+    assert once == PAGE.replace("old alpha", "| a | b |\n|---|---|\n| 1 | 2 |")
+    assert "old beta" in once and "Prose between, kept." in once and once.endswith("Prose after.\n")
+    report.write_section("alpha", "| a | b |\n|---|---|\n| 1 | 2 |", path)
+    assert path.read_text() == once
+
+
+def test_report_appends_a_missing_section_and_creates_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(PAGE)
+    report.write_section("gamma", "new", path)
+    assert path.read_text() == PAGE + "\n<!-- benchmark:gamma:start -->\nnew\n<!-- benchmark:gamma:end -->\n"
+    fresh = tmp_path / "sub" / "fresh.md"
+    report.write_section("gamma", "new", fresh)
+    assert fresh.read_text() == "<!-- benchmark:gamma:start -->\nnew\n<!-- benchmark:gamma:end -->\n"
+
+
+def test_report_refuses_broken_markers_and_bad_names(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(PAGE.replace("<!-- benchmark:beta:end -->", ""))
+    with pytest.raises(ValueError, match="exactly one"):
+        report.write_section("beta", "x", path)
+    path.write_text("<!-- benchmark:beta:end -->\n<!-- benchmark:beta:start -->\n")
+    with pytest.raises(ValueError, match="before"):
+        report.write_section("beta", "x", path)
+    with pytest.raises(ValueError, match="lower-case"):
+        report.write_section("Beta -->", "x", path)
+
+
+def test_report_path_argument_then_environment_then_docs(tmp_path: Path, monkeypatch, benchmarks_doc: Path) -> None:
+    assert report.doc_path() == benchmarks_doc
+    assert report.doc_path(tmp_path / "x.md") == tmp_path / "x.md"
+    monkeypatch.delenv(report.ENV_VAR)
+    assert report.doc_path() == BENCHMARKS_DOC
+
+
+def test_report_table_and_command_line() -> None:
+    assert report.table(("a", "b"), [(1, "x|y")]) == "| a | b |\n|---|---|\n| 1 | x\\|y |"
+    assert report.command_line("benchmarks.scale", ["--records", "10", "--report", "/tmp/x.md", "--no-report"]) == (
+        "python -m benchmarks.scale --records 10")
+
+
+def test_the_docs_page_has_one_section_per_benchmark() -> None:
+    text = BENCHMARKS_DOC.read_text()
+    for name in ("service_calls", "backfill", "scale", "captions", "exports", "earth_engine", "geocoder_agreement"):
+        start, end = report.markers(name)
+        assert text.count(start) == 1 and text.count(end) == 1, name
+        assert text.index(start) < text.index(end), name
+
+
+def test_benchmark_runs_write_their_section_to_the_given_file_only(tmp_path: Path, benchmarks_doc: Path) -> None:
+    before = BENCHMARKS_DOC.read_text()
+    scale.main(["--records", "2000", "--days", "2"])  # to $GMGBD_BENCHMARKS_DOC
+    earth_engine.main(["20", "--report", str(tmp_path / "explicit.md")])
+    scale.main(["--records", "1000", "--days", "1", "--no-report"])
+    written = benchmarks_doc.read_text()
+    assert "| `gmgbd` rows | 2,000 |" in written
+    assert "with `python -m benchmarks.scale --records 2000 --days 2`" in written
+    explicit = (tmp_path / "explicit.md").read_text()
+    assert explicit.startswith("<!-- benchmark:earth_engine:start -->")
+    assert "| `ndvi` | 1 | 20 |" in explicit
+    assert BENCHMARKS_DOC.read_text() == before
