@@ -1,21 +1,24 @@
 """``captions``: what each photo shows, in words, from BLIP-large."""
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from PIL import Image
 
 from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.caption_cache import CachedCaption, CaptionCache
-from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
+from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.captioner import Captioner, CaptionerResource
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import sha256_file
 
 CAPTION_EMPTY = "caption_empty"
+# A photo that is not stored (its images row says why) gets no caption and keeps that reason.
+STORED_IMAGE = CarryRule("missing_reason", "missing_detail", ("sha256", "path"), "no_image")
 CACHE_EVERY_BATCHES = 4
 
 CAPTIONS = TableSpec(
@@ -54,70 +57,49 @@ def captions(
     done, so an interrupted or repeated run captions only the photos it has not captioned yet; ``captioned_at``
     is when the caption was first written.
     """
-    start, end = partition_window(context)
     loaded: Captioner | None = None
     cache: CaptionCache | None = None
-    per_date: dict[str, dict[str, int]] = {}
-    reasons: Counter[str] = Counter()
-    total = captioned = reused = 0
-    for day in days(start, end):
-        day_end = day + timedelta(1)
-        frame = store.read_window(IMAGES, day, day_end)
-        present = frame.filter(pl.col("sha256").is_not_null())
-        known: dict[str, CachedCaption] = {}
-        written_now = 0
-        if present.height:
-            if loaded is None:
-                loaded = captioner.load(log=context.log.info)
-                cache = CaptionCache(store, loaded.cache_key)
-                context.log.info(f"caption model: {loaded.model_label} on {loaded.device} ({loaded.dtype})")
-            path_of = dict(zip(present["sha256"], present["path"], strict=True))
-            for sha, path in path_of.items():
-                _check_unchanged(path, sha)
-            known = cache.get(path_of)
-            todo = [sha for sha in path_of if sha not in known]
-            # Cached a few batches at a time, so a killed run loses at most that much work.
-            chunk = loaded.batch_size * CACHE_EVERY_BATCHES
-            for offset in range(0, len(todo), chunk):
-                hashes = todo[offset:offset + chunk]
-                texts = loaded.caption([_open(path_of[sha]) for sha in hashes])
-                known |= cache.put(dict(zip(hashes, texts, strict=True)), datetime.now(UTC).replace(tzinfo=None))
-            written_now = len(todo)
-        rows = []
-        for r in frame.iter_rows(named=True):
-            row = {"observation_id": r["observation_id"], "sighting_date": r["sighting_date"]}
-            found = known.get(r["sha256"]) if r["sha256"] is not None else None
-            if found is None:
-                row |= {"missing_reason": r["missing_reason"], "missing_detail": r["missing_detail"]}
-            elif found.caption is None:
-                row |= {"caption_model": loaded.model_label, "missing_reason": CAPTION_EMPTY,
-                        "missing_detail": "the model produced no words for this photo",
-                        "captioned_at": found.captioned_at}
-            else:
-                row |= {"blip_caption": found.caption, "caption_model": loaded.model_label,
-                        "captioned_at": found.captioned_at}
-            rows.append(row)
-        written = store.replace_window(CAPTIONS, CAPTIONS.frame(rows), day, day_end)
-        day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
-        reasons.update(day_reasons)
-        day_captioned = written - sum(day_reasons.values())
-        total, captioned = total + written, captioned + day_captioned
-        reused += len(known) - written_now
-        per_date[day.isoformat()] = {"rows": written, "captioned": day_captioned,
-                                     "missing": sum(day_reasons.values()),
-                                     "photos_captioned_now": written_now,
-                                     "photos_from_cache": len(known) - written_now}
+    totals: Counter[str] = Counter()
+
+    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
+        nonlocal loaded, cache
+        if not usable:
+            return DateOutput({})
+        if loaded is None:
+            loaded = captioner.load(log=context.log.info)
+            cache = CaptionCache(store, loaded.cache_key)
+            context.log.info(f"caption model: {loaded.model_label} on {loaded.device} ({loaded.dtype})")
+        path_of = {r["sha256"]: r["path"] for r in usable}
+        for sha, path in path_of.items():
+            _check_unchanged(path, sha)
+        known = cache.get(path_of)
+        todo = [sha for sha in path_of if sha not in known]
+        # Cached a few batches at a time, so a killed run loses at most that much work.
+        chunk = loaded.batch_size * CACHE_EVERY_BATCHES
+        for offset in range(0, len(todo), chunk):
+            hashes = todo[offset:offset + chunk]
+            texts = loaded.caption([_open(path_of[sha]) for sha in hashes])
+            known |= cache.put(dict(zip(hashes, texts, strict=True)), datetime.now(UTC).replace(tzinfo=None))
+        totals.update(captioned_now=len(todo), from_cache=len(known) - len(todo))
+        rows = {r["observation_id"]: _row(known[r["sha256"]], loaded.model_label) for r in usable}
+        return DateOutput(rows, {}, {"photos_captioned_now": len(todo), "photos_from_cache": len(known) - len(todo)})
+
+    summary = enrich_each_date(context, store, CAPTIONS, IMAGES, STORED_IMAGE, compute)
     metadata: dict = {
-        "dagster/row_count": total,
-        "captioned": captioned,
-        "photos_from_cache": reused,
-        "per_date": per_date,
-        "missing_reasons": dict(reasons),
+        "captioned": summary.rows - sum(summary.missing_reasons.values()),
+        "photos_from_cache": totals["from_cache"],
     }
     if loaded is not None:
         metadata |= {"caption_model": loaded.model_label, "device": loaded.device, "dtype": str(loaded.dtype),
                      "batch_size": loaded.batch_size}
-    return dg.MaterializeResult(metadata=metadata)
+    return summary.result(**metadata)
+
+
+def _row(found: CachedCaption, model_label: str) -> Row:
+    if found.caption is None:
+        return {"caption_model": model_label, "missing_reason": CAPTION_EMPTY,
+                "missing_detail": "the model produced no words for this photo", "captioned_at": found.captioned_at}
+    return {"blip_caption": found.caption, "caption_model": model_label, "captioned_at": found.captioned_at}
 
 
 def _check_unchanged(path: str, sha256: str) -> None:

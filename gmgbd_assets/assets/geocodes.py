@@ -1,12 +1,14 @@
 """``geocodes``: country, first-level division and nearest locality of every observation."""
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
+from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.geocoder import GeocoderResource
 
@@ -74,71 +76,33 @@ def geocodes(
     observer stood in; with ``GMGBD_GEOCODER=nominatim`` the address is OpenStreetMap's. ``geocoder`` says
     which.
     """
-    start, end = partition_window(context)
-    raw = store.read_window(RAW_OBSERVATIONS, start, end)
-    per_date: dict[str, dict[str, int]] = {}
-    reasons: Counter[str] = Counter()
     labels: set[str] = set()
-    requests = cache_hits = total = 0
-    for day in days(start, end):
-        rows_in = raw.filter(raw["sighting_date"] == day).to_dicts()
-        usable = [r for r in rows_in if r["invalid_reason"] is None]
-        batch = geocoder.reverse(
-            store, [(r["latitude"], r["longitude"]) for r in usable], log=context.log.info
-        )
-        requests += batch.requests
-        cache_hits += batch.cache_hits
-        geocoded_at = datetime.now(UTC).replace(tzinfo=None)
-        found = {r["observation_id"]: a for r, a in zip(usable, batch.addresses, strict=True)}
-        rows = []
-        for r in rows_in:
-            address = found.get(r["observation_id"])
-            if address is None:
-                rows.append(
-                    {
-                        "observation_id": r["observation_id"],
-                        "sighting_date": day,
-                        "missing_reason": r["invalid_reason"],
-                        "missing_detail": r["invalid_detail"],
-                        "geocoder": batch.label,
-                        "geocoded_at": geocoded_at,
-                    }
-                )
-                continue
-            rows.append(
-                {
-                    "observation_id": r["observation_id"],
-                    "sighting_date": day,
-                    "country": address.country,
-                    "country_code": address.country_code,
-                    "state": address.state,
-                    "state_level": address.state_level,
-                    "city": address.city,
-                    "locality_level": address.locality_level,
-                    "geocoder": batch.label,
-                    "missing_reason": address.missing_reason,
-                    "missing_detail": address.missing_detail,
-                    "geocoded_at": geocoded_at,
-                }
-            )
+    totals: Counter[str] = Counter()
+
+    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
+        batch = geocoder.reverse(store, [(r["latitude"], r["longitude"]) for r in usable], log=context.log.info)
+        totals.update(requests=batch.requests, cache_hits=batch.cache_hits)
         labels.add(batch.label)
-        written = store.replace_window(GEOCODES, GEOCODES.frame(rows), day, day + timedelta(1))
-        total += written
-        day_reasons = Counter(row["missing_reason"] for row in rows if row["missing_reason"])
-        reasons.update(day_reasons)
-        per_date[day.isoformat()] = {
-            "rows": written,
-            "with_country": sum(1 for x in rows if x.get("country")),
-            **{f"missing_{k}": v for k, v in day_reasons.items()},
+        stamp = {"geocoder": batch.label, "geocoded_at": datetime.now(UTC).replace(tzinfo=None)}
+        rows = {
+            r["observation_id"]: {
+                "country": a.country,
+                "country_code": a.country_code,
+                "state": a.state,
+                "state_level": a.state_level,
+                "city": a.city,
+                "locality_level": a.locality_level,
+                "missing_reason": a.missing_reason,
+                "missing_detail": a.missing_detail,
+                **stamp,
+            }
+            for r, a in zip(usable, batch.addresses, strict=True)
         }
-        context.log.info(f"{day}: {written} rows geocoded ({dict(day_reasons) or 'nothing missing'})")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": total,
-            "per_date": per_date,
-            "missing_reasons": dict(reasons),
-            "geocoder": ", ".join(sorted(labels)) or geocoder.backend,
-            "requests": requests,
-            "cache_hits": cache_hits,
-        }
+        return DateOutput(rows, stamp, {"with_country": sum(1 for a in batch.addresses if a.country)})
+
+    summary = enrich_each_date(context, store, GEOCODES, RAW_OBSERVATIONS, RAW_POINT, compute)
+    return summary.result(
+        geocoder=", ".join(sorted(labels)) or geocoder.backend,
+        requests=totals["requests"],
+        cache_hits=totals["cache_hits"],
     )

@@ -1,13 +1,15 @@
 """``images``: each observation's photo, downloaded once, checked, and stored under a name we choose."""
 
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
+from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import PhotoOutcome, PhotoRequest, PhotosResource, StoredPhoto
 
@@ -37,6 +39,10 @@ IMAGES = TableSpec(
 )
 
 
+# A record with an upstream reason or without a photo to fetch downloads nothing and says why.
+RAW_PHOTO = CarryRule("invalid_reason", "invalid_detail", ("photo_url", "photo_id"), "no_photo", keep=("photo_id",))
+
+
 @dated_table_asset(IMAGES, group_name="media", deps=["raw_observations"], pool="inaturalist_media")
 def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: PhotosResource) -> dg.MaterializeResult:
     """The photo of every observation, as a checked file on disk, one row per raw observation.
@@ -49,53 +55,32 @@ def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: Photos
     upstream carry their ``raw_observations.invalid_reason``. Re-running a date downloads only what is not
     already stored intact. Respect each photo's licence (``raw_observations.photo_license``) when reusing it.
     """
-    start, end = partition_window(context)
     client = photos.client(log=context.log.warning)
-    per_date: dict[str, dict[str, int]] = {}
-    reasons: Counter[str] = Counter()
-    total = downloaded = reused = 0
+    totals: Counter[str] = Counter()
+
+    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
+        previous = _previous_photos(store.read_window(IMAGES, day, day + timedelta(days=1)))
+        requests = [PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"])
+                    for r in usable]
+        outcomes = {o.request.observation_id: o for o in client.get_all(requests, previous)}
+        day_reused = sum(o.reused for o in outcomes.values())
+        day_new = sum(o.photo is not None and not o.reused for o in outcomes.values())
+        totals.update(downloaded=day_new, already_stored=day_reused)
+        rows = {r["observation_id"]: _row(r, outcomes[r["observation_id"]], photos.source) for r in usable}
+        return DateOutput(rows, {"image_source": photos.source},
+                          {"downloaded": day_new, "already_stored": day_reused})
+
     try:
-        for day in days(start, end):
-            day_end = day + timedelta(1)
-            raw = store.read_window(RAW_OBSERVATIONS, day, day_end)
-            previous = _previous_photos(store.read_window(IMAGES, day, day_end))
-            usable = raw.filter(
-                pl.col("invalid_reason").is_null()
-                & pl.col("photo_url").is_not_null()
-                & pl.col("photo_id").is_not_null()
-            )
-            requests = [
-                PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"])
-                for r in usable.iter_rows(named=True)
-            ]
-            outcomes = {o.request.observation_id: o for o in client.get_all(requests, previous)}
-            rows = [_row(r, outcomes.get(r["observation_id"]), photos.source) for r in raw.iter_rows(named=True)]
-            written = store.replace_window(IMAGES, IMAGES.frame(rows), day, day_end)
-            day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
-            reasons.update(day_reasons)
-            day_reused = sum(o.reused for o in outcomes.values())
-            day_new = sum(o.photo is not None and not o.reused for o in outcomes.values())
-            total, downloaded, reused = total + written, downloaded + day_new, reused + day_reused
-            per_date[day.isoformat()] = {
-                "rows": written, "stored": written - sum(day_reasons.values()), "downloaded": day_new,
-                "already_stored": day_reused, "missing": sum(day_reasons.values()),
-            }
-            context.log.info(f"{day}: {written} rows, {day_new} downloaded, {day_reused} already stored, "
-                             f"missing {dict(day_reasons)}")
+        summary = enrich_each_date(context, store, IMAGES, RAW_OBSERVATIONS, RAW_PHOTO, compute)
     finally:
         client.close()
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": total,
-            "per_date": per_date,
-            "missing_reasons": dict(reasons),
-            "downloaded": downloaded,
-            "already_stored": reused,
-            "bytes_downloaded": client.media_budget.total,
-            "requests": client.http.requests_sent,
-            "images_dir": str(client.images_dir.resolve()),
-            "source": photos.source,
-        }
+    return summary.result(
+        downloaded=totals["downloaded"],
+        already_stored=totals["already_stored"],
+        bytes_downloaded=client.media_budget.total,
+        requests=client.http.requests_sent,
+        images_dir=str(client.images_dir.resolve()),
+        source=photos.source,
     )
 
 
@@ -108,14 +93,8 @@ def _previous_photos(frame: pl.DataFrame) -> dict[int, StoredPhoto]:
     }
 
 
-def _row(raw: dict, outcome: PhotoOutcome | None, source: str) -> dict:
-    row: dict = {
-        "observation_id": raw["observation_id"], "sighting_date": raw["sighting_date"],
-        "photo_id": raw["photo_id"], "image_source": source,
-    }
-    if outcome is None:  # unusable upstream: say why, download nothing
-        reason = raw["invalid_reason"] or "no_photo"
-        return {**row, "missing_reason": reason, "missing_detail": raw["invalid_detail"]}
+def _row(raw: Row, outcome: PhotoOutcome, source: str) -> Row:
+    row: Row = {"photo_id": raw["photo_id"], "image_source": source}
     photo = outcome.photo
     if photo is None:
         return {**row, "missing_reason": outcome.missing_reason, "missing_detail": outcome.missing_detail,

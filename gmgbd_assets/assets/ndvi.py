@@ -1,13 +1,14 @@
 """``ndvi``: MODIS vegetation greenness at each sighting, from Google Earth Engine."""
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from gmgbd_assets.assets._earth_engine_inputs import split_raw, unsampled_rows
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
+from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 
@@ -53,57 +54,34 @@ def ndvi(
     composites to draw on: its value is marked ``ndvi_provisional`` (or is NULL with ``not_yet_available``), and
     the refill sensor re-runs the date until the nearer composites are out.
     """
-    start, end = partition_window(context)
     client = earth_engine.client(log=context.log.warning)  # fails at once without credentials
-    raw = store.read_window(RAW_OBSERVATIONS, start, end)
-    by_day = split_raw(raw)
-    per_date: dict[str, dict] = {}
-    reasons: Counter[str] = Counter()
-    total = 0
-    for day in days(start, end):
-        points, unsampled = by_day.get(day, ([], []))
-        before = dict(client.requests)
-        samples = client.ndvi(day, points, today=datetime.now(UTC).date()) if points else {}
-        sampled_at = datetime.now(UTC).replace(tzinfo=None)
-        rows = [
-            {
-                "observation_id": obs_id,
-                "sighting_date": day,
+    today = datetime.now(UTC).date()
+
+    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
+        before = client.requests["ndvi"]
+        points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
+        samples = client.ndvi(day, points, today=today) if points else {}
+        stamp = {"ndvi_source": client.source_ndvi, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
+        rows = {
+            obs_id: {
                 "NDVI_value": s.ndvi_value,
                 "NDVI_Category": s.ndvi_category,
                 "ndvi_composite_start": s.composite_start,
                 "ndvi_lag_days": s.lag_days,
                 "ndvi_provisional": s.provisional if s.ndvi_value is not None else None,
-                "ndvi_source": client.source_ndvi,
                 "missing_reason": s.missing_reason,
                 "missing_detail": s.missing_detail,
-                "sampled_at": sampled_at,
+                **stamp,
             }
             for obs_id, s in samples.items()
-        ] + unsampled_rows(unsampled, day, "ndvi_source", client.source_ndvi, sampled_at)
-        written = store.replace_window(NDVI, NDVI.frame(rows), day, day + timedelta(days=1))
-        total += written
-        day_reasons = Counter(r["missing_reason"] for r in rows if r["missing_reason"])
-        reasons.update(day_reasons)
-        lagged = sum(1 for s in samples.values() if s.lag_days)
-        per_date[day.isoformat()] = {
-            "rows": written,
-            "with_value": written - sum(day_reasons.values()),
-            "lagged": lagged,
+        }
+        return DateOutput(rows, stamp, {
+            "with_value": sum(1 for s in samples.values() if s.ndvi_value is not None),
+            "lagged": sum(1 for s in samples.values() if s.lag_days),
             "provisional": sum(1 for s in samples.values() if s.provisional),
-            "requests": client.requests["ndvi"] - before["ndvi"],
-            "missing": dict(day_reasons),
-        }
-        context.log.info(f"{day}: {written} rows, {per_date[day.isoformat()]['with_value']} with NDVI, "
-                         f"{lagged} from a neighbouring composite")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": total,
-            "per_date": per_date,
-            "missing_reasons": dict(reasons),
-            "requests": client.requests["ndvi"],
-            "retries": client.retries,
-            "source": client.source_ndvi,
-            "window_days": client.window_days,
-        }
-    )
+            "requests": client.requests["ndvi"] - before,
+        })
+
+    summary = enrich_each_date(context, store, NDVI, RAW_OBSERVATIONS, RAW_POINT, compute)
+    return summary.result(requests=client.requests["ndvi"], retries=client.retries, source=client.source_ndvi,
+                          window_days=client.window_days)

@@ -1,13 +1,15 @@
 """``water_distance``: how far each sighting is from the nearest stream, lake or sea, from Google Earth Engine."""
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from gmgbd_assets.assets._earth_engine_inputs import split_raw, unsampled_rows
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
+from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 
@@ -48,56 +50,33 @@ def water_distance(
     rather than a made-up far distance. North of 60 N only the water mask is searched; small streams there are
     missed, so distances there are upper bounds.
     """
-    start, end = partition_window(context)
     client = earth_engine.client(log=context.log.warning)  # fails at once without credentials
-    raw = store.read_window(RAW_OBSERVATIONS, start, end)
-    by_day = split_raw(raw)
-    per_date: dict[str, dict] = {}
-    reasons: Counter[str] = Counter()
     features: Counter[str] = Counter()
-    total = 0
-    for day in days(start, end):
-        points, unsampled = by_day.get(day, ([], []))
+
+    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
         before = client.requests["water"]
+        points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
         samples = client.water(points) if points else {}
-        sampled_at = datetime.now(UTC).replace(tzinfo=None)
-        rows = [
-            {
-                "observation_id": obs_id,
-                "sighting_date": day,
+        stamp = {"water_source": client.source_water, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
+        rows = {
+            obs_id: {
                 "dist_to_water_m": s.distance_m,
                 "water_feature": s.feature,
-                "water_source": client.source_water,
                 "missing_reason": s.missing_reason,
                 "missing_detail": s.missing_detail,
-                "sampled_at": sampled_at,
+                **stamp,
             }
             for obs_id, s in samples.items()
-        ] + unsampled_rows(unsampled, day, "water_source", client.source_water, sampled_at)
-        written = store.replace_window(WATER_DISTANCE, WATER_DISTANCE.frame(rows), day, day + timedelta(days=1))
-        total += written
-        day_reasons = Counter(r["missing_reason"] for r in rows if r["missing_reason"])
-        reasons.update(day_reasons)
+        }
         features.update(s.feature for s in samples.values() if s.feature)
         distances = sorted(s.distance_m for s in samples.values() if s.distance_m is not None)
-        per_date[day.isoformat()] = {
-            "rows": written,
+        return DateOutput(rows, stamp, {
             "with_value": len(distances),
             "median_m": distances[len(distances) // 2] if distances else None,
             "max_m": distances[-1] if distances else None,
             "requests": client.requests["water"] - before,
-            "missing": dict(day_reasons),
-        }
-        context.log.info(f"{day}: {written} rows, {len(distances)} with a distance")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": total,
-            "per_date": per_date,
-            "missing_reasons": dict(reasons),
-            "nearest_feature": dict(features),
-            "requests": client.requests["water"],
-            "retries": client.retries,
-            "source": client.source_water,
-            "search_radius_m": client.radius_m,
-        }
-    )
+        })
+
+    summary = enrich_each_date(context, store, WATER_DISTANCE, RAW_OBSERVATIONS, RAW_POINT, compute)
+    return summary.result(nearest_feature=dict(features), requests=client.requests["water"],
+                          retries=client.retries, source=client.source_water, search_radius_m=client.radius_m)

@@ -1,7 +1,6 @@
 """``weather``: mean 2 m air temperature on the sighting date, and terrain elevation, per observation."""
 
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,7 +14,8 @@ from gmgbd_assets.earth_engine_layers import (
     ERA5_LAND_FINAL_DAYS,
     SamplePoint,
 )
-from gmgbd_assets.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
+from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
@@ -175,61 +175,30 @@ def weather(
     ERA5-Land's daily mean over the UTC day and the Copernicus DEM, sampled in Earth Engine; ``weather_source``
     says which source every row came from.
     """
-    start, end = partition_window(context)
-    raw = store.read_window(RAW_OBSERVATIONS, start, end)
     log = context.log.warning
     source = weather_service.checked_source()
     fetcher = (_EarthEngineDay(weather_service.earth_engine, log) if source == EARTH_ENGINE
                else _OpenMeteoDay(weather_service.open_meteo, log))
     today = datetime.now(UTC).date()
-    per_date: dict[str, dict[str, int]] = {}
-    reasons: Counter[str] = Counter()
-    total = 0
-    try:
-        for day in days(start, end):
-            rows_in = raw.filter(raw["sighting_date"] == day).to_dicts()
-            usable = [r for r in rows_in if r["invalid_reason"] is None]
-            found = fetcher.fetch(day, [(r["latitude"], r["longitude"]) for r in usable], today)
-            fetched_at = datetime.now(UTC).replace(tzinfo=None)
-            values = {
-                r["observation_id"]: {
-                    "avg_temp_C": w.temperature_c,
-                    "elevation_m": w.elevation_m,
-                    "elevation_source": w.elevation_source,
-                    "missing_reason": w.problems[0][0] if w.problems else None,
-                    "missing_detail": "; ".join(d for _, d in w.problems) or None,
-                }
-                for r, w in zip(usable, found, strict=True)
+
+    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
+        found = fetcher.fetch(day, [(r["latitude"], r["longitude"]) for r in usable], today)
+        stamp = {"weather_source": fetcher.source, "fetched_at": datetime.now(UTC).replace(tzinfo=None)}
+        rows = {
+            r["observation_id"]: {
+                "avg_temp_C": w.temperature_c,
+                "elevation_m": w.elevation_m,
+                "elevation_source": w.elevation_source,
+                "missing_reason": w.problems[0][0] if w.problems else None,
+                "missing_detail": "; ".join(d for _, d in w.problems) or None,
+                **stamp,
             }
-            rows = []
-            for r in rows_in:
-                row = values.get(r["observation_id"]) or {
-                    "missing_reason": r["invalid_reason"],
-                    "missing_detail": r["invalid_detail"],
-                }
-                rows.append(
-                    {
-                        "observation_id": r["observation_id"],
-                        "sighting_date": day,
-                        "weather_source": fetcher.source,
-                        "fetched_at": fetched_at,
-                        **row,
-                    }
-                )
-            written = store.replace_window(WEATHER, WEATHER.frame(rows), day, day + timedelta(1))
-            total += written
-            day_reasons = Counter(x["missing_reason"] for x in rows if x["missing_reason"])
-            reasons.update(day_reasons)
-            per_date[day.isoformat()] = {"rows": written, **{f"missing_{k}": v for k, v in day_reasons.items()}}
-            context.log.info(f"{day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")
+            for r, w in zip(usable, found, strict=True)
+        }
+        return DateOutput(rows, stamp)
+
+    try:
+        summary = enrich_each_date(context, store, WEATHER, RAW_OBSERVATIONS, RAW_POINT, compute)
     finally:
         fetcher.close()
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": total,
-            "per_date": per_date,
-            "missing_reasons": dict(reasons),
-            "source": fetcher.source,
-            **fetcher.metadata(),
-        }
-    )
+    return summary.result(source=fetcher.source, **fetcher.metadata())
