@@ -26,12 +26,16 @@ HTML_ERROR_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></h
 
 
 class FaultInjector:
-    """Makes a seeded fraction of requests fail in one of the ways real services fail."""
+    """Makes a seeded fraction of requests fail in one of the ways real services fail; with ``always``, every
+    request fails that way (a service that never recovers: what the retry budget is tested against)."""
 
-    def __init__(self, rate: float = 0.0, seed: int = 0, latency_s: float = 0.0) -> None:
+    def __init__(self, rate: float = 0.0, seed: int = 0, latency_s: float = 0.0, always: str | None = None) -> None:
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"fault rate must be in [0, 1), not {rate}")
+        if always is not None and always not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, not {always!r}")
         self.rate = rate
+        self.always = always
         self.latency_s = latency_s
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -39,6 +43,9 @@ class FaultInjector:
 
     def _draw(self) -> str | None:
         with self._lock:
+            if self.always:
+                self.injected[self.always] = self.injected.get(self.always, 0) + 1
+                return self.always
             if self.rate and self._rng.random() < self.rate:
                 kind = self._rng.choice(FAULT_KINDS)
                 self.injected[kind] = self.injected.get(kind, 0) + 1
