@@ -30,7 +30,7 @@ from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FaultInjector
 from gmgbd_assets.emulators.inaturalist import API_HOST, BUNDLED_SAMPLE_DIR
 from gmgbd_assets.emulators.nominatim import HOST as NOMINATIM_HOST
-from gmgbd_assets.resources.http import RateLimiter, WeightedWindowLimiter
+from gmgbd_assets.resources.rate_limits import RequestBudget, using_clock, window_rates
 from gmgbd_assets.settings import INAT_PHOTO_HOSTS
 
 OPEN_METEO_HOSTS = (om_emulator.ARCHIVE_HOST, om_emulator.FORECAST_HOST)
@@ -55,9 +55,8 @@ OPEN_METEO_WINDOWS = ((60.0, 600.0), (3600.0, 5_000.0), (86_400.0, 10_000.0))
 class VirtualClock:
     """``Clock`` for ``ServiceHttp``: real elapsed time plus every sleep, which returns at once."""
 
-    def __init__(self, day0: date = date(2026, 1, 1)) -> None:
+    def __init__(self) -> None:
         self._t0 = time.monotonic()
-        self._day0 = day0
         self._lock = threading.Lock()
         self.slept = 0.0
 
@@ -68,9 +67,6 @@ class VirtualClock:
         if seconds > 0:
             with self._lock:
                 self.slept += seconds
-
-    def today(self) -> str:
-        return (self._day0 + timedelta(seconds=self.monotonic())).isoformat()
 
 
 def _weight(request: httpx.Request) -> int:
@@ -94,8 +90,8 @@ class Services:
         router.nominatim.register(routes)
         router.open_meteo.register(routes)
         routes[om_emulator.ARCHIVE_HOST].limit.clock = self.clock.monotonic  # its 600/min, on our clock
-        spacing = {host: RateLimiter(s, self.clock) for host, s in MIN_INTERVAL_S.items()}
-        windows = WeightedWindowLimiter(OPEN_METEO_WINDOWS, self.clock)  # one IP, both APIs
+        spacing = {host: RequestBudget(host, window_rates([(s, 1)]), self.clock) for host, s in MIN_INTERVAL_S.items()}
+        windows = RequestBudget("open-meteo", window_rates(OPEN_METEO_WINDOWS), self.clock)  # one IP, both APIs
 
         def limited(host: str, handler: Callable[[httpx.Request], httpx.Response]):
             def serve(request: httpx.Request) -> httpx.Response:
@@ -137,8 +133,7 @@ class Services:
         """Every resource built inside uses these emulators and this clock (the client code is unchanged)."""
         with ExitStack() as stack:
             stack.enter_context(router.serving(self.internet))
-            stack.enter_context(mock.patch("gmgbd_assets.resources.http.SYSTEM_CLOCK", self.clock))
-            stack.enter_context(mock.patch("gmgbd_assets.resources.earth_engine.SystemClock", lambda: self.clock))
+            stack.enter_context(using_clock(self.clock))
             stack.enter_context(mock.patch.object(ee_emulator, "OfflineSampler", self.sampler))
             yield self
 

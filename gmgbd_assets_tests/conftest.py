@@ -16,9 +16,8 @@ from gmgbd_assets.settings import Settings
 class FakeClock:
     """Virtual time for rate limiters and backoff: sleeping advances it instantly and is recorded."""
 
-    def __init__(self, start: float = 1000.0, day: str = "2026-01-01") -> None:
+    def __init__(self, start: float = 1000.0) -> None:
         self.now = start
-        self.day = day
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
@@ -27,9 +26,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += max(0.0, seconds)
-
-    def today(self) -> str:
-        return self.day
 
 
 @pytest.fixture

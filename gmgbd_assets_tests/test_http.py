@@ -1,21 +1,36 @@
-"""The shared HTTP policy: rate limit, budget, retries, Retry-After, bodies that break mid-way."""
+"""The shared HTTP policy: rate limits, retries, Retry-After, bodies that break mid-way."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+from gmgbd_assets.emulators import router
+from gmgbd_assets.emulators.faults import FAULT_KINDS, FaultInjector
+from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.http import (
-    BudgetExceededError,
     ServiceHttp,
     ServicePolicy,
     ServiceResponseError,
     ServiceUnavailableError,
 )
+from gmgbd_assets.resources.inaturalist import INaturalistResource
+from gmgbd_assets.resources.open_meteo import OpenMeteoResource
+from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.resources.rate_limits import SYSTEM_CLOCK, shared_budget, using_clock, window_rates
+from gmgbd_assets.resources.retries import retry_after_seconds
+from gmgbd_assets.settings import INAT_PHOTO_HOSTS
+from gmgbd_assets_tests.conftest import FakeClock
 
 
 def _http(handler, clock, **policy) -> ServiceHttp:
@@ -35,6 +50,16 @@ def _sequence(*responses):
         return item
 
     handler.calls = calls
+    return handler
+
+
+def _stamped(response: httpx.Response, clock: FakeClock, sent_at: list[float]) -> Callable:
+    """A handler answering ``response`` that records the virtual time of every request."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent_at.append(clock.now)
+        return response
+
     return handler
 
 
@@ -117,16 +142,12 @@ def test_rate_limit_is_shared_by_every_client_of_a_service(fake_clock):
     assert fake_clock.now - start == pytest.approx(2.0)
 
 
-def test_daily_budget_refuses_the_request_past_it(fake_clock):
-    handler = _sequence(httpx.Response(200, json={}))
-    http = _http(handler, fake_clock, daily_budget=3)
-    for _ in range(3):
+def test_daily_budget_holds_the_request_past_it_until_the_first_is_a_day_old(fake_clock):
+    sent_at: list[float] = []
+    http = _http(_stamped(httpx.Response(200, json={}), fake_clock, sent_at), fake_clock, daily_budget=3)
+    for _ in range(4):
         http.get_json("https://svc.test/x")
-    with pytest.raises(BudgetExceededError, match="daily request budget of 3"):
-        http.get_json("https://svc.test/x")
-    assert len(handler.calls) == 3
-    fake_clock.day = "2026-01-02"
-    http.get_json("https://svc.test/x")
+    assert [t - sent_at[0] for t in sent_at] == [0.0, 0.0, 0.0, 86_400.0]
 
 
 def test_user_agent_identifies_project_and_contact(fake_clock):
@@ -136,21 +157,17 @@ def test_user_agent_identifies_project_and_contact(fake_clock):
     assert agent.startswith("gmgbd-assets/") and "curator@example.org" in agent
 
 
-def _take_slots(path: str, count: int, interval: float, out) -> None:
-    from pathlib import Path
-
-    from gmgbd_assets.resources.http import FileRateLimiter
-
-    limiter = FileRateLimiter(interval, Path(path))
+def _take_slots(path: str, count: int, interval: float, out, weight: int = 1, limit: int = 1) -> None:
+    budget = shared_budget("svc", window_rates([(interval, limit)]), SYSTEM_CLOCK, path)
     for _ in range(count):
-        limiter.acquire()
+        budget.acquire(weight)
         out.put(time.time())
 
 
 def test_file_rate_limiter_spaces_requests_across_processes(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_take_slots, args=(str(tmp_path / "svc"), 3, 0.5, out)) for _ in range(2)]
+    procs = [ctx.Process(target=_take_slots, args=(str(tmp_path), 3, 0.5, out)) for _ in range(2)]
     for p in procs:
         p.start()
     stamps = sorted(out.get(timeout=60) for _ in range(6))
@@ -163,15 +180,15 @@ def test_file_rate_limiter_spaces_requests_across_processes(tmp_path):
 
 def test_file_rate_limiter_survives_a_killed_holder(tmp_path):
     ctx = multiprocessing.get_context("spawn")
-    holder = ctx.Process(target=_take_slots, args=(str(tmp_path / "svc"), 1000, 0.01, ctx.Queue()))
+    out = ctx.Queue()  # kept referenced: a queue collected before the child starts takes its semaphore with it
+    holder = ctx.Process(target=_take_slots, args=(str(tmp_path), 100_000, 0.01, out))
     holder.start()
-    time.sleep(1.0)
+    out.get(timeout=60)  # the holder is taking slots now, the file lock in and out of its hands
+    time.sleep(0.5)
     holder.kill()
     holder.join()
-    from gmgbd_assets.resources.http import FileRateLimiter
-
     started = time.time()
-    FileRateLimiter(0.01, tmp_path / "svc").acquire()
+    shared_budget("svc", window_rates([(0.01, 1)]), SYSTEM_CLOCK, str(tmp_path)).acquire()
     assert time.time() - started < 1.0
 
 
@@ -193,3 +210,149 @@ def test_the_emulated_truncation_fault_is_detected():
     (announced,) = response.headers.get_list("Content-Length")
     assert int(announced) == len(json.dumps({"results": list(range(50))}).replace(" ", ""))
     assert int(announced) > len(response.content)
+
+
+# -- one attempt budget per request: no retry loop inside another -------------------------------------------------
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_a_request_is_attempted_max_attempts_times_in_all(kind, fake_clock):
+    internet = router.EmulatedInternet({"svc.test": lambda r: httpx.Response(200, json={})}, FaultInjector(always=kind))
+    http = _http(internet, fake_clock, max_attempts=5)
+    with pytest.raises(ServiceUnavailableError, match="after 5 attempts"):
+        http.get_json("https://svc.test/x")
+    assert internet.requests_by_host == {"svc.test": 5}
+
+
+DAY = date(2024, 6, 1)
+_ATTEMPTS = {"max_attempts": 4, "backoff_base_s": 0.01, "emulated": True}
+# Every service client as the assets build it, each sending the one request that now never succeeds.
+SERVICES: dict[str, Callable[[Path], object]] = {
+    "inaturalist": lambda _: INaturalistResource(min_interval_s=0, **_ATTEMPTS).client().observations_on(DAY, 10),
+    "open_meteo": lambda _: OpenMeteoResource(**_ATTEMPTS).client().daily_mean_temperature(DAY, [(48.1, 11.5)]),
+    "nominatim": lambda tmp: GeocoderResource(backend="nominatim", min_interval_s=0, **_ATTEMPTS)
+    .nominatim_client(DuckDBStore(path=str(tmp / "cache.duckdb")))
+    .reverse_many([(48.1, 11.5)]),
+    "photos": lambda tmp: PhotosResource(
+        images_dir=str(tmp / "images"), allowed_hosts=list(INAT_PHOTO_HOSTS), min_interval_s=0, **_ATTEMPTS
+    )
+    .client()
+    .fetch(f"https://{INAT_PHOTO_HOSTS[0]}/photos/7/large.jpg"),
+}
+
+
+@contextmanager
+def _never_recovering(kind: str) -> Iterator[router.EmulatedInternet]:
+    internet = router.emulated_internet()
+    internet.faults = FaultInjector(always=kind)
+    with router.serving(internet), using_clock(FakeClock()):
+        yield internet
+
+
+@pytest.mark.parametrize("kind", ["503", "html_error_page"])
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_each_service_client_spends_one_attempt_budget_per_request(service, kind, tmp_path):
+    # Client-level retries around ServiceHttp's used to multiply: 6 x 6 = 36 requests for one.
+    with _never_recovering(kind) as internet, pytest.raises(ServiceUnavailableError, match="after 4 attempts"):
+        SERVICES[service](tmp_path)
+    assert sum(internet.requests_by_host.values()) == 4, internet.requests_by_host
+
+
+# -- Retry-After -------------------------------------------------------------------------------------------------
+class _ClockWithANeighbour(FakeClock):
+    """While the first sleeper waits, ``meanwhile`` runs once: another thread's request going out."""
+
+    meanwhile: Callable[[], object] | None = None
+
+    def sleep(self, seconds: float) -> None:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile:
+            meanwhile()
+        super().sleep(seconds)
+
+
+def test_retry_after_holds_back_every_client_of_the_service():
+    clock = _ClockWithANeighbour()
+    a = _http(_sequence(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={})), clock,
+              name="held")
+    b_sent_at: list[float] = []
+    b = _http(_stamped(httpx.Response(200, json={}), clock, b_sent_at), clock, name="held")
+    clock.meanwhile = lambda: b.get_json("https://svc.test/y")
+    t0 = clock.now
+    assert a.get_json("https://svc.test/x") == {}
+    assert b_sent_at == [t0 + 7]
+
+
+def test_retry_after_as_an_http_date():
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    response = httpx.Response(503, headers={"Retry-After": format_datetime(now + timedelta(seconds=90), usegmt=True)})
+    assert retry_after_seconds(response, now) == 90.0
+
+
+def test_retry_after_beyond_the_cap_gives_up_at_once(fake_clock):
+    handler = _sequence(httpx.Response(429, headers={"Retry-After": "3600"}))
+    with pytest.raises(ServiceUnavailableError, match="asked to wait 3600s, more than the 600s cap"):
+        _http(handler, fake_clock).get_json("https://svc.test/x")
+    assert len(handler.calls) == 1 and fake_clock.sleeps == []
+
+
+# -- weighted rates --------------------------------------------------------------------------------------------
+OPEN_METEO_WINDOWS = ((60.0, 600), (3600.0, 5_000), (86_400.0, 10_000))
+
+
+def test_open_meteo_weighted_rates_per_minute_hour_and_day(fake_clock):
+    sent_at: list[float] = []
+    http = _http(_stamped(httpx.Response(200, json={}), fake_clock, sent_at), fake_clock,
+                 weight_windows=OPEN_METEO_WINDOWS)
+    for _ in range(21):
+        http.get_json("https://svc.test/x", weight=500)
+    offsets = [t - sent_at[0] for t in sent_at]
+    # 500 + 500 > 600: one a minute; the 11th waits for the hour, the 21st for the day.
+    assert offsets[:10] == [60.0 * i for i in range(10)]
+    assert offsets[10] == 3600.0 and offsets[20] == 86_400.0
+    for span, limit in OPEN_METEO_WINDOWS:
+        assert all(500 * sum(1 for u in offsets if t - span < u <= t) <= limit for t in offsets)
+    assert http.budget.used == 21 * 500
+
+
+def _limits(http: ServiceHttp) -> list[tuple[int, float]]:
+    return [(rate.limit, (rate.interval + 1) / 1000) for rate in http.budget.rates]
+
+
+def test_each_service_has_its_published_limits(tmp_path):
+    assert _limits(INaturalistResource().client().http) == [(1, 1.0), (9_000, 86_400.0)]
+    assert _limits(OpenMeteoResource().client().http) == [(599, 60.0), (4_999, 3600.0), (9_999, 86_400.0)]
+    nominatim = GeocoderResource(contact="me@example.org").nominatim_client(DuckDBStore(path=str(tmp_path / "c")))
+    assert _limits(nominatim.http) == [(1, 1.0)]
+    photos = PhotosResource(images_dir=str(tmp_path), allowed_hosts=[]).client()
+    assert _limits(photos.http) == [(1, 0.1), (100_000, 86_400.0)]
+
+
+def test_a_window_a_shorter_one_already_enforces_is_dropped():
+    # pyrate-limiter refuses a longer window that allows a denser rate; 1/s already keeps any day under 86,401.
+    assert [(r.limit, r.interval) for r in window_rates([(86_400, 100_000), (1, 1)])] == [(1, 999)]
+    assert [(r.limit, r.interval) for r in window_rates([(1, 5), (60, 3)])] == [(3, 59_999)]
+
+
+def test_a_shared_budget_lives_in_a_file_only_on_the_real_clock(tmp_path, fake_clock):
+    rates = window_rates([(1, 1)])
+    shared_budget("virtual", rates, fake_clock, str(tmp_path)).acquire()
+    shared_budget("real", rates, SYSTEM_CLOCK, str(tmp_path)).acquire()
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == ["real.sqlite"]
+
+
+def test_an_emulated_service_never_spends_the_real_shared_budget(tmp_path):
+    http = INaturalistResource(emulated=True, rate_limit_dir=str(tmp_path)).client().http
+    http.acquire()
+    assert http.policy.shared_state_dir is None and not list(tmp_path.iterdir())
+
+
+def test_weighted_requests_share_one_file_bucket_across_processes(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    # 4 units a second between both processes, 2 per request: at most two requests in any second.
+    procs = [ctx.Process(target=_take_slots, args=(str(tmp_path), 3, 1.0, out, 2, 4)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    stamps = sorted(out.get(timeout=60) for _ in range(6))
+    for p in procs:
+        p.join(timeout=30)
+    assert min(b - a for a, b in zip(stamps, stamps[2:], strict=False)) >= 0.8, stamps

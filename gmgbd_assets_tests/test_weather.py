@@ -22,8 +22,8 @@ from gmgbd_assets.emulators.open_meteo import (
 )
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.earth_engine import EarthEngineClient, LiveBackend
-from gmgbd_assets.resources.http import WeightedWindowLimiter
 from gmgbd_assets.resources.open_meteo import OpenMeteoRequestError, OpenMeteoResource
+from gmgbd_assets.resources.rate_limits import RequestBudget, window_rates
 from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
@@ -33,7 +33,7 @@ DAY = date(2024, 6, 3)
 
 # -- the weighted limiter (virtual time) ---------------------------------------------------------------------
 def test_weighted_limiter_waits_for_the_minute_window(fake_clock: FakeClock):
-    limiter = WeightedWindowLimiter(((60, 600), (3600, 5000)), fake_clock)
+    limiter = RequestBudget("open_meteo", window_rates(((60, 600), (3600, 5000))), fake_clock)
     t0 = fake_clock.now
     limiter.acquire(400)
     limiter.acquire(150)
@@ -45,7 +45,7 @@ def test_weighted_limiter_waits_for_the_minute_window(fake_clock: FakeClock):
 
 
 def test_weighted_limiter_hour_window_and_oversized_request(fake_clock: FakeClock):
-    limiter = WeightedWindowLimiter(((60, 600), (3600, 1000)), fake_clock)
+    limiter = RequestBudget("open_meteo", window_rates(((60, 600), (3600, 1000))), fake_clock)
     t0 = fake_clock.now
     for _ in range(2):
         limiter.acquire(500)

@@ -16,20 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
 import dagster as dg
 from pydantic import Field
 
-from gmgbd_assets import earth_engine_layers as layers
+import gmgbd_assets.earth_engine_layers as layers
 from gmgbd_assets.earth_engine_layers import Era5Sample, NdviSample, SamplePoint, WaterSample
-from gmgbd_assets.resources.http import Clock, ServiceUnavailableError, SystemClock
+from gmgbd_assets.resources.rate_limits import Clock, default_clock
+from gmgbd_assets.resources.retries import Retrier, RetryPolicy
 
 LIVE_NDVI_SOURCE = layers.MODIS_NDVI
 LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
@@ -87,13 +86,6 @@ class LiveBackend:
         return self._compute(layers.weather_expression(day, points))
 
 
-@dataclass
-class RetryPolicy:
-    max_attempts: int = 6
-    backoff_base_s: float = 2.0
-    backoff_max_s: float = 120.0
-
-
 class EarthEngineClient:
     """Chunks a date's points, sends one request per chunk and layer, retries transient errors, parses."""
 
@@ -109,7 +101,6 @@ class EarthEngineClient:
         chunk_size: int = layers.MAX_POINTS_PER_REQUEST,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
-        rng: random.Random | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not 0 <= window_days <= 96:
@@ -123,31 +114,23 @@ class EarthEngineClient:
         self.radius_m = radius_m
         self.scale_m = scale_m
         self.chunk_size = chunk_size
-        self.retry = retry or RetryPolicy()
-        self.clock = clock or SystemClock()
-        self._rng = rng or random.Random()
-        self._log = log or (lambda _msg: None)
+        self.clock = clock or default_clock()
+        self.retry = Retrier(
+            "earth_engine", retry or RetryPolicy(backoff_base_s=2.0), sleep=self.clock.sleep, log=log,
+            is_transient=is_transient,
+        )
         self.requests = {"ndvi": 0, "water": 0, "weather": 0}
-        self.retries = 0
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
 
     def _call(self, layer: str, send: Callable[[], Any]) -> Any:
-        last = ""
-        for attempt in range(self.retry.max_attempts):
+        def attempt() -> Any:
             self.requests[layer] += 1
-            try:
-                return send()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                last = f"{type(exc).__name__}: {str(exc)[:200]}"
-            if attempt + 1 < self.retry.max_attempts:
-                wait = self._rng.uniform(0, min(self.retry.backoff_max_s, self.retry.backoff_base_s * 2**attempt))
-                self.retries += 1
-                self._log(f"earth_engine {layer}: {last}; retry {attempt + 1} in {wait:.1f}s")
-                self.clock.sleep(wait)
-        raise ServiceUnavailableError(
-            f"earth_engine {layer}: still failing after {self.retry.max_attempts} attempts (last: {last})"
-        )
+            return send()
+
+        return self.retry(attempt, layer)
 
     def ndvi(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> dict[int, NdviSample]:
         """NDVI per observation; with ``today``, composites not published yet make values provisional."""

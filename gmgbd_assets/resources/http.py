@@ -1,63 +1,42 @@
 """The one place that decides how this project talks HTTP to a free service.
 
 Every service client (iNaturalist, photo hosts, Nominatim, Open-Meteo) sends its requests through
-``ServiceHttp``: a per-service rate limit and daily budget shared by everything in the process, retries with
-exponential backoff and full jitter on 429/5xx/timeouts/connection errors, ``Retry-After`` honoured, and an
-identifying User-Agent. A failure that outlasts the retries raises ``ServiceUnavailableError``: it fails the run
-and never becomes a stored value.
+``ServiceHttp``: the service's rates (``rate_limits``: pyrate-limiter, shared by every client in the process and,
+with a rate-limit directory, by every process on the machine), its one retry policy (``retries``: tenacity,
+exponential backoff with full jitter on 429/5xx/timeouts/resets/truncated or unusable bodies, ``Retry-After``
+honoured) and an identifying User-Agent. A failure that outlasts the retries raises ``ServiceUnavailableError``:
+it fails the run and never becomes a stored value.
 """
 
 from __future__ import annotations
 
-import email.utils
-import fcntl
 import json
-import random
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 import dagster as dg
 import httpx
+from pyrate_limiter import Rate
 
 from gmgbd_assets import __version__
+from gmgbd_assets.resources.rate_limits import Clock, default_clock, shared_budget, window_rates
+from gmgbd_assets.resources.retries import (
+    RETRYABLE_STATUS,
+    Retrier,
+    RetryPolicy,
+    ServiceUnavailableError,
+    TransientError,
+    retry_after_seconds,
+)
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+__all__ = ["ServiceHttp", "ServicePolicy", "ServiceResource", "ServiceResponseError", "ServiceUnavailableError"]
 
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-    def today(self) -> str: ...
-
-
-class SystemClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-
-    def today(self) -> str:
-        return datetime.now(UTC).date().isoformat()
-
-
-SYSTEM_CLOCK = SystemClock()
-
-
-class ServiceUnavailableError(RuntimeError):
-    """A service kept failing after every retry: the run fails, nothing is stored."""
-
-
-class BudgetExceededError(RuntimeError):
-    """The daily request budget for a service is spent: stop rather than get the project banned."""
+T = TypeVar("T")
+DAY_S = 86_400.0
+# A wait this long for a request slot is worth a line in the run's log (a daily budget running out, say).
+LONG_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -66,142 +45,36 @@ class ServicePolicy:
 
     name: str
     min_interval_s: float = 1.0
+    # Requests (weighted like the rest) in any 24 hours; None = no daily cap.
     daily_budget: int | None = None
     # Weighted sliding windows as (seconds, most weight), e.g. ((60, 600), (3600, 5000)); empty = none.
     weight_windows: tuple[tuple[float, float], ...] = ()
     max_attempts: int = 6
     backoff_base_s: float = 1.0
     backoff_max_s: float = 120.0
+    retry_after_max_s: float = 600.0
     timeout_s: float = 30.0
-    # Where the next free request slot is kept for every process on the machine; None = this process only.
+    # Where the service's bucket is shared by every process on the machine; None = this process only.
     shared_state_dir: str | None = None
 
+    @property
+    def rates(self) -> list[Rate]:
+        """Every limit as a pyrate-limiter rate, each counting the request's weight."""
+        windows = list(self.weight_windows)
+        if self.min_interval_s > 0:
+            windows.append((self.min_interval_s, 1))
+        if self.daily_budget is not None:
+            windows.append((DAY_S, self.daily_budget))
+        return window_rates(windows)
 
-class RateLimiter:
-    """Spaces requests at least ``min_interval_s`` apart; thread-safe, shared per service in a process."""
-
-    def __init__(self, min_interval_s: float, clock: Clock) -> None:
-        self.min_interval_s = min_interval_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._next_at = 0.0
-
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock.monotonic()
-            wait = self._next_at - now
-            if wait > 0:
-                self._clock.sleep(wait)
-                now += wait
-            self._next_at = now + self.min_interval_s
-
-    def hold_off(self, seconds: float) -> None:
-        """Push the next slot back, e.g. after a 429 with Retry-After, so every caller waits."""
-        with self._lock:
-            self._next_at = max(self._next_at, self._clock.monotonic() + seconds)
-
-
-class FileRateLimiter:
-    """Spaces requests across every process on this machine: the next free slot lives in a locked file.
-
-    Several runs (a UI backfill, two CLI runs) each have their own in-process limiter; this one makes them
-    queue behind each other. An ``flock`` dies with its process, so a killed run never leaves it held, unlike
-    a Dagster pool slot claimed by a run nobody marks as failed.
-    """
-
-    def __init__(self, min_interval_s: float, path: Path) -> None:
-        self.min_interval_s = min_interval_s
-        self.path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def _reserve(self, earliest_delay: float, interval: float) -> float:
-        with self._lock, open(self.path, "a+", encoding="ascii") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.seek(0)
-            try:
-                next_at = float(fh.read().strip() or 0)
-            except ValueError:
-                next_at = 0.0
-            now = time.time()
-            slot = max(now + earliest_delay, next_at)
-            fh.seek(0)
-            fh.truncate()
-            fh.write(repr(slot + interval))
-            fh.flush()
-        return slot - now
-
-    def acquire(self) -> None:
-        wait = self._reserve(0.0, self.min_interval_s)
-        if wait > 0:
-            time.sleep(wait)
-
-    def hold_off(self, seconds: float) -> None:
-        self._reserve(seconds, 0.0)
-
-
-class DailyBudget:
-    """Counts requests per UTC day and refuses the one past the budget."""
-
-    def __init__(self, name: str, limit: int | None, clock: Clock) -> None:
-        self.name = name
-        self.limit = limit
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._day = ""
-        self.used = 0
-
-    def spend(self, weight: int = 1) -> None:
-        with self._lock:
-            today = self._clock.today()
-            if today != self._day:
-                self._day, self.used = today, 0
-            if self.limit is not None and self.used + weight > self.limit:
-                raise BudgetExceededError(
-                    f"{self.name}: daily request budget of {self.limit} is spent ({self.used} used today); "
-                    "resume tomorrow or lower the per-day cap"
-                )
-            self.used += weight
-
-
-_shared_lock = threading.Lock()
-_shared: dict[tuple[str, int], tuple[RateLimiter | FileRateLimiter, DailyBudget]] = {}
-
-
-def shared_limits(policy: ServicePolicy, clock: Clock) -> tuple[RateLimiter | FileRateLimiter, DailyBudget]:
-    """The limiter and budget every client of ``policy.name`` in this process shares (per clock)."""
-    key = (policy.name, id(clock))
-    with _shared_lock:
-        if key not in _shared:
-            limiter: RateLimiter | FileRateLimiter
-            if policy.shared_state_dir and policy.min_interval_s > 0 and isinstance(clock, SystemClock):
-                limiter = FileRateLimiter(policy.min_interval_s, Path(policy.shared_state_dir) / policy.name)
-            else:
-                limiter = RateLimiter(policy.min_interval_s, clock)
-            _shared[key] = (limiter, DailyBudget(policy.name, policy.daily_budget, clock))
-        return _shared[key]
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.retry_after_max_s)
 
 
 def user_agent(contact: str | None) -> str:
     contact_part = f"; {contact}" if contact else ""
     return f"gmgbd-assets/{__version__} (+https://github.com/gmgbd/gmgbd-assets{contact_part})"
-
-
-def retry_after_seconds(response: httpx.Response, clock_now: datetime | None = None) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After`` as seconds or an HTTP date), if any."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = clock_now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 class ServiceHttp:
@@ -214,17 +87,17 @@ class ServiceHttp:
         transport: httpx.BaseTransport | None = None,
         contact: str | None = None,
         clock: Clock | None = None,
-        rng: random.Random | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.policy = policy
-        self.clock = clock or SYSTEM_CLOCK
-        self.limiter, self.budget = shared_limits(policy, self.clock)
-        self._rng = rng or random.Random()
+        self.clock = clock or default_clock()
         self._log = log or (lambda _msg: None)
-        self.windows = None
-        if policy.weight_windows:
-            self.windows = shared_window_limiter(policy.name, policy.weight_windows, self.clock)
+        # Every rate the service must stay under; ``budget.used`` is the weight this process has spent.
+        self.budget = shared_budget(policy.name, policy.rates, self.clock, policy.shared_state_dir)
+        self.retry = Retrier(
+            policy.name, policy.retry, sleep=self.clock.sleep, log=self._log, on_retry_after=self.budget.hold_off
+        )
+        self._count_lock = threading.Lock()
         self.requests_sent = 0
         self.client = httpx.Client(
             transport=transport,
@@ -236,74 +109,66 @@ class ServiceHttp:
     def close(self) -> None:
         self.client.close()
 
-    def _backoff(self, attempt: int) -> float:
-        cap = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2**attempt)
-        return self._rng.uniform(0, cap)
+    def acquire(self, weight: int = 1) -> None:
+        """Wait for a request slot under every rate of the service, and count the request."""
+        waited = self.budget.acquire(weight)
+        if waited >= LONG_WAIT_S:
+            self._log(f"{self.policy.name}: waited {waited:.0f}s for a request slot under its rate limits")
+        with self._count_lock:
+            self.requests_sent += 1
 
-    def request(
+    def call(self, attempt: Callable[[], T], what: str) -> T:
+        """Run ``attempt`` under the service's retry policy: every retry of this service goes through here."""
+        return self.retry(attempt, what)
+
+    def send(
+        self, method: str, url: str, *, params: Mapping[str, Any] | None = None, weight: int = 1
+    ) -> httpx.Response:
+        """One attempt: wait for the slot, send, read the whole body. Transient outcomes raise ``TransientError``;
+        any other response is returned, whatever its status."""
+        self.acquire(weight)
+        try:
+            response = self.client.request(method, url, params=params)
+            response.read()
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        _check_complete(response)
+        if response.status_code in RETRYABLE_STATUS:
+            raise TransientError(f"HTTP {response.status_code}", retry_after_seconds(response))
+        return response
+
+    def get(
         self,
-        method: str,
         url: str,
+        read: Callable[[httpx.Response], T],
         *,
         params: Mapping[str, Any] | None = None,
         weight: int = 1,
-        accept: Callable[[httpx.Response], bool] | None = None,
-    ) -> httpx.Response:
-        """Send with rate limit, budget and retries; return the first response that is not transient.
+    ) -> T:
+        """GET and ``read`` the response, retried as one attempt. ``read`` raising ``ValueError`` (an HTML page
+        with status 200, a body cut short or not JSON) makes the attempt transient; anything else it raises
+        (the service's answer to a wrong request) fails at once."""
 
-        ``accept`` lets a caller treat a status as final (e.g. 400 with an error body, 404 for a photo).
-        """
-        last_problem = ""
-        for attempt in range(self.policy.max_attempts):
-            self.limiter.acquire()
-            if self.windows is not None:
-                self.windows.acquire(weight)
-            self.budget.spend(weight)
-            self.requests_sent += 1
+        def attempt() -> T:
+            response = self.send("GET", url, params=params, weight=weight)
             try:
-                response = self.client.request(method, url, params=params)
-                response.read()
-                _check_complete(response)
-            except (httpx.TimeoutException, httpx.TransportError, TruncatedBodyError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-                wait = self._backoff(attempt)
-            else:
-                if response.status_code not in RETRYABLE_STATUS or (accept and accept(response)):
-                    return response
-                last_problem = f"HTTP {response.status_code}"
-                hinted = retry_after_seconds(response)
-                wait = hinted if hinted is not None else self._backoff(attempt)
-                if hinted is not None:
-                    self.limiter.hold_off(hinted)
-            if attempt + 1 < self.policy.max_attempts:
-                self._log(f"{self.policy.name}: {last_problem}; retry {attempt + 1} in {wait:.1f}s")
-                self.clock.sleep(wait)
-        raise ServiceUnavailableError(
-            f"{self.policy.name}: {method} {_redact(url)} still failing after "
-            f"{self.policy.max_attempts} attempts (last: {last_problem})"
-        )
+                return read(response)
+            except ValueError as exc:
+                raise TransientError(str(exc)[:300]) from exc
+
+        return self.call(attempt, f"GET {_redact(url)}")
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, weight: int = 1) -> Any:
-        """GET and decode JSON; a 200 with a truncated or non-JSON body counts as transient and is retried."""
-        last_error = ""
-        for _ in range(self.policy.max_attempts):
-            response = self.request("GET", url, params=params, weight=weight)
-            if response.is_success:
-                try:
-                    return json.loads(response.content)
-                except ValueError as exc:
-                    last_error = f"invalid JSON ({exc})"
-                    self._log(f"{self.policy.name}: {last_error}; retrying")
-                    self.clock.sleep(self._backoff(0))
-                    continue
+        """GET and decode JSON; a 4xx raises ``ServiceResponseError``, an unusable body is retried."""
+        return self.get(url, self.read_json, params=params, weight=weight)
+
+    def read_json(self, response: httpx.Response) -> Any:
+        if not response.is_success:
             raise ServiceResponseError(self.policy.name, response)
-        raise ServiceUnavailableError(
-            f"{self.policy.name}: GET {_redact(url)} kept returning unusable bodies: {last_error}"
-        )
-
-
-class TruncatedBodyError(Exception):
-    """Fewer bytes arrived than the server announced: the connection broke mid-body."""
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise ValueError(f"invalid JSON ({exc})") from exc
 
 
 def _check_complete(response: httpx.Response) -> None:
@@ -313,7 +178,7 @@ def _check_complete(response: httpx.Response) -> None:
     if announced.isdigit() and "Content-Encoding" not in response.headers:
         received = len(response.content)
         if int(announced) > received:
-            raise TruncatedBodyError(f"{received} of {announced} bytes")
+            raise TransientError(f"truncated body: {received} of {announced} bytes")
 
 
 class ServiceResponseError(RuntimeError):
@@ -328,70 +193,6 @@ class ServiceResponseError(RuntimeError):
 def _redact(url: str) -> str:
     """Drop the query string: it may carry an e-mail address or a key."""
     return url.split("?", 1)[0]
-
-
-class WeightedWindowLimiter:
-    """Sliding-window limits on weighted calls, e.g. Open-Meteo's 600/min, 5,000/h, 10,000/day.
-
-    ``acquire(weight)`` waits until the request's weight fits every window. A single request heavier than a
-    window can never fit, so it is refused outright: callers size their batches to the smallest window.
-    """
-
-    def __init__(self, windows: tuple[tuple[float, float], ...], clock: Clock) -> None:
-        self.windows = tuple(sorted(windows))
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._spent: list[tuple[float, float]] = []  # (time, weight), oldest first
-        self.waited_s = 0.0
-
-    @property
-    def max_weight(self) -> float:
-        return min((limit for _, limit in self.windows), default=float("inf"))
-
-    def _used(self, now: float, span: float) -> float:
-        return sum(w for t, w in self._spent if t > now - span)
-
-    def acquire(self, weight: float = 1.0) -> None:
-        if weight > self.max_weight:
-            raise ValueError(f"a request of weight {weight} can never fit the limit {self.max_weight}")
-        with self._lock:
-            while True:
-                now = self._clock.monotonic()
-                longest = max((span for span, _ in self.windows), default=0.0)
-                self._spent = [(t, w) for t, w in self._spent if t > now - longest]
-                wait = 0.0
-                for span, limit in self.windows:
-                    used = self._used(now, span)
-                    if used + weight > limit:
-                        # Wait until enough of the oldest spending in this window has aged out.
-                        excess = used + weight - limit
-                        freed = 0.0
-                        for t, w in self._spent:
-                            if t <= now - span:
-                                continue
-                            freed += w
-                            if freed >= excess:
-                                wait = max(wait, t + span - now)
-                                break
-                if wait <= 0:
-                    self._spent.append((now, weight))
-                    return
-                self.waited_s += wait
-                self._clock.sleep(wait)
-
-
-_shared_windows: dict[tuple[str, int], WeightedWindowLimiter] = {}
-
-
-def shared_window_limiter(
-    name: str, windows: tuple[tuple[float, float], ...], clock: Clock
-) -> WeightedWindowLimiter:
-    """The weighted limiter every client of service ``name`` in this process shares (per clock)."""
-    key = (name, id(clock))
-    with _shared_lock:
-        if key not in _shared_windows:
-            _shared_windows[key] = WeightedWindowLimiter(windows, clock)
-        return _shared_windows[key]
 
 
 class ServiceResource(dg.ConfigurableResource):
@@ -412,3 +213,9 @@ class ServiceResource(dg.ConfigurableResource):
         from gmgbd_assets.emulators.router import offline_transport
 
         return offline_transport(self.emulator_fault_rate, self.emulator_seed, self.emulator_latency_s)
+
+    @property
+    def limits_dir(self) -> str | None:
+        """Where the service's rate-limit bucket is shared by every process on the machine. An emulated service
+        counts in the process only: a demo run must never spend the real service's daily budget."""
+        return None if self.emulated else self.rate_limit_dir

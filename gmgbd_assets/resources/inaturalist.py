@@ -257,7 +257,8 @@ class INaturalistClient:
 
 
 class INaturalistResource(ServiceResource):
-    """iNaturalist API v1. Politeness (1 request/s, a daily budget under 10,000) is set here and nowhere else."""
+    """iNaturalist API v1. Politeness (1 request/s, at most 9,000 in any 24 hours, under the recommended 10,000) is
+    set here and nowhere else."""
 
     base_url: str = "https://api.inaturalist.org/v1"
     max_per_day: int = 200
@@ -280,7 +281,7 @@ class INaturalistResource(ServiceResource):
                 daily_budget=self.daily_budget,
                 max_attempts=self.max_attempts,
                 backoff_base_s=self.backoff_base_s,
-                shared_state_dir=self.rate_limit_dir,
+                shared_state_dir=self.limits_dir,
             ),
             transport=transport,
             contact=self.contact,

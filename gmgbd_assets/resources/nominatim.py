@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pyarrow as pa
 
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.http import ServiceHttp, ServiceResponseError, ServiceUnavailableError
+from gmgbd_assets.resources.http import ServiceHttp, ServiceResponseError
 from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE, GeoAddress
 
 # Most specific first: ``city`` is the first of these the address carries (issue 4).
@@ -118,20 +119,16 @@ class NominatimClient:
         }
         if self.contact:
             params["email"] = self.contact
-        problem = ""
-        for attempt in range(self.http.policy.max_attempts):
-            response = self.http.request("GET", f"{self.base_url}/reverse", params=params)
-            self.requests += 1
-            if not response.is_success:
-                raise ServiceResponseError("nominatim", response)
-            try:
-                parse_reverse(json.loads(response.content))  # never cache a body we cannot read
-            except ValueError as exc:  # an HTML error page with status 200, a cut body: transient
-                problem = str(exc)[:200]
-                self.http.clock.sleep(self.http._backoff(attempt))
-                continue
-            return response.text
-        raise ServiceUnavailableError(f"nominatim: kept answering with unusable bodies: {problem}")
+        return self.http.get(f"{self.base_url}/reverse", self._read, params=params)
+
+    def _read(self, response: httpx.Response) -> str:
+        """The body to cache. A 4xx fails; a body we cannot read (an HTML error page with status 200, a cut
+        body) raises ``ValueError``, which ``ServiceHttp`` retries: it is never cached."""
+        self.requests += 1
+        if not response.is_success:
+            raise ServiceResponseError("nominatim", response)
+        parse_reverse(json.loads(response.content))
+        return response.text
 
     def reverse_many(
         self, points: Iterable[tuple[float, float]], log: Callable[[str], None] | None = None

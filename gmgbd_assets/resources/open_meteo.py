@@ -3,7 +3,8 @@
 Free tier: under 600 weighted calls a minute, 5,000 an hour, 10,000 a day, one request at a time, where a
 request weighs one call per location for one variable over one day. So all observations of a date go in as
 few requests as possible (the server takes up to 1,000 locations), but a single request may weigh no more than
-the per-minute limit: chunks are sized to fit it. Limits, retries and ``Retry-After`` live in ``ServiceHttp``.
+the per-minute limit: chunks are sized to fit it. The three weighted limits (pyrate-limiter rates), retries and
+``Retry-After`` live in ``ServiceHttp``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource, ServiceUnavailableError
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.json_values import finite_float
 
 ARCHIVE_MAX_LOCATIONS = 1_000
@@ -97,23 +98,17 @@ class OpenMeteoClient:
         self.elevation_requests = 0
 
     def _get(self, url: str, params: dict[str, str], weight: int, what: str) -> Any:
-        """One request (retried by ``ServiceHttp``); a 200 whose body is not JSON (an HTML error page from a
-        proxy) is transient too and is asked again; 400 and other 4xx fail with the server's reason."""
-        problem = ""
-        for attempt in range(self.http.policy.max_attempts):
-            with _one_at_a_time:
-                response = self.http.request("GET", url, params=params, weight=weight)
+        """One request, retried by ``ServiceHttp``: a 200 whose body is not JSON (an HTML error page from a proxy)
+        is transient like a 5xx; 400 and other 4xx fail with the server's reason."""
+
+        def read(response: httpx.Response) -> Any:
             _raise_for_400(response, what)
             if not response.is_success:
-                raise OpenMeteoRequestError(
-                    f"open-meteo {what}: HTTP {response.status_code}: {response.text[:300]}"
-                )
-            try:
-                return json.loads(response.content)
-            except ValueError as exc:
-                problem = f"body is not JSON ({exc})"
-                self.http.clock.sleep(self.http._backoff(attempt))
-        raise ServiceUnavailableError(f"open-meteo {what}: kept answering with unusable bodies: {problem}")
+                raise OpenMeteoRequestError(f"open-meteo {what}: HTTP {response.status_code}: {response.text[:300]}")
+            return json.loads(response.content)
+
+        with _one_at_a_time:
+            return self.http.get(url, read, params=params, weight=weight)
 
     def daily_mean_temperature(self, day: date, points: Sequence[tuple[float, float]]) -> list[DailyWeather]:
         """Temperature and elevation for every point on ``day``, in input order, in as few requests as fit.
@@ -199,7 +194,7 @@ class OpenMeteoResource(ServiceResource):
         http = ServiceHttp(
             ServicePolicy(
                 name="open_meteo",
-                shared_state_dir=self.rate_limit_dir,
+                shared_state_dir=self.limits_dir,
                 min_interval_s=0.0,
                 daily_budget=None,
                 max_attempts=self.max_attempts,

@@ -25,16 +25,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from PIL import Image
 
-from gmgbd_assets.resources.http import (
-    RETRYABLE_STATUS,
-    Clock,
-    ServiceHttp,
-    ServicePolicy,
-    ServiceResource,
-    ServiceUnavailableError,
-    retry_after_seconds,
-)
+from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.inaturalist import photo_url_at_size
+from gmgbd_assets.resources.rate_limits import Clock
+from gmgbd_assets.resources.retries import RETRYABLE_STATUS, TransientError, retry_after_seconds
 
 # Reason codes for a photo that is not stored.
 PHOTO_NOT_FOUND = "photo_not_found"
@@ -56,14 +50,6 @@ class PhotoRefused(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-class _Transient(Exception):
-    """Worth another try (HTML error page, truncated body, 5xx...)."""
-
-    def __init__(self, problem: str, wait_hint: float | None = None) -> None:
-        super().__init__(problem)
-        self.wait_hint = wait_hint
 
 
 @dataclass(frozen=True)
@@ -110,7 +96,10 @@ def sha256_file(path: Path) -> str:
 
 
 class MediaBudget:
-    """Bytes per sliding hour, shared by every download thread: stays under a host's media policy."""
+    """Bytes per sliding hour, shared by every download thread: stays under a host's media policy.
+
+    Not a pyrate-limiter rate: a photo's size is known only once it has arrived, and a bucket keeps one entry per
+    unit of weight (millions of entries an hour for bytes)."""
 
     def __init__(self, bytes_per_hour: int | None, clock: Clock, window_s: float = 3600.0) -> None:
         self.bytes_per_hour = bytes_per_hour
@@ -184,33 +173,18 @@ class PhotoClient:
             raise PhotoRefused(PHOTO_HOST_NOT_ALLOWED, f"{parts.scheme or '?'}:// is not allowed, only https{via}")
 
     def fetch(self, url: str) -> bytes:
-        """The photo's bytes. Raises ``PhotoRefused`` (a missing value) or ``ServiceUnavailableError`` (fail)."""
-        policy = self.http.policy
-        last_problem = ""
-        for attempt in range(policy.max_attempts):
-            try:
-                return self._fetch_once(url)
-            except _Transient as exc:
-                last_problem = str(exc)
-                wait = exc.wait_hint if exc.wait_hint is not None else self.http._backoff(attempt)
-                if exc.wait_hint is not None:
-                    self.http.limiter.hold_off(exc.wait_hint)
-            if attempt + 1 < policy.max_attempts:
-                self.http._log(f"{policy.name}: {last_problem}; retry {attempt + 1} in {wait:.1f}s")
-                self.http.clock.sleep(wait)
-        raise ServiceUnavailableError(
-            f"{policy.name}: GET {_strip_query(url)} still failing after {policy.max_attempts} attempts "
-            f"(last: {last_problem})"
-        )
+        """The photo's bytes. Raises ``PhotoRefused`` (a missing value) or ``ServiceUnavailableError`` (fail).
+
+        One attempt is the whole redirect chain, each hop checked against the allowed hosts and rate limited;
+        ``ServiceHttp`` retries the attempt, so a photo costs at most ``max_attempts`` chains."""
+        return self.http.call(lambda: self._fetch_once(url), f"GET {_strip_query(url)}")
 
     def _fetch_once(self, url: str) -> bytes:
         current = url
         self.check_url(current)
         for _hop in range(self.max_redirects + 1):
             self.media_budget.wait_for_room()
-            self.http.limiter.acquire()
-            self.http.budget.spend()
-            self.http.requests_sent += 1
+            self.http.acquire()
             try:
                 with self.http.client.stream("GET", current, headers={"Accept": "image/jpeg,image/*;q=0.8"}) as r:
                     if r.status_code in REDIRECT_STATUS:
@@ -223,20 +197,20 @@ class PhotoClient:
                         continue
                     return self._read_body(r)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+                raise TransientError(f"{type(exc).__name__}: {exc}") from exc
         raise PhotoRefused(PHOTO_UNAVAILABLE, f"more than {self.max_redirects} redirects from {_strip_query(url)}")
 
     def _read_body(self, r: httpx.Response) -> bytes:
         if r.status_code in (404, 410):
             raise PhotoRefused(PHOTO_NOT_FOUND, f"HTTP {r.status_code} for {_strip_query(str(r.url))}")
         if r.status_code in RETRYABLE_STATUS:
-            raise _Transient(f"HTTP {r.status_code}", retry_after_seconds(r))
+            raise TransientError(f"HTTP {r.status_code}", retry_after_seconds(r))
         if not r.is_success:
             raise PhotoRefused(PHOTO_UNAVAILABLE, f"HTTP {r.status_code} for {_strip_query(str(r.url))}")
         content_type = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type.startswith("text/") or "html" in content_type or "json" in content_type:
             # A proxy or CDN error page served with 200: the photo is there, this response is not it.
-            raise _Transient(f"HTTP 200 with Content-Type {content_type!r} instead of an image")
+            raise TransientError(f"HTTP 200 with Content-Type {content_type!r} instead of an image")
         announced = _content_length(r.headers)
         if announced is not None and announced > self.max_bytes:
             raise PhotoRefused(PHOTO_TOO_LARGE, f"Content-Length {announced} exceeds the {self.max_bytes} byte cap")
@@ -246,9 +220,9 @@ class PhotoClient:
             if len(body) > self.max_bytes:
                 raise PhotoRefused(PHOTO_TOO_LARGE, f"body exceeds the {self.max_bytes} byte cap")
         if announced is not None and "Content-Encoding" not in r.headers and announced > len(body):
-            raise _Transient(f"truncated body: {len(body)} of {announced} bytes")
+            raise TransientError(f"truncated body: {len(body)} of {announced} bytes")
         if _looks_like_markup(body):
-            raise _Transient("HTTP 200 with an HTML/XML page instead of an image")
+            raise TransientError("HTTP 200 with an HTML/XML page instead of an image")
         self.media_budget.record(len(body))
         return bytes(body)
 
@@ -388,7 +362,7 @@ class PhotosResource(ServiceResource):
         http = ServiceHttp(
             ServicePolicy(
                 name="inaturalist_media",
-                shared_state_dir=self.rate_limit_dir,
+                shared_state_dir=self.limits_dir,
                 min_interval_s=self.min_interval_s,
                 daily_budget=self.daily_budget,
                 max_attempts=self.max_attempts,
