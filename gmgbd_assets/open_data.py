@@ -1,0 +1,695 @@
+"""iNaturalist's open-data export as a source of research-grade observations, read with DuckDB, never into Python.
+
+iNaturalist publishes a monthly snapshot of every observation that has at least one openly licensed photo
+(AWS open-data bucket ``inaturalist-open-data``): four tab-separated files, ``observations``, ``photos``,
+``taxa`` and ``observers``, either as ``.csv.gz`` at the bucket root or uncompressed inside
+``metadata/inaturalist-open-data-YYYYMMDD.tar.gz``. The files are unquoted and unescaped (a ``"`` inside a name
+is just a character), an empty field means NULL, and columns have been added and renamed between snapshots, so
+every file is read by header name.
+
+The pipeline here:
+
+1. :func:`locate_export` finds the four files (or the bundle) and the snapshot date.
+2. :func:`stage_snapshot` reads them once with DuckDB, joins each research-grade observation to its first photo
+   (lowest ``position``), its observer and its taxon, and writes one Parquet file sorted by sighting date, so
+   that a date is a few row groups. Lines DuckDB cannot split into the header's columns are counted and kept as
+   examples, values that do not parse become reason codes or counts: nothing is dropped without a number.
+3. :func:`observations_on` returns one date's records as :class:`ExportObservation`, the same fields as the API
+   source's ``Observation`` plus ``observation_uuid``.
+
+What the export cannot say, and the records therefore leave NULL: the integer observation id
+(``observation_id``), whether the coordinates were obscured (``coordinates_obscured``; the export only carries
+the public, possibly obscured, position) and, without ``GMGBD_TAXONOMY_ARCHIVE``, the English common name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from gmgbd_assets.resources.inaturalist import (
+    INVALID_COORDINATES,
+    INVALID_TAXON,
+    MAX_NAME_LENGTH,
+    NO_COORDINATES,
+    NO_PHOTO,
+    NO_TAXON,
+    PHOTO_SIZES,
+)
+
+# The observation names a taxon id that the snapshot's taxa file does not contain (or whose line was rejected),
+# so there is no scientific name to give. Distinct from no_taxon: the observation does have an identification.
+TAXON_NOT_IN_EXPORT = "taxon_not_in_export"
+REASON_CODES = (NO_COORDINATES, INVALID_COORDINATES, NO_TAXON, INVALID_TAXON, TAXON_NOT_IN_EXPORT, NO_PHOTO)
+
+TABLES = ("observations", "photos", "taxa", "observers")
+PHOTO_HOST = "https://inaturalist-open-data.s3.amazonaws.com"
+OBSERVATION_PAGE = "https://www.inaturalist.org/observations"
+SOURCE_PREFIX = "inaturalist-open-data"
+
+# Columns each table must have (after renaming), and the old names they were published under before.
+REQUIRED = {
+    "observations": ("observation_uuid", "observer_id", "latitude", "longitude", "positional_accuracy", "taxon_id",
+                     "quality_grade", "observed_on"),
+    "photos": ("photo_id", "observation_uuid", "extension", "license", "position"),
+    "taxa": ("taxon_id", "ancestry", "rank", "name"),
+    "observers": ("observer_id", "login"),
+}
+RENAMED = {"user_id": "observer_id"}  # renamed in the 2021 snapshots
+
+# iNaturalist's iconic taxa, most specific first: an observation's iconic group is its lowest iconic ancestor.
+ICONIC_TAXA = {
+    3: "Aves", 20978: "Amphibia", 26036: "Reptilia", 40151: "Mammalia", 47178: "Actinopterygii",
+    47115: "Mollusca", 47119: "Arachnida", 47158: "Insecta", 47126: "Plantae", 47170: "Fungi",
+    48222: "Chromista", 47686: "Protozoa", 1: "Animalia",
+}
+_ICONIC_ORDER = list(ICONIC_TAXA)
+
+_SNAPSHOT_NAME = re.compile(r"inaturalist-open-data-(\d{8})")
+_STAGED = "observations.parquet"
+_INFO = "snapshot.json"
+# Bumped whenever the staged Parquet's columns or meaning change, so an older staging is rebuilt, not misread.
+_STAGING_VERSION = 1
+
+
+class ExportFormatError(ValueError):
+    """The export as a whole cannot be read: a file is missing, or a header lacks a required column."""
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """Where one snapshot's four files are. ``tables`` maps table name to file for loose files; for a
+    ``.tar.gz`` bundle it is empty and :func:`stage_snapshot` extracts the members from ``bundle``.
+
+    ``snapshot_date_source`` says how the date was found: ``name`` (from ``inaturalist-open-data-YYYYMMDD`` in
+    the folder or bundle name, the date iNaturalist gave the snapshot) or ``mtime`` (the observations file's
+    modification date: only an upper bound on when the snapshot was taken, e.g. after a rename).
+    """
+
+    origin: Path
+    tables: Mapping[str, Path]
+    bundle: Path | None
+    snapshot_date: date
+    snapshot_date_source: Literal["name", "mtime"]
+
+    def fingerprint(self) -> list[list[str | int]]:
+        """Name, size and modification time of every input, to tell whether a staging is still current."""
+        paths = [self.bundle] if self.bundle else [self.tables[name] for name in TABLES]
+        return [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths if p is not None]
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """A line DuckDB could not split into the header's columns (too few or too many fields, bad UTF-8)."""
+
+    table: str
+    line: int
+    error: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What one staged snapshot holds, and every count a researcher needs to trust it.
+
+    - ``rows``: lines read into each table (header and rejected lines excluded).
+    - ``rejected_lines``: lines per table that could not be split into the header's columns; ``rejected_examples``
+      shows the first few. A rejected observers or taxa line makes its observations lose the observer or taxon.
+    - ``counts``: rows set aside or degraded, by kind: ``not_research_grade``, ``undated`` (research grade but
+      ``observed_on`` empty or unparseable, so on no date), ``invalid_uuid``, ``duplicate_uuids`` (extra copies
+      of an observation; one is kept), ``unparseable_positional_accuracy`` (kept as NULL),
+      ``observer_not_in_export`` (no login, no attribution), ``photos_unusable`` (photo rows without a usable
+      id or extension, never chosen) and ``photos_not_staged`` (photos of observations not staged).
+    - ``reasons``: staged observations per ``invalid_reason``.
+    - ``staged_rows``: research-grade, dated observations in the staging, valid or not.
+    """
+
+    snapshot_date: date
+    snapshot_date_source: str
+    source: str
+    staging_dir: str
+    rows: dict[str, int]
+    rejected_lines: dict[str, int]
+    rejected_examples: list[RejectedLine]
+    counts: dict[str, int]
+    reasons: dict[str, int]
+    staged_rows: int
+    undated_examples: list[str]
+    common_names: int
+    fingerprint: list[list[str | int]]
+    staged_at: str
+    version: int = _STAGING_VERSION
+
+    @property
+    def parquet(self) -> Path:
+        return Path(self.staging_dir) / _STAGED
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> SnapshotInfo:
+        data = json.loads(text)
+        data["snapshot_date"] = date.fromisoformat(data["snapshot_date"])
+        data["rejected_examples"] = [RejectedLine(**r) for r in data["rejected_examples"]]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExportObservation:
+    """One research-grade observation of the export, with the same fields as the API source's ``Observation``.
+
+    ``observation_id`` is always None (the export has no integer id); ``observation_uuid`` is the identity,
+    the same value the API returns as ``uuid``. ``coordinates_obscured`` is None: the export gives the public
+    coordinates without saying whether they were randomised (``positional_accuracy_m`` is then often large).
+    ``common_name`` comes from the taxonomy archive when one is configured. ``photo_url`` points at the
+    open-data bucket and keeps the file's extension exactly as published (``jpg``, ``jpeg``, ``JPG``, ``png``).
+    """
+
+    observation_id: int | None
+    sighting_date: date
+    latitude: float | None
+    longitude: float | None
+    positional_accuracy_m: float | None
+    coordinates_obscured: bool | None
+    scientific_name: str | None
+    common_name: str | None
+    taxon_id: int | None
+    taxon_rank: str | None
+    iconic_taxon: str | None
+    photo_id: int | None
+    photo_url: str | None
+    photo_license: str | None
+    photo_attribution: str | None
+    observer: str | None
+    quality_grade: str | None
+    observation_url: str | None
+    invalid_reason: str | None
+    invalid_detail: str | None
+    observation_uuid: str
+
+
+# --- photos: licence, attribution, URL ---------------------------------------------------------------------------
+
+def license_code(export_license: str | None) -> str | None:
+    """The API's licence code for the export's (``CC-BY-NC`` -> ``cc-by-nc``, ``CC0`` -> ``cc0``, ``PD`` -> ``pd``).
+
+    None means no licence given, which this project reads as all rights reserved (the export should have none).
+    """
+    if export_license is None or not export_license.strip():
+        return None
+    return export_license.strip().lower()
+
+
+def attribution(code: str | None, login: str | None, name: str | None = None) -> str | None:
+    """The photo's attribution as the iNaturalist API writes it (``util.photoAttribution``): the observer's name
+    when they gave one, else their login; ``no rights reserved`` alone for CC0. None when the observer is unknown.
+    """
+    who = (name or "").strip() or (login or "").strip()
+    if code == "cc0":
+        return "no rights reserved"
+    if not who:
+        return None
+    if code == "pd":
+        return f"{who}, no known copyright restrictions (public domain)"
+    if code and code.startswith("cc-"):
+        return f"(c) {who}, some rights reserved ({'CC ' + code[3:].upper()})"
+    return f"(c) {who}, all rights reserved"
+
+
+def photo_url(photo_id: int, extension: str, size: str = "large") -> str:
+    """The photo in the open-data bucket at ``size``; the extension keeps its case, the bucket's keys do."""
+    if size not in PHOTO_SIZES:
+        raise ValueError(f"photo size must be one of {PHOTO_SIZES}, not {size!r}")
+    return f"{PHOTO_HOST}/photos/{photo_id}/{size}.{extension}"
+
+
+# --- locating the files -------------------------------------------------------------------------------------------
+
+def _table_file(folder: Path, table: str) -> Path | None:
+    for suffix in (".csv", ".csv.gz"):
+        candidate = folder / f"{table}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _date_from_name(*names: str) -> date | None:
+    for name in names:
+        match = _SNAPSHOT_NAME.search(name)
+        if match:
+            try:
+                return datetime.strptime(match.group(1), "%Y%m%d").date()
+            except ValueError:
+                continue
+    return None
+
+
+def locate_export(path: str | Path) -> ExportFiles:
+    """The snapshot at ``path``: a folder holding ``observations``, ``photos``, ``taxa`` and ``observers`` as
+    ``.csv`` or ``.csv.gz``; a folder holding one ``inaturalist-open-data-*`` subfolder or ``.tar.gz`` bundle
+    (the newest by name when there are several); or the bundle itself. Nothing is read or extracted here."""
+    origin = Path(path).expanduser()
+    if origin.is_file() and origin.name.endswith((".tar.gz", ".tgz")):
+        return _bundle(origin)
+    if not origin.is_dir():
+        raise ExportFormatError(f"open-data export: {origin} is neither a folder nor a .tar.gz bundle")
+    found = {table: _table_file(origin, table) for table in TABLES}
+    if all(found.values()):
+        snapshot = _date_from_name(origin.name)
+        if snapshot is not None:
+            return ExportFiles(origin, found, None, snapshot, "name")
+        mtime = datetime.fromtimestamp(found["observations"].stat().st_mtime, UTC).date()
+        return ExportFiles(origin, found, None, mtime, "mtime")
+    if any(found.values()):
+        missing = [t for t, p in found.items() if p is None]
+        raise ExportFormatError(f"open-data export {origin}: {', '.join(missing)} missing (.csv or .csv.gz)")
+    candidates = sorted(p for p in origin.glob("inaturalist-open-data-*") if p.is_dir() or p.name.endswith(".tar.gz"))
+    if not candidates:
+        raise ExportFormatError(f"open-data export: no {', '.join(TABLES)} files and no "
+                                f"inaturalist-open-data-YYYYMMDD folder or .tar.gz in {origin}")
+    newest = candidates[-1]
+    return _bundle(newest) if newest.is_file() else locate_export(newest)
+
+
+def _bundle(bundle: Path) -> ExportFiles:
+    snapshot = _date_from_name(bundle.name)
+    if snapshot is not None:
+        return ExportFiles(bundle, {}, bundle, snapshot, "name")
+    mtime = datetime.fromtimestamp(bundle.stat().st_mtime, UTC).date()
+    return ExportFiles(bundle, {}, bundle, mtime, "mtime")
+
+
+def _extract_bundle(bundle: Path, target: Path) -> dict[str, Path]:
+    """Streams the four tables out of the bundle (one pass: a gzip has no index to seek in)."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{t}{s}": t for t in TABLES for s in (".csv", ".csv.gz")}
+    out: dict[str, Path] = {}
+    with tarfile.open(bundle, "r|*") as tar:
+        for member in tar:
+            base = member.name.rsplit("/", 1)[-1]
+            if not member.isfile() or base not in wanted or wanted[base] in out:
+                continue
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            # Only the base name is used: member paths from the archive never choose where files land.
+            destination = target / base
+            with source, open(destination, "wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+            out[wanted[base]] = destination
+    missing = [t for t in TABLES if t not in out]
+    if missing:
+        raise ExportFormatError(f"open-data bundle {bundle}: no {', '.join(missing)} inside")
+    return out
+
+
+def _header(path: Path) -> list[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        first = fh.readline().rstrip("\r\n")
+    return [name.strip() for name in first.split("\t")]
+
+
+def _columns(table: str, path: Path) -> dict[str, str]:
+    """Canonical column name -> the name in this file's header; raises if a required column is absent."""
+    header = _header(path)
+    mapping: dict[str, str] = {}
+    for name in header:
+        canonical = RENAMED.get(name, name)
+        mapping.setdefault(canonical, name)
+    missing = [c for c in REQUIRED[table] if c not in mapping]
+    if missing:
+        raise ExportFormatError(f"open-data {table} ({path.name}): header {header} lacks {', '.join(missing)}")
+    return mapping
+
+
+# --- staging ------------------------------------------------------------------------------------------------------
+
+def _sql_str(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _read(table: str, path: Path) -> str:
+    """A DuckDB ``read_csv`` of one table in the export's dialect; bad lines go to ``rejects_<table>``."""
+    return (
+        f"read_csv({_sql_str(path)}, delim='\\t', quote='', escape='', header=true, all_varchar=true, "
+        f"auto_detect=false, columns={_columns_struct(path)}, strict_mode=true, null_padding=false, "
+        f"store_rejects=true, rejects_table='rejects_{table}', rejects_scan='scan_{table}', rejects_limit=0)"
+    )
+
+
+def _columns_struct(path: Path) -> str:
+    # Explicit names from the header: the sniffer never guesses types or a header, and a name is never deduplicated.
+    return "{" + ", ".join(f"{_sql_str(name)}: 'VARCHAR'" for name in _header(path)) + "}"
+
+
+def _col(mapping: dict[str, str], canonical: str) -> str:
+    name = mapping.get(canonical)
+    return "NULL::VARCHAR" if name is None else '"' + name.replace('"', '""') + '"'
+
+
+def _integer(expr: str) -> str:
+    # TRY_CAST rounds '33.5' to 34: an id with a fraction is not an id.
+    return f"(CASE WHEN contains({expr}, '.') THEN NULL ELSE TRY_CAST({expr} AS BIGINT) END)"
+
+
+def _short(expr: str) -> str:
+    # The raw text as written, quoted and cut to 40 characters: enough to find the line, never a whole field.
+    return f"(chr(39) || left({expr}, 40) || chr(39))"
+
+
+def stage_snapshot(
+    files: ExportFiles,
+    staging_dir: str | Path,
+    taxonomy_archive: str | Path | None = None,
+    *,
+    force: bool = False,
+    memory_limit: str = "1GB",
+    threads: int | None = None,
+) -> SnapshotInfo:
+    """Reads the snapshot once into ``staging_dir/observations.parquet`` (sorted by sighting date) and returns
+    what it holds; a staging made from the same files (same paths, sizes and modification times, same taxonomy
+    archive) is reused unless ``force``. ``taxonomy_archive`` is iNaturalist's ``inaturalist-taxonomy.dwca.zip``
+    or its ``VernacularNames-english.csv``, for English common names.
+    """
+    staging = Path(staging_dir)
+    fingerprint = files.fingerprint()
+    if taxonomy_archive is not None:
+        archive = Path(taxonomy_archive)
+        fingerprint.append([str(archive.resolve()), archive.stat().st_size, archive.stat().st_mtime_ns])
+    if not force:
+        existing = load_snapshot(staging)
+        if existing is not None and existing.fingerprint == fingerprint:
+            return existing
+    staging.mkdir(parents=True, exist_ok=True)
+    work = staging / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        paths = dict(files.tables) if files.bundle is None else _extract_bundle(files.bundle, work / "extracted")
+        names = _common_names_csv(Path(taxonomy_archive), work) if taxonomy_archive is not None else None
+        con = duckdb.connect(str(work / "stage.duckdb"))
+        try:
+            con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
+            con.execute(f"SET temp_directory = {_sql_str(work / 'spill')}")
+            con.execute("SET preserve_insertion_order = false")
+            if threads:
+                con.execute(f"SET threads = {int(threads)}")
+            info = _stage(con, files, paths, names, staging, fingerprint)
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (staging / _INFO).write_text(info.to_json(), encoding="utf-8")
+    return info
+
+
+def load_snapshot(staging_dir: str | Path) -> SnapshotInfo | None:
+    """The snapshot staged in ``staging_dir``, or None when there is none (or it is from an older layout)."""
+    path = Path(staging_dir) / _INFO
+    if not path.is_file() or not (Path(staging_dir) / _STAGED).is_file():
+        return None
+    try:
+        info = SnapshotInfo.from_json(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return info if info.version == _STAGING_VERSION else None
+
+
+def _common_names_csv(archive: Path, work: Path) -> Path:
+    if archive.suffix.lower() != ".zip":
+        return archive
+    with zipfile.ZipFile(archive) as zf:
+        member = next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == "VernacularNames-english.csv"), None)
+        if member is None:
+            raise ExportFormatError(f"taxonomy archive {archive}: no VernacularNames-english.csv inside")
+        destination = work / "VernacularNames-english.csv"
+        with zf.open(member) as source, open(destination, "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+    return destination
+
+
+def _raw(table: str, mapping: dict[str, str], path: Path, wanted: tuple[str, ...]) -> str:
+    """The table's columns by canonical name, as text, prefixed ``raw_`` so typed names never collide."""
+    cols = ", ".join(f"{_col(mapping, c)} AS raw_{c}" for c in wanted)
+    return f"(SELECT {cols} FROM {_read(table, path)})"
+
+
+def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, Path], names: Path | None,
+           staging: Path, fingerprint: list[list[str | int]]) -> SnapshotInfo:
+    obs, pho, tax, who = (_columns(t, paths[t]) for t in TABLES)
+    raw_obs = _raw("observations", obs, paths["observations"], REQUIRED["observations"])
+    con.execute(f"""
+        CREATE TABLE obs AS
+        WITH typed AS (
+            SELECT *,
+                TRY_CAST(raw_observation_uuid AS UUID) AS u,
+                {_integer('raw_observer_id')} AS observer_id,
+                TRY_CAST(raw_latitude AS DOUBLE) AS latitude,
+                TRY_CAST(raw_longitude AS DOUBLE) AS longitude,
+                TRY_CAST(raw_positional_accuracy AS DOUBLE) AS positional_accuracy_m,
+                {_integer('raw_taxon_id')} AS taxon_id,
+                TRY_CAST(raw_observed_on AS DATE) AS sighting_date
+            FROM {raw_obs}
+        )
+        SELECT u, CASE WHEN u IS NULL THEN raw_observation_uuid END AS bad_uuid, observer_id, latitude, longitude,
+            CASE
+                WHEN raw_latitude IS NULL OR raw_longitude IS NULL THEN '{NO_COORDINATES}'
+                WHEN latitude IS NULL OR longitude IS NULL OR NOT isfinite(latitude) OR NOT isfinite(longitude)
+                     OR latitude NOT BETWEEN -90 AND 90 OR longitude NOT BETWEEN -180 AND 180
+                THEN '{INVALID_COORDINATES}'
+            END AS coord_problem,
+            CASE WHEN coord_problem IS NOT NULL THEN 'latitude=' || coalesce({_short('raw_latitude')}, 'empty')
+                 || ' longitude=' || coalesce({_short('raw_longitude')}, 'empty') END AS coord_detail,
+            positional_accuracy_m,
+            raw_positional_accuracy IS NOT NULL AND positional_accuracy_m IS NULL AS bad_accuracy,
+            raw_taxon_id AS taxon_text, taxon_id, raw_quality_grade AS quality_grade, sighting_date,
+            CASE WHEN sighting_date IS NULL THEN coalesce(raw_observed_on, '') END AS bad_date
+        FROM typed
+    """)
+    con.execute("""
+        CREATE TABLE research AS SELECT * EXCLUDE (bad_uuid, bad_date, quality_grade) FROM obs
+        WHERE quality_grade = 'research' AND u IS NOT NULL AND sighting_date IS NOT NULL
+    """)
+    raw_photos = _raw("photos", pho, paths["photos"], REQUIRED["photos"])
+    # One pass over photos: each row finds its research-grade observation (or none, grouped under NULL), and the
+    # first usable photo by position is kept. Ties (two photos at one position) go to the lower photo id.
+    con.execute(f"""
+        CREATE TABLE first_photo AS
+        WITH p AS (
+            SELECT TRY_CAST(raw_observation_uuid AS UUID) AS u, {_integer('raw_photo_id')} AS photo_id,
+                   nullif(trim(raw_extension), '') AS extension, raw_license AS license,
+                   coalesce({_integer('raw_position')}, 9223372036854775807) AS position
+            FROM {raw_photos}
+        )
+        SELECT r.u,
+            arg_min(struct_pack(photo_id := p.photo_id, extension := p.extension, license := p.license),
+                    (p.position, p.photo_id)) FILTER (WHERE p.photo_id IS NOT NULL AND p.extension IS NOT NULL)
+                AS photo,
+            count(*) AS photos,
+            count(*) FILTER (WHERE p.photo_id IS NULL OR p.extension IS NULL) AS unusable
+        FROM p LEFT JOIN (SELECT u FROM research) r ON p.u = r.u
+        GROUP BY r.u
+    """)
+    raw_taxa = _raw("taxa", tax, paths["taxa"], REQUIRED["taxa"])
+    ancestry = "string_split(coalesce(raw_ancestry, '') || '/' || raw_taxon_id, '/')"
+    iconic_ids = "[" + ", ".join(str(i) for i in _ICONIC_ORDER) + "]"
+    iconic_case = " ".join(f"WHEN {i} THEN '{n}'" for i, n in ICONIC_TAXA.items())
+    con.execute(f"""
+        CREATE TABLE taxa AS SELECT {_integer('raw_taxon_id')} AS taxon_id, raw_name AS name, raw_rank AS rank,
+            CASE list_reverse(list_filter(list_transform({ancestry}, lambda x: TRY_CAST(x AS BIGINT)),
+                                          lambda x: list_contains({iconic_ids}, x)))[1]
+                 {iconic_case} END AS iconic_taxon
+        FROM {raw_taxa}
+        WHERE taxon_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY taxon_id) = 1
+    """)
+    raw_observers = _raw("observers", who, paths["observers"], ("observer_id", "login", "name"))
+    con.execute(f"""
+        CREATE TABLE observers AS SELECT {_integer('raw_observer_id')} AS observer_id, raw_login AS login,
+            raw_name AS name
+        FROM {raw_observers}
+        WHERE observer_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY observer_id) = 1
+    """)
+    if names is not None:
+        # The archive lists several English names per taxon with no preferred flag: the first listed is taken.
+        con.execute(f"""
+            CREATE TABLE common_names AS SELECT taxon_id, arg_min(name, line) AS common_name FROM (
+                SELECT {_integer('id')} AS taxon_id, nullif(trim(vernacularName), '') AS name,
+                       row_number() OVER () AS line
+                FROM read_csv({_sql_str(names)}, header=true, all_varchar=true, quote='"', escape='"'))
+            WHERE taxon_id IS NOT NULL AND name IS NOT NULL
+            GROUP BY taxon_id
+        """)
+    else:
+        con.execute("CREATE TABLE common_names (taxon_id BIGINT, common_name VARCHAR)")
+    plausible = f"length(t.name) <= {MAX_NAME_LENGTH} AND NOT regexp_matches(t.name, '[\\x00-\\x1f\\x7f]')"
+    con.execute(f"""
+        COPY (
+            SELECT r.u AS observation_uuid, r.sighting_date, r.latitude, r.longitude, r.positional_accuracy_m,
+                CASE WHEN t.name IS NOT NULL AND {plausible} THEN t.name END AS scientific_name,
+                c.common_name, r.taxon_id, t.rank AS taxon_rank, t.iconic_taxon,
+                p.photo.photo_id AS photo_id, p.photo.extension AS photo_extension, p.photo.license AS license,
+                o.login AS observer, o.name AS observer_name,
+                list_filter([
+                    CASE WHEN r.coord_problem IS NOT NULL THEN [r.coord_problem, r.coord_detail] END,
+                    CASE WHEN r.taxon_text IS NULL THEN ['{NO_TAXON}', 'taxon_id empty']
+                         WHEN r.taxon_id IS NULL THEN ['{INVALID_TAXON}', 'taxon_id=' || {_short('r.taxon_text')}
+                              || ' is not an id']
+                         WHEN t.taxon_id IS NULL THEN ['{TAXON_NOT_IN_EXPORT}', 'taxon ' || r.taxon_id
+                              || ' is not in the taxa file']
+                         WHEN t.name IS NULL THEN ['{NO_TAXON}', 'taxon ' || r.taxon_id || ' has no name']
+                         WHEN NOT ({plausible}) THEN ['{INVALID_TAXON}', 'name is not a name: '
+                              || length(t.name) || ' chars, ' || {_short('t.name')}] END,
+                    CASE WHEN p.photo IS NULL THEN ['{NO_PHOTO}', CASE WHEN p.photos IS NULL
+                         THEN 'no row in the photos file' ELSE p.photos || ' photo row(s), none with a usable '
+                              || 'photo_id and extension' END] END
+                ], lambda x: x IS NOT NULL) AS problems
+            FROM research r
+            LEFT JOIN first_photo p ON p.u = r.u
+            LEFT JOIN taxa t ON t.taxon_id = r.taxon_id
+            LEFT JOIN common_names c ON c.taxon_id = r.taxon_id
+            LEFT JOIN observers o ON o.observer_id = r.observer_id
+            ORDER BY r.sighting_date
+        ) TO {_sql_str(staging / _STAGED)} (FORMAT parquet, COMPRESSION zstd)
+    """)
+    return _summary(con, files, staging, fingerprint, names is not None)
+
+
+def _summary(con: duckdb.DuckDBPyConnection, files: ExportFiles, staging: Path,
+             fingerprint: list[list[str | int]], with_names: bool) -> SnapshotInfo:
+    def one(sql: str) -> int:
+        row = con.execute(sql).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    rejected = {t: one(f"SELECT count(DISTINCT (file_id, line)) FROM rejects_{t}") for t in TABLES}
+    examples = [
+        RejectedLine(t, int(line), str(error), str(text or "")[:200])
+        for t in TABLES
+        for line, error, text in con.execute(
+            f"SELECT line, any_value(error_type), any_value(csv_line) FROM rejects_{t} GROUP BY file_id, line "
+            "ORDER BY line LIMIT 5").fetchall()
+    ]
+    staged = f"read_parquet({_sql_str(staging / _STAGED)})"
+    rows = {
+        "observations": one("SELECT count(*) FROM obs"),
+        "photos": one("SELECT sum(photos) FROM first_photo"),
+        "taxa": one("SELECT count(*) FROM taxa"),
+        "observers": one("SELECT count(*) FROM observers"),
+    }
+    counts = {
+        "not_research_grade": one("SELECT count(*) FROM obs WHERE quality_grade IS DISTINCT FROM 'research'"),
+        "undated": one("SELECT count(*) FROM obs WHERE quality_grade = 'research' AND u IS NOT NULL "
+                       "AND sighting_date IS NULL"),
+        "invalid_uuid": one("SELECT count(*) FROM obs WHERE quality_grade = 'research' AND u IS NULL"),
+        "duplicate_uuids": one("SELECT count(*) - count(DISTINCT u) FROM research"),
+        "unparseable_positional_accuracy": one("SELECT count(*) FROM research WHERE bad_accuracy"),
+        "observer_not_in_export": one(f"SELECT count(*) FROM {staged} WHERE observer IS NULL"),
+        "photos_unusable": one("SELECT sum(unusable) FROM first_photo"),
+        "photos_not_staged": one("SELECT sum(photos) FROM first_photo WHERE u IS NULL"),
+    }
+    reasons = dict(con.execute(f"SELECT problems[1][1], count(*) FROM {staged} WHERE len(problems) > 0 "
+                               "GROUP BY ALL ORDER BY ALL").fetchall())
+    undated = [f"{u or bad_uuid}: observed_on={bad_date!r}" for u, bad_uuid, bad_date in con.execute(
+        "SELECT u::VARCHAR, bad_uuid, bad_date FROM obs WHERE quality_grade = 'research' AND sighting_date IS NULL "
+        "LIMIT 5").fetchall()]
+    snapshot = files.snapshot_date
+    return SnapshotInfo(
+        snapshot_date=snapshot,
+        snapshot_date_source=files.snapshot_date_source,
+        source=f"{SOURCE_PREFIX}:{snapshot:%Y%m%d}",
+        staging_dir=str(staging),
+        rows=rows,
+        rejected_lines=rejected,
+        rejected_examples=examples,
+        counts=counts,
+        reasons={str(k): int(v) for k, v in reasons.items()},
+        staged_rows=one(f"SELECT count(*) FROM {staged}"),
+        undated_examples=undated,
+        common_names=one("SELECT count(*) FROM common_names") if with_names else 0,
+        fingerprint=fingerprint,
+        staged_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+# --- reading one date ---------------------------------------------------------------------------------------------
+
+def _reason_and_detail(problems: list[list[str]]) -> tuple[str | None, str | None]:
+    """The first problem's code; its text alone, or every problem as ``code: text`` joined, as the API source does."""
+    if not problems:
+        return None, None
+    if len(problems) == 1:
+        return problems[0][0], problems[0][1]
+    return problems[0][0], "; ".join(f"{code}: {text}" for code, text in problems)
+
+
+def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
+                    limit: int | None = None) -> list[ExportObservation]:
+    """The staged research-grade observations seen on ``day``, in ``observation_uuid`` order (so a ``limit``
+    always takes the same ones), one per uuid. Unusable records are included with ``invalid_reason`` set."""
+    if photo_size not in PHOTO_SIZES:
+        raise ValueError(f"photo size must be one of {PHOTO_SIZES}, not {photo_size!r}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    query = f"""
+        SELECT observation_uuid::VARCHAR, latitude, longitude, positional_accuracy_m, scientific_name, common_name,
+               taxon_id, taxon_rank, iconic_taxon, photo_id, photo_extension, license, observer, observer_name,
+               problems
+        FROM read_parquet({_sql_str(info.parquet)})
+        WHERE sighting_date = ?
+        QUALIFY row_number() OVER (PARTITION BY observation_uuid ORDER BY photo_id NULLS LAST) = 1
+        ORDER BY observation_uuid
+        {'LIMIT ' + str(int(limit)) if limit else ''}
+    """
+    with duckdb.connect() as con:
+        rows = con.execute(query, [day]).fetchall()
+    out = []
+    for (uuid, lat, lon, accuracy, name, common, taxon_id, rank, iconic, photo_id, extension, lic, login,
+         observer_name, problems) in rows:
+        code = license_code(lic)
+        reason, detail = _reason_and_detail([list(p) for p in problems or []])
+        out.append(ExportObservation(
+            observation_id=None,
+            sighting_date=day,
+            latitude=lat,
+            longitude=lon,
+            positional_accuracy_m=accuracy,
+            coordinates_obscured=None,
+            scientific_name=name,
+            common_name=common,
+            taxon_id=taxon_id,
+            taxon_rank=rank,
+            iconic_taxon=iconic,
+            photo_id=photo_id,
+            photo_url=photo_url(photo_id, extension, photo_size) if photo_id is not None else None,
+            photo_license=code if photo_id is not None else None,
+            photo_attribution=attribution(code, login, observer_name) if photo_id is not None else None,
+            observer=login,
+            quality_grade="research",
+            observation_url=f"{OBSERVATION_PAGE}/{uuid}",
+            invalid_reason=reason,
+            invalid_detail=detail,
+            observation_uuid=uuid,
+        ))
+    return out
+
+
+def available_on(info: SnapshotInfo, day: date) -> int:
+    """How many distinct research-grade observations the snapshot has on ``day`` (before any limit)."""
+    with duckdb.connect() as con:
+        row = con.execute(f"SELECT count(DISTINCT observation_uuid) FROM read_parquet({_sql_str(info.parquet)}) "
+                          "WHERE sighting_date = ?", [day]).fetchone()
+    return int(row[0]) if row else 0
