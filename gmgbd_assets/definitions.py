@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from gmgbd_assets.assets import (
@@ -31,7 +29,7 @@ from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
 from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.settings import Settings, ee_service_account_key_set
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -52,7 +50,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         project=settings.ee_project,
         # A secret: resolved by Dagster from the environment at run time, never logged or stored.
         service_account_key=(
-            dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if os.environ.get("GMGBD_EE_SERVICE_ACCOUNT_KEY") else None
+            dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if ee_service_account_key_set() else None
         ),
         ndvi_window_days=settings.ndvi_window_days,
         water_radius_m=settings.water_radius_m,
@@ -120,7 +118,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     assets = dg.load_assets_from_modules(ASSET_MODULES)
     return with_automation(dg.Definitions(
         assets=assets,
-        asset_checks=all_checks(key.to_user_string() for a in assets for key in a.keys),
+        asset_checks=all_checks(
+            (key.to_user_string() for a in assets for key in a.keys),
+            water_radius_m=settings.water_radius_m,
+            missing_error_share=settings.missing_error_share,
+        ),
         resources=build_resources(settings),
     ))
 

@@ -7,7 +7,6 @@ once its observations and weather have arrived (see ``gmgbd_assets/schedules.py`
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -15,19 +14,9 @@ from typing import Any
 import dagster as dg
 
 from gmgbd_assets.resources.duckdb_store import TableSpec
+from gmgbd_assets.settings import settle_days
 
 FIRST_SIGHTING_DATE = "2000-02-18"
-# ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a
-# week; MODIS composites can take weeks and are re-filled later (gmgbd_assets/refill.py) rather than waited for.
-DEFAULT_SETTLE_DAYS = 7
-
-
-def settle_days() -> int:
-    """``GMGBD_SETTLE_DAYS``: how many days after a date its data counts as settled (1 = yesterday is)."""
-    value = int(os.environ.get("GMGBD_SETTLE_DAYS", "").strip() or DEFAULT_SETTLE_DAYS)
-    if value < 1:
-        raise ValueError(f"GMGBD_SETTLE_DAYS must be at least 1, not {value}")
-    return value
 
 
 def settled_daily_partitions(lag_days: int) -> dg.DailyPartitionsDefinition:

@@ -9,11 +9,10 @@ dates: the tables that had the gaps plus everything downstream of them (``gmgbd`
 observations themselves are not re-fetched). Each range is requested at most once a day (the run key carries the
 day), so a value that stays unpublished costs one run per day, not one per sensor tick.
 
-``python -m gmgbd_assets.refill`` prints the pending dates and the equivalent ``dagster asset materialize``
+``python -m gmgbd_assets.refill_cli`` prints the pending dates and the equivalent ``dg launch``
 commands, for runs without the daemon.
 """
 
-import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -110,7 +109,7 @@ def refill_not_yet_available(context: dg.SensorEvaluationContext, store: DuckDBS
 
 
 def refill_commands(defs: dg.Definitions) -> list[str]:
-    """The pending dates of ``defs``' tables, as comments and the ``dagster asset materialize`` commands that
+    """The pending dates of ``defs``' tables, as comments and the ``dg launch`` commands that
     re-fill them (what the sensor would request, for runs without the daemon)."""
     graph = defs.resolve_asset_graph()
     store: DuckDBStore = defs.resources["store"]
@@ -122,17 +121,5 @@ def refill_commands(defs: dg.Definitions) -> list[str]:
             f"--partition-range {batch.first}...{batch.last}")
         tables = ", ".join(batch.tables)
         lines.append(f"# {batch.first}..{batch.last}: not_yet_available or provisional values in {tables}")
-        lines.append(f"dagster asset materialize -m gmgbd_assets --select '{selection}' {span}")
+        lines.append(f"dg launch --assets '{selection}' {span}")
     return lines
-
-
-def main() -> int:
-    from gmgbd_assets.definitions import defs
-
-    lines = refill_commands(defs)
-    print("\n".join(lines) if lines else "Nothing to re-fill: no rows with missing_reason = 'not_yet_available'.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

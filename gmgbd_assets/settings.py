@@ -1,6 +1,6 @@
 """Configuration read once from the environment (every variable is optional).
 
-The table of variables lives in README.md. Secrets never pass through here: they reach resources as
+The table of variables lives in docs/configuration.md. Secrets never pass through here: they reach resources as
 ``dagster.EnvVar`` so Dagster keeps them out of logs and run metadata.
 """
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
 from gmgbd_assets.licenses import LicenseFilter
 
 LIVE = "live"
@@ -19,6 +20,37 @@ OFFLINE = "offline"
 OPEN_METEO_ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
 OPEN_METEO_ELEVATION_URL = "https://api.open-meteo.com/v1/elevation"
 INAT_PHOTO_HOSTS = ("inaturalist-open-data.s3.amazonaws.com", "static.inaturalist.org")
+OPEN_METEO = "open_meteo"
+EARTH_ENGINE = "earth_engine"
+WEATHER_SOURCES = (OPEN_METEO, EARTH_ENGINE)  # GMGBD_WEATHER_SOURCE
+DEFAULT_MISSING_ERROR_SHARE = 0.25
+
+
+# ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a
+# week; MODIS composites can take weeks and are re-filled later (gmgbd_assets/refill.py) rather than waited for.
+DEFAULT_SETTLE_DAYS = 7
+
+
+def settle_days() -> int:
+    """``GMGBD_SETTLE_DAYS``: how many days after a date its data counts as settled (1 = yesterday is).
+
+    Read on its own because the partitions definition, which every asset shares, is built at import time.
+    """
+    value = int(_env("GMGBD_SETTLE_DAYS", str(DEFAULT_SETTLE_DAYS)))
+    if value < 1:
+        raise ValueError(f"GMGBD_SETTLE_DAYS must be at least 1, not {value}")
+    return value
+
+
+def sample_dir_override() -> Path | None:
+    """``GMGBD_SAMPLE_DIR``: the sample the emulators serve instead of the bundled one (tests, benchmarks)."""
+    value = _env("GMGBD_SAMPLE_DIR", "")
+    return Path(value) if value else None
+
+
+def ee_service_account_key_set() -> bool:
+    """Whether ``GMGBD_EE_SERVICE_ACCOUNT_KEY`` is set; its value reaches the resource only as a ``dg.EnvVar``."""
+    return bool(_env("GMGBD_EE_SERVICE_ACCOUNT_KEY", ""))
 
 
 def _env(name: str, default: str) -> str:
@@ -52,7 +84,7 @@ class Settings:
     shard_max_mb: float
     ee_project: str | None = None
     ndvi_window_days: int = 32
-    water_radius_m: float = 25_000.0
+    water_radius_m: float = DEFAULT_WATER_RADIUS_M
     geocoder: str = "offline"
     weather_source: str = "open_meteo"
     nominatim_url: str = "https://nominatim.openstreetmap.org"
@@ -63,6 +95,7 @@ class Settings:
     caption_batch_size: int = 8
     caption_dtype: str = "auto"
     caption_compile: bool = False
+    missing_error_share: float = DEFAULT_MISSING_ERROR_SHARE
 
     @property
     def offline(self) -> bool:
@@ -100,7 +133,7 @@ class Settings:
             emulator_latency_s=float(_env("GMGBD_EMULATOR_LATENCY_MS", "0")) / 1000,
             ee_project=os.environ.get("GMGBD_EE_PROJECT", "").strip() or None,
             ndvi_window_days=int(_env("GMGBD_NDVI_WINDOW_DAYS", "32")),
-            water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", "25000")),
+            water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", str(DEFAULT_WATER_RADIUS_M))),
             geocoder=_geocoder(_env("GMGBD_GEOCODER", "offline")),
             weather_source=_weather_source(_env("GMGBD_WEATHER_SOURCE", "open_meteo")),
             nominatim_url=_env("GMGBD_NOMINATIM_URL", "https://nominatim.openstreetmap.org").rstrip("/"),
@@ -114,14 +147,13 @@ class Settings:
             export_licenses=LicenseFilter.parse(_env("GMGBD_EXPORT_LICENSES", "all")),
             shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
             shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
+            missing_error_share=float(_env("GMGBD_MISSING_ERROR_SHARE", str(DEFAULT_MISSING_ERROR_SHARE))),
         )
 
 
 def _weather_source(value: str) -> str:
-    from gmgbd_assets.resources.weather import SOURCES
-
-    if value not in SOURCES:
-        raise ValueError(f"GMGBD_WEATHER_SOURCE must be one of {SOURCES}, not {value!r}")
+    if value not in WEATHER_SOURCES:
+        raise ValueError(f"GMGBD_WEATHER_SOURCE must be one of {WEATHER_SOURCES}, not {value!r}")
     return value
 
 

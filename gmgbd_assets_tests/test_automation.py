@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import freeze_time
 
-from gmgbd_assets import partitions
+from gmgbd_assets import settings
 from gmgbd_assets.assets import raw_observations
 from gmgbd_assets.definitions import with_automation
 from gmgbd_assets.freshness import FRESHNESS_SENSOR
@@ -28,7 +28,7 @@ from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # after the 09:00 UTC freshness deadline
-SETTLED = (NOW.date() - timedelta(days=partitions.settle_days())).isoformat()  # the date freshness expects
+SETTLED = (NOW.date() - timedelta(days=settings.settle_days())).isoformat()  # the date freshness expects
 
 
 # --- the settled date and the schedule ---------------------------------------------------------------------------
@@ -36,24 +36,24 @@ SETTLED = (NOW.date() - timedelta(days=partitions.settle_days())).isoformat()  #
 
 def test_default_lag_is_seven_days_and_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GMGBD_SETTLE_DAYS", raising=False)
-    assert partitions.settle_days() == 7
+    assert settings.settle_days() == 7
     monkeypatch.setenv("GMGBD_SETTLE_DAYS", "30")
-    assert partitions.settle_days() == 30
+    assert settings.settle_days() == 30
     monkeypatch.setenv("GMGBD_SETTLE_DAYS", "0")
     with pytest.raises(ValueError, match="at least 1"):
-        partitions.settle_days()
+        settings.settle_days()
 
 
 def test_partitions_end_at_the_settled_date() -> None:
     with freeze_time(NOW):
-        default = settled_daily_partitions(partitions.DEFAULT_SETTLE_DAYS)
+        default = settled_daily_partitions(settings.DEFAULT_SETTLE_DAYS)
         assert default.get_last_partition_key() == "2026-11-16"
         assert not default.has_partition_key("2026-11-17")
         assert settled_daily_partitions(1).get_last_partition_key() == "2026-11-22"
         assert settled_daily_partitions(30).get_last_partition_key() == "2026-10-24"
         # The shared partitions follow GMGBD_SETTLE_DAYS (1 in the test suite, see gmgbd_assets_tests/__init__.py).
         assert sighting_date_partitions.get_last_partition_key() == (
-            NOW.date() - timedelta(days=partitions.settle_days())).isoformat()
+            NOW.date() - timedelta(days=settings.settle_days())).isoformat()
 
 
 def test_schedule_builds_the_newest_settled_date(offline_defs: dg.Definitions) -> None:
@@ -65,7 +65,7 @@ def test_schedule_builds_the_newest_settled_date(offline_defs: dg.Definitions) -
             instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
         )
         requests = schedule.evaluate_tick(context).run_requests
-    settled = date(2026, 11, 23) - timedelta(days=partitions.settle_days())
+    settled = date(2026, 11, 23) - timedelta(days=settings.settle_days())
     assert [r.partition_key for r in requests] == [settled.isoformat()]
     job = offline_defs.resolve_job_def(SETTLED_DATE_JOB)
     assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {
@@ -203,8 +203,7 @@ def test_refill_sensor_rebuilds_not_yet_available_dates(
     # Without the daemon: the same request, as a command line.
     assert refill_commands(defs) == [
         "# 2024-06-05..2024-06-07: not_yet_available or provisional values in late_source",
-        "dagster asset materialize -m gmgbd_assets --select 'downstream,late_source' "
-        "--partition-range 2024-06-05...2024-06-07",
+        "dg launch --assets 'downstream,late_source' --partition-range 2024-06-05...2024-06-07",
     ]
 
     with dg.instance_for_test() as instance:

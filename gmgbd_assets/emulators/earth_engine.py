@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from gmgbd_assets import earth_engine_layers as layers
+import gmgbd_assets.earth_engine_layers as layers
 from gmgbd_assets.earth_engine_layers import SamplePoint
 from gmgbd_assets.emulators.open_meteo import emulated_elevation_m, emulated_mean_temperature_c
 from gmgbd_assets.resources.offline_geocoder import nearest_place_km

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from gmgbd_assets.settings import INAT_PHOTO_HOSTS
+from gmgbd_assets.settings import INAT_PHOTO_HOSTS, sample_dir_override
 
 BUNDLED_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 RESULT_WINDOW = 10_000
@@ -22,7 +21,7 @@ SERVED_ON = "_emulator_served_on"
 
 def sample_dir() -> Path:
     """The sample the emulators serve: ``GMGBD_SAMPLE_DIR`` (tests, benchmarks) or the bundled one."""
-    return Path(os.environ.get("GMGBD_SAMPLE_DIR") or BUNDLED_SAMPLE_DIR)
+    return sample_dir_override() or BUNDLED_SAMPLE_DIR
 
 
 @cache

@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from gmgbd_assets import tiny_blip
+import gmgbd_assets.tiny_blip as tiny_blip
 
 DEFAULT_MODEL = "Salesforce/blip-image-captioning-large"
 DTYPES = ("auto", "fp32", "fp16", "bf16", "int8")

@@ -20,7 +20,6 @@ import dagster as dg
 import httpx
 from pyrate_limiter import Rate
 
-from gmgbd_assets import __version__
 from gmgbd_assets.resources.rate_limits import Clock, default_clock, shared_budget, window_rates
 from gmgbd_assets.resources.retries import (
     RETRYABLE_STATUS,
@@ -30,6 +29,7 @@ from gmgbd_assets.resources.retries import (
     TransientError,
     retry_after_seconds,
 )
+from gmgbd_assets.version import __version__
 
 __all__ = ["ServiceHttp", "ServicePolicy", "ServiceResource", "ServiceResponseError", "ServiceUnavailableError"]
 

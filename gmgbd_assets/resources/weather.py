@@ -17,10 +17,7 @@ import dagster as dg
 
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
-
-OPEN_METEO = "open_meteo"
-EARTH_ENGINE = "earth_engine"
-SOURCES = (OPEN_METEO, EARTH_ENGINE)
+from gmgbd_assets.settings import OPEN_METEO, WEATHER_SOURCES
 
 
 class WeatherServiceResource(dg.ConfigurableResource):
@@ -31,7 +28,7 @@ class WeatherServiceResource(dg.ConfigurableResource):
     earth_engine: EarthEngineResource
 
     def checked_source(self) -> str:
-        if self.source not in SOURCES:
-            raise dg.Failure(f"GMGBD_WEATHER_SOURCE must be one of {SOURCES}, not {self.source!r}",
+        if self.source not in WEATHER_SOURCES:
+            raise dg.Failure(f"GMGBD_WEATHER_SOURCE must be one of {WEATHER_SOURCES}, not {self.source!r}",
                              allow_retries=False)
         return self.source
