@@ -13,17 +13,25 @@ backfill the check runs once; its metadata breaks the figures down per date):
 ``gmgbd`` also gets ``completeness`` and ``lineage``, both blocking (see ``assets/gmgbd.py``).
 """
 
-
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
 
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.assets.captions import CAPTIONS
+from gmgbd_assets.assets.geocodes import GEOCODES
+from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
+from gmgbd_assets.assets.images import IMAGES
+from gmgbd_assets.assets.ndvi import NDVI
+from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.assets.water_distance import WATER_DISTANCE
+from gmgbd_assets.assets.weather import WEATHER
+from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
+from gmgbd_assets.markdown import markdown_table
+from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableSpec
+from gmgbd_assets.settings import DEFAULT_MISSING_ERROR_SHARE
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -39,13 +47,6 @@ LINEAGE = "lineage"
 EXAMPLE_IDS = 10
 # Strings the reference dataset stored in place of values it did not have.
 PLACEHOLDERS = ("rural", "unknown", "wildlife observation", "no data", "n/a", "none", "null", "nan", "")
-NDVI_CATEGORIES = ("Dense", "Moderate", "Sparse", "Non-Veg")
-# No stored water distance can exceed the search radius the water_distance asset searched within.
-MAX_WATER_DISTANCE_M = Settings.from_env().water_radius_m
-
-
-def missing_error_share() -> float:
-    return float(os.environ.get("GMGBD_MISSING_ERROR_SHARE", "0.25"))
 
 
 @dataclass(frozen=True)
@@ -62,70 +63,36 @@ class TableRules:
     # (value column, provenance column): a 0 with no provenance is the reference dataset's "unknown".
     zero_needs_source: tuple[tuple[str, str], ...] = ()
     parity_with_raw: bool = True
+    # Above this share of rows missing a value, missing_values is an ERROR (GMGBD_MISSING_ERROR_SHARE).
+    error_share: float = DEFAULT_MISSING_ERROR_SHARE
+
+    @classmethod
+    def of(
+        cls,
+        spec: TableSpec,
+        ranges: Mapping[str, tuple[float, float]] | None = None,
+        error_share: float = DEFAULT_MISSING_ERROR_SHARE,
+    ) -> "TableRules":
+        """The rules a table's contract declares; ``ranges`` replaces bounds that come from configuration."""
+        declared = spec.ranges
+        return cls(
+            spec.name,
+            required=spec.required_columns,
+            reason_column=spec.reason_column,
+            detail_column=spec.detail_column,
+            ranges={**declared, **{c: r for c, r in (ranges or {}).items() if c in declared}},
+            categories=spec.categories,
+            text_columns=spec.text_columns,
+            zero_needs_source=spec.zero_needs_source,
+            parity_with_raw=spec.parity_with_raw,
+            error_share=error_share,
+        )
 
 
-COORDINATE_RANGES = {"latitude": (-90.0, 90.0), "longitude": (-180.0, 180.0)}
-
-RULES: dict[str, TableRules] = {
-    rules.table: rules
-    for rules in (
-        TableRules(
-            "raw_observations",
-            required=("latitude", "longitude", "scientific_name", "photo_url"),
-            reason_column="invalid_reason",
-            detail_column="invalid_detail",
-            ranges=COORDINATE_RANGES,
-            text_columns=("scientific_name", "common_name"),
-            parity_with_raw=False,
-        ),
-        TableRules(
-            "images",
-            required=("filename", "sha256", "width", "height", "bytes"),
-            ranges={"width": (1, 100_000), "height": (1, 100_000), "bytes": (1, 10**10)},
-        ),
-        TableRules("captions", required=("blip_caption", "caption_model"), text_columns=("blip_caption",)),
-        TableRules(
-            "geocodes",
-            required=("country", "state", "city"),
-            text_columns=("country", "state", "city"),
-        ),
-        TableRules(
-            "weather",
-            required=("avg_temp_C", "elevation_m"),
-            ranges={"avg_temp_C": (-90.0, 60.0), "elevation_m": (-450.0, 8_900.0)},
-            zero_needs_source=(("elevation_m", "elevation_source"),),
-        ),
-        TableRules(
-            "ndvi",
-            required=("NDVI_value", "NDVI_Category"),
-            ranges={"NDVI_value": (-0.2, 1.0)},
-            categories={"NDVI_Category": NDVI_CATEGORIES},
-        ),
-        TableRules(
-            "water_distance",
-            required=("dist_to_water_m",),
-            ranges={"dist_to_water_m": (0.0, MAX_WATER_DISTANCE_M)},
-        ),
-    )
+SPECS: dict[str, TableSpec] = {
+    spec.name: spec for spec in (RAW_OBSERVATIONS, IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, GMGBD)
 }
-
-
-# The reference dataset's 15 columns: gmgbd holds a row only when all of them have a value.
-REFERENCE_COLUMNS = (
-    "filename", "scientific_name", "common_name", "latitude", "longitude", "sighting_date", "blip_caption",
-    "country", "state", "city", "avg_temp_C", "elevation_m", "NDVI_value", "NDVI_Category", "dist_to_water_m",
-)
-RULES["gmgbd"] = TableRules(
-    "gmgbd",
-    required=REFERENCE_COLUMNS,
-    reason_column=None,
-    detail_column=None,
-    ranges={**COORDINATE_RANGES, **RULES["weather"].ranges, **RULES["ndvi"].ranges, **RULES["water_distance"].ranges},
-    categories=RULES["ndvi"].categories,
-    text_columns=("scientific_name", "common_name", "blip_caption", "country", "state", "city"),
-    zero_needs_source=RULES["weather"].zero_needs_source,
-    parity_with_raw=False,
-)
+RULES: dict[str, TableRules] = {name: TableRules.of(spec) for name, spec in SPECS.items()}
 
 
 def check_window(context: dg.AssetCheckExecutionContext) -> tuple[date | None, date | None]:
@@ -164,13 +131,6 @@ def _per_date(frame: pl.DataFrame) -> dict[str, int]:
     return {d.isoformat(): n for d, n in counts.iter_rows()}
 
 
-def markdown_table(rows: Iterable[tuple], header: Iterable[str]) -> str:
-    header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) -> dg.AssetCheckResult:
     total = frame.height
     rows = []
@@ -194,7 +154,7 @@ def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) ->
             unexplained += nulls.height
             rows.append((column, "(no reason)", nulls.height, ", ".join(map(str, _ids(nulls)))))
     share = missing_any.height / total if total else 0.0
-    threshold = missing_error_share()
+    threshold = rules.error_share
     reasons_total: dict[str, int] = {}
     if rules.reason_column and missing_any.height:
         for reason, n in missing_any.group_by(pl.col(rules.reason_column).fill_null("(no reason)")).len().iter_rows():
@@ -454,10 +414,18 @@ def gmgbd_dataset_checks() -> dg.AssetChecksDefinition:
     return _checks
 
 
-def all_checks(tables: Iterable[str]) -> list[dg.AssetChecksDefinition]:
-    """The standard checks of every table, plus the dataset checks when ``gmgbd`` is among them."""
+def all_checks(
+    tables: Iterable[str],
+    water_radius_m: float = DEFAULT_WATER_RADIUS_M,
+    missing_error_share: float = DEFAULT_MISSING_ERROR_SHARE,
+) -> list[dg.AssetChecksDefinition]:
+    """The standard checks of every table, plus the dataset checks when ``gmgbd`` is among them.
+
+    No stored water distance can exceed the radius the water_distance asset searched within (configuration).
+    """
     tables = list(tables)
-    checks = [standard_checks(RULES[t]) for t in tables if t in RULES]
+    searched = {"dist_to_water_m": (0.0, water_radius_m)}
+    checks = [standard_checks(TableRules.of(SPECS[t], searched, missing_error_share)) for t in tables if t in SPECS]
     if "gmgbd" in tables:
         checks.append(gmgbd_dataset_checks())
     return checks

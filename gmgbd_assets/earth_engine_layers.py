@@ -30,6 +30,11 @@ MODIS_FIRST_COMPOSITE = date(2000, 2, 18)
 COMPOSITE_DAYS = 16
 NDVI_SCALE = 0.0001
 NDVI_VALID_RAW = (-2000, 10000)
+NDVI_RANGE = (-0.2, 1.0)  # NDVI_VALID_RAW scaled
+# The reference dataset's classes of scaled NDVI: above each threshold its class, below the last one Non-Veg.
+NDVI_CLASSES = ((0.6, "Dense"), (0.3, "Moderate"), (0.1, "Sparse"))
+NDVI_FLOOR_CLASS = "Non-Veg"
+NDVI_CATEGORIES = (*(name for _, name in NDVI_CLASSES), NDVI_FLOOR_CLASS)
 QA_USABLE = (0, 1)  # SummaryQA: 0 good, 1 marginal (2 snow/ice, 3 cloudy are rejected)
 QA_MEANING = {0: "good", 1: "marginal", 2: "snow/ice", 3: "cloudy"}
 MODIS_SCALE_M = 463.312716528  # MOD13A1 nominal pixel size
@@ -45,6 +50,7 @@ HYDROSHEDS_LAT_RANGE = (-56.0, 60.0)
 WATER_MASK = "MODIS/006/MOD44W"
 WATER_MASK_YEAR = 2015
 WATER_MASK_BAND = "water_mask"
+DEFAULT_WATER_RADIUS_M = 25_000.0  # GMGBD_WATER_RADIUS_M: farther water is NULL beyond_search_radius
 
 ERA5_LAND_DAILY = "ECMWF/ERA5_LAND/DAILY_AGGR"  # one image per UTC day; 0.1 degree (~9 km), land only
 ERA5_TEMPERATURE_BAND = "temperature_2m"  # daily mean, kelvin
@@ -167,14 +173,8 @@ def composites_around(day: date, window_days: int) -> list[Composite]:
 
 
 def ndvi_category(value: float) -> str:
-    """The reference dataset's classes on scaled NDVI: > 0.6 Dense, > 0.3 Moderate, > 0.1 Sparse, else Non-Veg."""
-    if value > 0.6:
-        return "Dense"
-    if value > 0.3:
-        return "Moderate"
-    if value > 0.1:
-        return "Sparse"
-    return "Non-Veg"
+    """The reference dataset's class of a scaled NDVI value (``NDVI_CLASSES``)."""
+    return next((name for threshold, name in NDVI_CLASSES if value > threshold), NDVI_FLOOR_CLASS)
 
 
 def scale_ndvi(raw: float) -> float:

@@ -64,12 +64,14 @@ class EnrichmentSummary:
     missing_reasons: Counter[str] = field(default_factory=Counter)
 
     def result(self, **metadata: Any) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": self.rows,
-            "per_date": self.per_date,
-            "missing_reasons": dict(self.missing_reasons),
-            **metadata,
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": self.rows,
+                "per_date": self.per_date,
+                "missing_reasons": dict(self.missing_reasons),
+                **metadata,
+            }
+        )
 
 
 def enrich_each_date(
@@ -105,7 +107,9 @@ def enrich_each_date(
         summary.rows += written
         summary.missing_reasons.update(day_reasons)
         summary.per_date[day.isoformat()] = {
-            "rows": written, **out.metadata, **{f"missing_{k}": v for k, v in sorted(day_reasons.items())}
+            "rows": written,
+            **out.metadata,
+            **{f"missing_{k}": v for k, v in sorted(day_reasons.items())},
         }
         context.log.info(f"{day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")
     return summary

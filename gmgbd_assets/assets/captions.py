@@ -26,17 +26,30 @@ CAPTIONS = TableSpec(
     columns=(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
-        Column("blip_caption", "VARCHAR",
-               "Caption generated from the photo (unconditional, greedy, max_length 50); NULL when missing"),
-        Column("caption_model", "VARCHAR",
-               "Model that wrote the caption: hub id@commit or a local directory's weights SHA-256; the offline "
-               "demo's tiny random model is labelled TEST MODEL"),
-        Column("missing_reason", "VARCHAR",
-               "Why there is no caption: the images row's missing_reason (photo_not_found, photo_invalid, ..., "
-               "or the raw record's invalid_reason), or caption_empty; NULL when present"),
+        Column(
+            "blip_caption",
+            "VARCHAR",
+            "Caption generated from the photo (unconditional, greedy, max_length 50); NULL when missing",
+            required=True,
+            free_text=True,
+        ),
+        Column(
+            "caption_model",
+            "VARCHAR",
+            "Model that wrote the caption: hub id@commit or a local directory's weights SHA-256; the offline "
+            "demo's tiny random model is labelled TEST MODEL",
+            required=True,
+        ),
+        Column(
+            "missing_reason",
+            "VARCHAR",
+            "Why there is no caption: the images row's missing_reason (photo_not_found, photo_invalid, ..., "
+            "or the raw record's invalid_reason), or caption_empty; NULL when present",
+        ),
         Column("missing_detail", "VARCHAR", "What exactly happened"),
         Column("captioned_at", "TIMESTAMP", "UTC time the caption was generated"),
     ),
+    reason_codes=(CAPTION_EMPTY,),
 )
 
 
@@ -77,7 +90,7 @@ def captions(
         # Cached a few batches at a time, so a killed run loses at most that much work.
         chunk = loaded.batch_size * CACHE_EVERY_BATCHES
         for offset in range(0, len(todo), chunk):
-            hashes = todo[offset:offset + chunk]
+            hashes = todo[offset : offset + chunk]
             texts = loaded.caption([_open(path_of[sha]) for sha in hashes])
             known |= cache.put(dict(zip(hashes, texts, strict=True)), datetime.now(UTC).replace(tzinfo=None))
         totals.update(captioned_now=len(todo), from_cache=len(known) - len(todo))
@@ -90,15 +103,23 @@ def captions(
         "photos_from_cache": totals["from_cache"],
     }
     if loaded is not None:
-        metadata |= {"caption_model": loaded.model_label, "device": loaded.device, "dtype": str(loaded.dtype),
-                     "batch_size": loaded.batch_size}
+        metadata |= {
+            "caption_model": loaded.model_label,
+            "device": loaded.device,
+            "dtype": str(loaded.dtype),
+            "batch_size": loaded.batch_size,
+        }
     return summary.result(**metadata)
 
 
 def _row(found: CachedCaption, model_label: str) -> Row:
     if found.caption is None:
-        return {"caption_model": model_label, "missing_reason": CAPTION_EMPTY,
-                "missing_detail": "the model produced no words for this photo", "captioned_at": found.captioned_at}
+        return {
+            "caption_model": model_label,
+            "missing_reason": CAPTION_EMPTY,
+            "missing_detail": "the model produced no words for this photo",
+            "captioned_at": found.captioned_at,
+        }
     return {"blip_caption": found.caption, "caption_model": model_label, "captioned_at": found.captioned_at}
 
 

@@ -17,30 +17,28 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.gmgbd import GMGBD
-from gmgbd_assets.checks import completeness_result, markdown_table
-from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_FINAL_DAYS, WATER_MASK_YEAR
+from gmgbd_assets.checks import completeness_result
+from gmgbd_assets.earth_engine_layers import (
+    DEM,
+    ERA5_LAND_FINAL_DAYS,
+    NDVI_CLASSES,
+    NDVI_FLOOR_CLASS,
+    NDVI_RANGE,
+    WATER_MASK_YEAR,
+)
 from gmgbd_assets.licenses import OPEN, polars_mask
+from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
 from gmgbd_assets.resources.exports import ExportsResource
 
 CARD_FILE = "DATASET_CARD.md"
 PLOTS_DIR = "card"
-UNITS = {
-    "latitude": "degrees north (WGS84)",
-    "longitude": "degrees east (WGS84)",
-    "avg_temp_C": "°C",
-    "elevation_m": "m above sea level",
-    "NDVI_value": "unitless",
-    "dist_to_water_m": "m",
-    "ndvi_lag_days": "days",
-}
 PROVENANCE = ("observation_source", "caption_model", "geocoder", "weather_source", "elevation_source",
               "ndvi_source", "water_source")
 # A text column with at most this many distinct values lists them as its range.
 LIST_VALUES_UP_TO = 6
-NDVI_RANGE = (-0.2, 1.0)  # the valid range checked on gmgbd
 # Lower bound of each NDVI category, as the ndvi asset assigns them.
-NDVI_THRESHOLDS = ((NDVI_RANGE[0], "Non-Veg"), (0.1, "Sparse"), (0.3, "Moderate"), (0.6, "Dense"))
+NDVI_THRESHOLDS = ((NDVI_RANGE[0], NDVI_FLOOR_CLASS), *sorted(NDVI_CLASSES))
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "The first 15 columns are the reference dataset's, in its order; they are never missing.",
         "",
         markdown_table(
-            [(f"`{p.column.name}`", p.column.sql_type, p.column.description, UNITS.get(p.column.name, ""),
+            [(f"`{p.column.name}`", p.column.sql_type, p.column.description, p.column.unit,
               p.value_range, p.unique, p.missing) for p in data.profiles],
             ["column", "type", "description", "unit", "range", "unique", "missing"],
         ),

@@ -19,8 +19,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from gmgbd_assets.assets.gmgbd import GMGBD
-from gmgbd_assets.checks import REFERENCE_COLUMNS, completeness_result, lineage_result
+from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
+from gmgbd_assets.checks import completeness_result, lineage_result
 from gmgbd_assets.exports_webdataset import Sample, write_hf_readme, write_shards
 from gmgbd_assets.licenses import polars_mask
 from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions

@@ -11,6 +11,7 @@ from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.geocoder import GeocoderResource
+from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE
 
 GEOCODES = TableSpec(
     name="geocodes",
@@ -18,11 +19,19 @@ GEOCODES = TableSpec(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column(
-            "country", "VARCHAR", "Country name in English; NULL for open water (missing_reason no_address)"
+            "country",
+            "VARCHAR",
+            "Country name in English; NULL for open water (missing_reason no_address)",
+            required=True,
+            free_text=True,
         ),
         Column("country_code", "VARCHAR", "ISO 3166-1 alpha-2 country code, upper case"),
         Column(
-            "state", "VARCHAR", "First-level administrative division (state, province, region...) in English"
+            "state",
+            "VARCHAR",
+            "First-level administrative division (state, province, region...) in English",
+            required=True,
+            free_text=True,
         ),
         Column(
             "state_level",
@@ -36,6 +45,8 @@ GEOCODES = TableSpec(
             "VARCHAR",
             "Most specific named place available (city > town > village > hamlet > "
             "municipality > county); offline: nearest GeoNames populated place",
+            required=True,
+            free_text=True,
         ),
         Column(
             "locality_level",
@@ -59,13 +70,12 @@ GEOCODES = TableSpec(
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("geocoded_at", "TIMESTAMP", "UTC time the row was geocoded"),
     ),
+    reason_codes=(NO_ADDRESS, NO_STATE, NO_LOCALITY),
 )
 
 
 @dated_table_asset(GEOCODES, group_name="enrich", deps=["raw_observations"], pool="nominatim")
-def geocodes(
-    context: dg.AssetExecutionContext, store: DuckDBStore, geocoder: GeocoderResource
-) -> dg.MaterializeResult:
+def geocodes(context: dg.AssetExecutionContext, store: DuckDBStore, geocoder: GeocoderResource) -> dg.MaterializeResult:
     """Where each observation was made, in words: country (English name and ISO code), state or province, and
     the nearest named place.
 

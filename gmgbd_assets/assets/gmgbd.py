@@ -10,14 +10,22 @@ from gmgbd_assets.assets.captions import CAPTIONS
 from gmgbd_assets.assets.geocodes import GEOCODES
 from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.assets.ndvi import NDVI
+from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.assets.water_distance import WATER_DISTANCE
 from gmgbd_assets.assets.weather import WEATHER
-from gmgbd_assets.checks import REFERENCE_COLUMNS, RULES, markdown_table
+from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 
 UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE)
 UPSTREAM = tuple(spec.name for spec in UPSTREAM_SPECS)
+_SPECS = {spec.name: spec for spec in (RAW_OBSERVATIONS, *UPSTREAM_SPECS)}
+
+# The reference dataset's 15 columns: gmgbd holds a row only when all of them have a value.
+REFERENCE_COLUMNS = (
+    "filename", "scientific_name", "common_name", "latitude", "longitude", "sighting_date", "blip_caption",
+    "country", "state", "city", "avg_temp_C", "elevation_m", "NDVI_value", "NDVI_Category", "dist_to_water_m",
+)
 
 # (column, type, description, upstream table, upstream column): the reference dataset's 15 columns first.
 _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -79,15 +87,35 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+def _column(name: str, sql_type: str, description: str, table: str, column: str) -> Column:
+    """A gmgbd column keeps its upstream column's unit and valid values (when it holds that column's values, not
+    a flag derived from them); the 15 reference columns are required."""
+    upstream = _SPECS[table].column(column)
+    if upstream.sql_type != sql_type:
+        upstream = Column(column, sql_type, description)
+    return Column(
+        name,
+        sql_type,
+        description,
+        nullable=name not in REFERENCE_COLUMNS,
+        unit=upstream.unit,
+        required=name in REFERENCE_COLUMNS,
+        valid_range=upstream.valid_range,
+        categories=upstream.categories,
+        free_text=upstream.free_text,
+    )
+
+
 GMGBD = TableSpec(
     name="gmgbd",
     columns=(
-        *(
-            Column(name, sql_type, text, nullable=name not in REFERENCE_COLUMNS)
-            for name, sql_type, text, *_ in _COLUMNS
-        ),
+        *(_column(name, sql_type, text, table, column) for name, sql_type, text, table, column in _COLUMNS),
         Column("built_at", "TIMESTAMP", "UTC time this row was built"),
     ),
+    reason_column=None,
+    detail_column=None,
+    zero_needs_source=WEATHER.zero_needs_source,
+    parity_with_raw=False,
 )
 
 QUARANTINE = TableSpec(
@@ -121,8 +149,9 @@ def _quarantine_sql() -> str:
     ]
     for table in UPSTREAM:
         a = _ALIASES[table]
-        missing = " OR ".join(f'{a}."{c}" IS NULL' for c in RULES[table].required)
-        columns = ", ".join(RULES[table].required)
+        required = _SPECS[table].required_columns
+        missing = " OR ".join(f'{a}."{c}" IS NULL' for c in required)
+        columns = ", ".join(required)
         parts.append(
             f"SELECT r.observation_id, r.sighting_date, '{table}', "
             f"CASE WHEN {a}.observation_id IS NULL THEN 'no_row' "

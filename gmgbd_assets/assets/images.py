@@ -11,7 +11,19 @@ from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
-from gmgbd_assets.resources.photos import PhotoOutcome, PhotoRequest, PhotosResource, StoredPhoto
+from gmgbd_assets.resources.photos import (
+    PHOTO_HOST_NOT_ALLOWED,
+    PHOTO_INVALID,
+    PHOTO_NOT_FOUND,
+    PHOTO_TOO_LARGE,
+    PHOTO_UNAVAILABLE,
+    PhotoOutcome,
+    PhotoRequest,
+    PhotosResource,
+    StoredPhoto,
+)
+
+IMAGE_REASONS = (PHOTO_NOT_FOUND, PHOTO_INVALID, PHOTO_TOO_LARGE, PHOTO_HOST_NOT_ALLOWED, PHOTO_UNAVAILABLE)
 
 IMAGES = TableSpec(
     name="images",
@@ -19,23 +31,35 @@ IMAGES = TableSpec(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column("photo_id", "BIGINT", "iNaturalist id of the photo (the observation's first)"),
-        Column("filename", "VARCHAR", "File name, <observation_id>_<photo_id>.jpg; NULL when no photo is stored"),
+        Column(
+            "filename",
+            "VARCHAR",
+            "File name, <observation_id>_<photo_id>.jpg; NULL when no photo is stored",
+            required=True,
+        ),
         Column("path", "VARCHAR", "Absolute path of the file, under $GMGBD_DATA_DIR/images/YYYY/MM/DD/"),
-        Column("sha256", "VARCHAR", "SHA-256 of the file's bytes (hex)"),
-        Column("width", "INTEGER", "Image width in pixels"),
-        Column("height", "INTEGER", "Image height in pixels"),
-        Column("bytes", "BIGINT", "File size in bytes"),
-        Column("missing_reason", "VARCHAR",
-               "Why no photo is stored: photo_not_found (404/410), photo_invalid (not a decodable JPEG), "
-               "photo_too_large (byte cap or pixel limit), photo_host_not_allowed (host, scheme or redirect "
-               "outside GMGBD_PHOTO_HOSTS), photo_unavailable (other 4xx), or the raw record's invalid_reason; "
-               "NULL when the photo is stored"),
+        Column("sha256", "VARCHAR", "SHA-256 of the file's bytes (hex)", required=True),
+        Column("width", "INTEGER", "Image width in pixels", unit="px", required=True, valid_range=(1, 100_000)),
+        Column("height", "INTEGER", "Image height in pixels", unit="px", required=True, valid_range=(1, 100_000)),
+        Column("bytes", "BIGINT", "File size in bytes", unit="bytes", required=True, valid_range=(1, 10**10)),
+        Column(
+            "missing_reason",
+            "VARCHAR",
+            "Why no photo is stored: photo_not_found (404/410), photo_invalid (not a decodable JPEG), "
+            "photo_too_large (byte cap or pixel limit), photo_host_not_allowed (host, scheme or redirect "
+            "outside GMGBD_PHOTO_HOSTS), photo_unavailable (other 4xx), or the raw record's invalid_reason; "
+            "NULL when the photo is stored",
+        ),
         Column("missing_detail", "VARCHAR", "What exactly happened"),
         Column("image_source", "VARCHAR", "'inaturalist', or 'emulated' for the offline demo's made-up photos"),
-        Column("downloaded_at", "TIMESTAMP",
-               "UTC time the photo was downloaded (or the attempt that found it missing); kept on re-runs that "
-               "find the stored file intact"),
+        Column(
+            "downloaded_at",
+            "TIMESTAMP",
+            "UTC time the photo was downloaded (or the attempt that found it missing); kept on re-runs that "
+            "find the stored file intact",
+        ),
     ),
+    reason_codes=IMAGE_REASONS,
 )
 
 
@@ -60,15 +84,15 @@ def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: Photos
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
         previous = _previous_photos(store.read_window(IMAGES, day, day + timedelta(days=1)))
-        requests = [PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"])
-                    for r in usable]
+        requests = [
+            PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"]) for r in usable
+        ]
         outcomes = {o.request.observation_id: o for o in client.get_all(requests, previous)}
         day_reused = sum(o.reused for o in outcomes.values())
         day_new = sum(o.photo is not None and not o.reused for o in outcomes.values())
         totals.update(downloaded=day_new, already_stored=day_reused)
         rows = {r["observation_id"]: _row(r, outcomes[r["observation_id"]], photos.source) for r in usable}
-        return DateOutput(rows, {"image_source": photos.source},
-                          {"downloaded": day_new, "already_stored": day_reused})
+        return DateOutput(rows, {"image_source": photos.source}, {"downloaded": day_new, "already_stored": day_reused})
 
     try:
         summary = enrich_each_date(context, store, IMAGES, RAW_OBSERVATIONS, RAW_PHOTO, compute)
@@ -97,11 +121,21 @@ def _row(raw: Row, outcome: PhotoOutcome, source: str) -> Row:
     row: Row = {"photo_id": raw["photo_id"], "image_source": source}
     photo = outcome.photo
     if photo is None:
-        return {**row, "missing_reason": outcome.missing_reason, "missing_detail": outcome.missing_detail,
-                "downloaded_at": outcome.attempted_at}
+        return {
+            **row,
+            "missing_reason": outcome.missing_reason,
+            "missing_detail": outcome.missing_detail,
+            "downloaded_at": outcome.attempted_at,
+        }
     return {
-        **row, "filename": photo.filename, "path": photo.path, "sha256": photo.sha256, "width": photo.width,
-        "height": photo.height, "bytes": photo.bytes, "downloaded_at": _naive(photo.downloaded_at),
+        **row,
+        "filename": photo.filename,
+        "path": photo.path,
+        "sha256": photo.sha256,
+        "width": photo.width,
+        "height": photo.height,
+        "bytes": photo.bytes,
+        "downloaded_at": _naive(photo.downloaded_at),
     }
 
 

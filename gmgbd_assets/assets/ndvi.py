@@ -6,34 +6,66 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.earth_engine_layers import (
+    BEFORE_MODIS,
+    NDVI_CATEGORIES,
+    NDVI_CLASSES,
+    NDVI_FLOOR_CLASS,
+    NDVI_RANGE,
+    NO_CLEAR_COMPOSITE,
+    NO_COMPOSITE,
+    NO_MODIS_COVERAGE,
+    NOT_RETURNED,
+    SamplePoint,
+)
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
+from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
+
+NDVI_REASONS = (BEFORE_MODIS, NOT_YET_AVAILABLE, NO_CLEAR_COMPOSITE, NO_COMPOSITE, NO_MODIS_COVERAGE, NOT_RETURNED)
+NDVI_CLASSES_TEXT = ", ".join(f"{name} (> {threshold})" for threshold, name in NDVI_CLASSES) + f" or {NDVI_FLOOR_CLASS}"
 
 NDVI = TableSpec(
     name="ndvi",
     columns=(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
-        Column("NDVI_value", "DOUBLE",
-               "MODIS NDVI (raw x 0.0001, 4 decimals; -0.2..1.0) of the 500 m pixel, from the composite below"),
-        Column("NDVI_Category", "VARCHAR", "Dense (> 0.6), Moderate (> 0.3), Sparse (> 0.1) or Non-Veg"),
+        Column(
+            "NDVI_value",
+            "DOUBLE",
+            "MODIS NDVI (raw x 0.0001, 4 decimals; -0.2..1.0) of the 500 m pixel, from the composite below",
+            unit="unitless",
+            required=True,
+            valid_range=NDVI_RANGE,
+        ),
+        Column("NDVI_Category", "VARCHAR", NDVI_CLASSES_TEXT, required=True, categories=NDVI_CATEGORIES),
         Column("ndvi_composite_start", "DATE", "First day of the 16-day MOD13A1 composite the value comes from"),
-        Column("ndvi_lag_days", "INTEGER",
-               "0 when that composite covers the sighting date; +n: it ended n days before; -n: starts n days after"),
-        Column("ndvi_provisional", "BOOLEAN",
-               "True when a composite nearer the sighting date was not published yet, so a later run may replace "
-               "the value (the refill sensor re-runs such dates); NULL when there is no value"),
+        Column(
+            "ndvi_lag_days",
+            "INTEGER",
+            "0 when that composite covers the sighting date; +n: it ended n days before; -n: starts n days after",
+            unit="days",
+        ),
+        Column(
+            "ndvi_provisional",
+            "BOOLEAN",
+            "True when a composite nearer the sighting date was not published yet, so a later run may replace "
+            "the value (the refill sensor re-runs such dates); NULL when there is no value",
+        ),
         Column("ndvi_source", "VARCHAR", "'MODIS/061/MOD13A1', or 'emulated' for offline demo data"),
-        Column("missing_reason", "VARCHAR",
-               "Why NDVI_value is NULL: before_modis, not_yet_available (the composites that could serve the "
-               "date are not published yet), no_clear_composite, no_composite_in_window, no_modis_coverage, or "
-               "the raw observation's invalid_reason; NULL when present"),
+        Column(
+            "missing_reason",
+            "VARCHAR",
+            "Why NDVI_value is NULL: before_modis, not_yet_available (the composites that could serve the "
+            "date are not published yet), no_clear_composite, no_composite_in_window, no_modis_coverage, or "
+            "the raw observation's invalid_reason; NULL when present",
+        ),
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("sampled_at", "TIMESTAMP", "UTC time the value was sampled"),
     ),
+    reason_codes=NDVI_REASONS,
 )
 
 
@@ -75,13 +107,21 @@ def ndvi(
             }
             for obs_id, s in samples.items()
         }
-        return DateOutput(rows, stamp, {
-            "with_value": sum(1 for s in samples.values() if s.ndvi_value is not None),
-            "lagged": sum(1 for s in samples.values() if s.lag_days),
-            "provisional": sum(1 for s in samples.values() if s.provisional),
-            "requests": client.requests["ndvi"] - before,
-        })
+        return DateOutput(
+            rows,
+            stamp,
+            {
+                "with_value": sum(1 for s in samples.values() if s.ndvi_value is not None),
+                "lagged": sum(1 for s in samples.values() if s.lag_days),
+                "provisional": sum(1 for s in samples.values() if s.provisional),
+                "requests": client.requests["ndvi"] - before,
+            },
+        )
 
     summary = enrich_each_date(context, store, NDVI, RAW_OBSERVATIONS, RAW_POINT, compute)
-    return summary.result(requests=client.requests["ndvi"], retries=client.retries, source=client.source_ndvi,
-                          window_days=client.window_days)
+    return summary.result(
+        requests=client.requests["ndvi"],
+        retries=client.retries,
+        source=client.source_ndvi,
+        window_days=client.window_days,
+    )

@@ -9,38 +9,83 @@ from pydantic import Field
 
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
-from gmgbd_assets.resources.inaturalist import INaturalistResource, Observation
+from gmgbd_assets.resources.inaturalist import (
+    INVALID_COORDINATES,
+    INVALID_DATE,
+    INVALID_TAXON,
+    NO_COORDINATES,
+    NO_PHOTO,
+    NO_TAXON,
+    INaturalistResource,
+    Observation,
+)
+
+RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_TAXON, INVALID_TAXON)
 
 RAW_OBSERVATIONS = TableSpec(
     name="raw_observations",
     columns=(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed (iNaturalist observed_on)", nullable=False),
-        Column("latitude", "DOUBLE", "Latitude in decimal degrees (WGS84); NULL when unusable, see invalid_reason"),
-        Column("longitude", "DOUBLE", "Longitude in decimal degrees (WGS84)"),
-        Column("positional_accuracy_m", "DOUBLE", "Observer-reported positional accuracy, metres"),
-        Column("coordinates_obscured", "BOOLEAN",
-               "True when iNaturalist randomised the public coordinates within a 0.2 degree cell"),
-        Column("scientific_name", "VARCHAR", "Latin name of the identified taxon"),
-        Column("common_name", "VARCHAR", "English common name (iNaturalist preferred_common_name); may be NULL"),
+        Column(
+            "latitude",
+            "DOUBLE",
+            "Latitude in decimal degrees (WGS84); NULL when unusable, see invalid_reason",
+            unit="degrees north (WGS84)",
+            required=True,
+            valid_range=(-90.0, 90.0),
+        ),
+        Column(
+            "longitude",
+            "DOUBLE",
+            "Longitude in decimal degrees (WGS84)",
+            unit="degrees east (WGS84)",
+            required=True,
+            valid_range=(-180.0, 180.0),
+        ),
+        Column("positional_accuracy_m", "DOUBLE", "Observer-reported positional accuracy, metres", unit="m"),
+        Column(
+            "coordinates_obscured",
+            "BOOLEAN",
+            "True when iNaturalist randomised the public coordinates within a 0.2 degree cell",
+        ),
+        Column("scientific_name", "VARCHAR", "Latin name of the identified taxon", required=True, free_text=True),
+        Column(
+            "common_name",
+            "VARCHAR",
+            "English common name (iNaturalist preferred_common_name); may be NULL",
+            free_text=True,
+        ),
         Column("taxon_id", "BIGINT", "iNaturalist taxon id"),
         Column("taxon_rank", "VARCHAR", "Taxonomic rank of the identification (species, subspecies, ...)"),
         Column("iconic_taxon", "VARCHAR", "iNaturalist iconic group (Aves, Plantae, Insecta, ...)"),
         Column("photo_id", "BIGINT", "iNaturalist id of the observation's first photo"),
-        Column("photo_url", "VARCHAR", "URL of that photo at the configured size (default large, 1024 px)"),
+        Column(
+            "photo_url", "VARCHAR", "URL of that photo at the configured size (default large, 1024 px)", required=True
+        ),
         Column("photo_license", "VARCHAR", "Photo licence code (cc0, cc-by, ...); NULL = all rights reserved"),
         Column("photo_attribution", "VARCHAR", "Attribution string to show with the photo"),
         Column("observer", "VARCHAR", "iNaturalist login of the observer"),
         Column("quality_grade", "VARCHAR", "iNaturalist quality grade (research)"),
         Column("observation_url", "VARCHAR", "Page of the observation on iNaturalist"),
-        Column("invalid_reason", "VARCHAR",
-               "Why this record cannot be enriched (no_coordinates, invalid_coordinates, no_photo, invalid_date, "
-               "no_taxon, invalid_taxon); NULL when usable"),
+        Column(
+            "invalid_reason",
+            "VARCHAR",
+            "Why this record cannot be enriched (no_coordinates, invalid_coordinates, no_photo, invalid_date, "
+            "no_taxon, invalid_taxon); NULL when usable",
+        ),
         Column("invalid_detail", "VARCHAR", "What exactly was wrong with the record"),
-        Column("observation_source", "VARCHAR",
-               "Where the record came from: 'inaturalist', or 'emulated:...' for offline demo data"),
+        Column(
+            "observation_source",
+            "VARCHAR",
+            "Where the record came from: 'inaturalist', or 'emulated:...' for offline demo data",
+        ),
         Column("fetched_at", "TIMESTAMP", "UTC time the record was fetched"),
     ),
+    reason_column="invalid_reason",
+    detail_column="invalid_detail",
+    reason_codes=RAW_REASONS,
+    parity_with_raw=False,
 )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.earth_engine_layers import BEYOND_SEARCH_RADIUS, DEFAULT_WATER_RADIUS_M, SamplePoint
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
@@ -18,19 +18,35 @@ WATER_DISTANCE = TableSpec(
     columns=(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
-        Column("dist_to_water_m", "DOUBLE",
-               "Metres on the ground to the nearest stream cell or permanent water pixel (0 = in water); "
-               "never more than the search radius (default 25 km)"),
-        Column("water_feature", "VARCHAR",
-               "Which water was nearest: 'stream' (HydroSHEDS, >= 100 upstream cells) or 'water_body' (MOD44W "
-               "permanent water of 2015, the mask's last year: sea, lake, reservoir, wide river)"),
-        Column("water_source", "VARCHAR",
-               "Datasets used ('WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W'), or 'emulated' for offline demo data"),
-        Column("missing_reason", "VARCHAR",
-               "Why dist_to_water_m is NULL: beyond_search_radius, or the raw observation's invalid_reason"),
+        Column(
+            "dist_to_water_m",
+            "DOUBLE",
+            "Metres on the ground to the nearest stream cell or permanent water pixel (0 = in water); "
+            "never more than the search radius (default 25 km)",
+            unit="m",
+            required=True,
+            valid_range=(0.0, DEFAULT_WATER_RADIUS_M),
+        ),
+        Column(
+            "water_feature",
+            "VARCHAR",
+            "Which water was nearest: 'stream' (HydroSHEDS, >= 100 upstream cells) or 'water_body' (MOD44W "
+            "permanent water of 2015, the mask's last year: sea, lake, reservoir, wide river)",
+        ),
+        Column(
+            "water_source",
+            "VARCHAR",
+            "Datasets used ('WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W'), or 'emulated' for offline demo data",
+        ),
+        Column(
+            "missing_reason",
+            "VARCHAR",
+            "Why dist_to_water_m is NULL: beyond_search_radius, or the raw observation's invalid_reason",
+        ),
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("sampled_at", "TIMESTAMP", "UTC time the value was sampled"),
     ),
+    reason_codes=(BEYOND_SEARCH_RADIUS,),
 )
 
 
@@ -70,13 +86,22 @@ def water_distance(
         }
         features.update(s.feature for s in samples.values() if s.feature)
         distances = sorted(s.distance_m for s in samples.values() if s.distance_m is not None)
-        return DateOutput(rows, stamp, {
-            "with_value": len(distances),
-            "median_m": distances[len(distances) // 2] if distances else None,
-            "max_m": distances[-1] if distances else None,
-            "requests": client.requests["water"] - before,
-        })
+        return DateOutput(
+            rows,
+            stamp,
+            {
+                "with_value": len(distances),
+                "median_m": distances[len(distances) // 2] if distances else None,
+                "max_m": distances[-1] if distances else None,
+                "requests": client.requests["water"] - before,
+            },
+        )
 
     summary = enrich_each_date(context, store, WATER_DISTANCE, RAW_OBSERVATIONS, RAW_POINT, compute)
-    return summary.result(nearest_feature=dict(features), requests=client.requests["water"],
-                          retries=client.retries, source=client.source_water, search_radius_m=client.radius_m)
+    return summary.result(
+        nearest_feature=dict(features),
+        requests=client.requests["water"],
+        retries=client.retries,
+        source=client.source_water,
+        search_radius_m=client.radius_m,
+    )

@@ -20,7 +20,8 @@ from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.open_meteo import NO_ELEVATION, NO_TEMPERATURE, OpenMeteoResource
-from gmgbd_assets.resources.weather import EARTH_ENGINE, WeatherServiceResource
+from gmgbd_assets.resources.weather import WeatherServiceResource
+from gmgbd_assets.settings import EARTH_ENGINE
 
 WEATHER = TableSpec(
     name="weather",
@@ -33,8 +34,18 @@ WEATHER = TableSpec(
             "Mean 2 m air temperature of the sighting date in the observation's local time zone, degrees C "
             "(Open-Meteo archive, ERA5/ERA5-Land reanalysis, ~9-25 km grid); with the Earth Engine source, "
             "ERA5-Land's mean over the UTC day",
+            unit="°C",
+            required=True,
+            valid_range=(-90.0, 60.0),
         ),
-        Column("elevation_m", "DOUBLE", "Terrain elevation at the point, metres above sea level (90 m DEM)"),
+        Column(
+            "elevation_m",
+            "DOUBLE",
+            "Terrain elevation at the point, metres above sea level (90 m DEM)",
+            unit="m above sea level",
+            required=True,
+            valid_range=(-450.0, 8_900.0),
+        ),
         Column(
             "elevation_source",
             "VARCHAR",
@@ -58,6 +69,8 @@ WEATHER = TableSpec(
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("fetched_at", "TIMESTAMP", "UTC time the values were fetched"),
     ),
+    reason_codes=(NOT_YET_AVAILABLE, NO_TEMPERATURE, NO_ELEVATION),
+    zero_needs_source=(("elevation_m", "elevation_source"),),
 )
 
 
@@ -114,9 +127,11 @@ class _OpenMeteoDay:
         return out
 
     def metadata(self) -> dict:
-        return {"archive_requests": self.client.archive_requests,
-                "elevation_requests": self.client.elevation_requests,
-                "weighted_calls": self.client.http.budget.used}
+        return {
+            "archive_requests": self.client.archive_requests,
+            "elevation_requests": self.client.elevation_requests,
+            "weighted_calls": self.client.http.budget.used,
+        }
 
     def close(self) -> None:
         self.client.http.close()
@@ -142,13 +157,19 @@ class _EarthEngineDay:
             if v.temperature_c is None:
                 problems.append(
                     (NO_TEMPERATURE, "ERA5-Land has no cell here (it covers land only: sea or a large lake)")
-                    if published else _temperature_problem(day, today, ERA5_LAND_DELAY_DAYS, ERA5_LAND_DAILY,
-                                                           ERA5_LAND_FINAL_DAYS)
+                    if published
+                    else _temperature_problem(day, today, ERA5_LAND_DELAY_DAYS, ERA5_LAND_DAILY, ERA5_LAND_FINAL_DAYS)
                 )
             if v.elevation_m is None:
                 problems.append((NO_ELEVATION, f"{DEM} has no tile here (open sea)"))
-            out.append(PointWeather(v.temperature_c, v.elevation_m,
-                                    self.elevation_source if v.elevation_m is not None else None, tuple(problems)))
+            out.append(
+                PointWeather(
+                    v.temperature_c,
+                    v.elevation_m,
+                    self.elevation_source if v.elevation_m is not None else None,
+                    tuple(problems),
+                )
+            )
         return out
 
     def metadata(self) -> dict:
@@ -177,8 +198,11 @@ def weather(
     """
     log = context.log.warning
     source = weather_service.checked_source()
-    fetcher = (_EarthEngineDay(weather_service.earth_engine, log) if source == EARTH_ENGINE
-               else _OpenMeteoDay(weather_service.open_meteo, log))
+    fetcher = (
+        _EarthEngineDay(weather_service.earth_engine, log)
+        if source == EARTH_ENGINE
+        else _OpenMeteoDay(weather_service.open_meteo, log)
+    )
     today = datetime.now(UTC).date()
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:

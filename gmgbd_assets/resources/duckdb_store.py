@@ -28,22 +28,67 @@ LOCK_WAIT_S = 300.0
 
 @dataclass(frozen=True)
 class Column:
+    """One column's contract: storage type, meaning, unit, and what a valid value is.
+
+    ``required``: a complete row has a value here (else its reason column says why not). ``valid_range``
+    (inclusive) and ``categories`` bound the stored values; ``free_text`` columns are checked for placeholder
+    strings. The asset checks, the dataset card and ``docs/tables.md`` all read these.
+    """
+
     name: str
     sql_type: str
     description: str
     nullable: bool = True
+    unit: str = ""
+    required: bool = False
+    valid_range: tuple[float, float] | None = None
+    categories: tuple[str, ...] = ()
+    free_text: bool = False
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """The declared shape of one asset's table. Every table carries ``sighting_date DATE``."""
+    """The declared shape and contract of one asset's table. Every table carries ``sighting_date DATE``.
+
+    ``reason_column``/``detail_column`` say why a required value is missing, with one of ``reason_codes`` (a
+    table also carries its upstream's codes through). ``zero_needs_source`` pairs a value column with the
+    provenance column that must be set for a 0 to count (the reference dataset stored 0 for "unknown").
+    ``parity_with_raw``: the table has exactly one row per raw observation.
+    """
 
     name: str
     columns: tuple[Column, ...]
+    reason_column: str | None = "missing_reason"
+    detail_column: str | None = "missing_detail"
+    reason_codes: tuple[str, ...] = ()
+    zero_needs_source: tuple[tuple[str, str], ...] = ()
+    parity_with_raw: bool = True
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        return {c.name: c.valid_range for c in self.columns if c.valid_range is not None}
+
+    @property
+    def categories(self) -> dict[str, tuple[str, ...]]:
+        return {c.name: c.categories for c in self.columns if c.categories}
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.free_text)
 
     def ddl(self) -> str:
         cols = ",\n  ".join(
