@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 DAGSTER_HOME := $(CURDIR)/data/dagster_home
 DEMO_RANGE := 2024-06-01...2024-06-07
 OFFLINE := GMGBD_PROFILE=offline DAGSTER_HOME=$(DAGSTER_HOME)
+# dg checks that the project's virtual environment is the active one.
+DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg
 
 .PHONY: demo test dev lint install clean-data
 
@@ -19,7 +21,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
-	$(OFFLINE) $(BIN)/dagster asset materialize -m gmgbd_assets --select '*' --partition-range $(DEMO_RANGE)
+	$(OFFLINE) $(DG) launch --assets '*' --partition-range $(DEMO_RANGE)
 	$(OFFLINE) $(BIN)/python -m gmgbd_assets.summary
 
 test: $(STAMP)
@@ -28,7 +30,7 @@ test: $(STAMP)
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
-	$(OFFLINE) $(BIN)/dagster dev -w workspace.yaml
+	$(OFFLINE) $(DG) dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests benchmarks data/sample
