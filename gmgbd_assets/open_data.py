@@ -78,6 +78,10 @@ _ICONIC_ORDER = list(ICONIC_TAXA)
 
 _SNAPSHOT_NAME = re.compile(r"inaturalist-open-data-(\d{8})")
 _STAGED = "observations.parquet"
+# A photo's rank is position * _PHOTO_ID_LIMIT + photo_id in one BIGINT; ids at or past the limit (2.2 trillion,
+# thousands of times today's) and positions past 4 million would not fit and count as unusable / last.
+_PHOTO_ID_LIMIT = 1 << 41
+_POSITION_LIMIT = 1 << 22
 _INFO = "snapshot.json"
 # Bumped whenever the staged Parquet's columns or meaning change, so an older staging is rebuilt, not misread.
 _STAGING_VERSION = 1
@@ -128,7 +132,8 @@ class SnapshotInfo:
       shows the first few. A rejected observers or taxa line makes its observations lose the observer or taxon.
     - ``counts``: rows set aside or degraded, by kind: ``not_research_grade``, ``undated`` (research grade but
       ``observed_on`` empty or unparseable, so on no date), ``invalid_uuid``, ``duplicate_uuids`` (extra copies
-      of an observation; one is kept), ``unparseable_positional_accuracy`` (kept as NULL),
+      of an observation; one is kept), ``duplicate_taxon_ids`` / ``duplicate_observer_ids`` (the first line of
+      each id is used), ``unparseable_positional_accuracy`` (kept as NULL),
       ``observer_not_in_export`` (no login, no attribution), ``photos_unusable`` (photo rows without a usable
       id or extension, never chosen) and ``photos_not_staged`` (photos of observations not staged).
     - ``reasons``: staged observations per ``invalid_reason``.
@@ -341,12 +346,14 @@ def _sql_str(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _read(table: str, path: Path) -> str:
-    """A DuckDB ``read_csv`` of one table in the export's dialect; bad lines go to ``rejects_<table>``."""
+def _read(table: str, path: Path, rejects: bool = True) -> str:
+    """A DuckDB ``read_csv`` of one table in the export's dialect; bad lines go to ``rejects_<table>`` (or, on a
+    second pass over a file whose bad lines are already stored, are skipped)."""
+    errors = (f"store_rejects=true, rejects_table='rejects_{table}', rejects_scan='scan_{table}', rejects_limit=0"
+              if rejects else "ignore_errors=true")
     return (
         f"read_csv({_sql_str(path)}, delim='\\t', quote='', escape='', header=true, all_varchar=true, "
-        f"auto_detect=false, columns={_columns_struct(path)}, strict_mode=true, null_padding=false, "
-        f"store_rejects=true, rejects_table='rejects_{table}', rejects_scan='scan_{table}', rejects_limit=0)"
+        f"auto_detect=false, columns={_columns_struct(path)}, strict_mode=true, null_padding=false, {errors})"
     )
 
 
@@ -400,11 +407,12 @@ def stage_snapshot(
     try:
         paths = dict(files.tables) if files.bundle is None else _extract_bundle(files.bundle, work / "extracted")
         names = _common_names_csv(Path(taxonomy_archive), work) if taxonomy_archive is not None else None
-        con = duckdb.connect(str(work / "stage.duckdb"))
+        con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
             con.execute(f"SET temp_directory = {_sql_str(work / 'spill')}")
             con.execute("SET preserve_insertion_order = false")
+            con.execute("SET enable_progress_bar = false")
             if threads:
                 con.execute(f"SET threads = {int(threads)}")
             info = _stage(con, files, paths, names, staging, fingerprint)
@@ -441,18 +449,33 @@ def _common_names_csv(archive: Path, work: Path) -> Path:
     return destination
 
 
-def _raw(table: str, mapping: dict[str, str], path: Path, wanted: tuple[str, ...]) -> str:
+def _raw(table: str, mapping: dict[str, str], path: Path, wanted: tuple[str, ...], rejects: bool = True) -> str:
     """The table's columns by canonical name, as text, prefixed ``raw_`` so typed names never collide."""
     cols = ", ".join(f"{_col(mapping, c)} AS raw_{c}" for c in wanted)
-    return f"(SELECT {cols} FROM {_read(table, path)})"
+    return f"(SELECT {cols} FROM {_read(table, path, rejects)})"
 
 
 def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, Path], names: Path | None,
            staging: Path, fingerprint: list[list[str | int]]) -> SnapshotInfo:
     obs, pho, tax, who = (_columns(t, paths[t]) for t in TABLES)
-    raw_obs = _raw("observations", obs, paths["observations"], REQUIRED["observations"])
+    # Two passes over observations beat materialising all of it: one counts every line by kind (and keeps the
+    # rejected lines), the other keeps only the research-grade, dated rows the staging is made of.
     con.execute(f"""
-        CREATE TABLE obs AS
+        CREATE TABLE obs_counts AS
+        SELECT count(*) AS observations,
+            count(*) FILTER (WHERE research) AS research_grade,
+            count(*) FILTER (WHERE research AND sighting_date IS NULL) AS undated,
+            list(coalesce(raw_observation_uuid, '') || ': observed_on='
+                 || coalesce({_short('raw_observed_on')}, 'empty'))
+                FILTER (WHERE research AND sighting_date IS NULL)[1:5] AS undated_examples
+        FROM (
+            SELECT raw_observation_uuid, raw_observed_on, raw_quality_grade IS NOT DISTINCT FROM 'research' AS research,
+                TRY_CAST(raw_observed_on AS DATE) AS sighting_date
+            FROM {_raw("observations", obs, paths["observations"], REQUIRED["observations"])})
+    """)
+    raw_obs = _raw("observations", obs, paths["observations"], REQUIRED["observations"], rejects=False)
+    con.execute(f"""
+        CREATE TABLE research AS
         WITH typed AS (
             SELECT *,
                 TRY_CAST(raw_observation_uuid AS UUID) AS u,
@@ -463,8 +486,9 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
                 {_integer('raw_taxon_id')} AS taxon_id,
                 TRY_CAST(raw_observed_on AS DATE) AS sighting_date
             FROM {raw_obs}
+            WHERE raw_quality_grade = 'research'
         )
-        SELECT u, CASE WHEN u IS NULL THEN raw_observation_uuid END AS bad_uuid, observer_id, latitude, longitude,
+        SELECT u, observer_id, latitude, longitude,
             CASE
                 WHEN raw_latitude IS NULL OR raw_longitude IS NULL THEN '{NO_COORDINATES}'
                 WHEN latitude IS NULL OR longitude IS NULL OR NOT isfinite(latitude) OR NOT isfinite(longitude)
@@ -475,31 +499,28 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
                  || ' longitude=' || coalesce({_short('raw_longitude')}, 'empty') END AS coord_detail,
             positional_accuracy_m,
             raw_positional_accuracy IS NOT NULL AND positional_accuracy_m IS NULL AS bad_accuracy,
-            raw_taxon_id AS taxon_text, taxon_id, raw_quality_grade AS quality_grade, sighting_date,
-            CASE WHEN sighting_date IS NULL THEN coalesce(raw_observed_on, '') END AS bad_date
+            raw_taxon_id AS taxon_text, taxon_id, sighting_date
         FROM typed
-    """)
-    con.execute("""
-        CREATE TABLE research AS SELECT * EXCLUDE (bad_uuid, bad_date, quality_grade) FROM obs
-        WHERE quality_grade = 'research' AND u IS NOT NULL AND sighting_date IS NOT NULL
+        WHERE u IS NOT NULL AND sighting_date IS NOT NULL
     """)
     raw_photos = _raw("photos", pho, paths["photos"], REQUIRED["photos"])
     # One pass over photos: each row finds its research-grade observation (or none, grouped under NULL), and the
-    # first usable photo by position is kept. Ties (two photos at one position) go to the lower photo id.
+    # first usable photo by position is kept; two photos at one position go to the lower photo id. Position and
+    # id are packed into one BIGINT because scalar arg_min keeps far less state per observation than a tuple.
     con.execute(f"""
         CREATE TABLE first_photo AS
         WITH p AS (
             SELECT TRY_CAST(raw_observation_uuid AS UUID) AS u, {_integer('raw_photo_id')} AS photo_id,
                    nullif(trim(raw_extension), '') AS extension, raw_license AS license,
-                   coalesce({_integer('raw_position')}, 9223372036854775807) AS position
+                   CASE WHEN photo_id BETWEEN 0 AND {_PHOTO_ID_LIMIT - 1} AND extension IS NOT NULL THEN
+                       least(coalesce({_integer('raw_position')}, {_POSITION_LIMIT - 1}), {_POSITION_LIMIT - 1})
+                       * {_PHOTO_ID_LIMIT} + photo_id
+                   END AS rank_key
             FROM {raw_photos}
         )
-        SELECT r.u,
-            arg_min(struct_pack(photo_id := p.photo_id, extension := p.extension, license := p.license),
-                    (p.position, p.photo_id)) FILTER (WHERE p.photo_id IS NOT NULL AND p.extension IS NOT NULL)
-                AS photo,
-            count(*) AS photos,
-            count(*) FILTER (WHERE p.photo_id IS NULL OR p.extension IS NULL) AS unusable
+        SELECT r.u, arg_min(p.photo_id, p.rank_key) AS photo_id, arg_min(p.extension, p.rank_key) AS extension,
+            arg_min(p.license, p.rank_key) AS license, count(*) AS photos,
+            count(*) FILTER (WHERE p.rank_key IS NULL) AS unusable
         FROM p LEFT JOIN (SELECT u FROM research) r ON p.u = r.u
         GROUP BY r.u
     """)
@@ -509,9 +530,12 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
     iconic_case = " ".join(f"WHEN {i} THEN '{n}'" for i, n in ICONIC_TAXA.items())
     con.execute(f"""
         CREATE TABLE taxa AS SELECT {_integer('raw_taxon_id')} AS taxon_id, raw_name AS name, raw_rank AS rank,
+            -- The API source's test of a name: not absurdly long, no control characters (a stray tab or newline).
+            length(raw_name) <= {MAX_NAME_LENGTH} AND NOT regexp_matches(raw_name, '[\\x00-\\x1f\\x7f]') AS name_ok,
             CASE list_reverse(list_filter(list_transform({ancestry}, lambda x: TRY_CAST(x AS BIGINT)),
                                           lambda x: list_contains({iconic_ids}, x)))[1]
-                 {iconic_case} END AS iconic_taxon
+                 {iconic_case} END AS iconic_taxon,
+            count(*) OVER (PARTITION BY taxon_id) - 1 AS duplicates
         FROM {raw_taxa}
         WHERE taxon_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY taxon_id) = 1
@@ -519,7 +543,7 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
     raw_observers = _raw("observers", who, paths["observers"], ("observer_id", "login", "name"))
     con.execute(f"""
         CREATE TABLE observers AS SELECT {_integer('raw_observer_id')} AS observer_id, raw_login AS login,
-            raw_name AS name
+            raw_name AS name, count(*) OVER (PARTITION BY observer_id) - 1 AS duplicates
         FROM {raw_observers}
         WHERE observer_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY observer_id) = 1
@@ -536,34 +560,50 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
         """)
     else:
         con.execute("CREATE TABLE common_names (taxon_id BIGINT, common_name VARCHAR)")
-    plausible = f"length(t.name) <= {MAX_NAME_LENGTH} AND NOT regexp_matches(t.name, '[\\x00-\\x1f\\x7f]')"
     con.execute(f"""
         COPY (
-            SELECT r.u AS observation_uuid, r.sighting_date, r.latitude, r.longitude, r.positional_accuracy_m,
-                CASE WHEN t.name IS NOT NULL AND {plausible} THEN t.name END AS scientific_name,
-                c.common_name, r.taxon_id, t.rank AS taxon_rank, t.iconic_taxon,
-                p.photo.photo_id AS photo_id, p.photo.extension AS photo_extension, p.photo.license AS license,
-                o.login AS observer, o.name AS observer_name,
-                list_filter([
-                    CASE WHEN r.coord_problem IS NOT NULL THEN [r.coord_problem, r.coord_detail] END,
-                    CASE WHEN r.taxon_text IS NULL THEN ['{NO_TAXON}', 'taxon_id empty']
-                         WHEN r.taxon_id IS NULL THEN ['{INVALID_TAXON}', 'taxon_id=' || {_short('r.taxon_text')}
-                              || ' is not an id']
-                         WHEN t.taxon_id IS NULL THEN ['{TAXON_NOT_IN_EXPORT}', 'taxon ' || r.taxon_id
-                              || ' is not in the taxa file']
-                         WHEN t.name IS NULL THEN ['{NO_TAXON}', 'taxon ' || r.taxon_id || ' has no name']
-                         WHEN NOT ({plausible}) THEN ['{INVALID_TAXON}', 'name is not a name: '
-                              || length(t.name) || ' chars, ' || {_short('t.name')}] END,
-                    CASE WHEN p.photo IS NULL THEN ['{NO_PHOTO}', CASE WHEN p.photos IS NULL
-                         THEN 'no row in the photos file' ELSE p.photos || ' photo row(s), none with a usable '
-                              || 'photo_id and extension' END] END
-                ], lambda x: x IS NOT NULL) AS problems
-            FROM research r
-            LEFT JOIN first_photo p ON p.u = r.u
-            LEFT JOIN taxa t ON t.taxon_id = r.taxon_id
-            LEFT JOIN common_names c ON c.taxon_id = r.taxon_id
-            LEFT JOIN observers o ON o.observer_id = r.observer_id
-            ORDER BY r.sighting_date
+            WITH joined AS (
+                SELECT r.*, p.photo_id, p.extension, p.license, p.photos, t.taxon_id AS known_taxon, t.name,
+                    t.rank, t.iconic_taxon, c.common_name, o.login, o.name AS observer_name,
+                    CASE WHEN r.taxon_text IS NULL THEN '{NO_TAXON}'
+                         WHEN r.taxon_id IS NULL THEN '{INVALID_TAXON}'
+                         WHEN t.taxon_id IS NULL THEN '{TAXON_NOT_IN_EXPORT}'
+                         WHEN t.name IS NULL THEN '{NO_TAXON}'
+                         WHEN NOT t.name_ok THEN '{INVALID_TAXON}' END AS taxon_problem,
+                    CASE WHEN p.photo_id IS NULL THEN '{NO_PHOTO}' END AS photo_problem
+                FROM research r
+                LEFT JOIN first_photo p ON p.u = r.u
+                LEFT JOIN taxa t ON t.taxon_id = r.taxon_id
+                LEFT JOIN common_names c ON c.taxon_id = r.taxon_id
+                LEFT JOIN observers o ON o.observer_id = r.observer_id
+            ), explained AS (
+                SELECT *,
+                    CASE WHEN taxon_problem IS NULL THEN NULL
+                         WHEN taxon_text IS NULL THEN 'taxon_id empty'
+                         WHEN taxon_id IS NULL THEN 'taxon_id=' || {_short('taxon_text')} || ' is not an id'
+                         WHEN known_taxon IS NULL THEN 'taxon ' || taxon_id || ' is not in the taxa file'
+                         WHEN name IS NULL THEN 'taxon ' || taxon_id || ' has no name'
+                         ELSE 'name is not a name: ' || length(name) || ' chars, ' || {_short('name')}
+                    END AS taxon_detail,
+                    CASE WHEN photo_problem IS NOT NULL THEN
+                        CASE WHEN photos IS NULL THEN 'no row in the photos file'
+                             ELSE photos || ' photo row(s), none with a usable photo_id and extension' END
+                    END AS photo_detail
+                FROM joined
+            )
+            SELECT u AS observation_uuid, sighting_date, latitude, longitude, positional_accuracy_m,
+                CASE WHEN taxon_problem IS NULL THEN name END AS scientific_name, common_name, taxon_id,
+                rank AS taxon_rank, iconic_taxon, photo_id, extension AS photo_extension, license, login AS observer,
+                observer_name,
+                -- As the API source words it: the first problem's code; one problem's text, or all as code: text.
+                coalesce(coord_problem, taxon_problem, photo_problem) AS invalid_reason,
+                CASE WHEN (coord_problem IS NOT NULL)::INT + (taxon_problem IS NOT NULL)::INT
+                          + (photo_problem IS NOT NULL)::INT > 1
+                     THEN concat_ws('; ', coord_problem || ': ' || coord_detail, taxon_problem || ': ' || taxon_detail,
+                                    photo_problem || ': ' || photo_detail)
+                     ELSE coalesce(coord_detail, taxon_detail, photo_detail) END AS invalid_detail
+            FROM explained
+            ORDER BY sighting_date
         ) TO {_sql_str(staging / _STAGED)} (FORMAT parquet, COMPRESSION zstd)
     """)
     return _summary(con, files, staging, fingerprint, names is not None)
@@ -585,27 +625,28 @@ def _summary(con: duckdb.DuckDBPyConnection, files: ExportFiles, staging: Path,
     ]
     staged = f"read_parquet({_sql_str(staging / _STAGED)})"
     rows = {
-        "observations": one("SELECT count(*) FROM obs"),
+        "observations": one("SELECT observations FROM obs_counts"),
         "photos": one("SELECT sum(photos) FROM first_photo"),
         "taxa": one("SELECT count(*) FROM taxa"),
         "observers": one("SELECT count(*) FROM observers"),
     }
     counts = {
-        "not_research_grade": one("SELECT count(*) FROM obs WHERE quality_grade IS DISTINCT FROM 'research'"),
-        "undated": one("SELECT count(*) FROM obs WHERE quality_grade = 'research' AND u IS NOT NULL "
-                       "AND sighting_date IS NULL"),
-        "invalid_uuid": one("SELECT count(*) FROM obs WHERE quality_grade = 'research' AND u IS NULL"),
+        "not_research_grade": one("SELECT observations - research_grade FROM obs_counts"),
+        "undated": one("SELECT undated FROM obs_counts"),
+        # The research table holds the research-grade rows with a date and a uuid: the rest had no usable uuid.
+        "invalid_uuid": one("SELECT research_grade - undated - (SELECT count(*) FROM research) FROM obs_counts"),
         "duplicate_uuids": one("SELECT count(*) - count(DISTINCT u) FROM research"),
         "unparseable_positional_accuracy": one("SELECT count(*) FROM research WHERE bad_accuracy"),
         "observer_not_in_export": one(f"SELECT count(*) FROM {staged} WHERE observer IS NULL"),
         "photos_unusable": one("SELECT sum(unusable) FROM first_photo"),
         "photos_not_staged": one("SELECT sum(photos) FROM first_photo WHERE u IS NULL"),
+        "duplicate_taxon_ids": one("SELECT sum(duplicates) FROM taxa"),
+        "duplicate_observer_ids": one("SELECT sum(duplicates) FROM observers"),
     }
-    reasons = dict(con.execute(f"SELECT problems[1][1], count(*) FROM {staged} WHERE len(problems) > 0 "
+    reasons = dict(con.execute(f"SELECT invalid_reason, count(*) FROM {staged} WHERE invalid_reason IS NOT NULL "
                                "GROUP BY ALL ORDER BY ALL").fetchall())
-    undated = [f"{u or bad_uuid}: observed_on={bad_date!r}" for u, bad_uuid, bad_date in con.execute(
-        "SELECT u::VARCHAR, bad_uuid, bad_date FROM obs WHERE quality_grade = 'research' AND sighting_date IS NULL "
-        "LIMIT 5").fetchall()]
+    examples_row = con.execute("SELECT undated_examples FROM obs_counts").fetchone()
+    undated = list(examples_row[0] or []) if examples_row else []
     snapshot = files.snapshot_date
     return SnapshotInfo(
         snapshot_date=snapshot,
@@ -627,15 +668,6 @@ def _summary(con: duckdb.DuckDBPyConnection, files: ExportFiles, staging: Path,
 
 # --- reading one date ---------------------------------------------------------------------------------------------
 
-def _reason_and_detail(problems: list[list[str]]) -> tuple[str | None, str | None]:
-    """The first problem's code; its text alone, or every problem as ``code: text`` joined, as the API source does."""
-    if not problems:
-        return None, None
-    if len(problems) == 1:
-        return problems[0][0], problems[0][1]
-    return problems[0][0], "; ".join(f"{code}: {text}" for code, text in problems)
-
-
 def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
                     limit: int | None = None) -> list[ExportObservation]:
     """The staged research-grade observations seen on ``day``, in ``observation_uuid`` order (so a ``limit``
@@ -647,7 +679,7 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
     query = f"""
         SELECT observation_uuid::VARCHAR, latitude, longitude, positional_accuracy_m, scientific_name, common_name,
                taxon_id, taxon_rank, iconic_taxon, photo_id, photo_extension, license, observer, observer_name,
-               problems
+               invalid_reason, invalid_detail
         FROM read_parquet({_sql_str(info.parquet)})
         WHERE sighting_date = ?
         QUALIFY row_number() OVER (PARTITION BY observation_uuid ORDER BY photo_id NULLS LAST) = 1
@@ -658,9 +690,8 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
         rows = con.execute(query, [day]).fetchall()
     out = []
     for (uuid, lat, lon, accuracy, name, common, taxon_id, rank, iconic, photo_id, extension, lic, login,
-         observer_name, problems) in rows:
+         observer_name, reason, detail) in rows:
         code = license_code(lic)
-        reason, detail = _reason_and_detail([list(p) for p in problems or []])
         out.append(ExportObservation(
             observation_id=None,
             sighting_date=day,

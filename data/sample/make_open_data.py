@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "open_data"
 # The folder name carries the snapshot date, as in iNaturalist's bundles (inaturalist-open-data-YYYYMMDD/).
-SNAPSHOT = OUT / "inaturalist-open-data-20240701"
+SNAPSHOT_NAME = "inaturalist-open-data-20240701"
 QUIRK_DAY = "2024-05-31"  # outside the API sample's dates, so its records never change a sample date
 
 # Higher taxa the species hang under; ancestry is root first, the taxon itself excluded.
@@ -50,7 +50,8 @@ def _uuid(kind: int, n: int) -> str:
     return f"00000000-0000-4000-{kind:04d}-{n:012d}"
 
 
-def build() -> None:
+def build(out: Path = OUT) -> None:
+    """Writes the sample into ``out`` (the bundled copy by default)."""
     records = json.loads((HERE / "observations.json").read_text(encoding="utf-8"))["results"]
     logins = sorted({r["user"]["login"] for r in records})
     observer_ids = {login: 1000 + i for i, login in enumerate(logins)}
@@ -117,13 +118,17 @@ def build() -> None:
     observers.append(["2001", "polilla", 'Ana "Polilla" Ruiz'])  # quotes inside names are plain characters
     observers.append(["2002", "tabbed", "Tab\tbed"])  # a tab inside the name: one field too many
 
-    SNAPSHOT.mkdir(parents=True, exist_ok=True)
-    _write_tsv(SNAPSHOT / "observations.csv", OBSERVATIONS_HEADER, observations)
-    _write_tsv(SNAPSHOT / "photos.csv", PHOTOS_HEADER, photos)
-    taxa_rows = [[str(i), a, lvl, rank, name, "true"] for i, a, lvl, rank, name in HIGHER] + list(taxa.values())
-    _write_tsv(SNAPSHOT / "taxa.csv", ["taxon_id", "ancestry", "rank_level", "rank", "name", "active"], taxa_rows)
-    _write_tsv(SNAPSHOT / "observers.csv", ["observer_id", "login", "name"], observers)
-    with open(OUT / "VernacularNames-english.csv", "w", encoding="utf-8", newline="") as fh:
+    snapshot = out / SNAPSHOT_NAME
+    snapshot.mkdir(parents=True, exist_ok=True)
+    _write_tsv(snapshot / "observations.csv", OBSERVATIONS_HEADER, observations)
+    _write_tsv(snapshot / "photos.csv", PHOTOS_HEADER, photos)
+    # The sample invented some species ids that real higher taxa have (47170 is Fungi, and the sample's Amanita
+    # muscaria): ids in a taxa file are unique, so such a higher taxon is left out; ancestry still names it.
+    taxa_rows = [[str(i), a, lvl, rank, name, "true"] for i, a, lvl, rank, name in HIGHER if i not in taxa]
+    taxa_rows += list(taxa.values())
+    _write_tsv(snapshot / "taxa.csv", ["taxon_id", "ancestry", "rank_level", "rank", "name", "active"], taxa_rows)
+    _write_tsv(snapshot / "observers.csv", ["observer_id", "login", "name"], observers)
+    with open(out / "VernacularNames-english.csv", "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["id", "vernacularName", "language", "locality", "countryCode", "source", "lexicon",
                          "contributor", "created"])
