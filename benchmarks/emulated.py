@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
 from PIL import Image
@@ -134,7 +133,7 @@ class Services:
         with ExitStack() as stack:
             stack.enter_context(router.serving(self.internet))
             stack.enter_context(using_clock(self.clock))
-            stack.enter_context(mock.patch.object(ee_emulator, "OfflineSampler", self.sampler))
+            stack.enter_context(ee_emulator.serving(self.sampler))
             yield self
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import dagster as dg
 
 from gmgbd_assets.assets import (
@@ -17,6 +20,13 @@ from gmgbd_assets.assets import (
     weather,
 )
 from gmgbd_assets.checks import all_checks
+from gmgbd_assets.emulators.resources import (
+    EmulatedEarthEngineResource,
+    EmulatedGeocoderResource,
+    EmulatedINaturalistResource,
+    EmulatedOpenMeteoResource,
+    EmulatedPhotosResource,
+)
 from gmgbd_assets.freshness import freshness_checks, freshness_sensor
 from gmgbd_assets.refill import refill_not_yet_available
 from gmgbd_assets.resources.captioner import CaptionerResource
@@ -29,74 +39,26 @@ from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
 from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
-from gmgbd_assets.settings import Settings, ee_service_account_key_set
+from gmgbd_assets.settings import LIVE, OFFLINE, Settings, ee_service_account_key_set
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """Live and offline differ only in where requests go and how politely they are spaced."""
-    offline = settings.offline
-    # Every HTTP service: who we are, shared request slots, and offline the emulators (latency, faults).
-    service = {
-        "contact": settings.contact,
-        "rate_limit_dir": str(settings.rate_limit_dir),
-        "emulated": offline,
+def _service(settings: Settings) -> dict[str, Any]:
+    """Who we are, and the request slots every process of the machine shares."""
+    return {"contact": settings.contact, "rate_limit_dir": str(settings.rate_limit_dir)}
+
+
+def _emulator(settings: Settings) -> dict[str, Any]:
+    return {
         "emulator_fault_rate": settings.emulator_fault_rate,
         "emulator_seed": settings.emulator_seed,
         "emulator_latency_s": settings.emulator_latency_s,
     }
-    # The emulators are in-process and have no usage policy to respect: no spacing, short backoff.
-    backoff_s = 0.05 if offline else 1.0
-    earth_engine = EarthEngineResource(
-        project=settings.ee_project,
-        # A secret: resolved by Dagster from the environment at run time, never logged or stored.
-        service_account_key=(
-            dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if ee_service_account_key_set() else None
-        ),
-        ndvi_window_days=settings.ndvi_window_days,
-        water_radius_m=settings.water_radius_m,
-        backoff_base_s=0.05 if offline else 2.0,
-        emulated=offline,
-        emulator_fault_rate=settings.emulator_fault_rate,
-        emulator_seed=settings.emulator_seed,
-    )
-    open_meteo = OpenMeteoResource(
-        archive_url=settings.open_meteo_archive_url,
-        elevation_url=settings.open_meteo_elevation_url,
-        backoff_base_s=0.05 if offline else 2.0,
-        **service,
-    )
+
+
+def _shared(settings: Settings, earth_engine: EarthEngineResource, open_meteo: OpenMeteoResource) -> dict[str, Any]:
+    """The resources that are the same in every profile, and the weather choice over the two services."""
     return {
         "store": DuckDBStore(path=str(settings.duckdb_path)),
-        "inaturalist": INaturalistResource(
-            base_url=settings.inat_url,
-            max_per_day=settings.max_per_day,
-            min_interval_s=0.0 if offline else 1.0,
-            backoff_base_s=backoff_s,
-            **service,
-        ),
-        "photos": PhotosResource(
-            images_dir=str(settings.data_dir / "images"),
-            allowed_hosts=list(settings.photo_hosts),
-            photo_size=settings.photo_size,
-            min_interval_s=0.0 if offline else 0.1,
-            backoff_base_s=backoff_s,
-            **service,
-        ),
-        "captioner": CaptionerResource(
-            # Offline: the tiny random test model the project builds itself (never downloaded).
-            model=str(settings.data_dir / "models" / "tiny-blip") if offline else settings.caption_model,
-            build_tiny_model=offline,
-            batch_size=settings.caption_batch_size,
-            dtype=settings.caption_dtype,
-            compile_vision=settings.caption_compile,
-        ),
-        "geocoder": GeocoderResource(
-            backend=settings.geocoder,
-            nominatim_url=settings.nominatim_url,
-            min_interval_s=0.0 if offline else 1.0,
-            backoff_base_s=backoff_s,
-            **service,
-        ),
         "earth_engine": earth_engine,
         "weather_service": WeatherServiceResource(
             source=settings.weather_source, open_meteo=open_meteo, earth_engine=earth_engine
@@ -108,6 +70,81 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             shard_max_mb=settings.shard_max_mb,
         ),
     }
+
+
+def _earth_engine(settings: Settings) -> dict[str, Any]:
+    return {"ndvi_window_days": settings.ndvi_window_days, "water_radius_m": settings.water_radius_m}
+
+
+def _captioner(settings: Settings) -> dict[str, Any]:
+    return {"batch_size": settings.caption_batch_size, "dtype": settings.caption_dtype,
+            "compile_vision": settings.caption_compile}
+
+
+def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The real services, spaced as their usage policies ask."""
+    service = _service(settings)
+    earth_engine = EarthEngineResource(
+        project=settings.ee_project,
+        # A secret: resolved by Dagster from the environment at run time, never logged or stored.
+        service_account_key=dg.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY") if ee_service_account_key_set() else None,
+        **_earth_engine(settings),
+    )
+    open_meteo = OpenMeteoResource(
+        archive_url=settings.open_meteo_archive_url, elevation_url=settings.open_meteo_elevation_url, **service
+    )
+    return {
+        "inaturalist": INaturalistResource(base_url=settings.inat_url, max_per_day=settings.max_per_day, **service),
+        "photos": PhotosResource(
+            images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
+            photo_size=settings.photo_size, **service,
+        ),
+        "captioner": CaptionerResource(model=settings.caption_model, **_captioner(settings)),
+        "geocoder": GeocoderResource(backend=settings.geocoder, nominatim_url=settings.nominatim_url, **service),
+        **_shared(settings, earth_engine, open_meteo),
+    }
+
+
+def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The emulated services of the offline profile: no network, no spacing (the emulators have no usage policy
+    to respect), short backoff, and the tiny test caption model the project builds itself (never downloaded)."""
+    service = {**_service(settings), **_emulator(settings)}
+    fast = {"backoff_base_s": 0.05}
+    earth_engine = EmulatedEarthEngineResource(
+        emulator_fault_rate=settings.emulator_fault_rate, emulator_seed=settings.emulator_seed,
+        **_earth_engine(settings), **fast,
+    )
+    open_meteo = EmulatedOpenMeteoResource(
+        archive_url=settings.open_meteo_archive_url, elevation_url=settings.open_meteo_elevation_url,
+        **service, **fast,
+    )
+    return {
+        "inaturalist": EmulatedINaturalistResource(
+            base_url=settings.inat_url, max_per_day=settings.max_per_day, min_interval_s=0.0, **service, **fast
+        ),
+        "photos": EmulatedPhotosResource(
+            images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
+            photo_size=settings.photo_size, min_interval_s=0.0, **service, **fast,
+        ),
+        "captioner": CaptionerResource(
+            model=str(settings.data_dir / "models" / "tiny-blip"), build_tiny_model=True, **_captioner(settings)
+        ),
+        "geocoder": EmulatedGeocoderResource(
+            backend=settings.geocoder, nominatim_url=settings.nominatim_url, min_interval_s=0.0, **service, **fast
+        ),
+        **_shared(settings, earth_engine, open_meteo),
+    }
+
+
+# The one place that chooses live or emulated resources (GMGBD_PROFILE).
+RESOURCES_BY_PROFILE: dict[str, Callable[[Settings], dict[str, dg.ConfigurableResource]]] = {
+    LIVE: live_resources,
+    OFFLINE: offline_resources,
+}
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return RESOURCES_BY_PROFILE[settings.profile](settings)
 
 
 ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, gmgbd, exports,

@@ -236,7 +236,7 @@ def test_geocodes_with_emulated_nominatim_asks_once(offline_env, monkeypatch, st
     meta = again.asset_materializations_for_node("geocodes")[0].metadata
     assert meta["requests"].value == 0 and meta["cache_hits"].value == asked
     rows = store.read_window(GEOCODES, date(2024, 6, 1), date(2024, 6, 4))
-    assert set(rows["geocoder"]) == {"nominatim:nominatim.openstreetmap.org (emulated)"}
+    assert set(rows["geocoder"]) == {"emulated:nominatim:nominatim.openstreetmap.org"}
 
 
 def test_unknown_geocoder_is_refused(monkeypatch):

@@ -16,6 +16,12 @@ import pytest
 
 from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FAULT_KINDS, FaultInjector
+from gmgbd_assets.emulators.resources import (
+    EmulatedGeocoderResource,
+    EmulatedINaturalistResource,
+    EmulatedOpenMeteoResource,
+    EmulatedPhotosResource,
+)
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.http import (
@@ -223,15 +229,17 @@ def test_a_request_is_attempted_max_attempts_times_in_all(kind, fake_clock):
 
 
 DAY = date(2024, 6, 1)
-_ATTEMPTS = {"max_attempts": 4, "backoff_base_s": 0.01, "emulated": True}
+_ATTEMPTS = {"max_attempts": 4, "backoff_base_s": 0.01}
 # Every service client as the assets build it, each sending the one request that now never succeeds.
 SERVICES: dict[str, Callable[[Path], object]] = {
-    "inaturalist": lambda _: INaturalistResource(min_interval_s=0, **_ATTEMPTS).client().observations_on(DAY, 10),
-    "open_meteo": lambda _: OpenMeteoResource(**_ATTEMPTS).client().daily_mean_temperature(DAY, [(48.1, 11.5)]),
-    "nominatim": lambda tmp: GeocoderResource(backend="nominatim", min_interval_s=0, **_ATTEMPTS)
+    "inaturalist": lambda _: EmulatedINaturalistResource(min_interval_s=0, **_ATTEMPTS)
+    .client()
+    .observations_on(DAY, 10),
+    "open_meteo": lambda _: EmulatedOpenMeteoResource(**_ATTEMPTS).client().daily_mean_temperature(DAY, [(48.1, 11.5)]),
+    "nominatim": lambda tmp: EmulatedGeocoderResource(backend="nominatim", min_interval_s=0, **_ATTEMPTS)
     .nominatim_client(DuckDBStore(path=str(tmp / "cache.duckdb")))
     .reverse_many([(48.1, 11.5)]),
-    "photos": lambda tmp: PhotosResource(
+    "photos": lambda tmp: EmulatedPhotosResource(
         images_dir=str(tmp / "images"), allowed_hosts=list(INAT_PHOTO_HOSTS), min_interval_s=0, **_ATTEMPTS
     )
     .client()
@@ -340,7 +348,7 @@ def test_a_shared_budget_lives_in_a_file_only_on_the_real_clock(tmp_path, fake_c
 
 
 def test_an_emulated_service_never_spends_the_real_shared_budget(tmp_path):
-    http = INaturalistResource(emulated=True, rate_limit_dir=str(tmp_path)).client().http
+    http = EmulatedINaturalistResource(rate_limit_dir=str(tmp_path)).client().http
     http.acquire()
     assert http.policy.shared_state_dir is None and not list(tmp_path.iterdir())
 

@@ -239,7 +239,7 @@ def test_images_on_the_sample(offline_defs, store):
     assert missing["path"].to_list() == [None] and missing["sha256"].to_list() == [None]
     present = frame.filter(frame["missing_reason"].is_null())
     assert present.height == frame.height - 1
-    assert set(present["image_source"].to_list()) == {"emulated"}
+    assert set(present["image_source"].to_list()) == {"emulated:inaturalist"}
     for row in present.iter_rows(named=True):
         path = Path(row["path"])
         d = row["sighting_date"]

@@ -381,7 +381,7 @@ def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBSto
     raw = store.query("SELECT observation_id, latitude, longitude FROM raw_observations ORDER BY 1")
     rows = store.read_window(NDVI, date(2024, 6, 1), date(2024, 6, 8))
     assert rows["observation_id"].sort().to_list() == raw["observation_id"].to_list()  # one row per observation
-    assert set(rows["ndvi_source"]) == {"emulated"}
+    assert set(rows["ndvi_source"]) == {"emulated:MODIS/061/MOD13A1"}
     with_value = rows.filter(rows["NDVI_value"].is_not_null())
     assert with_value.height >= 0.9 * rows.height
     for r in with_value.iter_rows(named=True):

@@ -55,7 +55,7 @@ def test_run_config_overrides_the_per_day_cap(offline_defs, store):
 def test_edge_cases_survive_and_are_labelled_as_emulated(offline_defs, store):
     assert materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
     rows = store.query("SELECT * FROM raw_observations").to_dicts()
-    assert {r["observation_source"] for r in rows} == {"emulated:inaturalist-sample"}
+    assert {r["observation_source"] for r in rows} == {"emulated:inaturalist"}
     assert any(r["coordinates_obscured"] for r in rows)
     assert any(r["common_name"] is None for r in rows)
     assert any(r["photo_license"] is None for r in rows)

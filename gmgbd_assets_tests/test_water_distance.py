@@ -14,7 +14,7 @@ from gmgbd_assets.definitions import build_definitions, build_resources
 from gmgbd_assets.earth_engine_layers import SamplePoint, parse_water_response, utm_epsg
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.earth_engine import EarthEngineClient, LiveBackend
+from gmgbd_assets.resources.earth_engine import EarthEngineClient, EarthEngineResource, LiveBackend
 from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, invocations, point_coords, point_ids
@@ -153,7 +153,7 @@ def test_water_distance_asset_on_the_sample(offline_defs: dg.Definitions, store:
     raw = store.query("SELECT observation_id, latitude, longitude FROM raw_observations ORDER BY 1")
     rows = store.read_window(WATER_DISTANCE, date(2024, 6, 1), date(2024, 6, 8))
     assert rows["observation_id"].sort().to_list() == raw["observation_id"].to_list()
-    assert set(rows["water_source"]) == {"emulated"}
+    assert set(rows["water_source"]) == {"emulated:WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W"}
     present = rows.filter(pl.col("dist_to_water_m").is_not_null())
     assert present["dist_to_water_m"].min() >= 0 and present["dist_to_water_m"].max() <= 25_000
     assert set(present["water_feature"]) <= {"stream", "water_body"}
@@ -176,7 +176,7 @@ def test_selecting_other_assets_never_needs_earth_engine(
     live = dataclasses.replace(offline_env, profile="live")
     defs = build_definitions(live)
     resources = {**defs.resources, "inaturalist": build_resources(offline_env)["inaturalist"]}
-    assert resources["earth_engine"].emulated is False and resources["earth_engine"].project is None
+    assert type(resources["earth_engine"]) is EarthEngineResource and resources["earth_engine"].project is None
     result = dg.materialize(
         [defs.get_assets_def("raw_observations")], resources=resources, partition_key="2024-06-01"
     )

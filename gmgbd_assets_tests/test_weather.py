@@ -313,7 +313,7 @@ def test_weather_from_earth_engine_on_the_sample(offline_env, monkeypatch):
             assert row["avg_temp_C"] == pytest.approx(
                 emulated_mean_temperature_c(row["latitude"], row["longitude"], row["sighting_date"]), abs=0.01)
             assert row["elevation_m"] == emulated_elevation_m(row["latitude"], row["longitude"])
-            assert row["elevation_source"] == "earth-engine:COPERNICUS/DEM/GLO30_2024_1"
+            assert row["elevation_source"] == "emulated:earth-engine:COPERNICUS/DEM/GLO30_2024_1"
             assert row["missing_reason"] is None
     assert set(rows.filter(rows["missing_reason"] == "no_temperature")["observation_id"]) == at_sea
     meta = result.asset_materializations_for_node("weather")[0].metadata

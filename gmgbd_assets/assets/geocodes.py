@@ -59,7 +59,7 @@ GEOCODES = TableSpec(
             "VARCHAR",
             "Which geocoder and data answered, e.g. "
             "'offline:natural-earth-5.1.1+geonames-cities1000 (...)' or "
-            "'nominatim:<host>' ('(emulated)' in the offline profile)",
+            "'nominatim:<host>' ('emulated:nominatim:<host>' in the offline profile)",
         ),
         Column(
             "missing_reason",

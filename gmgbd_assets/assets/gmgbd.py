@@ -76,11 +76,11 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ("ndvi_provisional", "BOOLEAN",
      "True when a MODIS composite nearer the sighting was not published yet; the refill sensor replaces the value "
      "once it is", "ndvi", "ndvi_provisional"),
-    ("ndvi_source", "VARCHAR", "NDVI dataset ('emulated' for offline demo data)", "ndvi", "ndvi_source"),
+    ("ndvi_source", "VARCHAR", "NDVI dataset ('emulated:...' for offline demo data)", "ndvi", "ndvi_source"),
     ("water_feature", "VARCHAR", "Kind of water that was nearest: stream, or water_body (lake, reservoir, sea)",
      "water_distance",
      "water_feature"),
-    ("water_source", "VARCHAR", "Water datasets used ('emulated' for offline demo data)", "water_distance",
+    ("water_source", "VARCHAR", "Water datasets used ('emulated:...' for offline demo data)", "water_distance",
      "water_source"),
     ("observation_source", "VARCHAR", "Where the observation came from ('emulated:...' for demo data)",
      "raw_observations", "observation_source"),

@@ -54,7 +54,7 @@ NDVI = TableSpec(
             "True when a composite nearer the sighting date was not published yet, so a later run may replace "
             "the value (the refill sensor re-runs such dates); NULL when there is no value",
         ),
-        Column("ndvi_source", "VARCHAR", "'MODIS/061/MOD13A1', or 'emulated' for offline demo data"),
+        Column("ndvi_source", "VARCHAR", "'MODIS/061/MOD13A1', or 'emulated:MODIS/061/MOD13A1' for offline demo data"),
         Column(
             "missing_reason",
             "VARCHAR",

@@ -36,7 +36,7 @@ WATER_DISTANCE = TableSpec(
         Column(
             "water_source",
             "VARCHAR",
-            "Datasets used ('WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W'), or 'emulated' for offline demo data",
+            "Datasets used ('WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W'), or 'emulated:...' for offline demo data",
         ),
         Column(
             "missing_reason",

@@ -29,7 +29,8 @@ import hashlib
 import math
 import random
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -201,3 +202,23 @@ class OfflineSampler:
                     )
             features.append(self._feature(p, props))
         return {"published": 1 if published else 0, "samples": {"type": "FeatureCollection", "features": features}}
+
+
+SamplerFactory = Callable[..., OfflineSampler]
+_serving: SamplerFactory | None = None
+
+
+@contextmanager
+def serving(factory: SamplerFactory) -> Iterator[SamplerFactory]:
+    """Every emulated Earth Engine resource built inside the block samples with ``factory`` (a benchmark's timed
+    sampler), as ``router.serving`` does for the HTTP emulators."""
+    global _serving
+    previous, _serving = _serving, factory
+    try:
+        yield factory
+    finally:
+        _serving = previous
+
+
+def offline_sampler(fault_rate: float = 0.0, seed: int = 0) -> OfflineSampler:
+    return (_serving or OfflineSampler)(fault_rate=fault_rate, seed=seed)

@@ -34,7 +34,6 @@ LIVE_NDVI_SOURCE = layers.MODIS_NDVI
 LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
 LIVE_WEATHER_SOURCE = f"earth-engine:{layers.ERA5_LAND_DAILY} (UTC day)"
 LIVE_ELEVATION_SOURCE = f"earth-engine:{layers.DEM}"
-EMULATED = "emulated"
 HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
 
 _TRANSIENT = re.compile(
@@ -242,42 +241,38 @@ class EarthEngineResource(dg.ConfigurableResource):
     request_timeout_s: float = Field(default=300.0, description="Client deadline per request, seconds")
     max_attempts: int = 6
     backoff_base_s: float = 2.0
-    emulated: bool = Field(default=False, description="Offline profile: deterministic offline sampler")
-    emulator_fault_rate: float = 0.0
-    emulator_seed: int = 0
+
+    def provenance(self, label: str) -> str:
+        """What a provenance column says about values from Earth Engine."""
+        return label
+
+    def backend(self) -> Backend:
+        """The first call in a process initializes Earth Engine; no credentials means an immediate failure."""
+        try:
+            initialize_session(self.project, self.service_account_key, self.high_volume, self.request_timeout_s)
+        except EarthEngineCredentialsError as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from None
+        return LiveBackend()
 
     @property
     def ndvi_source(self) -> str:
-        return EMULATED if self.emulated else LIVE_NDVI_SOURCE
+        return self.provenance(LIVE_NDVI_SOURCE)
 
     @property
     def water_source(self) -> str:
-        return EMULATED if self.emulated else LIVE_WATER_SOURCE
+        return self.provenance(LIVE_WATER_SOURCE)
 
     @property
     def weather_source(self) -> str:
-        return f"{EMULATED}:{LIVE_WEATHER_SOURCE}" if self.emulated else LIVE_WEATHER_SOURCE
+        return self.provenance(LIVE_WEATHER_SOURCE)
 
     @property
     def elevation_source(self) -> str:
-        return LIVE_ELEVATION_SOURCE
+        return self.provenance(LIVE_ELEVATION_SOURCE)
 
     def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
-        """The first call in a process initializes Earth Engine; no credentials means an immediate failure."""
-        if self.emulated:
-            from gmgbd_assets.emulators.earth_engine import OfflineSampler
-
-            backend: Backend = OfflineSampler(fault_rate=self.emulator_fault_rate, seed=self.emulator_seed)
-        else:
-            try:
-                initialize_session(
-                    self.project, self.service_account_key, self.high_volume, self.request_timeout_s
-                )
-            except EarthEngineCredentialsError as exc:
-                raise dg.Failure(str(exc), allow_retries=False) from None
-            backend = LiveBackend()
         return EarthEngineClient(
-            backend,
+            self.backend(),
             source_ndvi=self.ndvi_source,
             source_water=self.water_source,
             window_days=self.ndvi_window_days,

@@ -60,14 +60,13 @@ class GeocoderResource(ServiceResource):
             addresses = client.reverse_many(points, log=log)
         finally:
             client.http.close()
-        label = f"{client.label} (emulated)" if self.emulated else client.label
-        return GeocodeBatch(addresses, label, client.requests, client.cache_hits)
+        return GeocodeBatch(addresses, self.provenance(client.label), client.requests, client.cache_hits)
 
     def nominatim_client(
         self, store: DuckDBStore, log: Callable[[str], None] | None = None
     ) -> NominatimClient:
         interval = self.min_interval_s
-        if PUBLIC_NOMINATIM_HOST in self.nominatim_url and not self.emulated:
+        if PUBLIC_NOMINATIM_HOST in self.nominatim_url and self.transport() is None:
             interval = max(interval, 1.0)  # the public usage policy is not negotiable
             if not self.contact:
                 raise dg.Failure(

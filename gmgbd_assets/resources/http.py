@@ -196,26 +196,21 @@ def _redact(url: str) -> str:
 
 
 class ServiceResource(dg.ConfigurableResource):
-    """What every HTTP service resource shares: who we are, cross-process request slots, and, in the offline
-    profile, the emulated internet its requests go to instead (with injected latency and faults)."""
+    """What every HTTP service resource shares: who we are and the request slots every process of the machine
+    shares. The emulated resources (``gmgbd_assets/emulators/resources.py``) override the three hooks below."""
 
     contact: str | None = None
     rate_limit_dir: str | None = None
-    emulated: bool = False
-    emulator_fault_rate: float = 0.0
-    emulator_seed: int = 0
-    emulator_latency_s: float = 0.0
 
     def transport(self) -> httpx.BaseTransport | None:
-        """``None`` (the real network) live; the in-process emulators offline."""
-        if not self.emulated:
-            return None
-        from gmgbd_assets.emulators.router import offline_transport
-
-        return offline_transport(self.emulator_fault_rate, self.emulator_seed, self.emulator_latency_s)
+        """``None``: the real network."""
+        return None
 
     @property
     def limits_dir(self) -> str | None:
-        """Where the service's rate-limit bucket is shared by every process on the machine. An emulated service
-        counts in the process only: a demo run must never spend the real service's daily budget."""
-        return None if self.emulated else self.rate_limit_dir
+        """Where the service's rate-limit bucket is shared by every process on the machine."""
+        return self.rate_limit_dir
+
+    def provenance(self, label: str) -> str:
+        """What a provenance column says about values from this service."""
+        return label

@@ -270,7 +270,7 @@ class INaturalistResource(ServiceResource):
 
     @property
     def source(self) -> str:
-        return "emulated:inaturalist-sample" if self.emulated else "inaturalist"
+        return self.provenance("inaturalist")
 
     def client(self, log: Callable[[str], None] | None = None) -> INaturalistClient:
         transport = self.transport()

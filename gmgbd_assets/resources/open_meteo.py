@@ -180,8 +180,7 @@ class OpenMeteoResource(ServiceResource):
 
     @property
     def source(self) -> str:
-        service = f"open-meteo-archive:{ARCHIVE_MODEL}"
-        return f"emulated:{service}" if self.emulated else service
+        return self.provenance(f"open-meteo-archive:{ARCHIVE_MODEL}")
 
     def client(self, log: Callable[[str], None] | None = None, clock: Any = None) -> OpenMeteoClient:
         transport = self.transport()

@@ -349,7 +349,7 @@ class PhotosResource(ServiceResource):
 
     @property
     def source(self) -> str:
-        return "emulated" if self.emulated else "inaturalist"
+        return self.provenance("inaturalist")
 
     def client(
         self,

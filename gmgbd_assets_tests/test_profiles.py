@@ -1,0 +1,78 @@
+"""Live or emulated is chosen in one place (definitions.RESOURCES_BY_PROFILE), and the house has no import cycle
+through the Definitions."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gmgbd_assets.definitions import RESOURCES_BY_PROFILE
+from gmgbd_assets.provenance import is_emulated
+from gmgbd_assets.settings import Settings
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gmgbd_assets"
+SERVICES = ("inaturalist", "photos", "geocoder", "earth_engine")
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at module level or inside functions."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_no_resource_imports_an_emulator():
+    for path in sorted((PACKAGE / "resources").glob("*.py")):
+        assert not {m for m in _imports(path) if m.startswith("gmgbd_assets.emulators")}, path.name
+
+
+def test_the_offline_profile_takes_every_service_from_emulators_and_the_live_one_none(offline_env):
+    offline = RESOURCES_BY_PROFILE["offline"](offline_env)
+    live = RESOURCES_BY_PROFILE["live"](Settings(**{**offline_env.__dict__, "profile": "live"}))
+    assert set(offline) == set(live)
+    for key in SERVICES:
+        assert type(offline[key]).__module__ == "gmgbd_assets.emulators.resources", key
+        assert not type(live[key]).__module__.startswith("gmgbd_assets.emulators"), key
+        assert isinstance(offline[key], type(live[key])), key  # the live code, with requests sent elsewhere
+    assert not any(hasattr(r, "emulated") for r in (*offline.values(), *live.values()))
+
+
+def test_provenance_says_emulated_one_way(offline_env):
+    offline = RESOURCES_BY_PROFILE["offline"](offline_env)
+    live = RESOURCES_BY_PROFILE["live"](Settings(**{**offline_env.__dict__, "profile": "live"}))
+    labels = {
+        "observation_source": lambda r: r["inaturalist"].source,
+        "image_source": lambda r: r["photos"].source,
+        "weather_source": lambda r: r["weather_service"].open_meteo.source,
+        "ndvi_source": lambda r: r["earth_engine"].ndvi_source,
+        "water_source": lambda r: r["earth_engine"].water_source,
+        "elevation_source": lambda r: r["earth_engine"].elevation_source,
+    }
+    for column, label in labels.items():
+        assert label(offline) == f"emulated:{label(live)}", column
+        assert is_emulated(label(offline)) and not is_emulated(label(live)), column
+
+
+@pytest.mark.parametrize("module", ["gmgbd_assets.resources.json_values", "gmgbd_assets.checks",
+                                    "gmgbd_assets.assets.ndvi"])
+def test_importing_a_submodule_builds_no_definitions_and_reads_no_configuration(module):
+    code = f"import sys, {module}; assert 'gmgbd_assets.definitions' not in sys.modules, 'definitions built'"
+    env = {**os.environ, "GMGBD_MAX_PER_DAY": "not a number", "GMGBD_PROFILE": "nonsense"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_defs_still_load_as_the_package_attribute(offline_env):
+    import gmgbd_assets
+
+    assert "defs" in dir(gmgbd_assets)
+    assert gmgbd_assets.defs.resolve_asset_graph().get_all_asset_keys()
