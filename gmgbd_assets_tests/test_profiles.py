@@ -56,6 +56,7 @@ def test_provenance_says_emulated_one_way(offline_env):
         "ndvi_source": lambda r: r["earth_engine"].ndvi_source,
         "water_source": lambda r: r["earth_engine"].water_source,
         "elevation_source": lambda r: r["earth_engine"].elevation_source,
+        "elevation_source (Open-Meteo)": lambda r: r["weather_service"].open_meteo.provenance("open-meteo-archive"),
     }
     for column, label in labels.items():
         assert label(offline) == f"emulated:{label(live)}", column

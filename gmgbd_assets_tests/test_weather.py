@@ -235,7 +235,7 @@ def test_recent_dates_are_not_yet_available(offline_defs, store):
     assert rows[1]["avg_temp_C"] is None and rows[1]["missing_reason"] == "not_yet_available"
     # Elevation does not wait for ERA5: it comes from the elevation API.
     assert rows[1]["elevation_m"] == emulated_elevation_m(46.5, 7.9)
-    assert rows[1]["elevation_source"] == "open-meteo-elevation"
+    assert rows[1]["elevation_source"] == "emulated:open-meteo-elevation"
     assert rows[2]["missing_reason"] == "no_coordinates" and rows[2]["elevation_m"] is None
     meta = result.asset_materializations_for_node("weather")[0].metadata
     assert meta["archive_requests"].value == 0 and meta["elevation_requests"].value == 1

@@ -51,7 +51,9 @@ IMAGES = TableSpec(
             "NULL when the photo is stored",
         ),
         Column("missing_detail", "VARCHAR", "What exactly happened"),
-        Column("image_source", "VARCHAR", "'inaturalist', or 'emulated:inaturalist' for the offline demo's made-up photos"),
+        Column(
+            "image_source", "VARCHAR", "'inaturalist', or 'emulated:inaturalist' for the offline demo's made-up photos"
+        ),
         Column(
             "downloaded_at",
             "TIMESTAMP",

@@ -115,9 +115,9 @@ class _OpenMeteoDay:
         out = []
         for i in range(len(points)):
             temp = answers[i].temperature_c if answers else None
-            elev, elev_source = archive_elev[i], "open-meteo-archive"
+            elev, elev_source = archive_elev[i], self.resource.provenance("open-meteo-archive")
             if elev is None:
-                elev, elev_source = looked_up.get(i), "open-meteo-elevation"
+                elev, elev_source = looked_up.get(i), self.resource.provenance("open-meteo-elevation")
             problems = []
             if temp is None:
                 problems.append(_temperature_problem(day, today, delay, "the Open-Meteo archive"))
