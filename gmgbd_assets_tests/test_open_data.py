@@ -239,11 +239,13 @@ def test_iconic_taxon_comes_from_the_ancestry_and_fractional_rank_levels_load(tm
             ["48662", "48460/1/47120/372739/47158/47157", "10", "species", "Danaus plexippus", "true"],
             ["7", "48460/1/47120/372739/47158", "33.5", "zoosection", "Sectio", "true"],
             ["47126", "48460", "70", "kingdom", "Plantae", "true"],
-            ["48460", "", "100", "stateofmatter", "Life", "true"]]
-    rows = [obs(1, taxon_id="48662"), obs(2, taxon_id="47126"), obs(3, taxon_id="48460"), obs(4, taxon_id="7")]
-    records = by_uuid(stage(tmp_path, write_export(export_dir(tmp_path), rows, [photo(n, n) for n in (1, 2, 3, 4)],
-                                                   taxa)))
-    assert [records[uuid(n)].iconic_taxon for n in (1, 2, 3, 4)] == ["Insecta", "Plantae", None, "Insecta"]
+            ["48460", "", "100", "stateofmatter", "Life", "true"],
+            ["5", "48460\\47126", "10", "species", "Backslashed ancestry", "true"]]
+    rows = [obs(n, taxon_id=t) for n, t in ((1, "48662"), (2, "47126"), (3, "48460"), (4, "7"), (5, "5"))]
+    records = by_uuid(stage(tmp_path, write_export(export_dir(tmp_path), rows,
+                                                   [photo(n, n) for n in (1, 2, 3, 4, 5)], taxa)))
+    assert [records[uuid(n)].iconic_taxon for n in (1, 2, 3, 4, 5)] == ["Insecta", "Plantae", None, "Insecta",
+                                                                        "Plantae"]
     assert records[uuid(4)].taxon_rank == "zoosection"
 
 
