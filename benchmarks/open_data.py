@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
           f"in {staged_s:.1f} s; {len(day):,} observations on {PROBE_DATE} in {day_s:.2f} s")
     print(f"rows={args.rows} rows_per_s={rows_per_s:.0f} peak_rss_mib={peak:.0f}")
     markdown = "\n\n".join([
+        "## Open-data export (`benchmarks.open_data`)",
+        f"A synthetic export in the real format ({args.rows:,} observations, 1.5 photos each, {TAXA:,} taxa, "
+        f"{OBSERVERS:,} observers; 60% research grade), staged with `stage_snapshot` and one date read with "
+        "`observations_on`. rows/s = observations / (staging + one date). See [open-data](open-data.md).",
         report.provenance(report.command_line("benchmarks.open_data", argv)),
         report.table(
             ["observations", "export size", "stage", "one date", "rows/s", "peak RSS"],
