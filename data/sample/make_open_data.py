@@ -3,7 +3,7 @@
     .venv/bin/python data/sample/make_open_data.py
 
 Made from observations.json beside this file, so that the open-data source yields the same research-grade
-records as the API sample (see open_data/README.md for what differs and why), plus a handful of records on
+records as the API sample (open_data/README.md says what differs and why), plus a handful of records on
 2024-05-31 and of other quality grades that carry the export's quirks. Deterministic: same bytes every run.
 """
 
