@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 
 from gmgbd_assets.resources.duckdb_store import TableSpec
-from gmgbd_assets.settings import settle_days
+from gmgbd_assets.settings import partitions_per_run, settle_days
 
 FIRST_SIGHTING_DATE = "2000-02-18"
 
@@ -25,6 +25,14 @@ def settled_daily_partitions(lag_days: int) -> dg.DailyPartitionsDefinition:
 
 
 sighting_date_partitions = settled_daily_partitions(settle_days())
+
+
+def backfill_policy(per_run: int | None) -> dg.BackfillPolicy:
+    """One run per range (default), or runs of ``per_run`` dates for a deployment with several workers."""
+    return dg.BackfillPolicy.single_run() if per_run is None else dg.BackfillPolicy.multi_run(per_run)
+
+
+dated_backfill_policy = backfill_policy(partitions_per_run())
 
 
 def partition_window(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[date, date]:
@@ -46,11 +54,12 @@ def dated_table_asset(
     kinds: Iterable[str] = ("duckdb", "python"),
     metadata: Mapping[str, Any] | None = None,
 ) -> Callable[..., dg.AssetsDefinition]:
-    """The decorator every table asset shares: sighting-date partitions, single-run range backfills, and the
+    """The decorator every table asset shares: sighting-date partitions, single-run range backfills (or
+    ``GMGBD_PARTITIONS_PER_RUN`` dates per run), and the
     table's declared schema (with units) shown in the UI."""
     return dg.asset(
         partitions_def=sighting_date_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=dated_backfill_policy,
         deps=list(deps),
         group_name=group_name,
         kinds=set(kinds),

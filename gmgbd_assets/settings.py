@@ -42,6 +42,21 @@ def settle_days() -> int:
     return value
 
 
+def partitions_per_run() -> int | None:
+    """``GMGBD_PARTITIONS_PER_RUN``: a range backfill becomes runs of this many dates that several workers can
+    share (``BackfillPolicy.multi_run``); unset, a range is one run (``single_run``, the single-machine default).
+
+    Read on its own, like ``settle_days``: the backfill policy is part of the asset definitions.
+    """
+    value = _env("GMGBD_PARTITIONS_PER_RUN", "")
+    if not value:
+        return None
+    n = int(value)
+    if n < 1:
+        raise ValueError(f"GMGBD_PARTITIONS_PER_RUN must be at least 1, not {n}")
+    return n
+
+
 def sample_dir_override() -> Path | None:
     """``GMGBD_SAMPLE_DIR``: the sample the emulators serve instead of the bundled one (tests, benchmarks)."""
     value = _env("GMGBD_SAMPLE_DIR", "")

@@ -3,6 +3,9 @@
 No ``from __future__ import annotations``: this module defines assets whose config annotations Dagster resolves.
 """
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -245,3 +248,20 @@ def test_provisional_values_are_refilled_like_missing_ones(store: DuckDBStore) -
             (4, d4, None, None, "no_clear_composite")]
     store.replace_window(spec, spec.frame(rows), d1, d4 + timedelta(1))
     assert pending_dates(store, ["early"]) == {d2: ("early",), d3: ("early",)}
+
+
+def test_partitions_per_run_spreads_a_range_backfill_over_runs() -> None:
+    """GMGBD_PARTITIONS_PER_RUN=N: a range backfill becomes runs of N dates that workers can share."""
+    code = (
+        "import dagster as dg; from gmgbd_assets.definitions import build_definitions; "
+        "from gmgbd_assets.settings import Settings; "
+        "g = build_definitions(Settings.from_env()).resolve_asset_graph(); "
+        "print(sorted({str(g.get(k).backfill_policy) for k in g.get_all_asset_keys() if g.get(k).partitions_def}))"
+    )
+    env = {**os.environ, "GMGBD_PROFILE": "offline", "GMGBD_PARTITIONS_PER_RUN": "3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str([str(dg.BackfillPolicy.multi_run(3))])
+    env["GMGBD_PARTITIONS_PER_RUN"] = "0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "GMGBD_PARTITIONS_PER_RUN must be at least 1" in out.stderr

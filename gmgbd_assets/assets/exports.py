@@ -23,7 +23,7 @@ from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
 from gmgbd_assets.checks import completeness_result, lineage_result
 from gmgbd_assets.exports_webdataset import Sample, write_hf_readme, write_shards
 from gmgbd_assets.licenses import polars_mask
-from gmgbd_assets.partitions import days, partition_window, sighting_date_partitions
+from gmgbd_assets.partitions import dated_backfill_policy, days, partition_window, sighting_date_partitions
 from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableSpec
 from gmgbd_assets.resources.exports import ExportsResource
 
@@ -38,7 +38,7 @@ CSV_SPEC = TableSpec("gmgbd_csv", tuple(c for c in GMGBD.columns if c.name in RE
 
 _COMMON = {
     "partitions_def": sighting_date_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": dated_backfill_policy,
     "group_name": "exports",
 }
 
