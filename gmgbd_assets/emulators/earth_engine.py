@@ -2,7 +2,7 @@
 
 It answers the same requests as ``LiveBackend`` (``ndvi``, ``water``, ``weather``) with the result shape the live
 expressions produce, so chunking, retries and parsing are the same code in both profiles. Every value it makes
-is stored with an ``emulated`` source.
+is stored with an ``emulated:<dataset id>`` source (``gmgbd_assets.provenance``).
 
 How values are made (a pure function of latitude, longitude and date; nothing random between runs):
 
