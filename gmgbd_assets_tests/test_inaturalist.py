@@ -110,6 +110,7 @@ def _record(**changes) -> dict:
 def test_parses_a_clean_record():
     record = _record()
     obs = parse_observation(record, DAY)
+    assert obs.observation_uuid == record["uuid"]
     lon, lat = record["geojson"]["coordinates"]
     assert (obs.latitude, obs.longitude) == (lat, lon)
     assert obs.invalid_reason is None
@@ -181,3 +182,16 @@ def test_records_whose_observed_on_carries_a_time_are_served_and_kept(fake_clock
     fetch = _client(INaturalistEmulator(records), fake_clock).observations_on(DAY, limit=10)
     assert sorted(o.observation_id for o in fetch.observations) == [records[0]["id"], records[1]["id"]]
     assert all(o.invalid_reason is None for o in fetch.observations)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("00000000-0000-4000-8000-000220004064", "00000000-0000-4000-8000-000220004064"),
+    (" 0D0B6F1E-6B2A-4C3E-9A77-3E1F2B4C5D6E ", "0d0b6f1e-6b2a-4c3e-9a77-3e1f2b4c5d6e"),  # one spelling per uuid
+    ("not-a-uuid", None),
+    (12345, None),
+    (None, None),
+])
+def test_the_uuid_is_the_identity_shared_with_the_open_data_export(value, expected):
+    obs = parse_observation(_record(uuid=value), DAY)
+    assert obs.observation_uuid == expected
+    assert obs.invalid_reason is None  # a record without a uuid is still usable

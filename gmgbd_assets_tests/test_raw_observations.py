@@ -85,3 +85,17 @@ def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfill
         assert node.partitions_def == (None if key in whole_table else sighting_date_partitions), key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
     assert sighting_date_partitions.start.date() == date(2000, 2, 18)
+
+
+def test_gmgbd_carries_the_observation_uuid_and_an_older_data_directory_is_upgraded(offline_defs, store):
+    """raw_observations written by a version without observation_uuid gains the column; a re-run fills it."""
+    with store.connect() as con:
+        con.execute("CREATE TABLE raw_observations AS SELECT 1::BIGINT AS observation_id, DATE '2024-05-01' AS "
+                    "sighting_date")
+    assert materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-01").success
+    rows = store.read_window(RAW_OBSERVATIONS, date(2024, 5, 1), date(2024, 6, 2))
+    old = rows.filter(rows["sighting_date"] == date(2024, 5, 1))
+    new = rows.filter(rows["sighting_date"] == date(2024, 6, 1))
+    assert old["observation_uuid"].to_list() == [None]
+    assert new.height and new["observation_uuid"].null_count() == 0
+    assert all(u.startswith("00000000-0000-4000-8000-") for u in new["observation_uuid"])

@@ -52,6 +52,8 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ("dist_to_water_m", "DOUBLE", "Distance to the nearest stream, lake or sea, metres on the ground",
      "water_distance", "dist_to_water_m"),
     ("observation_id", "BIGINT", "iNaturalist observation id", "raw_observations", "observation_id"),
+    ("observation_uuid", "VARCHAR", "iNaturalist observation UUID, the identity shared with the open-data export",
+     "raw_observations", "observation_uuid"),
     ("photo_license", "VARCHAR", "Photo licence code; NULL = all rights reserved", "raw_observations",
      "photo_license"),
     ("photo_attribution", "VARCHAR", "Attribution to show with the photo", "raw_observations", "photo_attribution"),

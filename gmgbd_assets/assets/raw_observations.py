@@ -26,6 +26,12 @@ RAW_OBSERVATIONS = TableSpec(
     name="raw_observations",
     columns=(
         Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column(
+            "observation_uuid",
+            "VARCHAR",
+            "iNaturalist observation UUID (the API's uuid): the identity the open-data export shares; NULL when "
+            "the API gave none",
+        ),
         Column("sighting_date", "DATE", "Date the organism was observed (iNaturalist observed_on)", nullable=False),
         Column(
             "latitude",

@@ -8,6 +8,7 @@ it is not there.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -54,6 +55,8 @@ class Observation:
     observation_url: str | None
     invalid_reason: str | None
     invalid_detail: str | None
+    # The identity the open-data export shares (the API's ``uuid``); None when a record carries none.
+    observation_uuid: str | None = None
 
 
 @dataclass
@@ -199,7 +202,18 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         observation_url=_text(result.get("uri")) or f"https://www.inaturalist.org/observations/{obs_id}",
         invalid_reason=reason,
         invalid_detail=detail,
+        observation_uuid=parse_uuid(result.get("uuid")),
     )
+
+
+def parse_uuid(value: Any) -> str | None:
+    """The canonical lower-case form of a UUID, or None when ``value`` is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
 
 
 class INaturalistClient:
