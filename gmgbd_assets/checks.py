@@ -10,7 +10,9 @@ backfill the check runs once; its metadata breaks the figures down per date):
 - ``valid_ranges``: coordinates, NDVI, temperature, elevation, water distance and categories in range.
 - ``no_placeholders``: none of the stand-ins the reference dataset used.
 
-``gmgbd`` also gets ``completeness`` and ``lineage``, both blocking (see ``assets/gmgbd.py``).
+``gmgbd`` also gets ``completeness`` and ``lineage``, both blocking (see ``assets/gmgbd.py``). ``splits`` gets its
+own four: ``row_parity`` (one row per gmgbd record and scheme), ``valid_ranges``, ``one_side_per_block`` and
+``temporal_order`` (see ``splits_checks``).
 """
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,12 +28,14 @@ from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
 from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.assets.ndvi import NDVI
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.assets.splits import SPLITS
 from gmgbd_assets.assets.water_distance import WATER_DISTANCE
 from gmgbd_assets.assets.weather import WEATHER
 from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableSpec
 from gmgbd_assets.settings import DEFAULT_MISSING_ERROR_SHARE
+from gmgbd_assets.splits import SCHEMES, SIDES
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -43,6 +47,8 @@ VALID_RANGES = "valid_ranges"
 NO_PLACEHOLDERS = "no_placeholders"
 COMPLETENESS = "completeness"
 LINEAGE = "lineage"
+ONE_SIDE_PER_BLOCK = "one_side_per_block"
+TEMPORAL_ORDER = "temporal_order"
 
 EXAMPLE_IDS = 10
 # Strings the reference dataset stored in place of values it did not have.
@@ -414,6 +420,148 @@ def gmgbd_dataset_checks() -> dg.AssetChecksDefinition:
     return _checks
 
 
+def splits_parity_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+    """One splits row per gmgbd record and scheme over the window: none missing, none extra, none twice."""
+    where_g, params_g = _where(start, end, "g")
+    where_s, params_s = _where(start, end, "s")
+    schemes = ", ".join(f"('{s}')" for s in SCHEMES)
+    missing = store.query(
+        f"SELECT g.observation_id, g.sighting_date, k.scheme FROM gmgbd g CROSS JOIN (VALUES {schemes}) k(scheme) "
+        f"WHERE {where_g} AND NOT EXISTS (SELECT 1 FROM splits s WHERE s.observation_id = g.observation_id "
+        "AND s.sighting_date = g.sighting_date AND s.scheme = k.scheme) ORDER BY 1",
+        params_g,
+    )
+    extra = store.query(
+        f"SELECT s.observation_id, s.sighting_date, s.scheme FROM splits s WHERE {where_s} AND NOT EXISTS "
+        "(SELECT 1 FROM gmgbd g WHERE g.observation_id = s.observation_id AND g.sighting_date = s.sighting_date) "
+        "ORDER BY 1",
+        params_s,
+    )
+    twice = store.query(
+        f"SELECT s.observation_id, s.scheme, count(*) AS n FROM splits s WHERE {where_s} GROUP BY 1, 2 "
+        "HAVING count(*) > 1 ORDER BY 1",
+        params_s,
+    )
+    rows = store.query(f"SELECT count(*) AS n FROM splits s WHERE {where_s}", params_s)["n"][0]
+    problems = [f"{n} {what}" for n, what in (
+        (missing.height, "(gmgbd record, scheme) pairs have no split: materialize splits for these dates"),
+        (extra.height, "split rows have no gmgbd record (gmgbd was rebuilt since: materialize splits again)"),
+        (twice.height, "(record, scheme) pairs have more than one split row"),
+    ) if n]
+    return dg.AssetCheckResult(
+        asset_key="splits",
+        check_name=ROW_PARITY,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or f"One row per gmgbd record and scheme ({rows} rows).",
+        metadata={"dagster/row_count": rows, "missing_pairs": missing.height, "extra_rows": extra.height,
+                  "duplicate_pairs": twice.height, "first_missing_ids": _ids(missing), "first_extra_ids": _ids(extra),
+                  "first_duplicate_ids": _ids(twice), "missing_per_date": _per_date(missing)},
+    )
+
+
+def one_side_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+    """No block (spatial cell, observer, date) on more than one side, and one split rule in the whole table.
+
+    A block's other records may lie on dates outside the run: every block the window touches is checked against
+    all of its rows in the table, on every date. (A block the window does not touch cannot have changed.)
+    """
+    where, params = _where(start, end, "w")
+    crossing = store.query(
+        "SELECT s.scheme, s.block, count(DISTINCT s.split) AS sides, string_agg(DISTINCT s.split, ', ') AS splits, "
+        "count(*) AS records, min(s.observation_id) AS observation_id FROM splits s "
+        f"WHERE (s.scheme, s.block) IN (SELECT w.scheme, w.block FROM splits w WHERE {where}) "
+        "GROUP BY 1, 2 HAVING count(DISTINCT s.split) > 1 ORDER BY 1, 2",
+        params,
+    )
+    versions = store.query(
+        "SELECT split_version, split_params, count(*) AS n FROM splits GROUP BY 1, 2 ORDER BY 3 DESC"
+    )
+    blocks = store.query(
+        f"SELECT w.scheme, count(DISTINCT w.block) AS n FROM splits w WHERE {where} GROUP BY 1 ORDER BY 1", params
+    )
+    problems = []
+    if crossing.height:
+        per_scheme = dict(crossing.group_by("scheme").len().sort("scheme").iter_rows())
+        problems.append("blocks on more than one side: " + ", ".join(f"{n} {s}" for s, n in per_scheme.items()))
+    if versions.height > 1:
+        problems.append(f"{versions.height} split rules in one table (rebuild splits for every date after changing "
+                        "GMGBD_SPLIT_*)")
+    return dg.AssetCheckResult(
+        asset_key="splits",
+        check_name=ONE_SIDE_PER_BLOCK,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or "Every spatial block, observer and date lies on one side only, on every "
+        "date of the table.",
+        metadata={
+            "blocks_checked": dict(blocks.iter_rows()),
+            "crossing_blocks": crossing.height,
+            "first_crossing": dg.MetadataValue.md(markdown_table(
+                crossing.select("scheme", "block", "splits", "records").head(EXAMPLE_IDS).iter_rows(),
+                ("scheme", "block", "sides", "records"))),
+            "split_rules": {f"{v} {p}": n for v, p, n in versions.iter_rows()},
+        },
+    )
+
+
+def temporal_order_result(store: DuckDBStore) -> dg.AssetCheckResult:
+    """Every temporal test date follows every val date, which follows every train date, in the whole table."""
+    frame = store.query(
+        "SELECT split, min(sighting_date) AS first, max(sighting_date) AS last, count(*) AS n FROM splits "
+        "WHERE scheme = 'temporal' GROUP BY 1"
+    )
+    spans = {side: (first, last, n) for side, first, last, n in frame.iter_rows()}
+    present = [s for s in SIDES if s in spans]
+    problems = [
+        f"{later} starts {spans[later][0]} but {earlier} ends {spans[earlier][1]}"
+        for i, earlier in enumerate(present) for later in present[i + 1:]
+        if spans[later][0] <= spans[earlier][1]
+    ]
+    return dg.AssetCheckResult(
+        asset_key="splits",
+        check_name=TEMPORAL_ORDER,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or "Temporal sides are ordered in time: train dates < val dates < test dates.",
+        metadata={"dates_per_side": {s: {"first": f.isoformat(), "last": la.isoformat(), "records": n}
+                                     for s, (f, la, n) in spans.items()}},
+    )
+
+
+def splits_checks() -> dg.AssetChecksDefinition:
+    specs = [
+        dg.AssetCheckSpec(ROW_PARITY, asset="splits", blocking=True, additional_deps=["gmgbd"],
+                          description="One row per gmgbd record and scheme, per date"),
+        dg.AssetCheckSpec(VALID_RANGES, asset="splits", description="Known schemes and sides only"),
+        dg.AssetCheckSpec(ONE_SIDE_PER_BLOCK, asset="splits", blocking=True,
+                          description="No spatial block, observer or date on more than one side, across all dates"),
+        dg.AssetCheckSpec(TEMPORAL_ORDER, asset="splits", blocking=True,
+                          description="Temporal test dates follow val dates, which follow train dates"),
+    ]
+
+    @dg.multi_asset_check(specs=specs, name="splits_checks", required_resource_keys={"store"})
+    def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        start, end = check_window(context)
+        yield from evaluate_splits(context.resources.store, start, end)
+
+    return _checks
+
+
+def evaluate_splits(store: DuckDBStore, start: date | None, end: date | None) -> Iterator[dg.AssetCheckResult]:
+    if not store.table_exists("splits") or not store.table_exists("gmgbd"):
+        for name in (ROW_PARITY, VALID_RANGES, ONE_SIDE_PER_BLOCK, TEMPORAL_ORDER):
+            yield dg.AssetCheckResult(asset_key="splits", check_name=name, passed=False,
+                                      severity=dg.AssetCheckSeverity.ERROR,
+                                      description="Table splits does not exist: materialize splits first.")
+        return
+    yield splits_parity_result(store, start, end)
+    rules = TableRules.of(SPLITS)
+    yield valid_ranges_result(rules, _read(store, "splits", rules.categories, start, end), "splits")
+    yield one_side_result(store, start, end)
+    yield temporal_order_result(store)
+
+
 def all_checks(
     tables: Iterable[str],
     water_radius_m: float = DEFAULT_WATER_RADIUS_M,
@@ -428,4 +576,6 @@ def all_checks(
     checks = [standard_checks(TableRules.of(SPECS[t], searched, missing_error_share)) for t in tables if t in SPECS]
     if "gmgbd" in tables:
         checks.append(gmgbd_dataset_checks())
+    if "splits" in tables:
+        checks.append(splits_checks())
     return checks

@@ -16,6 +16,7 @@ from gmgbd_assets.assets import (
     images,
     ndvi,
     raw_observations,
+    splits,
     water_distance,
     weather,
 )
@@ -37,6 +38,7 @@ from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.resources.splits import SplitsResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
 from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
 from gmgbd_assets.settings import LIVE, OFFLINE, Settings, ee_service_account_key_set
@@ -69,7 +71,14 @@ def _shared(settings: Settings, earth_engine: EarthEngineResource, open_meteo: O
             shard_max_samples=settings.shard_max_samples,
             shard_max_mb=settings.shard_max_mb,
         ),
+        "split_settings": split_settings(settings),
     }
+
+
+def split_settings(settings: Settings) -> SplitsResource:
+    c = settings.splits
+    return SplitsResource(block_km=c.block_km, shares=list(c.shares), val_from=c.val_from.isoformat(),
+                          test_from=c.test_from.isoformat(), seed=c.seed)
 
 
 def _earth_engine(settings: Settings) -> dict[str, Any]:
@@ -147,8 +156,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return RESOURCES_BY_PROFILE[settings.profile](settings)
 
 
-ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, gmgbd, exports,
-                 dataset_card]
+ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, gmgbd, splits,
+                 exports, dataset_card]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -7,12 +7,14 @@ The table of variables lives in docs/configuration.md. Secrets never pass throug
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
 from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
 from gmgbd_assets.licenses import LicenseFilter
+from gmgbd_assets.splits import SplitConfig
 
 LIVE = "live"
 OFFLINE = "offline"
@@ -111,6 +113,7 @@ class Settings:
     caption_dtype: str = "auto"
     caption_compile: bool = False
     missing_error_share: float = DEFAULT_MISSING_ERROR_SHARE
+    splits: SplitConfig = field(default_factory=SplitConfig)
 
     @property
     def offline(self) -> bool:
@@ -163,6 +166,7 @@ class Settings:
             shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
             shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
             missing_error_share=float(_env("GMGBD_MISSING_ERROR_SHARE", str(DEFAULT_MISSING_ERROR_SHARE))),
+            splits=_splits(),
         )
 
 
@@ -176,3 +180,20 @@ def _geocoder(value: str) -> str:
     if value not in ("offline", "nominatim"):
         raise ValueError(f"GMGBD_GEOCODER must be 'offline' or 'nominatim', not {value!r}")
     return value
+
+
+def _splits() -> SplitConfig:
+    """``GMGBD_SPLIT_*``: the spatial block size, the train/val/test shares, the temporal cutoffs and the seed."""
+    default = SplitConfig()
+    shares = _env("GMGBD_SPLIT_SHARES", ",".join(f"{s:g}" for s in default.shares))
+    try:
+        parsed = tuple(float(s) for s in shares.split(","))
+    except ValueError as exc:
+        raise ValueError(f"GMGBD_SPLIT_SHARES must be three numbers like 0.8,0.1,0.1, not {shares!r}") from exc
+    return SplitConfig(
+        block_km=float(_env("GMGBD_SPLIT_BLOCK_KM", f"{default.block_km:g}")),
+        shares=parsed,  # type: ignore[arg-type]
+        val_from=date.fromisoformat(_env("GMGBD_SPLIT_TEMPORAL_VAL_FROM", default.val_from.isoformat())),
+        test_from=date.fromisoformat(_env("GMGBD_SPLIT_TEMPORAL_TEST_FROM", default.test_from.isoformat())),
+        seed=int(_env("GMGBD_SPLIT_SEED", str(default.seed))),
+    )

@@ -56,13 +56,14 @@ def offline_settings(data_dir: Path) -> Iterator[Settings]:
 
 
 def build_complete(data_dir: Path) -> None:
-    """raw_observations of the sample, complete enrichment tables with real JPEGs, and gmgbd, in ``data_dir``."""
+    """raw_observations of the sample, complete enrichment tables with real JPEGs, gmgbd and splits, in
+    ``data_dir``."""
     with offline_settings(data_dir) as settings:
         defs = build_definitions(settings)
         store = DuckDBStore(path=str(settings.duckdb_path))
         assert materialize_range(defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
         fill_upstream_with_images(store, settings.data_dir)
-        assert materialize_range(defs, ["gmgbd"], "2024-06-01", "2024-06-07").success
+        assert materialize_range(defs, ["gmgbd", "splits"], "2024-06-01", "2024-06-07").success
 
 
 def copy_complete(template: Path, settings: Settings) -> DuckDBStore:

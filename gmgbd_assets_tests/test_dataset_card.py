@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import dagster as dg
 import pytest
@@ -14,6 +16,7 @@ from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.settings import Settings
+from gmgbd_assets.splits import SplitConfig
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import fill_upstream_with_images, offline_settings
 
@@ -36,6 +39,8 @@ def built(tmp_path_factory) -> Iterator[Built]:
     Built once for the module: the tests below only read it.
     """
     with offline_settings(tmp_path_factory.mktemp("card") / "data") as settings:
+        settings = dataclasses.replace(settings, splits=SplitConfig(val_from=date(2024, 6, 4),
+                                                                    test_from=date(2024, 6, 6)))
         defs = build_definitions(settings)
         store = DuckDBStore(path=str(settings.duckdb_path))
         assert materialize_range(defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
@@ -52,7 +57,7 @@ def built(tmp_path_factory) -> Iterator[Built]:
                         "WHERE observation_id = ?", [OCEAN_ID])
             con.execute("DELETE FROM ndvi WHERE observation_id = (SELECT min(observation_id) FROM raw_observations "
                         "WHERE sighting_date = '2024-06-02')")
-        result = materialize_range(defs, ["gmgbd", "dataset_card"], "2024-06-01", "2024-06-07")
+        result = materialize_range(defs, ["gmgbd", "splits", "dataset_card"], "2024-06-01", "2024-06-07")
         assert result.success
         event = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["dataset_card"])
         card = (settings.exports_dir / "DATASET_CARD.md").read_text()
@@ -74,6 +79,22 @@ def _table(card: str, heading: str) -> list[list[str]]:
             break
         block.append([cell.strip() for cell in line.strip("|").split(" | ")])
     return block[2:]
+
+
+def test_card_split_shares_match_the_splits_table(built):
+    rows = _table(built.card, "## Splits")
+    stored = {(scheme, side): (n, blocks) for scheme, side, n, blocks in built.store.query(
+        "SELECT scheme, split, count(*), count(DISTINCT block) FROM splits GROUP BY 1, 2").iter_rows()}
+    records = built.store.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
+    assert len(rows) == 9  # 3 schemes x train, val, test
+    for scheme, side, n, share, blocks in rows:
+        expected, expected_blocks = stored.get((scheme, side), (0, 0))
+        assert (int(n), int(blocks)) == (expected, expected_blocks), (scheme, side)
+        assert share == f"{expected / records:.1%}"
+    assert sum(int(r[2]) for r in rows) == 3 * records
+    temporal = {r[1]: int(r[2]) for r in rows if r[0] == "temporal"}
+    assert all(temporal.values())  # the cutoffs fall inside the sample's week
+    assert "Not a random split" in built.card and "`v1 (block_km=50" in built.card
 
 
 def test_card_counts_match_the_tables(built):

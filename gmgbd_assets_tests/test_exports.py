@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gmgbd_assets.assets import gmgbd as gmgbd_module
-from gmgbd_assets.assets.gmgbd import GMGBD
+from gmgbd_assets.assets.exports import EXPORT_SPEC, SPLITS_CSV_COLUMNS
 from gmgbd_assets.checks import REFERENCE_COLUMNS, all_checks
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.exports_webdataset import Sample, write_shards
@@ -77,6 +77,15 @@ def test_csv_has_exactly_the_reference_columns_with_images_and_attribution_besid
         attribution = pl.read_csv(folder / "attribution.csv")
         assert attribution["filename"].to_list() == frame["filename"].to_list()
         assert attribution["photo_attribution"].null_count() == 0
+        # The splits beside it, row for row, as the splits table has them.
+        splits = pl.read_csv(folder / "splits.csv", infer_schema=False)
+        assert tuple(splits.columns) == SPLITS_CSV_COLUMNS
+        assert splits["filename"].to_list() == frame["filename"].to_list()
+        for scheme in ("spatial", "observer", "temporal"):
+            stored = complete.query(
+                "SELECT s.split FROM splits s JOIN gmgbd g USING (observation_id) WHERE s.scheme = ? "
+                "AND g.sighting_date = ? ORDER BY g.observation_id", [scheme, day])
+            assert splits[f"split_{scheme}"].to_list() == stored["split"].to_list()
     everything = pl.read_csv(root / "*" / "gmgbd.csv")
     assert everything.height == complete.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
 
@@ -88,14 +97,27 @@ def test_parquet_is_zstd_with_every_column_one_folder_per_date(offline_env, comp
     assert [f.parent.name for f in files] == [f"sighting_date={d}" for d in SAMPLE_DAYS]
     for file in files:
         metadata = pq.ParquetFile(file).metadata
-        assert metadata.schema.names == GMGBD.column_names
+        assert metadata.schema.names == EXPORT_SPEC.column_names
+        assert metadata.schema.names[-7:] == ["split_spatial", "block_spatial", "split_observer", "block_observer",
+                                              "split_temporal", "split_version", "split_params"]
         codecs = {metadata.row_group(0).column(i).compression for i in range(metadata.num_columns)}
         assert codecs == {"ZSTD"}
     con = duckdb.connect()
     exported = con.sql(f"SELECT * EXCLUDE (sighting_date), sighting_date FROM read_parquet('{root}/*/*.parquet', "
                        "hive_partitioning = false) ORDER BY observation_id").pl()
     table = complete.query("SELECT * EXCLUDE (sighting_date), sighting_date FROM gmgbd ORDER BY observation_id")
-    assert exported.equals(table)
+    assert exported.select(table.columns).equals(table)
+    wide = complete.query(
+        "SELECT observation_id, scheme, split, block FROM splits ORDER BY observation_id, scheme"
+    ).pivot("scheme", index="observation_id", values=["split", "block"])
+    assert exported.select(
+        "observation_id", split_spatial="split_spatial", split_observer="split_observer",
+        split_temporal="split_temporal", block_spatial="block_spatial", block_observer="block_observer",
+    ).equals(wide.select(
+        "observation_id", split_spatial="split_spatial", split_observer="split_observer",
+        split_temporal="split_temporal", block_spatial="block_spatial", block_observer="block_observer",
+    ))
+    assert exported["split_version"].unique().to_list() == ["v1"]
 
 
 def test_webdataset_loads_with_hugging_face_datasets_offline(offline_env, complete, tmp_path):
@@ -126,7 +148,10 @@ def test_webdataset_loads_with_hugging_face_datasets_offline(offline_env, comple
         assert row["size"] == list(IMAGE_SIZE)
         assert (row["meta"]["photo_license"], row["meta"]["photo_attribution"]) == (licence, attribution)
         assert row["meta"]["scientific_name"] == name
-    assert set(loaded["rows"][0]["meta"]) == set(GMGBD.column_names)
+    assert set(loaded["rows"][0]["meta"]) == set(EXPORT_SPEC.column_names)
+    sides = complete.query("SELECT observation_id, scheme, split FROM splits").rows()
+    for observation_id, scheme, side in sides:
+        assert by_id[observation_id]["meta"][f"split_{scheme}"] == side
 
 
 def test_open_licence_filter_leaves_other_photos_out_of_every_export(offline_env, complete):
@@ -168,7 +193,7 @@ def test_rerunning_a_date_replaces_its_files_and_leaves_no_stale_shard(offline_e
     # A date whose records are gone loses its folder in every format.
     with complete.connect() as con:
         con.execute("DELETE FROM raw_observations WHERE sighting_date = '2024-06-02'")
-    assert materialize_range(build_definitions(offline_env), ["gmgbd"], "2024-06-02", "2024-06-02").success
+    assert materialize_range(build_definitions(offline_env), ["gmgbd", "splits"], "2024-06-02", "2024-06-02").success
     assert _export(offline_env, EXPORTS, "2024-06-02", "2024-06-02").success
     assert not list(offline_env.exports_dir.glob("*/sighting_date=2024-06-02"))
     assert not list(offline_env.exports_dir.glob("*/.*"))  # no staging leftovers
@@ -215,6 +240,16 @@ def test_an_export_run_without_the_checks_still_refuses_an_incomplete_gmgbd(offl
     result = _export(offline_env, ["export_parquet"])
     assert not result.success
     assert "completeness" in result.failure_data_for_node("export_parquet").error.message
+    assert not offline_env.exports_dir.exists()
+
+
+def test_an_export_refuses_records_without_splits(offline_env, complete):
+    with complete.connect() as con:
+        con.execute("DELETE FROM splits WHERE observation_id = (SELECT max(observation_id) FROM splits) "
+                    "AND scheme = 'temporal'")
+    result = _export(offline_env, ["export_parquet"])
+    assert not result.success
+    assert "splits fails its row_parity" in result.failure_data_for_node("export_parquet").error.message
     assert not offline_env.exports_dir.exists()
 
 

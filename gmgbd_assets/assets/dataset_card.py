@@ -31,6 +31,7 @@ from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
 from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.offline_geocoder import places
+from gmgbd_assets.splits import SCHEMES, SIDES
 
 CARD_FILE = "DATASET_CARD.md"
 PLOTS_DIR = "card"
@@ -98,6 +99,9 @@ class CardData:
     provenance: dict[str, pl.DataFrame]
     per_date: pl.DataFrame
     points: pl.DataFrame
+    # scheme, split, records, blocks (None when splits was never built) and the rules the table holds.
+    splits: pl.DataFrame | None = None
+    split_rules: tuple[str, ...] = ()
 
 
 def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
@@ -128,7 +132,50 @@ def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
         "LEFT JOIN gmgbd g USING (observation_id, sighting_date) GROUP BY 1 ORDER BY 1"
     )
     points = store.query('SELECT latitude, longitude, "NDVI_value", "avg_temp_C" FROM gmgbd')
-    return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points)
+    splits, rules = None, ()
+    if store.table_exists("splits"):
+        splits = store.query(
+            "SELECT scheme, split, count(*) AS records, count(DISTINCT block) AS blocks FROM splits GROUP BY 1, 2"
+        )
+        rules = tuple(store.query(
+            "SELECT DISTINCT split_version || ' (' || split_params || ')' AS r FROM splits ORDER BY 1")["r"])
+    return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points,
+                    splits, rules)
+
+
+def split_shares(splits: pl.DataFrame) -> list[tuple[str, str, int, str, int]]:
+    """(scheme, side, records, share of the scheme's records, blocks), in scheme and side order."""
+    rows = {(scheme, side): (n, blocks) for scheme, side, n, blocks in splits.iter_rows()}
+    table = []
+    for scheme in SCHEMES:
+        total = sum(n for (sch, _), (n, _) in rows.items() if sch == scheme)
+        for side in SIDES:
+            n, blocks = rows.get((scheme, side), (0, 0))
+            table.append((scheme, side, n, f"{n / total:.1%}" if total else "—", blocks))
+    return table
+
+
+def _splits_section(data: CardData) -> list[str]:
+    lines = [
+        "## Splits",
+        "",
+        "Train/val/test sides for every record under three schemes (table `splits`, and the `split_*` columns of "
+        "every export; see `docs/splits.md`): `spatial` keeps whole equal-area grid cells on one side, `observer` "
+        "all of an observer's records, `temporal` holds out the latest dates (every test date follows every val "
+        "date, which follows every train date). Not a random split: neighbouring records of the same place, "
+        "person or week are near-copies, and a random split puts them on both sides, so a model scores too "
+        "optimistically (birdnet-team/geomodel#21).",
+        "",
+    ]
+    if data.splits is None or not data.splits.height:
+        return [*lines, "Not built yet: materialize `splits`.", ""]
+    return [
+        *lines,
+        markdown_table(split_shares(data.splits), ["scheme", "split", "records", "share", "blocks"]),
+        "",
+        "Rule: " + "; ".join(f"`{r}`" for r in data.split_rules) + ".",
+        "",
+    ]
 
 
 def _licence_name(code: str | None) -> str:
@@ -218,6 +265,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
             ["licence", "records", "open", "exported"],
         ),
         "",
+        *_splits_section(data),
         "## Left out, and why",
         "",
         "Observations not in the table, by the asset that could not complete them and its reason (an observation "
@@ -245,8 +293,9 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "Under the exports folder, one folder per date in each format:",
         "",
         "- `csv/sighting_date=YYYY-MM-DD/gmgbd.csv` with exactly the 15 reference columns, `images/<filename>`, "
-        "and `attribution.csv` (licence, attribution, link per photo): `pl.read_csv('csv/*/gmgbd.csv')`.",
-        "- `parquet/sighting_date=YYYY-MM-DD/gmgbd.parquet`, every column, zstd: "
+        "`attribution.csv` (licence, attribution, link per photo) and `splits.csv` (train/val/test per scheme, "
+        "same rows): `pl.read_csv('csv/*/gmgbd.csv')`.",
+        "- `parquet/sighting_date=YYYY-MM-DD/gmgbd.parquet`, every column and the split columns, zstd: "
         "`duckdb.sql(\"SELECT * FROM 'parquet/*/*.parquet'\")`.",
         "- `webdataset/sighting_date=YYYY-MM-DD/*.tar`, photo + JSON per sample: "
         "`datasets.load_dataset('./webdataset', split='train')` (its `README.md` declares the features).",
@@ -314,7 +363,7 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
 
 
 @dg.asset(
-    deps=["gmgbd"],
+    deps=["gmgbd", "splits"],
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="exports",
     kinds={"markdown"},

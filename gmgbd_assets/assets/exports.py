@@ -3,9 +3,14 @@
 Each export is a partitioned asset written under ``$GMGBD_DATA_DIR/exports/<format>/sighting_date=YYYY-MM-DD/``.
 Running a date again replaces that date's folder as a whole (see ``ExportsResource.replace_date``).
 
-Exports are blocked when ``gmgbd`` fails its blocking checks (``completeness``, ``lineage``) in the same run,
-and, for runs that do not include those checks, each export re-evaluates them over its dates and refuses to
-write if they fail: nothing incomplete ever reaches a file someone downloads.
+Every export carries the train/val/test sides of the ``splits`` asset (``split_spatial``, ``split_observer``,
+``split_temporal``, the blocks they were drawn for, and the rule's version; the CSV in ``splits.csv`` beside the
+15-column file, see ``docs/splits.md``).
+
+Exports are blocked when ``gmgbd`` fails its blocking checks (``completeness``, ``lineage``) or ``splits`` its own
+(``row_parity``, ``one_side_per_block``, ``temporal_order``) in the same run, and, for runs that do not include
+those checks, each export re-evaluates gmgbd's and the splits' row parity over its dates and refuses to write if
+they fail: nothing incomplete ever reaches a file someone downloads.
 """
 
 import hashlib
@@ -20,7 +25,9 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
-from gmgbd_assets.checks import completeness_result, lineage_result
+from gmgbd_assets.assets.splits import EXPORT_COLUMNS as SPLIT_COLUMNS
+from gmgbd_assets.assets.splits import wide_sql
+from gmgbd_assets.checks import completeness_result, lineage_result, splits_parity_result
 from gmgbd_assets.exports_webdataset import Sample, write_hf_readme, write_shards
 from gmgbd_assets.licenses import polars_mask
 from gmgbd_assets.partitions import dated_backfill_policy, days, partition_window, sighting_date_partitions
@@ -30,11 +37,15 @@ from gmgbd_assets.resources.exports import ExportsResource
 CSV_FILE = "gmgbd.csv"
 ATTRIBUTION_FILE = "attribution.csv"
 ATTRIBUTION_COLUMNS = ("filename", "observation_id", "photo_license", "photo_attribution", "observation_url")
+SPLITS_CSV_FILE = "splits.csv"
 PARQUET_FILE = "gmgbd.parquet"
 IMAGE_FIELD = "jpg"
 SHARD_GLOB = "sighting_date=*/*.tar"
 
 CSV_SPEC = TableSpec("gmgbd_csv", tuple(c for c in GMGBD.columns if c.name in REFERENCE_COLUMNS))
+# Parquet and WebDataset: every gmgbd column, then the split columns.
+EXPORT_SPEC = TableSpec("gmgbd_export", (*GMGBD.columns, *SPLIT_COLUMNS))
+SPLITS_CSV_COLUMNS = ("filename", "observation_id", *(c.name for c in SPLIT_COLUMNS))
 
 _COMMON = {
     "partitions_def": sighting_date_partitions,
@@ -66,19 +77,31 @@ def _load(store: DuckDBStore, exports: ExportsResource, start: date, end: date, 
                 "Nothing was exported; fix and rebuild gmgbd for these dates first.",
                 metadata={"check": result.check_name},
             )
-    columns = ", ".join(f'g."{c}"' for c in GMGBD.column_names)
+    if not store.table_exists("splits"):
+        raise dg.Failure("Table splits does not exist: materialize splits for these dates first.")
+    parity = splits_parity_result(store, start, end)
+    if not parity.passed:
+        raise dg.Failure(
+            f"splits fails its row_parity check for {start} to {end - timedelta(days=1)}: {parity.description}. "
+            "Nothing was exported; materialize splits for these dates first.",
+            metadata={"check": "splits row_parity"},
+        )
+    split_columns = ", ".join(f's."{c.name}"' for c in SPLIT_COLUMNS)
+    columns = ", ".join(f'g."{c}"' for c in GMGBD.column_names) + ", " + split_columns
+    split_join = (f"JOIN ({wide_sql('sighting_date >= ? AND sighting_date < ?')}) s "
+                  "ON s.observation_id = g.observation_id AND s.sighting_date = g.sighting_date ")
     if with_images:
         if not store.table_exists("images"):
             raise dg.Failure("Table images does not exist: materialize images for these dates first.")
-        sql = (f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256 FROM gmgbd g LEFT JOIN images i "
-               "ON i.observation_id = g.observation_id AND i.sighting_date = g.sighting_date ")
+        sql = (f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256 FROM gmgbd g {split_join}"
+               "LEFT JOIN images i ON i.observation_id = g.observation_id AND i.sighting_date = g.sighting_date ")
     else:
-        sql = f"SELECT {columns} FROM gmgbd g "
+        sql = f"SELECT {columns} FROM gmgbd g {split_join}"
     frame = store.query(
         sql + "WHERE g.sighting_date >= ? AND g.sighting_date < ? ORDER BY g.sighting_date, g.observation_id",
-        [start, end],
+        [start, end, start, end],
     )
-    frame = frame.cast(GMGBD.polars_schema())  # exact declared types, also for an empty window
+    frame = frame.cast(EXPORT_SPEC.polars_schema())  # exact declared types, also for an empty window
     allowed = polars_mask(exports.license_filter)
     left_out = frame.filter(~allowed).group_by("sighting_date").len()
     records = frame.filter(allowed)
@@ -129,7 +152,7 @@ def _link_or_copy(source: str, target: Path) -> None:
 
 @dg.asset(
     **_COMMON,
-    deps=["gmgbd", "images"],
+    deps=["gmgbd", "images", "splits"],
     kinds={"csv"},
     metadata={"dagster/column_schema": CSV_SPEC.dagster_schema()},
 )
@@ -140,7 +163,10 @@ def export_csv(context: dg.AssetExecutionContext, store: DuckDBStore, exports: E
     latitude, longitude, sighting_date, blip_caption, country, state, city, avg_temp_C, elevation_m, NDVI_value,
     NDVI_Category, dist_to_water_m), ``images/<filename>`` for every row, and ``attribution.csv`` with each
     photo's licence, attribution and observation link (the 15-column file has no room for them; whoever
-    redistributes the photos needs them). Notebooks written for the reference dataset read it unchanged.
+    redistributes the photos needs them). Notebooks written for the reference dataset read it unchanged, so the
+    train/val/test sides go to ``splits.csv`` beside it (filename, observation_id, ``split_spatial``,
+    ``block_spatial``, ``split_observer``, ``block_observer``, ``split_temporal``, ``split_version``,
+    ``split_params``), row for row in the same order: join on ``filename``.
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=True)
@@ -152,6 +178,7 @@ def export_csv(context: dg.AssetExecutionContext, store: DuckDBStore, exports: E
                 continue
             rows.select(REFERENCE_COLUMNS).write_csv(folder / CSV_FILE)
             rows.select(ATTRIBUTION_COLUMNS).write_csv(folder / ATTRIBUTION_FILE)
+            rows.select(SPLITS_CSV_COLUMNS).write_csv(folder / SPLITS_CSV_FILE)
             (folder / "images").mkdir()
             for filename, path in rows.select("filename", "image_path").iter_rows():
                 _link_or_copy(path, folder / "images" / filename)
@@ -161,9 +188,9 @@ def export_csv(context: dg.AssetExecutionContext, store: DuckDBStore, exports: E
 
 @dg.asset(
     **_COMMON,
-    deps=["gmgbd"],
+    deps=["gmgbd", "splits"],
     kinds={"parquet"},
-    metadata={"dagster/column_schema": GMGBD.dagster_schema()},
+    metadata={"dagster/column_schema": EXPORT_SPEC.dagster_schema()},
 )
 def export_parquet(
     context: dg.AssetExecutionContext, store: DuckDBStore, exports: ExportsResource
@@ -173,7 +200,8 @@ def export_parquet(
     ``parquet/sighting_date=YYYY-MM-DD/gmgbd.parquet`` (Hive-style folders: DuckDB, Polars, pyarrow and Spark
     read the folder as one table and skip dates a filter excludes; each file also keeps its ``sighting_date``
     column). Holds the 15 reference columns plus licence, attribution, observation link, the flags and every
-    provenance column. Images are not inside: they are in the CSV and WebDataset exports.
+    provenance column, then the split columns (``split_spatial``, ``split_observer``, ``split_temporal``, their
+    blocks, ``split_version``). Images are not inside: they are in the CSV and WebDataset exports.
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=False)
@@ -182,7 +210,7 @@ def export_parquet(
         rows = window.of(day)
         with exports.replace_date("parquet", day) as folder:
             if rows.height:
-                rows.select(GMGBD.column_names).write_parquet(folder / PARQUET_FILE, compression="zstd",
+                rows.select(EXPORT_SPEC.column_names).write_parquet(folder / PARQUET_FILE, compression="zstd",
                                                               statistics=True)
                 written[day] = {"parquet_bytes": (folder / PARQUET_FILE).stat().st_size}
     return _result(exports, "parquet", window, written)
@@ -204,14 +232,15 @@ def _samples(rows: pl.DataFrame) -> Iterator[Sample]:
                 f"Observation {record['observation_id']}: {path} does not match the sha256 recorded by images "
                 "(the file changed after it was downloaded): re-materialize images for its date."
             )
-        metadata = {c: _json_value(record[c]) for c in GMGBD.column_names}
+        metadata = {c: _json_value(record[c]) for c in EXPORT_SPEC.column_names}
         yield Sample(str(record["observation_id"]), image, IMAGE_FIELD, metadata)
 
 
 WEBDATASET_README = f"""# GMGBD, WebDataset shards
 
 One sample per complete record: `<observation_id>.jpg` (the photo) and `<observation_id>.json` (every column of
-the dataset, licence and attribution included), in `sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-NNNNNN.tar`.
+the dataset, licence, attribution and the train/val/test sides `split_spatial`, `split_observer`,
+`split_temporal` included), in `sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-NNNNNN.tar`.
 The header above declares the features, so the `datasets` library reads this folder directly:
 
 ```python
@@ -220,15 +249,17 @@ ds = load_dataset("path/to/exports/webdataset", split="train")
 ```
 
 `webdataset.WebDataset("path/to/exports/webdataset/sighting_date=*/*.tar")` (or a brace pattern) streams it too.
+Everything is in one `train` split for `datasets`; filter on a scheme's column for a leakage-free split, e.g.
+`ds.filter(lambda r: r["json"]["split_spatial"] == "test")` (see `../DATASET_CARD.md`, section Splits).
 See `../DATASET_CARD.md` for what every column means. Shard glob: `{SHARD_GLOB}`.
 """
 
 
 @dg.asset(
     **_COMMON,
-    deps=["gmgbd", "images"],
+    deps=["gmgbd", "images", "splits"],
     kinds={"webdataset"},
-    metadata={"dagster/column_schema": GMGBD.dagster_schema()},
+    metadata={"dagster/column_schema": EXPORT_SPEC.dagster_schema()},
 )
 def export_webdataset(
     context: dg.AssetExecutionContext, store: DuckDBStore, exports: ExportsResource
@@ -251,6 +282,6 @@ def export_webdataset(
                                   max_bytes)
             if shards:
                 written[day] = {"shards": len(shards), "shard_bytes": sum(s.path.stat().st_size for s in shards)}
-    write_hf_readme(exports.directory("webdataset"), GMGBD.columns, SHARD_GLOB, WEBDATASET_README)
+    write_hf_readme(exports.directory("webdataset"), EXPORT_SPEC.columns, SHARD_GLOB, WEBDATASET_README)
     return _result(exports, "webdataset", window, written)
 
