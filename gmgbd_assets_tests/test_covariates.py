@@ -136,7 +136,42 @@ def test_a_date_before_modis_still_samples_water_and_covariates_in_one_request()
 
 
 def test_an_unknown_land_cover_class_is_refused() -> None:
-    answer = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": None, "properties": {"obs": 1, layers.COVARIATE_PREFIX + "land_cover_code": 55}}]}
+    props = {"obs": 1, layers.COVARIATE_PREFIX + "land_cover_code": 55}
+    answer = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None, "properties": props}]}
     with pytest.raises(ValueError, match="not a WorldCover class"):
         layers.parse_covariates_response([PARIS], answer)
+
+
+def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_defs, store) -> None:  # noqa: ANN001
+    """One run, the three assets as separate steps: requests are those of one layer alone (one per date and
+    chunk); the covariates table has every raw observation and valid values, and gmgbd carries them after the
+    reference columns."""
+    import polars as pl
+
+    from gmgbd_assets.assets.covariates import COVARIATES_TABLE
+    from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
+    from gmgbd_assets_tests.conftest import materialize_range
+
+    result = materialize_range(offline_defs, ["raw_observations", "ndvi", "water_distance", "covariates"],
+                               "2024-06-01", "2024-06-07")
+    assert result.success
+    sent = {node: result.asset_materializations_for_node(node)[0].metadata["requests"].value
+            for node in ("ndvi", "water_distance", "covariates")}
+    assert sum(sent.values()) == 6, sent  # six dates with observations, one chunk each, whichever samples first
+    rows = store.read_window(COVARIATES_TABLE, date(2024, 6, 1), date(2024, 6, 8))
+    raw = store.query("SELECT observation_id FROM raw_observations ORDER BY 1")
+    assert rows["observation_id"].sort().to_list() == raw["observation_id"].to_list()
+    assert set(rows["covariates_source"]) == {"emulated:" + "+".join(dict.fromkeys(c.dataset for c in COVARIATES))}
+    for c in COVARIATES:
+        present = rows.filter(pl.col(c.name).is_not_null())[c.name]
+        assert present.len() and present.min() >= c.valid_range[0] and present.max() <= c.valid_range[1]
+    gaps = rows.filter(pl.any_horizontal([pl.col(c.name).is_null() for c in COVARIATES]))
+    assert gaps["missing_reason"].null_count() == 0
+
+    assert materialize_range(offline_defs, ["images", "captions", "geocodes", "weather", "gmgbd"],
+                             "2024-06-01", "2024-06-07").success
+    names = GMGBD.column_names
+    assert names[: len(REFERENCE_COLUMNS)] == list(REFERENCE_COLUMNS)
+    assert names.index("bio01") > names.index("observation_source") and "land_cover_label" in names
+    built = store.query("SELECT observation_id, bio01, land_cover_code FROM gmgbd")
+    assert built.height and built["bio01"].null_count() < built.height
