@@ -202,5 +202,13 @@ def test_benchmark_runs_write_their_section_to_the_given_file_only(tmp_path: Pat
     assert "with `python -m benchmarks.scale --records 2000 --days 2`" in written
     explicit = (tmp_path / "explicit.md").read_text()
     assert explicit.startswith("<!-- benchmark:earth_engine:start -->")
-    assert "| `ndvi` | 1 | 20 |" in explicit
+    assert "| `ndvi` | 1 | 20 |" in explicit and "| `covariates` | 0 | 20 |" in explicit
+    assert "`earth_engine_requests=1`" in explicit
     assert BENCHMARKS_DOC.read_text() == before
+
+
+def test_earth_engine_benchmark_counts_at_most_three_requests_for_three_layers(capsys: pytest.CaptureFixture) -> None:
+    """12,000 points on one date (the issue's bar): ndvi, water distance and covariates together send N <= 3."""
+    rows, total = earth_engine.measure(12_000)
+    assert total == 3 and sum(r["requests"] for r in rows) == 3
+    assert capsys.readouterr().out.count("requests") == 3

@@ -202,6 +202,8 @@ def _gmgbd_sql() -> str:
 
 def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_at: datetime) -> None:
     """Rebuild ``gmgbd`` and ``quarantine`` for ``[start, end)`` inside the caller's transaction."""
+    for spec in OPTIONAL_SPECS:  # never materialized: an empty table, every covariate NULL
+        con.execute(spec.ddl())
     con.execute(
         "CREATE OR REPLACE TEMP TABLE raw AS "
         "SELECT * FROM raw_observations WHERE sighting_date >= ? AND sighting_date < ?",
