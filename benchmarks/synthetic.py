@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.earth_engine_layers import COVARIATES
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 
 # The contract columns of each enrichment table (see the asset modules) and a complete value for each.
@@ -54,6 +55,11 @@ UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "dist_to_water_m": ("DOUBLE", "850.0"),
         "water_feature": ("VARCHAR", "'stream'"),
         "water_source": ("VARCHAR", "'emulated'"),
+    },
+    "covariates": {
+        **{c.name: ("INTEGER", "10") if c.integer else ("DOUBLE", repr(sum(c.valid_range) / 2)) for c in COVARIATES},
+        "land_cover_label": ("VARCHAR", "'Tree cover'"),
+        "covariates_source": ("VARCHAR", "'emulated'"),
     },
 }
 

@@ -23,6 +23,7 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.captions import CAPTIONS
+from gmgbd_assets.assets.covariates import COVARIATES_TABLE
 from gmgbd_assets.assets.geocodes import GEOCODES
 from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
 from gmgbd_assets.assets.images import IMAGES
@@ -96,7 +97,9 @@ class TableRules:
 
 
 SPECS: dict[str, TableSpec] = {
-    spec.name: spec for spec in (RAW_OBSERVATIONS, IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, GMGBD)
+    spec.name: spec for spec in (
+        RAW_OBSERVATIONS, IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, COVARIATES_TABLE, GMGBD
+    )
 }
 RULES: dict[str, TableRules] = {name: TableRules.of(spec) for name, spec in SPECS.items()}
 

@@ -9,6 +9,7 @@ import dagster as dg
 
 from gmgbd_assets.assets import (
     captions,
+    covariates,
     dataset_card,
     exports,
     geocodes,
@@ -156,8 +157,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return RESOURCES_BY_PROFILE[settings.profile](settings)
 
 
-ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, gmgbd, splits,
-                 exports, dataset_card]
+ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, covariates, gmgbd,
+                 splits, exports, dataset_card]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

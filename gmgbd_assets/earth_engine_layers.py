@@ -68,6 +68,115 @@ WEATHER_SCALE_M = 90.0  # sample the DEM at GLO-90's resolution, as Open-Meteo d
 STREAM = "stream"
 WATER_BODY = "water_body"
 
+# --- covariates: static layers sampled at each sighting, in the same request as NDVI and water ----------------
+# Every entry verified in the Earth Engine data catalog (docs/covariates.md gives the pages): id, band, scale
+# factor, unit, pixel size, date coverage and licence.
+WORLDCLIM_BIO = "WORLDCLIM/V1/BIO"  # ee.Image; 1960-1991 normals; 927.67 m; CC-BY-SA-4.0
+WORLDCOVER = "ESA/WorldCover/v200"  # ee.ImageCollection (one 2021 map, tiled); band Map; 10 m; CC-BY-4.0
+SOIL_ORGANIC_CARBON = "OpenLandMap/SOL/SOL_ORGANIC-CARBON_USDA-6A1C_M/v02"  # g/kg = raw x 5; 250 m; CC-BY-SA-4.0
+SOIL_PH = "OpenLandMap/SOL/SOL_PH-H2O_USDA-4C1A2A_M/v02"  # pH x 10; 250 m; CC-BY-SA-4.0
+SOIL_SAND = "OpenLandMap/SOL/SOL_SAND-WFRACTION_USDA-3A1A1A_M/v02"  # % (kg/kg); 250 m; CC-BY-SA-4.0
+SOIL_CLAY = "OpenLandMap/SOL/SOL_CLAY-WFRACTION_USDA-3A1A1A_M/v02"  # % (kg/kg); 250 m; CC-BY-SA-4.0
+POPULATION_DENSITY = "CIESIN/GPWv411/GPW_Population_Density"  # ee.ImageCollection, 2000..2020 every 5 years
+POPULATION_YEAR = 2020  # GPWv4.11's last modelled year
+SOIL_BANDS = ("b0", "b30")  # OpenLandMap standard depths used: 0 cm and 30 cm
+COVARIATE_PREFIX = "cov_"  # band names in the combined image, so no covariate can collide with another layer
+
+NO_COVARIATE_DATA = "no_covariate_data"  # one or more covariates have no pixel here (sea, Antarctica, ice...)
+
+LICENCE_CC_BY_SA = "CC-BY-SA-4.0"
+LICENCE_CC_BY = "CC-BY-4.0"
+DEM_LICENCE = "Copernicus DEM licence (free, attribution required)"
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """One covariate column: where it comes from and how its raw value becomes the stored one."""
+
+    name: str  # column in the covariates table
+    dataset: str  # Earth Engine id
+    band: str  # band of that dataset ('' for a derived terrain band)
+    scale: float  # stored = raw x scale
+    unit: str
+    valid_range: tuple[float, float]  # of the stored value
+    description: str
+    resolution_m: float  # native pixel size
+    licence: str
+    coverage: str  # date coverage of the source
+    version: str
+    integer: bool = False
+    decimals: int = 2
+
+    @property
+    def band_name(self) -> str:
+        return COVARIATE_PREFIX + self.name
+
+
+_BIO = (  # (band, description, unit, scale, stored range): catalog min/max scaled, widened to round limits
+    ("bio01", "Annual mean temperature", "°C", 0.1, (-60.0, 40.0)),
+    ("bio02", "Mean diurnal range (mean of monthly max - min temperature)", "°C", 0.1, (0.0, 30.0)),
+    ("bio03", "Isothermality (bio02 / bio07 x 100)", "%", 1.0, (0.0, 100.0)),
+    ("bio04", "Temperature seasonality (standard deviation x 100)", "°C", 0.01, (0.0, 300.0)),
+    ("bio05", "Max temperature of the warmest month", "°C", 0.1, (-30.0, 60.0)),
+    ("bio06", "Min temperature of the coldest month", "°C", 0.1, (-80.0, 40.0)),
+    ("bio07", "Temperature annual range (bio05 - bio06)", "°C", 0.1, (0.0, 90.0)),
+    ("bio08", "Mean temperature of the wettest quarter", "°C", 0.1, (-60.0, 50.0)),
+    ("bio09", "Mean temperature of the driest quarter", "°C", 0.1, (-70.0, 50.0)),
+    ("bio10", "Mean temperature of the warmest quarter", "°C", 0.1, (-30.0, 50.0)),
+    ("bio11", "Mean temperature of the coldest quarter", "°C", 0.1, (-70.0, 40.0)),
+    ("bio12", "Annual precipitation", "mm", 1.0, (0.0, 15000.0)),
+    ("bio13", "Precipitation of the wettest month", "mm", 1.0, (0.0, 4000.0)),
+    ("bio14", "Precipitation of the driest month", "mm", 1.0, (0.0, 1000.0)),
+    ("bio15", "Precipitation seasonality (coefficient of variation)", "%", 1.0, (0.0, 300.0)),
+    ("bio16", "Precipitation of the wettest quarter", "mm", 1.0, (0.0, 10000.0)),
+    ("bio17", "Precipitation of the driest quarter", "mm", 1.0, (0.0, 3000.0)),
+    ("bio18", "Precipitation of the warmest quarter", "mm", 1.0, (0.0, 8000.0)),
+    ("bio19", "Precipitation of the coldest quarter", "mm", 1.0, (0.0, 7000.0)),
+)
+_SOIL = (  # (name stem, dataset, description, unit, scale, stored range)
+    ("soil_organic_carbon", SOIL_ORGANIC_CARBON, "Soil organic carbon content", "g/kg", 5.0, (0.0, 600.0)),
+    ("soil_ph", SOIL_PH, "Soil pH in H2O", "pH", 0.1, (0.0, 14.0)),
+    ("soil_sand", SOIL_SAND, "Sand content (weight fraction)", "%", 1.0, (0.0, 100.0)),
+    ("soil_clay", SOIL_CLAY, "Clay content (weight fraction)", "%", 1.0, (0.0, 100.0)),
+)
+
+COVARIATES: tuple[Covariate, ...] = (
+    *(
+        Covariate(band, WORLDCLIM_BIO, band, scale, unit, valid, f"{text}, 1960-1990 normal ({WORLDCLIM_BIO})",
+                  927.67, LICENCE_CC_BY_SA, "1960-1990 (normals)", "V1", decimals=1 if scale == 0.1 else 2)
+        for band, text, unit, scale, valid in _BIO
+    ),
+    Covariate("slope_deg", DEM, "", 1.0, "degrees", (0.0, 90.0),
+              f"Terrain slope from {DEM} (ee.Terrain.slope on the DEM resampled to the sampling grid)",
+              30.0, DEM_LICENCE, "2011-2015 acquisitions", "GLO-30 2024_1", decimals=1),
+    Covariate("aspect_deg", DEM, "", 1.0, "degrees", (0.0, 360.0),
+              f"Terrain aspect, clockwise from north, from {DEM} (ee.Terrain.aspect); NULL on flat ground "
+              "is not distinguished: a flat cell reads 0 or 90",
+              30.0, DEM_LICENCE, "2011-2015 acquisitions", "GLO-30 2024_1", decimals=1),
+    Covariate("land_cover_code", WORLDCOVER, "Map", 1.0, "class code", (10.0, 100.0),
+              f"ESA WorldCover 2021 class code at the point ({WORLDCOVER}, 10 m; see land_cover_label)",
+              10.0, LICENCE_CC_BY, "2021", "v200", integer=True, decimals=0),
+    *(
+        Covariate(f"{stem}_{depth}cm", dataset, f"b{depth}", scale, unit, valid,
+                  f"{text} at {depth} cm depth ({dataset}, raw x {scale:g})",
+                  250.0, LICENCE_CC_BY_SA, "1950-2018 (soil profiles)", "v02", decimals=1)
+        for depth in (0, 30)
+        for stem, dataset, text, unit, scale, valid in _SOIL
+    ),
+    Covariate("population_density", POPULATION_DENSITY, "population_density", 1.0, "persons/km²",
+              (0.0, 1_000_000.0),
+              f"Estimated persons per km² in {POPULATION_YEAR} ({POPULATION_DENSITY}, GPWv4.11, ~1 km)",
+              927.67, LICENCE_CC_BY, "2000-2020, every 5 years (2020 used)", "4.11", decimals=1),
+)
+COVARIATE_BY_NAME = {c.name: c for c in COVARIATES}
+
+# ESA WorldCover v200 classes (the Map band's values) and their labels.
+LAND_COVER_CLASSES = {
+    10: "Tree cover", 20: "Shrubland", 30: "Grassland", 40: "Cropland", 50: "Built-up",
+    60: "Bare / sparse vegetation", 70: "Snow and ice", 80: "Permanent water bodies", 90: "Herbaceous wetland",
+    95: "Mangroves", 100: "Moss and lichen",
+}
+
 # --- reason codes ---------------------------------------------------------------------------------------------
 BEFORE_MODIS = "before_modis"
 NO_COMPOSITE = "no_composite_in_window"
@@ -222,14 +331,8 @@ def _masked(bands: Sequence[str]) -> Any:
     return ee.ImageCollection([ee.Image.constant([0] * len(bands)).rename(list(bands)).updateMask(0)])
 
 
-def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
-    """One request: which candidate composites exist, and per point the best QA-clear NDVI among them.
-
-    Each candidate composite (``composites_around``) is masked to ``SummaryQA`` good/marginal and a valid NDVI
-    range, tagged with its priority and start day, and ``qualityMosaic('priority')`` keeps per pixel the most
-    preferred clear composite. ``qa_best`` (best SummaryQA among candidates, unmasked) tells a cloudy or snowy
-    pixel apart from one outside MODIS' land tiles.
-    """
+def _ndvi_parts(day: date, points: Sequence[SamplePoint], window_days: int) -> tuple[Any, Any]:
+    """(per-point samples on MODIS' grid, start times of the published candidate composites)."""
     import ee
 
     candidates = composites_around(day, window_days)
@@ -269,16 +372,36 @@ def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) 
     published = source.filter(
         ee.Filter.inList("system:time_start", [c.start_ms for c in candidates])
     ).aggregate_array("system:time_start")
+    return samples, published
+
+
+def ndvi_expression(day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
+    """One request: which candidate composites exist, and per point the best QA-clear NDVI among them.
+
+    Each candidate composite (``composites_around``) is masked to ``SummaryQA`` good/marginal and a valid NDVI
+    range, tagged with its priority and start day, and ``qualityMosaic('priority')`` keeps per pixel the most
+    preferred clear composite. ``qa_best`` (best SummaryQA among candidates, unmasked) tells a cloudy or snowy
+    pixel apart from one outside MODIS' land tiles.
+    """
+    import ee
+
+    samples, published = _ndvi_parts(day, points, window_days)
     return ee.Dictionary({"composites": published, "samples": samples})
 
 
 def water_expression(points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any:
+    """The water-distance layer alone; see ``_zone_samples``."""
+    return _zone_samples(points, radius_m, scale_m, with_covariates=False)
+
+
+def _zone_samples(points: Sequence[SamplePoint], radius_m: float, scale_m: float, with_covariates: bool) -> Any:
     """One request: per point, metres to the nearest stream cell and to the nearest permanent water pixel.
 
     Points are grouped by UTM zone and each group is computed on that zone's grid of ``scale_m`` metre square
     pixels (``reproject``), so ``sqrt(fastDistanceTransform) * scale_m`` is metres on the ground at every
     latitude. On a degree grid the same transform would count east-west pixels that shrink with latitude.
-    Distances beyond ``radius_m`` are masked and come back absent.
+    Distances beyond ``radius_m`` are masked and come back absent. ``with_covariates`` adds every covariate band
+    (``covariate_image``) to each zone's image, so one ``reduceRegions`` per zone samples all of them.
     """
     import ee
 
@@ -310,10 +433,64 @@ def water_expression(points: Sequence[SamplePoint], radius_m: float, scale_m: fl
             .addBands(metres_to(water, "d_water", crs))
             .addBands(stream_coverage)
         )
+        if with_covariates:
+            image = image.addBands(covariate_image(crs, scale_m))
         parts.append(
             image.reduceRegions(collection=_points(zone_points), reducer=ee.Reducer.first(), crs=crs, scale=scale_m)
         )
     return ee.FeatureCollection(parts).flatten()
+
+
+def covariate_image(crs: str, scale_m: float) -> Any:
+    """Every covariate as one image, one band per covariate (``Covariate.band_name``), raw values.
+
+    Catalog collections (WorldCover, GPW, the DEM tiles) are mosaicked with a fully masked image of their band
+    merged in (``_masked``), so the band exists even where the collection has nothing. Slope and aspect are
+    computed by ``ee.Terrain`` on the DEM reprojected to the sampling grid (the zone's UTM grid, ``scale_m``).
+    """
+    import ee
+
+    def mosaic(dataset: str, band: str, collection: Any = None) -> Any:
+        source = (collection if collection is not None else ee.ImageCollection(dataset)).select(band)
+        return source.merge(_masked([band])).mosaic()
+
+    by_dataset: dict[str, list[Covariate]] = {}
+    for c in COVARIATES:
+        by_dataset.setdefault(c.dataset, []).append(c)
+    bio = by_dataset[WORLDCLIM_BIO]
+    image = ee.Image(WORLDCLIM_BIO).select([c.band for c in bio]).rename([c.band_name for c in bio])
+    dem = mosaic(DEM, DEM_BAND).reproject(crs=crs, scale=scale_m)
+    image = image.addBands(ee.Terrain.slope(dem).rename(COVARIATE_BY_NAME["slope_deg"].band_name))
+    image = image.addBands(ee.Terrain.aspect(dem).rename(COVARIATE_BY_NAME["aspect_deg"].band_name))
+    lc = COVARIATE_BY_NAME["land_cover_code"]
+    image = image.addBands(mosaic(WORLDCOVER, lc.band).rename(lc.band_name))
+    for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY):
+        layers = by_dataset[dataset]
+        image = image.addBands(ee.Image(dataset).select([c.band for c in layers]).rename([c.band_name for c in layers]))
+    pop = COVARIATE_BY_NAME["population_density"]
+    year = ee.ImageCollection(POPULATION_DENSITY).filterDate(f"{POPULATION_YEAR}-01-01", f"{POPULATION_YEAR + 1}-01-01")
+    return image.addBands(mosaic(POPULATION_DENSITY, pop.band, year).rename(pop.band_name))
+
+
+def point_layers_expression(
+    day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+) -> Any:
+    """One request for every Earth Engine layer of a date and chunk: NDVI, distance to water, the covariates.
+
+    ``{"composites": [...], "ndvi": FeatureCollection, "points": FeatureCollection}``. Two samplings in one
+    ``computeValue``: NDVI on MODIS' own sinusoidal grid (each point reads exactly its 500 m pixel, as the
+    ``ndvi`` layer alone does), and per UTM zone one multi-band image (water distances and every covariate)
+    reduced once on that zone's metric grid of ``scale_m`` metres with ``Reducer.first`` (each covariate is
+    read at the grid cell holding the point, nearest-neighbour from its native pixels, so a point within half a
+    grid cell of a native pixel edge may read the neighbouring pixel). A date wholly before MODIS has no NDVI
+    part (``composites`` and ``ndvi`` are absent).
+    """
+    import ee
+
+    parts: dict[str, Any] = {"points": _zone_samples(points, radius_m, scale_m, with_covariates=True)}
+    if composites_around(day, window_days):
+        parts["ndvi"], parts["composites"] = _ndvi_parts(day, points, window_days)
+    return ee.Dictionary(parts)
 
 
 def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
@@ -463,3 +640,62 @@ def parse_weather_response(points: Sequence[SamplePoint], response: Any) -> tupl
             round(elevation, 1) if elevation is not None else None,
         )
     return published, out
+
+
+
+@dataclass(frozen=True)
+class CovariateSample:
+    values: Mapping[str, float | int | None]  # by Covariate.name, scaled; None where the source has no pixel
+    land_cover_label: str | None
+    missing_reason: str | None
+    missing_detail: str | None
+
+
+def land_cover_label(code: int | None) -> str | None:
+    return LAND_COVER_CLASSES.get(code) if code is not None else None
+
+
+def _stored(c: Covariate, raw: float | None) -> float | int | None:
+    if raw is None:
+        return None
+    value = raw * c.scale
+    if c.integer:
+        return int(round(value))
+    if c.name == "aspect_deg":
+        value %= 360.0
+    return round(value, c.decimals)
+
+
+def parse_covariates_response(points: Sequence[SamplePoint], response: Any) -> dict[int, CovariateSample]:
+    """Scaled covariates per observation from the per-zone samples of ``point_layers_expression``."""
+    by_obs = _features_by_obs(response, "covariates")
+    out: dict[int, CovariateSample] = {}
+    for p in points:
+        props = by_obs.get(p.observation_id)
+        if props is None:
+            out[p.observation_id] = CovariateSample({c.name: None for c in COVARIATES}, None, NOT_RETURNED,
+                                                    "Earth Engine returned no feature for this point")
+            continue
+        values = {c.name: _stored(c, finite_float(props.get(c.band_name))) for c in COVARIATES}
+        code = values["land_cover_code"]
+        if code is not None and code not in LAND_COVER_CLASSES:
+            raise ValueError(f"Earth Engine covariates: {WORLDCOVER} class {code} is not a WorldCover class")
+        gaps = [c for c in COVARIATES if values[c.name] is None]
+        reason = detail = None
+        if gaps:
+            sources = sorted({c.dataset for c in gaps})
+            reason = NO_COVARIATE_DATA
+            detail = (f"no pixel here for {', '.join(c.name for c in gaps)} (from {', '.join(sources)}: sea, "
+                      "Antarctica or outside the layer's land mask)")
+        out[p.observation_id] = CovariateSample(values, land_cover_label(code), reason, detail)
+    return out
+
+
+def split_point_layers(response: Any) -> tuple[Any | None, Any]:
+    """(the NDVI part shaped as ``ndvi_expression``'s answer or None before MODIS, the per-zone samples)."""
+    if not isinstance(response, Mapping) or "points" not in response:
+        raise ValueError(f"Earth Engine point layers: unexpected result {str(response)[:200]}")
+    ndvi = None
+    if "ndvi" in response:
+        ndvi = {"composites": response.get("composites") or [], "samples": response["ndvi"]}
+    return ndvi, response["points"]

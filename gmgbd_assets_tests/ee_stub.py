@@ -22,6 +22,11 @@ CATALOG_BANDS = {
     layers.DEM: ("DEM",),
     layers.HYDROSHEDS_ACC: ("b1",),
     layers.WATER_MASK: ("water_mask",),
+    layers.WORLDCLIM_BIO: tuple(f"bio{i:02d}" for i in range(1, 20)),
+    layers.WORLDCOVER: ("Map",),
+    layers.POPULATION_DENSITY: ("population_density",),
+    **{dataset: ("b0", "b10", "b30", "b60", "b100", "b200")
+       for dataset in (layers.SOIL_ORGANIC_CARBON, layers.SOIL_PH, layers.SOIL_SAND, layers.SOIL_CLAY)},
 }
 
 

@@ -93,9 +93,10 @@ def test_services_hold_requests_to_the_published_rate_and_add_latency(tmp_path: 
 def test_service_call_benchmark_runs_on_a_tiny_sample(tmp_path: Path) -> None:
     runs = benchmark(records=20, per_day=10, workdir=tmp_path, nominatim=False, earth_engine_weather=True)
     pipeline, baseline = runs["pipeline"], runs["baseline"]
-    # Two dates: one iNaturalist page, one Open-Meteo archive call and one EE request per layer each.
+    # Two dates: one iNaturalist page, one Open-Meteo archive call and one EE request each (NDVI and water
+    # distance share the combined request).
     assert pipeline.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 0, "open_meteo": 2,
-                                 "earth_engine": 4}
+                                 "earth_engine": 2}
     assert pipeline.open_meteo_weight == 20
     # The reference pattern: a page per date (10 < 40 records), then per record 1 + 1 + 2 + 3 requests.
     assert baseline.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 20, "open_meteo": 40,
@@ -111,13 +112,13 @@ def test_service_call_benchmark_runs_on_a_tiny_sample(tmp_path: Path) -> None:
     # daily cap moves from Open-Meteo's 10,000 calls to iNaturalist's media allowance.
     ee_weather = runs["pipeline_ee_weather"]
     assert ee_weather.requests == {"inaturalist_api": 2, "photos": 20, "nominatim": 0, "open_meteo": 0,
-                                   "earth_engine": 6}
+                                   "earth_engine": 4}
     assert ee_weather.open_meteo_weight == 0
     assert ee_weather.records_per_day_by_caps() == (pytest.approx(96_000), "photo_media")
     table = markdown_table(runs)
     assert table.splitlines()[0] == ("| per 1,000 records | pipeline | baseline | baseline, no sleeps | "
                                      "pipeline, Earth Engine weather |")
-    assert "| **metadata + geocoding + weather + EE requests** | **400** | **6,100** | **6,100** | **400** |" in table
+    assert "| **metadata + geocoding + weather + EE requests** | **300** | **6,100** | **6,100** | **300** |" in table
 
 
 PAGE = """# Benchmarks
@@ -202,5 +203,13 @@ def test_benchmark_runs_write_their_section_to_the_given_file_only(tmp_path: Pat
     assert "with `python -m benchmarks.scale --records 2000 --days 2`" in written
     explicit = (tmp_path / "explicit.md").read_text()
     assert explicit.startswith("<!-- benchmark:earth_engine:start -->")
-    assert "| `ndvi` | 1 | 20 |" in explicit
+    assert "| `ndvi` | 1 | 20 |" in explicit and "| `covariates` | 0 | 20 |" in explicit
+    assert "`earth_engine_requests=1`" in explicit
     assert BENCHMARKS_DOC.read_text() == before
+
+
+def test_earth_engine_benchmark_counts_at_most_three_requests_for_three_layers(capsys: pytest.CaptureFixture) -> None:
+    """12,000 points on one date (the issue's bar): ndvi, water distance and covariates together send N <= 3."""
+    rows, total = earth_engine.measure(12_000)
+    assert total == 3 and sum(r["requests"] for r in rows) == 3
+    assert capsys.readouterr().out.count("requests") == 3

@@ -7,6 +7,7 @@ import dagster as dg
 import duckdb
 
 from gmgbd_assets.assets.captions import CAPTIONS
+from gmgbd_assets.assets.covariates import COVARIATE_COLUMNS, COVARIATES_TABLE
 from gmgbd_assets.assets.geocodes import GEOCODES
 from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.assets.ndvi import NDVI
@@ -19,7 +20,10 @@ from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 
 UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE)
 UPSTREAM = tuple(spec.name for spec in UPSTREAM_SPECS)
-_SPECS = {spec.name: spec for spec in (RAW_OBSERVATIONS, *UPSTREAM_SPECS)}
+# Optional upstream: its columns follow the others, a record without them stays in gmgbd (LEFT JOIN, no quarantine);
+# the covariates table's own missing_values check reports the gaps.
+OPTIONAL_SPECS = (COVARIATES_TABLE,)
+_SPECS = {spec.name: spec for spec in (RAW_OBSERVATIONS, *UPSTREAM_SPECS, *OPTIONAL_SPECS)}
 
 # The reference dataset's 15 columns: gmgbd holds a row only when all of them have a value.
 REFERENCE_COLUMNS = (
@@ -86,6 +90,13 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
      "water_source"),
     ("observation_source", "VARCHAR", "Where the observation came from ('emulated:...' for demo data)",
      "raw_observations", "observation_source"),
+    # Covariates (optional, after every other column; see docs/covariates.md).
+    *(
+        (name, COVARIATES_TABLE.column(name).sql_type, COVARIATES_TABLE.column(name).description, "covariates", name)
+        for name in COVARIATE_COLUMNS
+    ),
+    ("covariates_source", "VARCHAR", "Covariate datasets ('emulated:...' for offline demo data)", "covariates",
+     "covariates_source"),
 )
 
 
@@ -140,7 +151,8 @@ COLUMN_LINEAGE = dg.TableColumnLineage(
     }
 )
 
-_ALIASES = {"images": "i", "captions": "c", "geocodes": "g", "weather": "w", "ndvi": "n", "water_distance": "d"}
+_ALIASES = {"images": "i", "captions": "c", "geocodes": "g", "weather": "w", "ndvi": "n", "water_distance": "d",
+            "covariates": "v"}
 
 
 def _quarantine_sql() -> str:
@@ -177,8 +189,10 @@ def _gmgbd_sql() -> str:
             select.append("r.common_name IS NULL AS common_name_is_scientific")
         else:
             select.append(f'{source}."{column}" AS "{name}"')
+    optional = {spec.name for spec in OPTIONAL_SPECS}
     joins = "\n".join(
-        f"JOIN {t} {a} ON {a}.observation_id = r.observation_id AND {a}.sighting_date = r.sighting_date"
+        f"{'LEFT JOIN' if t in optional else 'JOIN'} {t} {a} "
+        f"ON {a}.observation_id = r.observation_id AND {a}.sighting_date = r.sighting_date"
         for t, a in _ALIASES.items()
     )
     return (
@@ -190,6 +204,8 @@ def _gmgbd_sql() -> str:
 
 def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_at: datetime) -> None:
     """Rebuild ``gmgbd`` and ``quarantine`` for ``[start, end)`` inside the caller's transaction."""
+    for spec in OPTIONAL_SPECS:  # never materialized: an empty table, every covariate NULL
+        con.execute(spec.ddl())
     con.execute(
         "CREATE OR REPLACE TEMP TABLE raw AS "
         "SELECT * FROM raw_observations WHERE sighting_date >= ? AND sighting_date < ?",
@@ -219,7 +235,7 @@ def _window_stats(store: DuckDBStore, start: date, end: date) -> Iterator[tuple[
 @dated_table_asset(
     GMGBD,
     group_name="dataset",
-    deps=["raw_observations", *UPSTREAM],
+    deps=["raw_observations", *UPSTREAM, *(spec.name for spec in OPTIONAL_SPECS)],
     kinds=("duckdb", "sql"),
     metadata={"dagster/column_lineage": COLUMN_LINEAGE, "quarantine_schema": QUARANTINE.dagster_schema()},
 )
@@ -243,7 +259,7 @@ def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.Materiali
         raise dg.Failure(f"gmgbd needs {', '.join(absent)}: materialize them for these dates first.")
     built_at = datetime.now(UTC).replace(tzinfo=None)
     # The upstream specs too: a table written by an older version gains the columns this one reads.
-    with store.transaction(GMGBD, QUARANTINE, *UPSTREAM_SPECS) as con:
+    with store.transaction(GMGBD, QUARANTINE, *UPSTREAM_SPECS, *OPTIONAL_SPECS) as con:
         build_window(con, start, end, built_at)
     per_date = store.query(
         "SELECT r.sighting_date::VARCHAR AS d, count(*) AS raw, "

@@ -23,6 +23,7 @@ from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
+from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
 NDVI_REASONS = (BEFORE_MODIS, NOT_YET_AVAILABLE, NO_CLEAR_COMPOSITE, NO_COMPOSITE, NO_MODIS_COVERAGE, NOT_RETURNED)
 NDVI_CLASSES_TEXT = ", ".join(f"{name} (> {threshold})" for threshold, name in NDVI_CLASSES) + f" or {NDVI_FLOOR_CLASS}"
@@ -86,13 +87,14 @@ def ndvi(
     composites to draw on: its value is marked ``ndvi_provisional`` (or is NULL with ``not_yet_available``), and
     the refill sensor re-runs the date until the nearer composites are out.
     """
-    client = earth_engine.client(log=context.log.warning)  # fails at once without credentials
+    # One request per date and chunk serves ndvi, water_distance and covariates (whichever runs first samples).
+    client = earth_engine.client(log=context.log.warning, cache=StoredSampleCache(store, context.run.run_id))
     today = datetime.now(UTC).date()
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        before = client.requests["ndvi"]
+        before = client.requests["point_layers"]
         points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
-        samples = client.ndvi(day, points, today=today) if points else {}
+        samples = client.point_layers(day, points, today=today).ndvi if points else {}
         stamp = {"ndvi_source": client.source_ndvi, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
         rows = {
             obs_id: {
@@ -114,13 +116,14 @@ def ndvi(
                 "with_value": sum(1 for s in samples.values() if s.ndvi_value is not None),
                 "lagged": sum(1 for s in samples.values() if s.lag_days),
                 "provisional": sum(1 for s in samples.values() if s.provisional),
-                "requests": client.requests["ndvi"] - before,
+                "requests": client.requests["point_layers"] - before,
             },
         )
 
     summary = enrich_each_date(context, store, NDVI, RAW_OBSERVATIONS, RAW_POINT, compute)
     return summary.result(
-        requests=client.requests["ndvi"],
+        requests=client.requests["point_layers"],
+        cache_hits=client.cache_hits,
         retries=client.retries,
         source=client.source_ndvi,
         window_days=client.window_days,

@@ -12,6 +12,7 @@ from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
+from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
 WATER_DISTANCE = TableSpec(
     name="water_distance",
@@ -66,13 +67,14 @@ def water_distance(
     rather than a made-up far distance. North of 60 N only the water mask is searched; small streams there are
     missed, so distances there are upper bounds.
     """
-    client = earth_engine.client(log=context.log.warning)  # fails at once without credentials
+    # One request per date and chunk serves ndvi, water_distance and covariates (whichever runs first samples).
+    client = earth_engine.client(log=context.log.warning, cache=StoredSampleCache(store, context.run.run_id))
     features: Counter[str] = Counter()
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        before = client.requests["water"]
+        before = client.requests["point_layers"]
         points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
-        samples = client.water(points) if points else {}
+        samples = client.point_layers(day, points).water if points else {}
         stamp = {"water_source": client.source_water, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
         rows = {
             obs_id: {
@@ -93,14 +95,15 @@ def water_distance(
                 "with_value": len(distances),
                 "median_m": distances[len(distances) // 2] if distances else None,
                 "max_m": distances[-1] if distances else None,
-                "requests": client.requests["water"] - before,
+                "requests": client.requests["point_layers"] - before,
             },
         )
 
     summary = enrich_each_date(context, store, WATER_DISTANCE, RAW_OBSERVATIONS, RAW_POINT, compute)
     return summary.result(
         nearest_feature=dict(features),
-        requests=client.requests["water"],
+        requests=client.requests["point_layers"],
+        cache_hits=client.cache_hits,
         retries=client.retries,
         source=client.source_water,
         search_radius_m=client.radius_m,

@@ -97,6 +97,61 @@ def era5_land_ingested_on(day: date) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
+_LAND_COVER_DRAW = ((0.30, 10), (0.40, 20), (0.58, 30), (0.76, 40), (0.84, 50), (0.90, 60), (0.92, 80),
+                    (0.95, 90), (0.96, 95), (0.98, 100), (1.01, 70))
+
+
+def covariate_bands(lat: float, lon: float, is_sea: bool) -> dict[str, int | float]:
+    """Raw band values (as the catalog stores them: WorldClim temperatures in 0.1 °C, soil pH x 10, ...) of every
+    covariate at a point, in each source's range; none at sea, no soil south of 60 S (OpenLandMap has no
+    Antarctica) and no WorldCover beyond its 60 S..84 N tiles."""
+    if is_sea:
+        return {}
+    place = _place(lat, lon)
+
+    def u(name: str) -> float:
+        return _unit("covariate", name, *place)
+
+    mean_c = max(-45.0, min(30.0, 28.0 - 0.45 * abs(lat) + (u("t") - 0.5) * 6))
+    seasonal = 1.0 + abs(lat) * 0.35  # °C amplitude grows poleward
+    precip = max(20.0, 2600.0 * math.exp(-abs(lat) / 25.0) * (0.3 + u("p")))
+    wettest, driest = precip * (0.12 + 0.1 * u("pw")), precip * (0.01 + 0.05 * u("pd"))
+    bio_c = {
+        "bio01": mean_c, "bio02": 6 + 10 * u("dr"), "bio05": mean_c + seasonal + 6, "bio06": mean_c - seasonal - 6,
+        "bio08": mean_c + seasonal * (u("wq") - 0.5), "bio09": mean_c - seasonal * (u("dq") - 0.5),
+        "bio10": mean_c + seasonal * 0.8, "bio11": mean_c - seasonal * 0.8,
+    }
+    bio_c["bio07"] = bio_c["bio05"] - bio_c["bio06"]
+    bio_c["bio02"] = min(bio_c["bio02"], 0.9 * bio_c["bio07"])  # the diurnal range is within the annual range
+    raw: dict[str, int | float] = {f"{layers.COVARIATE_PREFIX}{k}": int(round(v * 10)) for k, v in bio_c.items()}
+    raw.update({
+        layers.COVARIATE_PREFIX + "bio03": int(round(100 * bio_c["bio02"] / bio_c["bio07"])),
+        layers.COVARIATE_PREFIX + "bio04": int(round(seasonal * 60 * 100 / 100)) * 10,
+        layers.COVARIATE_PREFIX + "bio12": int(round(precip)),
+        layers.COVARIATE_PREFIX + "bio13": int(round(wettest)),
+        layers.COVARIATE_PREFIX + "bio14": int(round(driest)),
+        layers.COVARIATE_PREFIX + "bio15": int(round(20 + 100 * u("cv"))),
+        layers.COVARIATE_PREFIX + "bio16": int(round(wettest * 2.7)),
+        layers.COVARIATE_PREFIX + "bio17": int(round(driest * 3.2)),
+        layers.COVARIATE_PREFIX + "bio18": int(round(precip * (0.1 + 0.3 * u("p18")))),
+        layers.COVARIATE_PREFIX + "bio19": int(round(precip * (0.1 + 0.3 * u("p19")))),
+        layers.COVARIATE_PREFIX + "slope_deg": round(-math.log(1 - u("slope")) * 4.0 % 60.0, 3),
+        layers.COVARIATE_PREFIX + "aspect_deg": round(360.0 * u("aspect"), 3),
+        layers.COVARIATE_PREFIX + "population_density": round(-math.log(1 - u("pop")) * 80.0, 3),
+    })
+    if -60.0 <= lat <= 84.0:
+        draw = u("lc")
+        raw[layers.COVARIATE_PREFIX + "land_cover_code"] = next(code for edge, code in _LAND_COVER_DRAW if draw < edge)
+    if lat >= -60.0:
+        for depth in (0, 30):
+            raw[f"{layers.COVARIATE_PREFIX}soil_organic_carbon_{depth}cm"] = int(round(1 + 20 * u(f"oc{depth}")))
+            raw[f"{layers.COVARIATE_PREFIX}soil_ph_{depth}cm"] = int(round(45 + 40 * u(f"ph{depth}")))
+            sand = int(round(5 + 80 * u(f"sand{depth}")))
+            raw[f"{layers.COVARIATE_PREFIX}soil_sand_{depth}cm"] = sand
+            raw[f"{layers.COVARIATE_PREFIX}soil_clay_{depth}cm"] = int(round(2 + (95 - sand) * u(f"clay{depth}")))
+    return raw
+
+
 class OfflineSampler:
     """Implements the ``Backend`` protocol of ``gmgbd_assets.resources.earth_engine`` without a network."""
 
@@ -125,6 +180,28 @@ class OfflineSampler:
 
     def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:
         self._maybe_fail()
+        return self._ndvi(day, points, window_days)
+
+    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> dict[str, Any]:
+        self._maybe_fail()
+        return self._water(points, radius_m, scale_m)
+
+    def point_layers(
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+    ) -> dict[str, Any]:
+        """One request: NDVI (absent before MODIS), and per point water distances and every covariate band."""
+        self._maybe_fail()
+        zones = self._water(points, radius_m, scale_m)
+        sea = open_sea([(p.latitude, p.longitude) for p in points])
+        for feature, p, is_sea in zip(zones["features"], points, sea, strict=True):
+            feature["properties"].update(covariate_bands(p.latitude, p.longitude, is_sea))
+        out: dict[str, Any] = {"points": zones}
+        if layers.composites_around(day, window_days):
+            ndvi = self._ndvi(day, points, window_days)
+            out["ndvi"], out["composites"] = ndvi["samples"], ndvi["composites"]
+        return out
+
+    def _ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:
         if len(points) > layers.MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
         today = self.today or datetime.now(UTC).date()
@@ -159,8 +236,7 @@ class OfflineSampler:
             "samples": {"type": "FeatureCollection", "features": features},
         }
 
-    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> dict[str, Any]:
-        self._maybe_fail()
+    def _water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> dict[str, Any]:
         if len(points) > layers.MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
         sea = open_sea([(p.latitude, p.longitude) for p in points])

@@ -86,6 +86,8 @@ _SAME_BANDS = {
     "Image.and": "image1", "Image.or": "image1", "Image.sqrt": "value", "Image.multiply": "image1",
     "Image.reproject": "image", "Image.fastDistanceTransform": "image",
 }
+# ee.Terrain algorithms: one output band, named after the algorithm, from the first band of the input (a DEM).
+_TERRAIN = {"Terrain.slope": "slope", "Terrain.aspect": "aspect"}
 _REDUCE_KEEPING_NAMES = {"reduce.mean", "reduce.min", "reduce.max", "reduce.median", "ImageCollection.mosaic",
                          "ImageCollection.qualityMosaic"}
 
@@ -196,6 +198,12 @@ class GraphInterpreter:
             return Image(dst.bands + src.bands, dst.masked | src.masked)
         if name == "Image.updateMask" and a["mask"].constant == 0:
             return Image(a["image"].bands, frozenset(a["image"].bands))
+        if name in _TERRAIN:
+            source = a["input"]
+            if not source.bands:
+                raise EarthEngineGraphError(f"{name}: Image has no bands.")
+            return Image((_TERRAIN[name],), frozenset({_TERRAIN[name]}) if source.bands[0] in source.masked else
+                         frozenset())
         if name in _SAME_BANDS:
             source = a[_SAME_BANDS[name]]
             return Image(source.bands, source.masked)

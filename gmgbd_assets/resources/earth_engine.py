@@ -18,7 +18,9 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -26,7 +28,7 @@ import dagster as dg
 from pydantic import Field
 
 import gmgbd_assets.earth_engine_layers as layers
-from gmgbd_assets.earth_engine_layers import Era5Sample, NdviSample, SamplePoint, WaterSample
+from gmgbd_assets.earth_engine_layers import CovariateSample, Era5Sample, NdviSample, SamplePoint, WaterSample
 from gmgbd_assets.resources.rate_limits import Clock, default_clock
 from gmgbd_assets.resources.retries import Retrier, RetryPolicy
 
@@ -34,6 +36,9 @@ LIVE_NDVI_SOURCE = layers.MODIS_NDVI
 LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
 LIVE_WEATHER_SOURCE = f"earth-engine:{layers.ERA5_LAND_DAILY} (UTC day)"
 LIVE_ELEVATION_SOURCE = f"earth-engine:{layers.DEM}"
+LIVE_COVARIATES_SOURCE = "+".join(dict.fromkeys(c.dataset for c in layers.COVARIATES))
+# Part of every cached answer's key: bump it when point_layers_expression changes what it samples.
+POINT_LAYERS_VERSION = "point-layers-1"
 HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
 
 _TRANSIENT = re.compile(
@@ -64,6 +69,10 @@ class Backend(Protocol):
 
     def weather(self, day: date, points: Sequence[SamplePoint]) -> Any: ...
 
+    def point_layers(
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+    ) -> Any: ...
+
 
 class LiveBackend:
     """Builds the expressions and sends each as one ``ee.data.computeValue`` request."""
@@ -84,6 +93,55 @@ class LiveBackend:
     def weather(self, day: date, points: Sequence[SamplePoint]) -> Any:
         return self._compute(layers.weather_expression(day, points))
 
+    def point_layers(
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+    ) -> Any:
+        return self._compute(layers.point_layers_expression(day, points, window_days, radius_m, scale_m))
+
+
+class SampleCache(Protocol):
+    """Where one chunk's combined answer is kept so that ndvi, water_distance and covariates share one request.
+
+    ``lock(key)`` is held around "look up, else request and store", so two steps sampling the same chunk at the
+    same time (multiprocess executor) send one request: the second waits and reads the first one's answer.
+    """
+
+    def get(self, key: str) -> Any | None: ...
+
+    def put(self, key: str, day: date, value: Any) -> None: ...
+
+    def lock(self, key: str) -> AbstractContextManager[None]: ...
+
+
+class MemorySampleCache:
+    """A process-local cache (benchmarks, tests, one client used for all three layers)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        return self._values.get(key)
+
+    def put(self, key: str, day: date, value: Any) -> None:
+        self._values[key] = value
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        with self._lock:
+            yield
+
+
+@dataclass(frozen=True)
+class PointLayers:
+    """Every Earth Engine layer of one date, parsed, from one request per chunk."""
+
+    ndvi: dict[int, NdviSample]
+    water: dict[int, WaterSample]
+    covariates: dict[int, CovariateSample]
+    requests: int  # requests this call sent (0 when every chunk came from the cache)
+    cache_hits: int
+
 
 class EarthEngineClient:
     """Chunks a date's points, sends one request per chunk and layer, retries transient errors, parses."""
@@ -101,6 +159,8 @@ class EarthEngineClient:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
+        cache: SampleCache | None = None,
+        source_covariates: str = LIVE_COVARIATES_SOURCE,
     ) -> None:
         if not 0 <= window_days <= 96:
             raise ValueError(f"ndvi window must be 0..96 days (a season at most), not {window_days}")
@@ -118,7 +178,10 @@ class EarthEngineClient:
             "earth_engine", retry or RetryPolicy(backoff_base_s=2.0), sleep=self.clock.sleep, log=log,
             is_transient=is_transient,
         )
-        self.requests = {"ndvi": 0, "water": 0, "weather": 0}
+        self.requests = {"ndvi": 0, "water": 0, "weather": 0, "point_layers": 0}
+        self.cache = cache or MemorySampleCache()
+        self.source_covariates = source_covariates
+        self.cache_hits = 0
 
     @property
     def retries(self) -> int:
@@ -147,6 +210,49 @@ class EarthEngineClient:
             response = self._call("water", lambda c=chunk: self.backend.water(c, self.radius_m, self.scale_m))
             out.update(layers.parse_water_response(chunk, response, self.radius_m))
         return out
+
+    def chunk_key(self, day: date, chunk: Sequence[SamplePoint]) -> str:
+        """What identifies a chunk's combined answer: the date, the request's parameters and its points."""
+        spec = [POINT_LAYERS_VERSION, day.isoformat(), self.window_days, self.radius_m, self.scale_m,
+                [(p.observation_id, p.latitude, p.longitude) for p in chunk]]
+        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
+
+    def _point_layers_chunk(self, day: date, chunk: Sequence[SamplePoint]) -> tuple[Any, bool]:
+        """(the chunk's combined answer, whether it came from the cache)."""
+        key = self.chunk_key(day, chunk)
+        with self.cache.lock(key):
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.cache_hits += 1
+                return cached, True
+            response = self._call(
+                "point_layers",
+                lambda: self.backend.point_layers(day, chunk, self.window_days, self.radius_m, self.scale_m),
+            )
+            self.cache.put(key, day, response)
+            return response, False
+
+    def point_layers(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> PointLayers:
+        """NDVI, distance to water and every covariate per observation: one request per chunk, shared through
+        the cache by whichever of the three assets samples the date first."""
+        ndvi: dict[int, NdviSample] = {}
+        water: dict[int, WaterSample] = {}
+        covariates: dict[int, CovariateSample] = {}
+        sent = hits = 0
+        for chunk in layers.chunks(points, self.chunk_size):
+            response, hit = self._point_layers_chunk(day, chunk)
+            hits += hit
+            sent += not hit
+            ndvi_part, zones = layers.split_point_layers(response)
+            if ndvi_part is None:
+                if day >= layers.MODIS_FIRST_COMPOSITE:
+                    raise ValueError(f"Earth Engine point layers: no NDVI part for {day}")
+                ndvi.update({p.observation_id: layers.before_modis_sample(day) for p in chunk})
+            else:
+                ndvi.update(layers.parse_ndvi_response(day, chunk, ndvi_part, self.window_days, today))
+            water.update(layers.parse_water_response(chunk, zones, self.radius_m))
+            covariates.update(layers.parse_covariates_response(chunk, zones))
+        return PointLayers(ndvi, water, covariates, sent, hits)
 
     def weather(self, day: date, points: Sequence[SamplePoint]) -> tuple[bool, dict[int, Era5Sample]]:
         """(whether ERA5-Land has published ``day``, temperature and elevation per observation)."""
@@ -270,7 +376,13 @@ class EarthEngineResource(dg.ConfigurableResource):
     def elevation_source(self) -> str:
         return self.provenance(LIVE_ELEVATION_SOURCE)
 
-    def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
+    @property
+    def covariates_source(self) -> str:
+        return self.provenance(LIVE_COVARIATES_SOURCE)
+
+    def client(
+        self, log: Callable[[str], None] | None = None, cache: SampleCache | None = None
+    ) -> EarthEngineClient:
         return EarthEngineClient(
             self.backend(),
             source_ndvi=self.ndvi_source,
@@ -281,4 +393,6 @@ class EarthEngineResource(dg.ConfigurableResource):
             chunk_size=self.chunk_size,
             retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
             log=log,
+            cache=cache,
+            source_covariates=self.covariates_source,
         )
