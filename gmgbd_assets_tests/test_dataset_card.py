@@ -144,6 +144,18 @@ def test_licence_mix_and_quarantine_reasons_match_the_tables(built):
     assert "Demo data" in card  # the sample's values are emulated
 
 
+def test_card_has_a_manifest_per_covariate_with_its_share_missing(built):
+    from gmgbd_assets.earth_engine_layers import COVARIATES
+
+    rows = {r[0].strip("`"): r for r in _table(built.card, "### Covariates")}
+    assert set(rows) == {c.name for c in COVARIATES}
+    total = built.store.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
+    for c in COVARIATES:
+        missing = built.store.query(f'SELECT count(*) AS n FROM gmgbd WHERE "{c.name}" IS NULL')["n"][0]
+        assert rows[c.name][-1] == f"{missing / total:.1%}", c.name
+        assert c.dataset in rows[c.name][1] and rows[c.name][6] == c.licence
+
+
 def test_card_states_the_limits_of_the_sources(built):
     """A researcher reading the card learns that water bodies are those of 2015 and how late ERA5-Land can be."""
     environment = built.card.split("## Environment", 1)[1].split("## Licences", 1)[0]

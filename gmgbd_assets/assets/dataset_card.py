@@ -19,6 +19,7 @@ import polars as pl
 from gmgbd_assets.assets.gmgbd import GMGBD
 from gmgbd_assets.checks import completeness_result
 from gmgbd_assets.earth_engine_layers import (
+    COVARIATES,
     DEM,
     ERA5_LAND_FINAL_DAYS,
     NDVI_CLASSES,
@@ -143,6 +144,20 @@ def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
                     splits, rules)
 
 
+def covariate_manifest(data: CardData) -> list[tuple[str, ...]]:
+    """Per covariate: where it comes from, how it was scaled, its licence and the share of records without it."""
+    missing = {p.column.name: p.missing for p in data.profiles}
+    records = int(data.counts["records"] or 0)
+    rows = []
+    for c in COVARIATES:
+        gap = missing.get(c.name)
+        share = f"{gap / records:.1%}" if records and gap is not None else "n/a"
+        source = f"`{c.dataset}`" + (f" band `{c.band}`" if c.band else " (ee.Terrain)")
+        rows.append((f"`{c.name}`", source, c.version, f"{c.resolution_m:g} m", c.unit, f"x {c.scale:g}",
+                     c.licence, share))
+    return rows
+
+
 def split_shares(splits: pl.DataFrame) -> list[tuple[str, str, int, str, int]]:
     """(scheme, side, records, share of the scheme's records, blocks), in scheme and side order."""
     rows = {(scheme, side): (n, blocks) for scheme, side, n, blocks in splits.iter_rows()}
@@ -253,6 +268,14 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         f"release (`{DEM}`). ERA5-Land reaches the Earth Engine catalog up to three months late: a temperature "
         f"missing for a date younger than {ERA5_LAND_FINAL_DAYS} days is `not_yet_available` and filled in by a "
         "later run.",
+        "",
+        "### Covariates",
+        "",
+        "Optional columns after the reference ones: a record missing one stays in the table (NULL with a reason in "
+        "the `covariates` table). Sampled in the same Earth Engine request as NDVI and water distance.",
+        "",
+        markdown_table(covariate_manifest(data), ["column", "source", "version", "resolution", "unit",
+                                                  "scale applied", "licence", "missing"]),
         "",
         "## Licences",
         "",
