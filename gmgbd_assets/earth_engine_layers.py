@@ -150,8 +150,8 @@ COVARIATES: tuple[Covariate, ...] = (
               f"Terrain slope from {DEM} (ee.Terrain.slope on the DEM resampled to the sampling grid)",
               30.0, DEM_LICENCE, "2011-2015 acquisitions", "GLO-30 2024_1", decimals=1),
     Covariate("aspect_deg", DEM, "", 1.0, "degrees", (0.0, 360.0),
-              f"Terrain aspect, clockwise from north, from {DEM} (ee.Terrain.aspect); NULL on flat ground "
-              "is not distinguished: a flat cell reads 0 or 90",
+              f"Terrain aspect, clockwise from north, from {DEM} (ee.Terrain.aspect); flat ground has no "
+              "true aspect but is not NULL: read it together with slope_deg",
               30.0, DEM_LICENCE, "2011-2015 acquisitions", "GLO-30 2024_1", decimals=1),
     Covariate("land_cover_code", WORLDCOVER, "Map", 1.0, "class code", (10.0, 100.0),
               f"ESA WorldCover 2021 class code at the point ({WORLDCOVER}, 10 m; see land_cover_label)",

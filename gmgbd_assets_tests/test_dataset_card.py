@@ -14,6 +14,7 @@ import pytest
 from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.definitions import build_definitions
+from gmgbd_assets.earth_engine_layers import COVARIATES
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.settings import Settings
 from gmgbd_assets.splits import SplitConfig
@@ -145,8 +146,6 @@ def test_licence_mix_and_quarantine_reasons_match_the_tables(built):
 
 
 def test_card_has_a_manifest_per_covariate_with_its_share_missing(built):
-    from gmgbd_assets.earth_engine_layers import COVARIATES
-
     rows = {r[0].strip("`"): r for r in _table(built.card, "### Covariates")}
     assert set(rows) == {c.name for c in COVARIATES}
     total = built.store.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
