@@ -88,7 +88,8 @@ def synthetic_raw_observations(store: DuckDBStore, records: int, start: date, da
         con.execute(
             """
             INSERT INTO raw_observations
-            SELECT 100000000 + i, ?::DATE + (i % ?)::INTEGER,
+            SELECT 100000000 + i, '00000000-0000-4000-8000-' || lpad((100000000 + i)::VARCHAR, 12, '0'),
+                   ?::DATE + (i % ?)::INTEGER,
                    -60 + (hash(i) % 12000) / 100.0, -180 + (hash(i + 1) % 36000) / 100.0, 10.0, FALSE,
                    'Species ' || (i % 5000), CASE WHEN i % 50 = 0 THEN NULL ELSE 'Common ' || (i % 5000) END,
                    i % 5000, 'species', 'Aves', 300000000 + i,
