@@ -210,10 +210,14 @@ def page(dagster_ui: Dagster, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def _open(page, ui: Dagster, path: str) -> None:
     page.goto(f"{ui.url}{path}")
-    # First visit only: Dagster's newsletter dialog covers the page until skipped.
+    _skip_newsletter(page, 3_000)
+
+
+def _skip_newsletter(page, timeout_ms: int) -> None:
+    """First visit only: Dagster's newsletter dialog covers the page until skipped (it can take seconds)."""
     skip = page.get_by_role("button", name="Skip")
     try:
-        skip.wait_for(state="visible", timeout=3_000)
+        skip.wait_for(state="visible", timeout=timeout_ms)
     except Exception:  # noqa: BLE001 - the dialog did not appear
         return
     skip.click()
@@ -221,6 +225,7 @@ def _open(page, ui: Dagster, path: str) -> None:
 
 def _expand_all_groups(page) -> None:
     """With several asset groups the lineage shows one box per group: expand them as a user would (gear menu)."""
+    _skip_newsletter(page, 10_000)  # on a loaded machine the first page's dialog comes late and blocks the gear
     page.locator("button:has([aria-label='settings'])").last.click()  # the graph's gear, not the sidebar's
     expand = page.get_by_role("menuitem", name=re.compile("Expand all groups"))
     if expand.count():
