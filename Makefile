@@ -9,7 +9,7 @@ OFFLINE := GMGBD_PROFILE=offline DAGSTER_HOME=$(DAGSTER_HOME)
 # dg checks that the project's virtual environment is the active one.
 DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg
 
-.PHONY: demo test dev lint install clean-data
+.PHONY: demo test test-e2e dev lint install clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check gmgbd_assets gmgbd_assets_tests benchmarks data/sample
 	$(BIN)/python -m pytest -q
+
+# The end-to-end tests (faults, kills, parallel runs, the browser): minutes each, so CI runs them as their own step.
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -q -m e2e
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)

@@ -86,6 +86,7 @@ def reference(tmp_path_factory) -> dict[str, pl.DataFrame]:
     return snapshot(data_dir)
 
 
+@pytest.mark.e2e
 def test_faults_on_one_request_in_five_leave_the_dataset_identical(reference, tmp_path):
     output = _run(tmp_path, GMGBD_EMULATOR_FAULT_RATE="0.2", GMGBD_EMULATOR_SEED="7")
     assert "retry" in output  # the faults really happened and were retried
@@ -93,6 +94,7 @@ def test_faults_on_one_request_in_five_leave_the_dataset_identical(reference, tm
     assert_images_intact(tmp_path)
 
 
+@pytest.mark.e2e
 def test_faults_that_outlast_the_retries_fail_the_run_and_store_nothing(tmp_path):
     proc = _start(tmp_path, "2024-06-01", "2024-06-01", GMGBD_EMULATOR_FAULT_RATE="0.97", GMGBD_EMULATOR_SEED="3")
     output, _ = proc.communicate(timeout=400)
@@ -105,6 +107,7 @@ def test_faults_that_outlast_the_retries_fail_the_run_and_store_nothing(tmp_path
         con.close()
 
 
+@pytest.mark.e2e
 def test_four_parallel_runs_of_four_dates_all_succeed(tmp_path):
     procs = [_start(tmp_path, day, day) for day in SAMPLE_PER_DATE]
     outputs = [p.communicate(timeout=500)[0] for p in procs]
@@ -130,6 +133,7 @@ def _kill_when(proc: subprocess.Popen, marker: str, delay_s: float) -> str:
     return "".join(seen)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("marker", "delay_s"),
     [

@@ -37,6 +37,8 @@ except ImportError:  # reported by the `page` fixture, with what to install
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.settings import Settings
 
+pytestmark = pytest.mark.e2e
+
 # What the UI must show. The asset graph of the finished project: one constant to edit if assets change.
 EXPECTED_ASSETS = (
     "raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "covariates", "gmgbd",
