@@ -48,9 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--voters", type=int, default=og.VOTERS, help="nearest places that vote on the state")
     report.add_argument(parser)
     args = parser.parse_args(argv)
-    og.VOTERS = args.voters
     t0 = time.perf_counter()
-    g = og.offline_geocoder()
+    g = og.OfflineGeocoder(voters=args.voters)
     load_s = time.perf_counter() - t0
     rows = reference()
     found = g.lookup_many([float(r["latitude"]) for r in rows], [float(r["longitude"]) for r in rows])
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         "city-state / region-city": np.array(["city" in r["why"] for r in rows]),
         "overseas / islands": np.array([("overseas" in r["why"]) or ("island" in r["why"]) for r in rows]),
     }
-    print(f"offline geocoder: {g.version}; {og.VOTERS} voters; load {load_s:.1f}s; reference {REFERENCE.name}")
+    print(f"offline geocoder: {g.version}; {g.voters} voters; load {load_s:.1f}s; reference {REFERENCE.name}")
     table_rows = []
     for name, mask in groups.items():
         c, st, n = country_ok[mask].sum(), state_ok[mask].sum(), mask.sum()
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"throughput: 100,000 random points (land and sea) geocoded in {throughput_s:.2f}s")
     report.publish(args, "geocoder_agreement", "\n\n".join([
         report.provenance(report.command_line("benchmarks.geocoder_agreement", argv)),
-        f"Offline geocoder `{g.version}`, {og.VOTERS} voters, against `benchmarks/{REFERENCE.name}`: {len(rows)} real "
+        f"Offline geocoder `{g.version}`, {g.voters} voters, against `benchmarks/{REFERENCE.name}`: {len(rows)} real "
         "towns and landmarks with their current first-level division (ISO 3166-2, checked with `pycountry`) in "
         "Nominatim's English. Not Nominatim itself (no network here), and weighted towards hard cases; town "
         "centres, where the town decides the state, so points between towns near a border fare worse.",

