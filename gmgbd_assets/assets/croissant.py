@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.covariates import COVARIATE_COLUMNS
-from gmgbd_assets.assets.dataset_card import CARD_FILE, PLOTS_DIR, PROVENANCE
+from gmgbd_assets.assets.dataset_card import CARD_FILE, PLOTS_DIR, PROVENANCE, REMOVED_FILE
 from gmgbd_assets.assets.exports import (
     ATTRIBUTION_COLUMNS,
     ATTRIBUTION_FILE,
@@ -57,7 +57,7 @@ FILE_SETS = (
 )
 FILE_PATTERNS = (
     f"csv/{DATE_DIR}/*.csv", f"parquet/{DATE_DIR}/{PARQUET_FILE}", f"webdataset/{SHARD_GLOB}", "webdataset/README.md",
-    CARD_FILE, f"{PLOTS_DIR}/*.png",
+    CARD_FILE, f"{PLOTS_DIR}/*.png", REMOVED_FILE,
 )
 
 
