@@ -151,10 +151,12 @@ def covariate_manifest(covariate: Covariate, missing_share: float | None) -> str
     """Source id and version, band, resolution, unit, scale applied, licence and share missing, as one sentence."""
     band = f"band {covariate.band}" if covariate.band else "derived with ee.Terrain"
     missing = f"{missing_share:.1%}" if missing_share is not None else "n/a"
-    return (f"Source: Earth Engine {covariate.dataset} (version {covariate.version}), {band}; native pixel "
-            f"{covariate.resolution_m:g} m; date coverage {covariate.coverage}; unit {covariate.unit}; "
-            f"stored value = raw x {covariate.scale:g}; licence {covariate.licence}; "
-            f"missing in this export: {missing}.")
+    return (
+        f"Source: Earth Engine {covariate.dataset} (version {covariate.version}), {band}; native pixel "
+        f"{covariate.resolution_m:g} m; date coverage {covariate.coverage}; unit {covariate.unit}; "
+        f"stored value = raw x {covariate.scale:g}; licence {covariate.licence}; "
+        f"missing in this export: {missing}."
+    )
 
 
 def field_description(column: Column, missing_share: Mapping[str, float]) -> str:
@@ -180,14 +182,16 @@ def record_set(table: TableFiles, missing_share: Mapping[str, float]) -> dict[st
     for column in table.columns:
         if column.sql_type.split("(")[0].upper() not in DATA_TYPES:
             raise ValueError(f"No Croissant data type for {column.name} ({column.sql_type})")
-        fields.append({
-            "@type": "cr:Field",
-            "@id": f"{table.record_set}/{column.name}",
-            "name": column.name,
-            "description": field_description(column, missing_share),
-            "dataType": DATA_TYPES[column.sql_type.split("(")[0].upper()],
-            "source": {"fileSet": {"@id": file_set_id(table)}, "extract": {"column": column.name}},
-        })
+        fields.append(
+            {
+                "@type": "cr:Field",
+                "@id": f"{table.record_set}/{column.name}",
+                "name": column.name,
+                "description": field_description(column, missing_share),
+                "dataType": DATA_TYPES[column.sql_type.split("(")[0].upper()],
+                "source": {"fileSet": {"@id": file_set_id(table)}, "extract": {"column": column.name}},
+            }
+        )
     rs: dict[str, object] = {
         "@type": "cr:RecordSet",
         "@id": table.record_set,
@@ -213,8 +217,13 @@ def sources() -> list[dict[str, object]]:
     for c in COVARIATE_BY_NAME.values():
         seen.setdefault(c.dataset, c)
     return [
-        {"@type": "sc:Dataset", "name": dataset, "version": c.version,
-         "url": EE_CATALOG + dataset.replace("/", "_"), "license": LICENCE_URLS.get(c.licence, c.licence)}
+        {
+            "@type": "sc:Dataset",
+            "name": dataset,
+            "version": c.version,
+            "url": EE_CATALOG + dataset.replace("/", "_"),
+            "license": LICENCE_URLS.get(c.licence, c.licence),
+        }
         for dataset, c in seen.items()
     ]
 
@@ -234,19 +243,37 @@ def build(
     """The Croissant document. ``file_sets``: (id, description, includes glob, encoding format) of the files not
     read into records (photos, shards)."""
     distribution: list[dict[str, object]] = [
-        {"@type": "cr:FileObject", "@id": f.path, "name": f.path, "contentUrl": f.path,
-         "encodingFormat": _encoding(f.path), "sha256": f.sha256, "contentSize": f"{f.size} B"}
+        {
+            "@type": "cr:FileObject",
+            "@id": f.path,
+            "name": f.path,
+            "contentUrl": f.path,
+            "encodingFormat": _encoding(f.path),
+            "sha256": f.sha256,
+            "contentSize": f"{f.size} B",
+        }
         for f in files
     ]
     distribution += [
-        {"@type": "cr:FileSet", "@id": file_set_id(t), "name": file_set_id(t),
-         "description": f"Every date's file of the {t.record_set} record set.",
-         "encodingFormat": _encoding(t.includes), "includes": t.includes}
+        {
+            "@type": "cr:FileSet",
+            "@id": file_set_id(t),
+            "name": file_set_id(t),
+            "description": f"Every date's file of the {t.record_set} record set.",
+            "encodingFormat": _encoding(t.includes),
+            "includes": t.includes,
+        }
         for t in tables
     ]
     distribution += [
-        {"@type": "cr:FileSet", "@id": set_id, "name": set_id, "description": text, "encodingFormat": encoding,
-         "includes": includes}
+        {
+            "@type": "cr:FileSet",
+            "@id": set_id,
+            "name": set_id,
+            "description": text,
+            "encodingFormat": encoding,
+            "includes": includes,
+        }
         for set_id, text, includes, encoding in file_sets
     ]
     document: dict[str, object] = {

@@ -35,6 +35,7 @@ EXPORTED_RECORDS = TableSpec(
     detail_column=None,
     parity_with_raw=False,
 )
+QUARANTINE_REASON = "asset || ': ' || reason"
 REMOVED_COLUMNS = (KEY, "sighting_date", "licence_then", "licence_now", "reason", "detail")
 
 
@@ -57,35 +58,55 @@ def removed_since_previous(store: DuckDBStore, license_filter: LicenseFilter) ->
     if not gone.height:
         return pl.DataFrame(schema=dict.fromkeys(REMOVED_COLUMNS, pl.String))
     gone = (
-        gone.join(store.query(f'SELECT "{KEY}", photo_license AS in_gmgbd, true AS complete FROM gmgbd'), on=KEY,
-                  how="left")
-        .join(store.query(f'SELECT "{KEY}", photo_license AS in_raw, true AS raw FROM raw_observations'), on=KEY,
-              how="left")
-        .join(store.query(
-            f"SELECT \"{KEY}\", string_agg(DISTINCT asset || ': ' || reason, '; ' ORDER BY asset || ': ' || reason) "
-            "AS quarantined FROM quarantine GROUP BY 1"), on=KEY, how="left")
+        gone.join(
+            store.query(f'SELECT "{KEY}", photo_license AS in_gmgbd, true AS complete FROM gmgbd'), on=KEY, how="left"
+        )
+        .join(
+            store.query(f'SELECT "{KEY}", photo_license AS in_raw, true AS raw FROM raw_observations'),
+            on=KEY,
+            how="left",
+        )
+        .join(
+            store.query(
+                f"SELECT \"{KEY}\", string_agg(DISTINCT {QUARANTINE_REASON}, '; ' ORDER BY {QUARANTINE_REASON}) "
+                "AS quarantined FROM quarantine GROUP BY 1"
+            ),
+            on=KEY,
+            how="left",
+        )
         .sort("sighting_date", KEY)
     )
     rows = []
     for record in gone.iter_rows(named=True):
         if record["complete"]:
             now, reason = licence_name(record["in_gmgbd"]), LICENCE_NOT_ALLOWED
-            detail = (f"GMGBD_EXPORT_LICENSES {license_filter.description} does not allow {now} "
-                      f"(previous build: {record['licence_filter']})")
+            detail = (
+                f"GMGBD_EXPORT_LICENSES {license_filter.description} does not allow {now} "
+                f"(previous build: {record['licence_filter']})"
+            )
         elif record["raw"]:
             now, reason = licence_name(record["in_raw"]), NOT_COMPLETE
             detail = f"left out of gmgbd: {record['quarantined'] or 'no quarantine row'}"
         else:
             now, reason, detail = "—", OBSERVATION_GONE, "no longer in raw_observations"
-        rows.append((str(record[KEY]), record["sighting_date"].isoformat(), licence_name(record["licence_then"]),
-                     now, reason, detail))
+        rows.append(
+            (
+                str(record[KEY]),
+                record["sighting_date"].isoformat(),
+                licence_name(record["licence_then"]),
+                now,
+                reason,
+                detail,
+            )
+        )
     return pl.DataFrame(rows, schema=dict.fromkeys(REMOVED_COLUMNS, pl.String), orient="row")
 
 
 def record_build(store: DuckDBStore, license_filter: LicenseFilter, built_at: datetime) -> int:
     """Replace the stored previous build with the records exported now. Returns how many."""
     now = exported_now(store, license_filter).with_columns(
-        licence_filter=pl.lit(license_filter.description), built_at=pl.lit(built_at.replace(tzinfo=None)))
+        licence_filter=pl.lit(license_filter.description), built_at=pl.lit(built_at.replace(tzinfo=None))
+    )
     frame = now.select(EXPORTED_RECORDS.column_names).cast(EXPORTED_RECORDS.polars_schema())
     with store.transaction(EXPORTED_RECORDS) as con:
         con.register("incoming", frame.to_arrow())

@@ -71,15 +71,20 @@ def _plain(value: object, data_type: str) -> object:
 
 def _records(path: Path, record_set: str) -> list[dict]:
     dataset = mlc.Dataset(jsonld=str(path))
-    fields = {f["@id"]: f["dataType"] for rs in json.loads(path.read_text())["recordSet"] if rs["@id"] == record_set
-              for f in rs["field"]}
-    return [{key.split("/", 1)[1]: _plain(v, fields[key]) for key, v in r.items()}
-            for r in dataset.records(record_set)]
+    fields = {
+        f["@id"]: f["dataType"]
+        for rs in json.loads(path.read_text())["recordSet"]
+        if rs["@id"] == record_set
+        for f in rs["field"]
+    }
+    return [{key.split("/", 1)[1]: _plain(v, fields[key]) for key, v in r.items()} for r in dataset.records(record_set)]
 
 
 def _rows(frame: pl.DataFrame) -> list[dict]:
-    return [{k: (v.replace(tzinfo=None) if isinstance(v, datetime) else v) for k, v in row.items()}
-            for row in frame.iter_rows(named=True)]
+    return [
+        {k: (v.replace(tzinfo=None) if isinstance(v, datetime) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
 
 
 def test_mlcroissant_validates_the_file_with_no_error_or_warning(built, no_network):
@@ -93,15 +98,15 @@ def test_mlcroissant_validates_the_file_with_no_error_or_warning(built, no_netwo
 
 
 def test_parquet_record_set_reads_back_every_exported_row_offline(built, no_network):
-    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet",
-                               hive_partitioning=False)
+    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet", hive_partitioning=False)
     records = _records(built.path, "gmgbd")
     assert len(records) == exported.height > 100
     assert sorted(records, key=lambda r: r["observation_id"]) == _rows(exported.sort("observation_id"))
 
 
-@pytest.mark.parametrize("record_set, file", [("gmgbd_csv", "gmgbd.csv"), ("attribution", "attribution.csv"),
-                                              ("splits_csv", "splits.csv")])
+@pytest.mark.parametrize(
+    "record_set, file", [("gmgbd_csv", "gmgbd.csv"), ("attribution", "attribution.csv"), ("splits_csv", "splits.csv")]
+)
 def test_csv_record_sets_read_back_every_exported_row_offline(built, no_network, record_set, file):
     spec = next(t for t in tables() if t.record_set == record_set)
     schema = {c.name: EXPORT_SPEC.polars_schema()[c.name] for c in spec.columns}
@@ -120,8 +125,11 @@ def test_every_column_of_every_export_file_is_a_field_of_its_record_set(built):
     root = built.settings.exports_dir
     parquet = pl.read_parquet_schema(next(root.glob("parquet/*/gmgbd.parquet")))
     assert _fields(built.doc, "gmgbd") == list(parquet) == EXPORT_SPEC.column_names
-    for record_set, file in (("gmgbd_csv", "gmgbd.csv"), ("attribution", "attribution.csv"),
-                             ("splits_csv", "splits.csv")):
+    for record_set, file in (
+        ("gmgbd_csv", "gmgbd.csv"),
+        ("attribution", "attribution.csv"),
+        ("splits_csv", "splits.csv"),
+    ):
         header = next(root.glob(f"csv/*/{file}")).read_text().splitlines()[0].split(",")
         assert _fields(built.doc, record_set) == header, file
     assert _fields(built.doc, "gmgbd_csv") == CSV_SPEC.column_names
@@ -136,8 +144,11 @@ def test_every_column_of_every_export_file_is_a_field_of_its_record_set(built):
 def test_every_export_file_is_listed_with_its_true_checksum(built):
     root = built.settings.exports_dir
     objects = {d["contentUrl"]: d for d in built.doc["distribution"] if d["@type"] == "cr:FileObject"}
-    on_disk = {p.relative_to(root).as_posix() for pattern in ("csv/*/*.csv", "parquet/*/*", "webdataset/*/*.tar")
-               for p in root.glob(pattern)}
+    on_disk = {
+        p.relative_to(root).as_posix()
+        for pattern in ("csv/*/*.csv", "parquet/*/*", "webdataset/*/*.tar")
+        for p in root.glob(pattern)
+    }
     assert on_disk and on_disk <= set(objects)
     for url, entry in objects.items():
         assert entry["sha256"] == sha256_of(root / url), url
@@ -147,15 +158,20 @@ def test_every_export_file_is_listed_with_its_true_checksum(built):
 
 
 def test_covariate_fields_carry_their_manifest_and_share_missing(built):
-    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet",
-                               hive_partitioning=False)
-    fields = {f["name"]: f["description"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd"
-              for f in rs["field"]}
+    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet", hive_partitioning=False)
+    fields = {f["name"]: f["description"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
     for c in COVARIATES:
         text = fields[c.name]
         share = exported[c.name].null_count() / exported.height
-        for part in (c.dataset, f"version {c.version}", f"{c.resolution_m:g} m", f"unit {c.unit}",
-                     f"raw x {c.scale:g}", f"licence {c.licence}", f"missing in this export: {share:.1%}"):
+        for part in (
+            c.dataset,
+            f"version {c.version}",
+            f"{c.resolution_m:g} m",
+            f"unit {c.unit}",
+            f"raw x {c.scale:g}",
+            f"licence {c.licence}",
+            f"missing in this export: {share:.1%}",
+        ):
             assert part in text, (c.name, part)
     sources = {s["name"] for s in built.doc["isBasedOn"]}
     assert sources == {c.dataset for c in COVARIATES}
@@ -170,10 +186,11 @@ def test_rai_fields_name_the_personal_data_and_say_the_demo_data_is_emulated(bui
     # The fixture's provenance columns are emulated: the file says so up front and in the collection process.
     assert doc["description"].startswith("DEMO DATA")
     assert "emulated" in doc["rai:dataCollection"] and "Do not use them for research" in doc["rai:dataCollection"]
-    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet",
-                               hive_partitioning=False)
-    assert doc["rai:dataCollectionTimeFrame"] == [exported["sighting_date"].min().isoformat(),
-                                                  exported["sighting_date"].max().isoformat()]
+    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet", hive_partitioning=False)
+    assert doc["rai:dataCollectionTimeFrame"] == [
+        exported["sighting_date"].min().isoformat(),
+        exported["sighting_date"].max().isoformat(),
+    ]
     assert all(isinstance(date.fromisoformat(d), date) for d in doc["rai:dataCollectionTimeFrame"])
     for field in ("dataBiases", "dataLimitations", "dataCollectionType", "dataUseCases"):
         assert doc[f"rai:{field}"]

@@ -35,29 +35,56 @@ KEY = "observation_id"
 def tables() -> tuple[TableFiles, ...]:
     """The tabular export files and their columns, from the export contracts (a column added there appears here)."""
     return (
-        TableFiles("gmgbd", "Every column of every exported record, then its train/val/test sides (Parquet, "
-                   "one file per sighting date).", f"parquet/{DATE_DIR}/{PARQUET_FILE}", EXPORT_SPEC.columns, KEY),
-        TableFiles("gmgbd_csv", "The reference dataset's 15 columns, in its order (CSV, one file per date; "
-                   "the photos are in images/ beside it).", f"csv/{DATE_DIR}/{CSV_FILE}", CSV_SPEC.columns,
-                   "filename"),
-        TableFiles("attribution", "Licence, attribution and link of each photo of the CSV export, same rows.",
-                   f"csv/{DATE_DIR}/{ATTRIBUTION_FILE}",
-                   tuple(EXPORT_SPEC.column(c) for c in ATTRIBUTION_COLUMNS), "filename"),
-        TableFiles("splits_csv", "Train/val/test sides of each record of the CSV export, same rows.",
-                   f"csv/{DATE_DIR}/{SPLITS_CSV_FILE}", tuple(EXPORT_SPEC.column(c) for c in SPLITS_CSV_COLUMNS),
-                   "filename"),
+        TableFiles(
+            "gmgbd",
+            "Every column of every exported record, then its train/val/test sides (Parquet, "
+            "one file per sighting date).",
+            f"parquet/{DATE_DIR}/{PARQUET_FILE}",
+            EXPORT_SPEC.columns,
+            KEY,
+        ),
+        TableFiles(
+            "gmgbd_csv",
+            "The reference dataset's 15 columns, in its order (CSV, one file per date; "
+            "the photos are in images/ beside it).",
+            f"csv/{DATE_DIR}/{CSV_FILE}",
+            CSV_SPEC.columns,
+            "filename",
+        ),
+        TableFiles(
+            "attribution",
+            "Licence, attribution and link of each photo of the CSV export, same rows.",
+            f"csv/{DATE_DIR}/{ATTRIBUTION_FILE}",
+            tuple(EXPORT_SPEC.column(c) for c in ATTRIBUTION_COLUMNS),
+            "filename",
+        ),
+        TableFiles(
+            "splits_csv",
+            "Train/val/test sides of each record of the CSV export, same rows.",
+            f"csv/{DATE_DIR}/{SPLITS_CSV_FILE}",
+            tuple(EXPORT_SPEC.column(c) for c in SPLITS_CSV_COLUMNS),
+            "filename",
+        ),
     )
 
 
 FILE_SETS = (
-    ("photos", "The photos of the CSV export, named by its filename column.", f"csv/{DATE_DIR}/images/*",
-     "image/jpeg"),
-    ("webdataset-shards", "WebDataset shards: per record <key>.jpg and <key>.json (every column of the gmgbd "
-     "record set).", f"webdataset/{SHARD_GLOB}", "application/x-tar"),
+    ("photos", "The photos of the CSV export, named by its filename column.", f"csv/{DATE_DIR}/images/*", "image/jpeg"),
+    (
+        "webdataset-shards",
+        "WebDataset shards: per record <key>.jpg and <key>.json (every column of the gmgbd record set).",
+        f"webdataset/{SHARD_GLOB}",
+        "application/x-tar",
+    ),
 )
 FILE_PATTERNS = (
-    f"csv/{DATE_DIR}/*.csv", f"parquet/{DATE_DIR}/{PARQUET_FILE}", f"webdataset/{SHARD_GLOB}", "webdataset/README.md",
-    CARD_FILE, f"{PLOTS_DIR}/*.png", REMOVED_FILE,
+    f"csv/{DATE_DIR}/*.csv",
+    f"parquet/{DATE_DIR}/{PARQUET_FILE}",
+    f"webdataset/{SHARD_GLOB}",
+    "webdataset/README.md",
+    CARD_FILE,
+    f"{PLOTS_DIR}/*.png",
+    REMOVED_FILE,
 )
 
 
@@ -65,12 +92,20 @@ def read_facts(root: Path) -> Facts:
     """Counts, licences, missing shares and provenance of the exported records (the Parquet export: every
     column)."""
     paths = sorted(root.glob(f"parquet/{DATE_DIR}/{PARQUET_FILE}"))
-    frame = (pl.read_parquet(paths, hive_partitioning=False) if paths
-             else pl.DataFrame(schema=EXPORT_SPEC.polars_schema()))
+    frame = (
+        pl.read_parquet(paths, hive_partitioning=False) if paths else pl.DataFrame(schema=EXPORT_SPEC.polars_schema())
+    )
     n = frame.height
     missing = {c: frame[c].null_count() / n for c in COVARIATE_COLUMNS if n and c in frame.columns}
-    emulated = sorted({v for c in SOURCE_COLUMNS if c in frame.columns
-                       for v in frame[c].drop_nulls().unique() if EMULATED.search(str(v))})
+    emulated = sorted(
+        {
+            v
+            for c in SOURCE_COLUMNS
+            if c in frame.columns
+            for v in frame[c].drop_nulls().unique()
+            if EMULATED.search(str(v))
+        }
+    )
     dates = frame["sighting_date"]
     return Facts(
         records=n,
@@ -85,9 +120,13 @@ def read_facts(root: Path) -> Facts:
 
 def rai_fields(facts: Facts) -> dict[str, object]:
     """The responsible-AI properties (Croissant RAI vocabulary), from what the exported records say."""
-    demo = (f" DEMO DATA: values in this export come from emulated services or a test model "
-            f"({', '.join(facts.emulated_sources)}): demo values, not measurements or real captions. Do not use "
-            "them for research." if facts.emulated_sources else "")
+    demo = (
+        f" DEMO DATA: values in this export come from emulated services or a test model "
+        f"({', '.join(facts.emulated_sources)}): demo values, not measurements or real captions. Do not use "
+        "them for research."
+        if facts.emulated_sources
+        else ""
+    )
     fields: dict[str, object] = {
         "dataCollection": (
             "Observations of wild organisms with photos, recorded by volunteers on iNaturalist and read from its "
@@ -98,7 +137,7 @@ def rai_fields(facts: Facts) -> dict[str, object]:
             "water_source, covariates_source; sources listed in isBasedOn)." + demo
         ),
         "dataCollectionType": "Crowdsourced (citizen science: iNaturalist); software collection (APIs, Earth "
-                              "Engine); machine annotation (BLIP captions).",
+        "Engine); machine annotation (BLIP captions).",
         "dataPreprocessingProtocol": (
             "A record is exported only when all 15 reference columns have a value (else it is in the quarantine "
             "table with a reason); missing optional values (covariates) are NULL with a reason code, never "
