@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmgbd_assets.earth_engine_layers import COVARIATE_BY_NAME, Covariate
+from gmgbd_assets.earth_engine_layers import COVARIATE_BY_NAME, DEM, DEM_NOTICE, Covariate
 from gmgbd_assets.resources.duckdb_store import Column
 
 CROISSANT_FILE = "croissant.json"
@@ -219,6 +219,7 @@ def sources() -> list[dict[str, object]]:
     return [
         {
             "@type": "sc:Dataset",
+            **({"creditText": DEM_NOTICE} if dataset == DEM else {}),
             "name": dataset,
             "version": c.version,
             "url": EE_CATALOG + dataset.replace("/", "_"),
