@@ -2,7 +2,8 @@
 table contracts, licences, citation and the responsible-AI (RAI) fields.
 
 Plain JSON-LD written with the standard library: only the tests import ``mlcroissant``, to validate the file
-and read its records back. The ``@context`` is the one Croissant 1.1 documents (and ``mlcroissant`` 1.1 writes).
+and read its records back. The ``@context`` is Croissant 1.1's as ``mlcroissant`` 1.1 (the reference implementation)
+writes it.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ ENCODING_FORMATS = {
     ".jpg": "image/jpeg",
     ".png": "image/png",
 }
-# iNaturalist's photo licence codes and the licence each names.
-LICENCE_URLS = {
+# iNaturalist's photo licence codes and the licence each names: the versions iNaturalist offers today (CC 4.0);
+# a photo licensed years ago may carry an earlier version of the same licence.
+PHOTO_LICENCE_URLS = {
     "cc0": "https://creativecommons.org/publicdomain/zero/1.0/",
     "pd": "https://creativecommons.org/publicdomain/mark/1.0/",
     "cc-by": "https://creativecommons.org/licenses/by/4.0/",
@@ -89,6 +91,9 @@ LICENCE_URLS = {
     "cc-by-nc-sa": "https://creativecommons.org/licenses/by-nc-sa/4.0/",
     "cc-by-nc-nd": "https://creativecommons.org/licenses/by-nc-nd/4.0/",
     "gfdl": "https://www.gnu.org/licenses/fdl-1.3.html",
+}
+# The SPDX ids the Earth Engine catalog gives the covariate sources.
+SOURCE_LICENCE_URLS = {
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
     "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
 }
@@ -172,6 +177,13 @@ def field_description(column: Column, missing_share: Mapping[str, float]) -> str
     return text
 
 
+def data_type(column: Column) -> str:
+    base = column.sql_type.split("(")[0].upper()
+    if base not in DATA_TYPES:
+        raise ValueError(f"No Croissant data type for {column.name} ({column.sql_type})")
+    return DATA_TYPES[base]
+
+
 def file_set_id(table: TableFiles) -> str:
     return f"{table.record_set}-files"
 
@@ -180,15 +192,13 @@ def record_set(table: TableFiles, missing_share: Mapping[str, float]) -> dict[st
     """A record set reading every file of ``table`` (all dates), one field per contract column."""
     fields = []
     for column in table.columns:
-        if column.sql_type.split("(")[0].upper() not in DATA_TYPES:
-            raise ValueError(f"No Croissant data type for {column.name} ({column.sql_type})")
         fields.append(
             {
                 "@type": "cr:Field",
                 "@id": f"{table.record_set}/{column.name}",
                 "name": column.name,
                 "description": field_description(column, missing_share),
-                "dataType": DATA_TYPES[column.sql_type.split("(")[0].upper()],
+                "dataType": data_type(column),
                 "source": {"fileSet": {"@id": file_set_id(table)}, "extract": {"column": column.name}},
             }
         )
@@ -206,8 +216,8 @@ def record_set(table: TableFiles, missing_share: Mapping[str, float]) -> dict[st
 
 def licence_entries(codes: Iterable[str | None]) -> list[str]:
     """The licences of the exported photos and of the sources, as URLs (none for "all rights reserved")."""
-    urls = {LICENCE_URLS[c.lower()] for c in codes if c and c.lower() in LICENCE_URLS}
-    urls |= {LICENCE_URLS[c.licence] for c in COVARIATE_BY_NAME.values() if c.licence in LICENCE_URLS}
+    urls = {PHOTO_LICENCE_URLS[c.lower()] for c in codes if c and c.lower() in PHOTO_LICENCE_URLS}
+    urls |= {SOURCE_LICENCE_URLS[c.licence] for c in COVARIATE_BY_NAME.values() if c.licence in SOURCE_LICENCE_URLS}
     return sorted(urls)
 
 
@@ -219,11 +229,11 @@ def sources() -> list[dict[str, object]]:
     return [
         {
             "@type": "sc:Dataset",
-            **({"creditText": DEM_NOTICE} if dataset == DEM else {}),
             "name": dataset,
             "version": c.version,
             "url": EE_CATALOG + dataset.replace("/", "_"),
-            "license": LICENCE_URLS.get(c.licence, c.licence),
+            "license": SOURCE_LICENCE_URLS.get(c.licence, c.licence),
+            **({"creditText": DEM_NOTICE} if dataset == DEM else {}),
         }
         for dataset, c in seen.items()
     ]

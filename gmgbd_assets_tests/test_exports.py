@@ -353,3 +353,22 @@ def test_a_rebuild_drops_a_record_whose_licence_changed_and_the_card_lists_it(of
     expected = complete.query("SELECT observation_id FROM gmgbd WHERE photo_license IN ('cc-by', 'cc-by-sa', 'pd')")
     assert sorted(removed["observation_id"].cast(pl.Int64)) == sorted(expected["observation_id"]) and expected.height
     assert set(removed["reason"]) == {"licence_not_allowed"}
+
+
+def test_the_card_says_why_a_record_left_when_it_is_no_longer_complete_or_gone_upstream(offline_env, complete):
+    build = [*EXPORTS, "dataset_card"]
+    assert _export(offline_env, build, "2024-06-02", "2024-06-02").success
+    incomplete, gone = complete.query("SELECT observation_id FROM gmgbd WHERE sighting_date = '2024-06-02' "
+                                      "ORDER BY observation_id LIMIT 2")["observation_id"]
+    with complete.connect() as con:
+        con.execute("UPDATE ndvi SET NDVI_value = NULL, NDVI_Category = NULL, missing_reason = 'no_clear_composite' "
+                    "WHERE observation_id = ?", [incomplete])
+        con.execute("DELETE FROM raw_observations WHERE observation_id = ?", [gone])
+    assert materialize_range(build_definitions(offline_env), ["gmgbd", "splits"], "2024-06-02", "2024-06-02").success
+    assert _export(offline_env, build, "2024-06-02", "2024-06-02").success
+    removed = pl.read_csv(offline_env.exports_dir / "removed_since_previous_build.csv", infer_schema=False)
+    by_id = {int(r["observation_id"]): r for r in removed.iter_rows(named=True)}
+    assert set(by_id) == {incomplete, gone}
+    assert by_id[incomplete]["reason"] == "not_complete"
+    assert "ndvi: no_clear_composite" in by_id[incomplete]["detail"]
+    assert by_id[gone]["reason"] == "observation_gone"
