@@ -248,6 +248,7 @@ def build(
     rai: Mapping[str, object],
     description: str,
     citation: str,
+    url: str,
     version: str,
     date_published: str,
 ) -> dict[str, object]:
@@ -295,7 +296,7 @@ def build(
         "description": description,
         "version": version,
         "datePublished": date_published,
-        "url": "https://www.inaturalist.org/observations",
+        "url": url,
         "license": licence_entries(facts.photo_licences),
         "citeAs": citation,
         "creator": {"@type": "sc:Organization", "name": "GMGBD project"},

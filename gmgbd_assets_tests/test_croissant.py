@@ -197,3 +197,4 @@ def test_rai_fields_name_the_personal_data_and_say_the_demo_data_is_emulated(bui
     licences = set(exported["photo_license"].drop_nulls())
     assert "https://creativecommons.org/licenses/by-sa/4.0/" in doc["license"] and "cc-by-sa" in licences
     assert doc["citeAs"].startswith("@misc{gmgbd,")
+    assert (built.path.parent / doc["url"]).is_file()  # the card beside it is the landing page

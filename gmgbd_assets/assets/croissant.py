@@ -220,6 +220,7 @@ def document(root: Path, facts: Facts, generated_at: datetime) -> dict[str, obje
         rai=rai_fields(facts),
         description=description,
         citation=citation(generated_at),
+        url=CARD_FILE,  # relative to croissant.json: the dataset has no fixed address; its card is its landing page
         version=__version__,
         date_published=generated_at.date().isoformat(),
     )
