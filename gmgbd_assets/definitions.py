@@ -10,6 +10,7 @@ import dagster as dg
 from gmgbd_assets.assets import (
     captions,
     covariates,
+    croissant,
     dataset_card,
     exports,
     geocodes,
@@ -158,7 +159,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, covariates, gmgbd,
-                 splits, exports, dataset_card]
+                 splits, exports, dataset_card, croissant]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

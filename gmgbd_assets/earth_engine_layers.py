@@ -86,7 +86,12 @@ NO_COVARIATE_DATA = "no_covariate_data"  # one or more covariates have no pixel 
 
 LICENCE_CC_BY_SA = "CC-BY-SA-4.0"
 LICENCE_CC_BY = "CC-BY-4.0"
-DEM_LICENCE = "Copernicus DEM licence (free, attribution required)"
+# The catalog's terms for GLO-30: free licence; whoever distributes data adapted from it (slope, aspect) must carry
+# DEM_NOTICE.
+DEM_LICENCE = "Licence for the use of the Copernicus WorldDEM-30 (free; notice required)"
+DEM_NOTICE = ("produced using Copernicus WorldDEM-30 © DLR e.V. 2010-2014 and © Airbus Defence and Space GmbH "
+              "2014-2018 provided under COPERNICUS by the European Union and ESA; all rights reserved")
+DEM_COVERAGE = "2010-12-01 to 2020-11-13 (catalog extent)"
 
 
 @dataclass(frozen=True)
@@ -148,11 +153,11 @@ COVARIATES: tuple[Covariate, ...] = (
     ),
     Covariate("slope_deg", DEM, "", 1.0, "degrees", (0.0, 90.0),
               f"Terrain slope from {DEM} (ee.Terrain.slope on the DEM resampled to the sampling grid)",
-              30.0, DEM_LICENCE, "2011-2015 acquisitions", "GLO-30 2024_1", decimals=1),
+              30.0, DEM_LICENCE, DEM_COVERAGE, "GLO-30 2024_1", decimals=1),
     Covariate("aspect_deg", DEM, "", 1.0, "degrees", (0.0, 360.0),
               f"Terrain aspect, clockwise from north, from {DEM} (ee.Terrain.aspect); flat ground has no "
               "true aspect but is not NULL: read it together with slope_deg",
-              30.0, DEM_LICENCE, "2011-2015 acquisitions", "GLO-30 2024_1", decimals=1),
+              30.0, DEM_LICENCE, DEM_COVERAGE, "GLO-30 2024_1", decimals=1),
     Covariate("land_cover_code", WORLDCOVER, "Map", 1.0, "class code", (10.0, 100.0),
               f"ESA WorldCover 2021 class code at the point ({WORLDCOVER}, 10 m; see land_cover_label)",
               10.0, LICENCE_CC_BY, "2021", "v200", integer=True, decimals=0),

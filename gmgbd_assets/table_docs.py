@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gmgbd_assets.assets.splits import SPLITS
 from gmgbd_assets.checks import SPECS
+from gmgbd_assets.export_history import EXPORTED_RECORDS
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import Column, TableSpec
 
@@ -51,8 +52,9 @@ def render() -> str:
         "distance's upper bound is the configured search radius (`GMGBD_WATER_RADIUS_M`, default shown).",
         "",
     ]
-    # splits has its own checks (one row per record and scheme, so not the standard row_parity).
-    for spec in (*SPECS.values(), SPLITS):
+    # splits has its own checks (one row per record and scheme, so not the standard row_parity); exported_records
+    # is the dataset card's memory of the previous build.
+    for spec in (*SPECS.values(), SPLITS, EXPORTED_RECORDS):
         lines += _table(spec)
     return "\n".join(lines).rstrip() + "\n"
 

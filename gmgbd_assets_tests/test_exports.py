@@ -314,3 +314,61 @@ def test_two_runs_exporting_one_date_take_turns(tmp_path: Path) -> None:
     final = exports.date_directory("csv", day)
     assert sorted(p.name for p in final.iterdir()) == ["part.csv"] and (final / "part.csv").read_text() == "second\n"
     assert sorted(p.name for p in final.parent.iterdir()) == ["sighting_date=2024-06-01"]
+
+
+def _removed_section(settings) -> str:
+    card = (settings.exports_dir / "DATASET_CARD.md").read_text()
+    return card[card.index("## Removed since the previous build"):card.index("## Splits")]
+
+
+def test_a_rebuild_drops_a_record_whose_licence_changed_and_the_card_lists_it(offline_env, complete):
+    build = [*EXPORTS, "dataset_card"]
+    open_filter = LicenseFilter.parse("open")
+    assert _export(offline_env, build, export_licenses=open_filter).success
+    assert "First build: nothing to compare with." in _removed_section(offline_env)
+    # The observer of an exported cc-by photo switches it to a non-commercial licence.
+    oid, day = complete.query("SELECT observation_id, sighting_date FROM gmgbd WHERE photo_license = 'cc-by' "
+                              "ORDER BY observation_id LIMIT 1").row(0)
+    with complete.connect() as con:
+        con.execute("UPDATE raw_observations SET photo_license = 'cc-by-nc' WHERE observation_id = ?", [oid])
+    defs = build_definitions(dataclasses.replace(offline_env, export_licenses=open_filter))
+    assert materialize_range(defs, ["gmgbd", "splits"], day.isoformat(), day.isoformat()).success
+    assert _export(offline_env, build, day.isoformat(), day.isoformat(), export_licenses=open_filter).success
+    root = offline_env.exports_dir
+    parquet = pl.read_parquet(root / "parquet" / "*" / "*.parquet", hive_partitioning=False)
+    assert oid not in parquet["observation_id"].to_list() and parquet.height
+    assert oid not in pl.read_csv(root / "csv" / "*" / "attribution.csv")["observation_id"].to_list()
+    section = _removed_section(offline_env)
+    assert f"| {oid} | {day.isoformat()} | cc-by | cc-by-nc | licence_not_allowed |" in section
+    removed = pl.read_csv(root / "removed_since_previous_build.csv", infer_schema=False)
+    assert removed.select("observation_id", "licence_then", "licence_now", "reason").rows() == [
+        (str(oid), "cc-by", "cc-by-nc", "licence_not_allowed")]
+    # Rebuilding with nothing changed removes nothing, and the old list does not linger.
+    assert _export(offline_env, build, day.isoformat(), day.isoformat(), export_licenses=open_filter).success
+    assert "\nNone.\n" in _removed_section(offline_env)
+    assert not (root / "removed_since_previous_build.csv").exists()
+    # Narrowing the allowed set drops every photo it no longer allows, each with the reason.
+    assert _export(offline_env, build, export_licenses=LicenseFilter.parse("cc0")).success
+    removed = pl.read_csv(root / "removed_since_previous_build.csv", infer_schema=False)
+    expected = complete.query("SELECT observation_id FROM gmgbd WHERE photo_license IN ('cc-by', 'cc-by-sa', 'pd')")
+    assert sorted(removed["observation_id"].cast(pl.Int64)) == sorted(expected["observation_id"]) and expected.height
+    assert set(removed["reason"]) == {"licence_not_allowed"}
+
+
+def test_the_card_says_why_a_record_left_when_it_is_no_longer_complete_or_gone_upstream(offline_env, complete):
+    build = [*EXPORTS, "dataset_card"]
+    assert _export(offline_env, build, "2024-06-02", "2024-06-02").success
+    incomplete, gone = complete.query("SELECT observation_id FROM gmgbd WHERE sighting_date = '2024-06-02' "
+                                      "ORDER BY observation_id LIMIT 2")["observation_id"]
+    with complete.connect() as con:
+        con.execute("UPDATE ndvi SET NDVI_value = NULL, NDVI_Category = NULL, missing_reason = 'no_clear_composite' "
+                    "WHERE observation_id = ?", [incomplete])
+        con.execute("DELETE FROM raw_observations WHERE observation_id = ?", [gone])
+    assert materialize_range(build_definitions(offline_env), ["gmgbd", "splits"], "2024-06-02", "2024-06-02").success
+    assert _export(offline_env, build, "2024-06-02", "2024-06-02").success
+    removed = pl.read_csv(offline_env.exports_dir / "removed_since_previous_build.csv", infer_schema=False)
+    by_id = {int(r["observation_id"]): r for r in removed.iter_rows(named=True)}
+    assert set(by_id) == {incomplete, gone}
+    assert by_id[incomplete]["reason"] == "not_complete"
+    assert "ndvi: no_clear_composite" in by_id[incomplete]["detail"]
+    assert by_id[gone]["reason"] == "observation_gone"

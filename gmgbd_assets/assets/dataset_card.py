@@ -21,12 +21,14 @@ from gmgbd_assets.checks import completeness_result
 from gmgbd_assets.earth_engine_layers import (
     COVARIATES,
     DEM,
+    DEM_NOTICE,
     ERA5_LAND_FINAL_DAYS,
     NDVI_CLASSES,
     NDVI_FLOOR_CLASS,
     NDVI_RANGE,
     WATER_MASK_YEAR,
 )
+from gmgbd_assets.export_history import licence_name, record_build, removed_since_previous
 from gmgbd_assets.licenses import OPEN, polars_mask
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
@@ -35,6 +37,9 @@ from gmgbd_assets.resources.offline_geocoder import places
 from gmgbd_assets.splits import SCHEMES, SIDES
 
 CARD_FILE = "DATASET_CARD.md"
+REMOVED_FILE = "removed_since_previous_build.csv"
+# The card lists at most this many removed records; the CSV beside it has them all.
+REMOVED_LISTED = 100
 PLOTS_DIR = "card"
 PROVENANCE = ("observation_source", "caption_model", "geocoder", "weather_source", "elevation_source",
               "ndvi_source", "water_source")
@@ -103,6 +108,8 @@ class CardData:
     # scheme, split, records, blocks (None when splits was never built) and the rules the table holds.
     splits: pl.DataFrame | None = None
     split_rules: tuple[str, ...] = ()
+    # Records the previous build exported and this one does not (None: no previous build to compare with).
+    removed: pl.DataFrame | None = None
 
 
 def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
@@ -141,7 +148,7 @@ def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
         rules = tuple(store.query(
             "SELECT DISTINCT split_version || ' (' || split_params || ')' AS r FROM splits ORDER BY 1")["r"])
     return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points,
-                    splits, rules)
+                    splits, rules, removed_since_previous(store, exports.license_filter))
 
 
 def covariate_manifest(data: CardData) -> list[tuple[str, ...]]:
@@ -193,8 +200,27 @@ def _splits_section(data: CardData) -> list[str]:
     ]
 
 
-def _licence_name(code: str | None) -> str:
-    return code if code else "none (all rights reserved)"
+def _removed_section(data: CardData) -> list[str]:
+    lines = [
+        "## Removed since the previous build",
+        "",
+        "Records the previous build of this card counted as exported that this build does not export: the photo "
+        "licence is no longer allowed by `GMGBD_EXPORT_LICENSES` (`licence_not_allowed`: the observer changed it "
+        "or the setting changed), the record is no longer complete (`not_complete`, with its quarantine reasons) "
+        "or iNaturalist no longer returns it (`observation_gone`). Rebuilt exports no longer hold them; copies "
+        "downloaded earlier must be deleted by whoever holds them.",
+        "",
+    ]
+    if data.removed is None:
+        return [*lines, "First build: nothing to compare with.", ""]
+    if not data.removed.height:
+        return [*lines, "None.", ""]
+    counts = data.removed.group_by("reason").len().sort("len", "reason", descending=[True, False])
+    shown = data.removed.head(REMOVED_LISTED)
+    more = (f"The first {shown.height} of {data.removed.height}; all of them are in `{REMOVED_FILE}` beside this "
+            "card." if data.removed.height > shown.height else f"All of them are also in `{REMOVED_FILE}`.")
+    return [*lines, markdown_table(counts.iter_rows(), ["reason", "records"]), "", more, "",
+            markdown_table(shown.iter_rows(), list(shown.columns)), ""]
 
 
 def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], str], generated_at: datetime) -> str:
@@ -233,7 +259,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
     ]
     if not c["records"]:
-        lines += ["No complete records yet: materialize `gmgbd` for some dates.", ""]
+        lines += ["No complete records yet: materialize `gmgbd` for some dates.", "", *_removed_section(data)]
         return "\n".join(lines)
     lines += [
         "## Data dictionary",
@@ -283,11 +309,12 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "record carries its licence and attribution.",
         "",
         markdown_table(
-            [(_licence_name(code), n, "yes" if is_open else "no", "yes" if exported else "no")
+            [(licence_name(code), n, "yes" if is_open else "no", "yes" if exported else "no")
              for code, n, exported, is_open in data.licences.iter_rows()],
             ["licence", "records", "open", "exported"],
         ),
         "",
+        *_removed_section(data),
         *_splits_section(data),
         "## Left out, and why",
         "",
@@ -311,6 +338,9 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "used), with division names adapted to Nominatim's English spelling. Nominatim answers: © OpenStreetMap "
         "contributors, ODbL 1.0.",
         "",
+        f"Slope and aspect (derived from the Copernicus DEM GLO-30): {DEM_NOTICE}. Covariate licences per column "
+        "are in the Covariates table above.",
+        "",
         "## Files",
         "",
         "Under the exports folder, one folder per date in each format:",
@@ -322,6 +352,9 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "`duckdb.sql(\"SELECT * FROM 'parquet/*/*.parquet'\")`.",
         "- `webdataset/sighting_date=YYYY-MM-DD/*.tar`, photo + JSON per sample: "
         "`datasets.load_dataset('./webdataset', split='train')` (its `README.md` declares the features).",
+        "- `croissant.json`: Croissant 1.1 metadata of all of the above (files and checksums, record sets, "
+        "licences, responsible-AI fields), regenerated by the `croissant` asset after the exports: "
+        "`mlcroissant.Dataset(jsonld='croissant.json').records('gmgbd')`.",
         "",
     ]
     return "\n".join(lines)
@@ -425,6 +458,12 @@ def dataset_card(store: DuckDBStore, exports: ExportsResource) -> dg.Materialize
         tmp = root / f".{CARD_FILE}.tmp"
         tmp.write_text(card, encoding="utf-8")
         tmp.replace(root / CARD_FILE)
+        if data.removed is not None and data.removed.height:
+            data.removed.write_csv(root / REMOVED_FILE)
+        else:
+            (root / REMOVED_FILE).unlink(missing_ok=True)  # a list from an older build would read as this one's
+        # Only once the card that lists this build's removals is in place: a failed build compares again.
+        record_build(store, exports.license_filter, generated_at)
     ui_card = render(data, exports, lambda f, caption: f"*{caption}:* `{root.resolve() / PLOTS_DIR / f}`",
                      generated_at)
     c = data.counts
@@ -435,6 +474,7 @@ def dataset_card(store: DuckDBStore, exports: ExportsResource) -> dg.Materialize
             "countries": c["countries"],
             "dates": c["dates"],
             "quarantined_observations": c["quarantined"],
+            "removed_since_previous_build": data.removed.height if data.removed is not None else 0,
             "card": dg.MetadataValue.md(ui_card),
             "path": dg.MetadataValue.path(str((root / CARD_FILE).resolve())),
             "plots": [p.name for p in plots],

@@ -1,0 +1,200 @@
+"""Croissant 1.1 metadata beside the exports: mlcroissant validates it and reads the exported records back offline,
+every export column is a field, checksums match, and the RAI fields say what the data is."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import mlcroissant as mlc
+import pandas as pd
+import polars as pl
+import pytest
+
+from gmgbd_assets.assets.croissant import tables
+from gmgbd_assets.assets.exports import CSV_SPEC, EXPORT_SPEC
+from gmgbd_assets.croissant import CONFORMS_TO, DATA_TYPES, sha256_of
+from gmgbd_assets.definitions import build_definitions
+from gmgbd_assets.earth_engine_layers import COVARIATES
+from gmgbd_assets.settings import Settings
+from gmgbd_assets_tests.conftest import materialize_range
+from gmgbd_assets_tests.export_fixtures import build_complete, offline_settings
+
+EVERYTHING = ["export_csv", "export_parquet", "export_webdataset", "dataset_card", "croissant"]
+
+
+@dataclass(frozen=True)
+class Built:
+    settings: Settings
+    path: Path
+    doc: dict
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Iterator[Built]:
+    """The sample exported in every format, with its card and croissant.json (read-only for the tests below)."""
+    data_dir = tmp_path_factory.mktemp("croissant") / "data"
+    build_complete(data_dir)
+    with offline_settings(data_dir) as settings:
+        assert materialize_range(build_definitions(settings), EVERYTHING, "2024-06-01", "2024-06-07").success
+        path = settings.exports_dir / "croissant.json"
+        yield Built(settings, path, json.loads(path.read_text()))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempt fails the test: mlcroissant must read the local files only."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _plain(value: object, data_type: str) -> object:
+    """A value as mlcroissant yields it, in the types polars reads from the export."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, pd.Timestamp):
+        return value.date() if data_type == "sc:Date" else value.to_pydatetime()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _records(path: Path, record_set: str) -> list[dict]:
+    dataset = mlc.Dataset(jsonld=str(path))
+    fields = {
+        f["@id"]: f["dataType"]
+        for rs in json.loads(path.read_text())["recordSet"]
+        if rs["@id"] == record_set
+        for f in rs["field"]
+    }
+    return [{key.split("/", 1)[1]: _plain(v, fields[key]) for key, v in r.items()} for r in dataset.records(record_set)]
+
+
+def _rows(frame: pl.DataFrame) -> list[dict]:
+    return [
+        {k: (v.replace(tzinfo=None) if isinstance(v, datetime) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
+
+
+def test_mlcroissant_validates_the_file_with_no_error_or_warning(built, no_network):
+    dataset = mlc.Dataset(jsonld=str(built.path))
+    issues = dataset.metadata.ctx.issues
+    assert not issues.errors and not issues.warnings
+    assert dataset.metadata.ctx.is_v1_1()
+    assert built.doc["conformsTo"] == CONFORMS_TO == "http://mlcommons.org/croissant/1.1"
+    assert built.doc["@context"]["rai"] == "http://mlcommons.org/croissant/RAI/"
+    assert built.doc["@context"]["cr"] == "http://mlcommons.org/croissant/"
+
+
+def test_parquet_record_set_reads_back_every_exported_row_offline(built, no_network):
+    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet", hive_partitioning=False)
+    records = _records(built.path, "gmgbd")
+    assert len(records) == exported.height > 100
+    assert sorted(records, key=lambda r: r["observation_id"]) == _rows(exported.sort("observation_id"))
+
+
+@pytest.mark.parametrize(
+    "record_set, file", [("gmgbd_csv", "gmgbd.csv"), ("attribution", "attribution.csv"), ("splits_csv", "splits.csv")]
+)
+def test_csv_record_sets_read_back_every_exported_row_offline(built, no_network, record_set, file):
+    spec = next(t for t in tables() if t.record_set == record_set)
+    schema = {c.name: EXPORT_SPEC.polars_schema()[c.name] for c in spec.columns}
+    exported = pl.read_csv(built.settings.exports_dir / "csv" / "*" / file, schema=schema)
+    records = _records(built.path, record_set)
+    assert len(records) == exported.height > 100
+    assert sorted(records, key=lambda r: r["filename"]) == _rows(exported.sort("filename"))
+
+
+def _fields(doc: dict, record_set: str) -> list[str]:
+    return [f["name"] for rs in doc["recordSet"] if rs["@id"] == record_set for f in rs["field"]]
+
+
+def test_every_column_of_every_export_file_is_a_field_of_its_record_set(built):
+    """Fails when an export gains a column that the Croissant record set does not describe."""
+    root = built.settings.exports_dir
+    parquet = pl.read_parquet_schema(next(root.glob("parquet/*/gmgbd.parquet")))
+    assert _fields(built.doc, "gmgbd") == list(parquet) == EXPORT_SPEC.column_names
+    for record_set, file in (
+        ("gmgbd_csv", "gmgbd.csv"),
+        ("attribution", "attribution.csv"),
+        ("splits_csv", "splits.csv"),
+    ):
+        header = next(root.glob(f"csv/*/{file}")).read_text().splitlines()[0].split(",")
+        assert _fields(built.doc, record_set) == header, file
+    assert _fields(built.doc, "gmgbd_csv") == CSV_SPEC.column_names
+    with tarfile.open(next(root.glob("webdataset/*/*.tar"))) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(".json"))
+        sample = json.loads(tar.extractfile(member).read())
+    assert list(sample) == _fields(built.doc, "gmgbd")
+    types = {f["name"]: f["dataType"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
+    assert all(types[c.name] == DATA_TYPES[c.sql_type] for c in EXPORT_SPEC.columns)
+
+
+def test_every_export_file_is_listed_with_its_true_checksum(built):
+    root = built.settings.exports_dir
+    objects = {d["contentUrl"]: d for d in built.doc["distribution"] if d["@type"] == "cr:FileObject"}
+    on_disk = {
+        p.relative_to(root).as_posix()
+        for pattern in ("csv/*/*.csv", "parquet/*/*", "webdataset/*/*.tar")
+        for p in root.glob(pattern)
+    }
+    assert on_disk and on_disk <= set(objects)
+    for url, entry in objects.items():
+        assert entry["sha256"] == sha256_of(root / url), url
+        assert entry["contentSize"] == f"{(root / url).stat().st_size} B"
+    photos = next(d for d in built.doc["distribution"] if d["@id"] == "photos")
+    assert len(list(root.glob(photos["includes"]))) == len(list(root.glob("csv/*/images/*"))) > 100
+
+
+def test_covariate_fields_carry_their_manifest_and_share_missing(built):
+    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet", hive_partitioning=False)
+    fields = {f["name"]: f["description"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
+    for c in COVARIATES:
+        text = fields[c.name]
+        share = exported[c.name].null_count() / exported.height
+        for part in (
+            c.dataset,
+            f"version {c.version}",
+            f"{c.resolution_m:g} m",
+            f"unit {c.unit}",
+            f"raw x {c.scale:g}",
+            f"licence {c.licence}",
+            f"missing in this export: {share:.1%}",
+        ):
+            assert part in text, (c.name, part)
+    sources = {s["name"] for s in built.doc["isBasedOn"]}
+    assert sources == {c.dataset for c in COVARIATES}
+
+
+def test_rai_fields_name_the_personal_data_and_say_the_demo_data_is_emulated(built):
+    doc = built.doc
+    personal = doc["rai:personalSensitiveInformation"]
+    login_columns = [c.name for c in EXPORT_SPEC.columns if "login" in c.description.lower()]
+    assert login_columns and all(c in personal for c in login_columns)
+    assert "Personal data" in personal and "coordinates_obscured" in personal
+    # The fixture's provenance columns are emulated: the file says so up front and in the collection process.
+    assert doc["description"].startswith("DEMO DATA")
+    assert "emulated" in doc["rai:dataCollection"] and "Do not use them for research" in doc["rai:dataCollection"]
+    exported = pl.read_parquet(built.settings.exports_dir / "parquet" / "*" / "gmgbd.parquet", hive_partitioning=False)
+    assert doc["rai:dataCollectionTimeFrame"] == [
+        exported["sighting_date"].min().isoformat(),
+        exported["sighting_date"].max().isoformat(),
+    ]
+    assert all(isinstance(date.fromisoformat(d), date) for d in doc["rai:dataCollectionTimeFrame"])
+    for field in ("dataBiases", "dataLimitations", "dataCollectionType", "dataUseCases"):
+        assert doc[f"rai:{field}"]
+    licences = set(exported["photo_license"].drop_nulls())
+    assert "https://creativecommons.org/licenses/by-sa/4.0/" in doc["license"] and "cc-by-sa" in licences
+    assert doc["citeAs"].startswith("@misc{gmgbd,")
+    assert (built.path.parent / doc["url"]).is_file()  # the card beside it is the landing page
