@@ -30,7 +30,7 @@ import re
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from gmgbd_assets.resources.inaturalist import (
     NO_TAXON,
     PHOTO_SIZES,
 )
+from gmgbd_assets.taxonomy import TaxaAnswer, TaxonRecord, parse_ancestor_ids
 
 # The observation names a taxon id that the snapshot's taxa file does not contain (or whose line was rejected),
 # so there is no scientific name to give. Distinct from no_taxon: the observation does have an identification.
@@ -720,6 +721,46 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
             observation_uuid=uuid,
         ))
     return out
+
+
+class ExportTaxa:
+    """The export's ``taxa`` file as a taxonomy source (``gmgbd_assets.taxonomy.TaxonSource``): ``ancestry`` gives
+    each taxon's lineage, so the same lineage table can be built from the export without any request.
+
+    Reads loose files (a bundle's taxa file once :func:`stage_snapshot` has extracted it can be passed as
+    ``taxa_file``). Each call scans the file once for the ids asked; the DuckDB cache in ``taxonomy`` keeps that
+    to once per taxon and snapshot.
+    """
+
+    def __init__(self, taxa_file: Path, snapshot_date: date) -> None:
+        self.taxa_file = taxa_file
+        self.mapping = _columns("taxa", taxa_file)
+        self.snapshot = snapshot_date.isoformat()
+        self.source = f"{SOURCE_PREFIX}:{snapshot_date:%Y%m%d}"
+
+    @classmethod
+    def of(cls, files: ExportFiles) -> ExportTaxa:
+        if files.bundle is not None:
+            raise ExportFormatError(f"open-data taxa: {files.bundle} is a bundle; pass its extracted taxa file")
+        return cls(files.tables["taxa"], files.snapshot_date)
+
+    def taxa(self, ids: Sequence[int]) -> TaxaAnswer:
+        wanted = sorted(set(ids))
+        answer = TaxaAnswer()
+        if not wanted:
+            return answer
+        raw = _raw("taxa", self.mapping, self.taxa_file, ("taxon_id", "ancestry", "rank", "name"), rejects=False)
+        with duckdb.connect() as con:
+            rows = con.execute(
+                f"SELECT {_integer('raw_taxon_id')} AS taxon_id, raw_name, raw_rank, raw_ancestry FROM {raw} "
+                "WHERE taxon_id IN (SELECT unnest(?::BIGINT[])) QUALIFY row_number() OVER (PARTITION BY taxon_id) = 1",
+                [wanted],
+            ).fetchall()
+        for taxon_id, name, rank, ancestry in rows:
+            ancestors = parse_ancestor_ids(ancestry) or ()  # the root taxon (Life) has an empty ancestry
+            ok = name is not None and len(name) <= MAX_NAME_LENGTH and name.isprintable()
+            answer.taxa[taxon_id] = TaxonRecord(taxon_id, name if ok else None, rank, (*ancestors, taxon_id))
+        return answer
 
 
 def available_on(info: SnapshotInfo, day: date) -> int:
