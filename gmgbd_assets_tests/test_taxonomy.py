@@ -21,6 +21,7 @@ from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
 from gmgbd_assets.resources.inaturalist import INaturalistClient
 from gmgbd_assets.settings import Settings
 from gmgbd_assets.taxonomy import (
+    ANCESTOR_NOT_FOUND,
     MAIN_RANKS,
     NO_KINGDOM,
     TAXON_NOT_FOUND,
@@ -102,6 +103,16 @@ def _genus_and_subspecies() -> list[dict]:
                   "ancestor_ids": [*TAXA[47219]["ancestor_ids"], 90999001]}
     life = TAXA[48460]
     return [*TAXA.values(), genus, subspecies, life]
+
+
+def test_a_taxon_naming_an_unknown_ancestor_has_a_reason_and_keeps_the_ranks_it_has(tmp_path: Path):
+    bee = {**TAXA[47219], "ancestor_ids": [*TAXA[47219]["ancestor_ids"][:-1], 987654322, 47219]}
+    taxa = [t for i, t in TAXA.items() if i != 47219] + [bee]
+    resolved = resolve(DuckDBStore(path=str(tmp_path / "t.duckdb")), _client(INaturalistEmulator([], taxa)), "test",
+                       "2026-12", [47219])
+    lineage = lineage_of(47219, resolved.known)
+    assert lineage.missing_reason == ANCESTOR_NOT_FOUND and "987654322" in lineage.missing_detail
+    assert (lineage.names["kingdom"], lineage.names["family"]) == ("Animalia", "Apidae")
 
 
 def test_a_genus_has_no_species_and_a_subspecies_maps_its_species(tmp_path: Path):
