@@ -37,8 +37,10 @@ def half_diagonal_sql(latitude: str) -> str:
 def uncertainty_sql(accuracy: str, obscured: str, latitude: str) -> str:
     """``coordinate_uncertainty_m``: the positional accuracy, or for an obscured record the larger of it and the
     half-diagonal (an obscured record without an accuracy still has the cell's)."""
-    return (f"CASE WHEN {obscured} THEN greatest(coalesce({accuracy}, 0), {half_diagonal_sql(latitude)}) "
-            f"ELSE {accuracy} END")
+    return (
+        f"CASE WHEN {obscured} THEN greatest(coalesce({accuracy}, 0), {half_diagonal_sql(latitude)}) "
+        f"ELSE {accuracy} END"
+    )
 
 
 def parse_policy(value: str) -> str:

@@ -98,8 +98,11 @@ def lineage_of(taxon_id: int, known: Mapping[int, TaxonRecord | None]) -> Lineag
     record = known.get(taxon_id)
     if record is None:
         return Lineage(names, ids, TAXON_NOT_FOUND, f"taxon {taxon_id} is not known to the taxonomy source")
-    chain = record.ancestor_ids if record.ancestor_ids and record.ancestor_ids[-1] == taxon_id else (
-        *record.ancestor_ids, taxon_id)
+    chain = (
+        record.ancestor_ids
+        if record.ancestor_ids and record.ancestor_ids[-1] == taxon_id
+        else (*record.ancestor_ids, taxon_id)
+    )
     unknown = []
     for ancestor_id in chain:
         ancestor = record if ancestor_id == taxon_id else known.get(ancestor_id)
@@ -109,8 +112,12 @@ def lineage_of(taxon_id: int, known: Mapping[int, TaxonRecord | None]) -> Lineag
             names[ancestor.rank] = ancestor.name
             ids[ancestor.rank] = ancestor_id
     if unknown:
-        return Lineage(names, ids, ANCESTOR_NOT_FOUND,
-                       f"ancestors {format_ancestor_ids(unknown)} of taxon {taxon_id} are not known to the source")
+        return Lineage(
+            names,
+            ids,
+            ANCESTOR_NOT_FOUND,
+            f"ancestors {format_ancestor_ids(unknown)} of taxon {taxon_id} are not known to the source",
+        )
     if names["kingdom"] is None:
         return Lineage(names, ids, NO_KINGDOM, f"taxon {taxon_id} ({record.rank}) has no kingdom among its ancestors")
     return Lineage(names, ids)
@@ -163,18 +170,29 @@ def _read_cache(store: DuckDBStore, snapshot: str, ids: Iterable[int]) -> dict[i
 def _write_cache(store: DuckDBStore, snapshot: str, source: str, answered: Mapping[int, TaxonRecord | None]) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
-        (snapshot, taxon_id, r is not None, r and r.name, r and r.rank, r and format_ancestor_ids(r.ancestor_ids),
-         source, now)
+        (
+            snapshot,
+            taxon_id,
+            r is not None,
+            r and r.name,
+            r and r.rank,
+            r and format_ancestor_ids(r.ancestor_ids),
+            source,
+            now,
+        )
         for taxon_id, r in answered.items()
     ]
     with store.transaction(TAXA_CACHE) as con:
-        con.execute("DELETE FROM taxa_cache WHERE taxonomy_snapshot = ? AND taxon_id IN (SELECT unnest(?::BIGINT[]))",
-                    [snapshot, list(answered)])
+        con.execute(
+            "DELETE FROM taxa_cache WHERE taxonomy_snapshot = ? AND taxon_id IN (SELECT unnest(?::BIGINT[]))",
+            [snapshot, list(answered)],
+        )
         con.executemany("INSERT INTO taxa_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def resolve(store: DuckDBStore, source: TaxonSource, source_label: str, snapshot: str,
-            wanted: Iterable[int]) -> Resolved:
+def resolve(
+    store: DuckDBStore, source: TaxonSource, source_label: str, snapshot: str, wanted: Iterable[int]
+) -> Resolved:
     """Every taxon of ``wanted`` and all their ancestors, from the cache or else from ``source``.
 
     Ancestors a taxon names that the records did not list (a record without ``ancestor_ids``) are looked up in a

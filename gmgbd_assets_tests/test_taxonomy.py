@@ -36,8 +36,9 @@ OBSCURED_ID = 220000967
 
 
 def _client(emulator: INaturalistEmulator) -> INaturalistClient:
-    http = ServiceHttp(ServicePolicy(name=f"taxa-{id(emulator)}", min_interval_s=0.0),
-                       transport=httpx.MockTransport(emulator))
+    http = ServiceHttp(
+        ServicePolicy(name=f"taxa-{id(emulator)}", min_interval_s=0.0), transport=httpx.MockTransport(emulator)
+    )
     return INaturalistClient(http, "https://api.inaturalist.org/v1")
 
 
@@ -48,7 +49,7 @@ def _taxa_requests(emulator: INaturalistEmulator) -> list[httpx.Request]:
 def test_the_taxonomy_asset_gives_each_record_its_bundled_lineage(offline_defs, store):
     assert materialize_range(offline_defs, ["raw_observations", "taxonomy"], "2024-06-01", "2024-06-07").success
     rows = store.query(
-        'SELECT t.*, r.taxon_ancestor_ids FROM taxonomy t JOIN raw_observations r USING (observation_id)'
+        "SELECT t.*, r.taxon_ancestor_ids FROM taxonomy t JOIN raw_observations r USING (observation_id)"
     ).rows(named=True)
     assert len(rows) == 114
     for row in rows:
@@ -58,8 +59,13 @@ def test_the_taxonomy_asset_gives_each_record_its_bundled_lineage(offline_defs, 
             assert row[rank] == expected[rank]["name"] and row[f"{rank}_id"] == expected[rank]["id"]
         assert row["missing_reason"] is None
     honey_bee = next(r for r in rows if r["taxon_id"] == 47219)
-    assert (honey_bee["kingdom"], honey_bee["class"], honey_bee["order"], honey_bee["family"], honey_bee["genus"]) \
-        == ("Animalia", "Insecta", "Hymenoptera", "Apidae", "Apis")
+    assert (honey_bee["kingdom"], honey_bee["class"], honey_bee["order"], honey_bee["family"], honey_bee["genus"]) == (
+        "Animalia",
+        "Insecta",
+        "Hymenoptera",
+        "Apidae",
+        "Apis",
+    )
     assert {r["taxonomy_source"] for r in rows} == {"emulated:inaturalist"}
 
 
@@ -98,9 +104,14 @@ def test_ancestors_a_record_does_not_list_are_looked_up_too(tmp_path: Path):
 
 def _genus_and_subspecies() -> list[dict]:
     bee_ancestors = TAXA[47219]["ancestor_ids"][:-1]
-    genus = {**TAXA[47220], "ancestor_ids": [*bee_ancestors[:bee_ancestors.index(47220)], 47220]}
-    subspecies = {"id": 90999001, "name": "Apis mellifera carnica", "rank": "subspecies", "rank_level": 5,
-                  "ancestor_ids": [*TAXA[47219]["ancestor_ids"], 90999001]}
+    genus = {**TAXA[47220], "ancestor_ids": [*bee_ancestors[: bee_ancestors.index(47220)], 47220]}
+    subspecies = {
+        "id": 90999001,
+        "name": "Apis mellifera carnica",
+        "rank": "subspecies",
+        "rank_level": 5,
+        "ancestor_ids": [*TAXA[47219]["ancestor_ids"], 90999001],
+    }
     life = TAXA[48460]
     return [*TAXA.values(), genus, subspecies, life]
 
@@ -108,8 +119,9 @@ def _genus_and_subspecies() -> list[dict]:
 def test_a_taxon_naming_an_unknown_ancestor_has_a_reason_and_keeps_the_ranks_it_has(tmp_path: Path):
     bee = {**TAXA[47219], "ancestor_ids": [*TAXA[47219]["ancestor_ids"][:-1], 987654322, 47219]}
     taxa = [t for i, t in TAXA.items() if i != 47219] + [bee]
-    resolved = resolve(DuckDBStore(path=str(tmp_path / "t.duckdb")), _client(INaturalistEmulator([], taxa)), "test",
-                       "2026-12", [47219])
+    resolved = resolve(
+        DuckDBStore(path=str(tmp_path / "t.duckdb")), _client(INaturalistEmulator([], taxa)), "test", "2026-12", [47219]
+    )
     lineage = lineage_of(47219, resolved.known)
     assert lineage.missing_reason == ANCESTOR_NOT_FOUND and "987654322" in lineage.missing_detail
     assert (lineage.names["kingdom"], lineage.names["family"]) == ("Animalia", "Apidae")
@@ -137,14 +149,17 @@ def test_gmgbd_carries_the_lineage_after_the_other_columns_and_keeps_genus_recor
         con.execute("CREATE TABLE taxonomy AS SELECT * FROM kept")
         # One identification only to genus, one record whose lineage was not found.
         con.execute("UPDATE taxonomy SET species = NULL, species_id = NULL WHERE observation_id = 220000967")
-        con.execute("UPDATE taxonomy SET kingdom = NULL, missing_reason = 'taxon_not_found' "
-                    "WHERE observation_id = (SELECT max(observation_id) FROM taxonomy)")
+        con.execute(
+            "UPDATE taxonomy SET kingdom = NULL, missing_reason = 'taxon_not_found' "
+            "WHERE observation_id = (SELECT max(observation_id) FROM taxonomy)"
+        )
     result = materialize_range(offline_defs, ["gmgbd"], "2024-06-01", "2024-06-07")
     assert result.success
     genus_level = store.query('SELECT kingdom, "class", "order", species FROM gmgbd WHERE observation_id = 220000967')
     assert genus_level.rows() == [("Plantae", "Magnoliopsida", "Asterales", None)]
-    reasons = store.query("SELECT asset, reason FROM quarantine WHERE observation_id = "
-                          "(SELECT max(observation_id) FROM taxonomy)").rows()
+    reasons = store.query(
+        "SELECT asset, reason FROM quarantine WHERE observation_id = (SELECT max(observation_id) FROM taxonomy)"
+    ).rows()
     assert ("taxonomy", "taxon_not_found") in reasons
 
 
@@ -162,9 +177,12 @@ def _load(offline_defs, store) -> None:
 
 def _build_gmgbd(offline_defs, obscured: str) -> None:
     resources = {**offline_defs.resources, "dataset_policy": DatasetPolicyResource(obscured=obscured)}
-    result = dg.materialize([gmgbd], resources=resources, raise_on_error=False,
-                            tags={"dagster/asset_partition_range_start": "2024-06-01",
-                                  "dagster/asset_partition_range_end": "2024-06-07"})
+    result = dg.materialize(
+        [gmgbd],
+        resources=resources,
+        raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": "2024-06-01", "dagster/asset_partition_range_end": "2024-06-07"},
+    )
     assert result.success
 
 
@@ -173,18 +191,23 @@ def test_an_obscured_record_is_at_least_half_a_cell_uncertain(offline_defs, stor
     _build_gmgbd(offline_defs, "keep")
     latitude, accuracy, uncertainty = store.query(
         "SELECT g.latitude, r.positional_accuracy_m, g.coordinate_uncertainty_m FROM gmgbd g "
-        f"JOIN raw_observations r USING (observation_id) WHERE observation_id = {OBSCURED_ID}").row(0)
-    assert uncertainty >= half_diagonal_m(latitude) and uncertainty == pytest.approx(max(accuracy, half_diagonal_m(
-        latitude)))
+        f"JOIN raw_observations r USING (observation_id) WHERE observation_id = {OBSCURED_ID}"
+    ).row(0)
+    assert uncertainty >= half_diagonal_m(latitude) and uncertainty == pytest.approx(
+        max(accuracy, half_diagonal_m(latitude))
+    )
     # With the sample's 25 km accuracy the accuracy wins; without one, the half-diagonal.
     with store.connect() as con:
         con.execute(f"UPDATE raw_observations SET positional_accuracy_m = NULL WHERE observation_id = {OBSCURED_ID}")
     _build_gmgbd(offline_defs, "keep")
-    assert store.query(f"SELECT coordinate_uncertainty_m AS u FROM gmgbd WHERE observation_id = {OBSCURED_ID}")[
-        "u"][0] == pytest.approx(half_diagonal_m(latitude))
-    plain = store.query("SELECT count(*) AS n FROM gmgbd g JOIN raw_observations r USING (observation_id) "
-                        "WHERE NOT g.coordinates_obscured AND g.coordinate_uncertainty_m IS NOT DISTINCT FROM "
-                        "r.positional_accuracy_m")["n"][0]
+    assert store.query(f"SELECT coordinate_uncertainty_m AS u FROM gmgbd WHERE observation_id = {OBSCURED_ID}")["u"][
+        0
+    ] == pytest.approx(half_diagonal_m(latitude))
+    plain = store.query(
+        "SELECT count(*) AS n FROM gmgbd g JOIN raw_observations r USING (observation_id) "
+        "WHERE NOT g.coordinates_obscured AND g.coordinate_uncertainty_m IS NOT DISTINCT FROM "
+        "r.positional_accuracy_m"
+    )["n"][0]
     assert plain == store.query("SELECT count(*) AS n FROM gmgbd WHERE NOT coordinates_obscured")["n"][0]
 
 
@@ -193,7 +216,8 @@ def test_the_exclude_policy_quarantines_obscured_records_with_its_reason(offline
     _build_gmgbd(offline_defs, "exclude")
     assert store.query(f"SELECT count(*) AS n FROM gmgbd WHERE observation_id = {OBSCURED_ID}")["n"][0] == 0
     assert store.query(f"SELECT asset, reason FROM quarantine WHERE observation_id = {OBSCURED_ID}").rows() == [
-        ("gmgbd", OBSCURED_EXCLUDED)]
+        ("gmgbd", OBSCURED_EXCLUDED)
+    ]
     assert store.query("SELECT count(*) AS n FROM gmgbd WHERE coordinates_obscured")["n"][0] == 0
 
 
@@ -206,10 +230,14 @@ def test_an_unknown_policy_is_refused(monkeypatch):
 def test_the_open_data_export_feeds_the_same_lineage_as_the_api(tmp_path: Path):
     export = ExportTaxa.of(locate_export(BUNDLED_SAMPLE_DIR / "open_data" / "inaturalist-open-data-20240701"))
     species = [i for i, t in TAXA.items() if t["rank"] == "species"]
-    from_export = resolve(DuckDBStore(path=str(tmp_path / "a.duckdb")), export, export.source, export.snapshot,
-                          species)
-    from_api = resolve(DuckDBStore(path=str(tmp_path / "b.duckdb")), _client(INaturalistEmulator(records=[])),
-                       "emulated:inaturalist", "2026-12", species)
+    from_export = resolve(DuckDBStore(path=str(tmp_path / "a.duckdb")), export, export.source, export.snapshot, species)
+    from_api = resolve(
+        DuckDBStore(path=str(tmp_path / "b.duckdb")),
+        _client(INaturalistEmulator(records=[])),
+        "emulated:inaturalist",
+        "2026-12",
+        species,
+    )
     assert from_export.requests == 0 and export.snapshot == "2024-07-01"
     for taxon_id in species:
         assert lineage_of(taxon_id, from_export.known) == lineage_of(taxon_id, from_api.known)

@@ -40,8 +40,13 @@ TAXONOMY = TableSpec(
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column("taxon_id", "BIGINT", "iNaturalist taxon id of the identification"),
         *(
-            Column(rank, "VARCHAR", f"{_RANK_TEXT[rank]}; NULL when the lineage has no taxon at this rank",
-                   required=rank == "kingdom", free_text=True)
+            Column(
+                rank,
+                "VARCHAR",
+                f"{_RANK_TEXT[rank]}; NULL when the lineage has no taxon at this rank",
+                required=rank == "kingdom",
+                free_text=True,
+            )
             for rank in MAIN_RANKS
         ),
         *(Column(f"{rank}_id", "BIGINT", f"iNaturalist taxon id of `{rank}`") for rank in MAIN_RANKS),
@@ -88,11 +93,13 @@ def taxonomy(
         wanted |= {a for r in usable for a in parse_ancestor_ids(r.get("taxon_ancestor_ids")) or ()}
         resolved = resolve(store, client, inaturalist.source, snapshot, wanted)
         totals.update(requests=resolved.requests, cache_hits=resolved.cache_hits, fetched=resolved.fetched)
-        stamp = {"taxonomy_snapshot": snapshot, "taxonomy_source": inaturalist.source,
-                 "looked_up_at": datetime.now(UTC).replace(tzinfo=None)}
+        stamp = {
+            "taxonomy_snapshot": snapshot,
+            "taxonomy_source": inaturalist.source,
+            "looked_up_at": datetime.now(UTC).replace(tzinfo=None),
+        }
         rows = {
-            r["observation_id"]: {"taxon_id": r["taxon_id"], **lineage_of(r["taxon_id"], resolved.known).row(),
-                                  **stamp}
+            r["observation_id"]: {"taxon_id": r["taxon_id"], **lineage_of(r["taxon_id"], resolved.known).row(), **stamp}
             for r in usable
         }
         return DateOutput(rows, stamp, {"requests": resolved.requests, "cache_hits": resolved.cache_hits})
