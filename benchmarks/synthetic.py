@@ -11,6 +11,7 @@ from datetime import date
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.earth_engine_layers import COVARIATES
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.taxonomy import MAIN_RANKS
 
 # The contract columns of each enrichment table (see the asset modules) and a complete value for each.
 UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
@@ -61,6 +62,14 @@ UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "land_cover_label": ("VARCHAR", "'Tree cover'"),
         "covariates_source": ("VARCHAR", "'emulated'"),
     },
+    "taxonomy": {
+        "taxon_id": ("BIGINT", "r.taxon_id"),
+        **{rank: ("VARCHAR", "r.scientific_name" if rank == "species" else f"'Some {rank}'") for rank in MAIN_RANKS},
+        **{f"{rank}_id": ("BIGINT", "r.taxon_id" if rank == "species" else str(i + 1))
+           for i, rank in enumerate(MAIN_RANKS)},
+        "taxonomy_snapshot": ("VARCHAR", "'2026-12'"),
+        "taxonomy_source": ("VARCHAR", "'emulated'"),
+    },
 }
 
 
@@ -92,7 +101,7 @@ def synthetic_raw_observations(store: DuckDBStore, records: int, start: date, da
                    ?::DATE + (i % ?)::INTEGER,
                    -60 + (hash(i) % 12000) / 100.0, -180 + (hash(i + 1) % 36000) / 100.0, 10.0, FALSE,
                    'Species ' || (i % 5000), CASE WHEN i % 50 = 0 THEN NULL ELSE 'Common ' || (i % 5000) END,
-                   i % 5000, 'species', 'Aves', 300000000 + i,
+                   i % 5000, 'species', 'Aves', NULL, 300000000 + i,
                    'https://inaturalist-open-data.s3.amazonaws.com/photos/' || (300000000 + i) || '/large.jpg',
                    'cc-by', '(c) someone', 'observer' || (i % 997), 'research',
                    'https://www.inaturalist.org/observations/' || (100000000 + i), NULL, NULL,

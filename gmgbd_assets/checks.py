@@ -30,6 +30,7 @@ from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.assets.ndvi import NDVI
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.assets.splits import SPLITS
+from gmgbd_assets.assets.taxonomy import TAXONOMY
 from gmgbd_assets.assets.water_distance import WATER_DISTANCE
 from gmgbd_assets.assets.weather import WEATHER
 from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
@@ -98,7 +99,8 @@ class TableRules:
 
 SPECS: dict[str, TableSpec] = {
     spec.name: spec for spec in (
-        RAW_OBSERVATIONS, IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, COVARIATES_TABLE, GMGBD
+        RAW_OBSERVATIONS, IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, COVARIATES_TABLE, TAXONOMY,
+        GMGBD,
     )
 }
 RULES: dict[str, TableRules] = {name: TableRules.of(spec) for name, spec in SPECS.items()}

@@ -19,6 +19,7 @@ from gmgbd_assets.assets import (
     ndvi,
     raw_observations,
     splits,
+    taxonomy,
     water_distance,
     weather,
 )
@@ -33,6 +34,7 @@ from gmgbd_assets.emulators.resources import (
 from gmgbd_assets.freshness import freshness_checks, freshness_sensor
 from gmgbd_assets.refill import refill_not_yet_available
 from gmgbd_assets.resources.captioner import CaptionerResource
+from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.exports import ExportsResource
@@ -74,6 +76,7 @@ def _shared(settings: Settings, earth_engine: EarthEngineResource, open_meteo: O
             shard_max_mb=settings.shard_max_mb,
         ),
         "split_settings": split_settings(settings),
+        "dataset_policy": DatasetPolicyResource(obscured=settings.obscured),
     }
 
 
@@ -105,7 +108,8 @@ def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         archive_url=settings.open_meteo_archive_url, elevation_url=settings.open_meteo_elevation_url, **service
     )
     return {
-        "inaturalist": INaturalistResource(base_url=settings.inat_url, max_per_day=settings.max_per_day, **service),
+        "inaturalist": INaturalistResource(base_url=settings.inat_url, max_per_day=settings.max_per_day,
+                                           taxonomy_snapshot=settings.taxonomy_snapshot, **service),
         "photos": PhotosResource(
             images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
             photo_size=settings.photo_size, **service,
@@ -131,7 +135,8 @@ def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     )
     return {
         "inaturalist": EmulatedINaturalistResource(
-            base_url=settings.inat_url, max_per_day=settings.max_per_day, min_interval_s=0.0, **service, **fast
+            base_url=settings.inat_url, max_per_day=settings.max_per_day, min_interval_s=0.0,
+            taxonomy_snapshot=settings.taxonomy_snapshot, **service, **fast
         ),
         "photos": EmulatedPhotosResource(
             images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
@@ -158,8 +163,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return RESOURCES_BY_PROFILE[settings.profile](settings)
 
 
-ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, covariates, gmgbd,
-                 splits, exports, dataset_card, croissant]
+ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, covariates, taxonomy,
+                 gmgbd, splits, exports, dataset_card, croissant]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

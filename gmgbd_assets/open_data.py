@@ -30,7 +30,7 @@ import re
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from gmgbd_assets.resources.inaturalist import (
     NO_TAXON,
     PHOTO_SIZES,
 )
+from gmgbd_assets.taxonomy import TaxaAnswer, TaxonRecord, parse_ancestor_ids
 
 # The observation names a taxon id that the snapshot's taxa file does not contain (or whose line was rejected),
 # so there is no scientific name to give. Distinct from no_taxon: the observation does have an identification.
@@ -84,7 +85,7 @@ _PHOTO_ID_LIMIT = 1 << 41
 _POSITION_LIMIT = 1 << 22
 _INFO = "snapshot.json"
 # Bumped whenever the staged Parquet's columns or meaning change, so an older staging is rebuilt, not misread.
-_STAGING_VERSION = 1
+_STAGING_VERSION = 2  # 2: taxon_ancestor_ids
 
 
 class ExportFormatError(ValueError):
@@ -203,6 +204,8 @@ class ExportObservation:
     invalid_reason: str | None
     invalid_detail: str | None
     observation_uuid: str
+    # The taxon's ``ancestry`` and its id, '/'-joined, as the API's ``taxon.ancestor_ids``.
+    taxon_ancestor_ids: str | None = None
 
 
 # --- photos: licence, attribution, URL ---------------------------------------------------------------------------
@@ -534,6 +537,10 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
     iconic_case = " ".join(f"WHEN {i} THEN '{n}'" for i, n in ICONIC_TAXA.items())
     con.execute(f"""
         CREATE TABLE taxa AS SELECT {_integer('raw_taxon_id')} AS taxon_id, raw_name AS name, raw_rank AS rank,
+            -- Root first, ending with the taxon, like the API's ancestor_ids; NULL when a part is not an id.
+            CASE WHEN list_bool_and(list_transform(list_filter({ancestry}, lambda x: x <> ''),
+                                                   lambda x: TRY_CAST(x AS BIGINT) IS NOT NULL))
+                 THEN array_to_string(list_filter({ancestry}, lambda x: x <> ''), '/') END AS ancestor_ids,
             -- The API source's test of a name: not absurdly long, no control characters (a stray tab or newline).
             length(raw_name) <= {MAX_NAME_LENGTH} AND NOT regexp_matches(raw_name, '[\\x00-\\x1f\\x7f]') AS name_ok,
             CASE list_reverse(list_filter(list_transform({ancestry}, lambda x: TRY_CAST(x AS BIGINT)),
@@ -568,7 +575,7 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
         COPY (
             WITH joined AS (
                 SELECT r.*, p.photo_id, p.extension, p.license, p.photos, t.taxon_id AS known_taxon, t.name,
-                    t.rank, t.iconic_taxon, c.common_name, o.login, o.name AS observer_name,
+                    t.rank, t.iconic_taxon, t.ancestor_ids, c.common_name, o.login, o.name AS observer_name,
                     CASE WHEN r.taxon_text IS NULL THEN '{NO_TAXON}'
                          WHEN r.taxon_id IS NULL THEN '{INVALID_TAXON}'
                          WHEN t.taxon_id IS NULL THEN '{TAXON_NOT_IN_EXPORT}'
@@ -597,7 +604,8 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
             )
             SELECT u AS observation_uuid, sighting_date, latitude, longitude, positional_accuracy_m,
                 CASE WHEN taxon_problem IS NULL THEN name END AS scientific_name, common_name, taxon_id,
-                rank AS taxon_rank, iconic_taxon, photo_id, extension AS photo_extension, license, login AS observer,
+                rank AS taxon_rank, iconic_taxon, CASE WHEN taxon_problem IS NULL THEN ancestor_ids END AS
+                taxon_ancestor_ids, photo_id, extension AS photo_extension, license, login AS observer,
                 observer_name,
                 -- As the API source words it: the first problem's code; one problem's text, or all as code: text.
                 coalesce(coord_problem, taxon_problem, photo_problem) AS invalid_reason,
@@ -683,7 +691,7 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
     query = f"""
         SELECT observation_uuid::VARCHAR, latitude, longitude, positional_accuracy_m, scientific_name, common_name,
                taxon_id, taxon_rank, iconic_taxon, photo_id, photo_extension, license, observer, observer_name,
-               invalid_reason, invalid_detail
+               invalid_reason, invalid_detail, taxon_ancestor_ids
         FROM read_parquet({_sql_str(info.parquet)})
         WHERE sighting_date = ?
         QUALIFY row_number() OVER (PARTITION BY observation_uuid ORDER BY photo_id NULLS LAST) = 1
@@ -694,7 +702,7 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
         rows = con.execute(query, [day]).fetchall()
     out = []
     for (uuid, lat, lon, accuracy, name, common, taxon_id, rank, iconic, photo_id, extension, lic, login,
-         observer_name, reason, detail) in rows:
+         observer_name, reason, detail, ancestor_ids) in rows:
         code = license_code(lic)
         out.append(ExportObservation(
             observation_id=None,
@@ -718,8 +726,49 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
             invalid_reason=reason,
             invalid_detail=detail,
             observation_uuid=uuid,
+            taxon_ancestor_ids=ancestor_ids,
         ))
     return out
+
+
+class ExportTaxa:
+    """The export's ``taxa`` file as a taxonomy source (``gmgbd_assets.taxonomy.TaxonSource``): ``ancestry`` gives
+    each taxon's lineage, so the same lineage table can be built from the export without any request.
+
+    Reads loose files (a bundle's taxa file once :func:`stage_snapshot` has extracted it can be passed as
+    ``taxa_file``). Each call scans the file once for the ids asked; the DuckDB cache in ``taxonomy`` keeps that
+    to once per taxon and snapshot.
+    """
+
+    def __init__(self, taxa_file: Path, snapshot_date: date) -> None:
+        self.taxa_file = taxa_file
+        self.mapping = _columns("taxa", taxa_file)
+        self.snapshot = snapshot_date.isoformat()
+        self.source = f"{SOURCE_PREFIX}:{snapshot_date:%Y%m%d}"
+
+    @classmethod
+    def of(cls, files: ExportFiles) -> ExportTaxa:
+        if files.bundle is not None:
+            raise ExportFormatError(f"open-data taxa: {files.bundle} is a bundle; pass its extracted taxa file")
+        return cls(files.tables["taxa"], files.snapshot_date)
+
+    def taxa(self, ids: Sequence[int]) -> TaxaAnswer:
+        wanted = sorted(set(ids))
+        answer = TaxaAnswer()
+        if not wanted:
+            return answer
+        raw = _raw("taxa", self.mapping, self.taxa_file, ("taxon_id", "ancestry", "rank", "name"), rejects=False)
+        with duckdb.connect() as con:
+            rows = con.execute(
+                f"SELECT {_integer('raw_taxon_id')} AS taxon_id, raw_name, raw_rank, raw_ancestry FROM {raw} "
+                "WHERE taxon_id IN (SELECT unnest(?::BIGINT[])) QUALIFY row_number() OVER (PARTITION BY taxon_id) = 1",
+                [wanted],
+            ).fetchall()
+        for taxon_id, name, rank, ancestry in rows:
+            ancestors = parse_ancestor_ids(ancestry) or ()  # the root taxon (Life) has an empty ancestry
+            ok = name is not None and len(name) <= MAX_NAME_LENGTH and name.isprintable()
+            answer.taxa[taxon_id] = TaxonRecord(taxon_id, name if ok else None, rank, (*ancestors, taxon_id))
+        return answer
 
 
 def available_on(info: SnapshotInfo, day: date) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
+from gmgbd_assets.geoprivacy import KEEP, parse_policy
 from gmgbd_assets.licenses import LicenseFilter
 from gmgbd_assets.splits import SplitConfig
 
@@ -114,6 +115,8 @@ class Settings:
     caption_compile: bool = False
     missing_error_share: float = DEFAULT_MISSING_ERROR_SHARE
     splits: SplitConfig = field(default_factory=SplitConfig)
+    obscured: str = KEEP
+    taxonomy_snapshot: str = ""
 
     @property
     def offline(self) -> bool:
@@ -167,6 +170,8 @@ class Settings:
             shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
             missing_error_share=float(_env("GMGBD_MISSING_ERROR_SHARE", str(DEFAULT_MISSING_ERROR_SHARE))),
             splits=_splits(),
+            obscured=parse_policy(_env("GMGBD_OBSCURED", KEEP)),
+            taxonomy_snapshot=_env("GMGBD_TAXONOMY_SNAPSHOT", ""),
         )
 
 

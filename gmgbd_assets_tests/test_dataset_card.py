@@ -46,6 +46,7 @@ def built(tmp_path_factory) -> Iterator[Built]:
         store = DuckDBStore(path=str(settings.duckdb_path))
         assert materialize_range(defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
         fill_upstream_with_images(store, settings.data_dir)
+        assert materialize_range(defs, ["taxonomy"], "2024-06-01", "2024-06-07").success  # the sample's lineages
         with store.connect() as con:
             con.execute("UPDATE geocodes SET country = CASE observation_id % 3 WHEN 0 THEN 'Brazil' WHEN 1 THEN "
                         "'Kenya' ELSE 'Norway' END")
@@ -114,6 +115,20 @@ def test_card_counts_match_the_tables(built):
     assert counts["date span"] == "2024-06-01 to 2024-06-07"
     assert int(counts["raw observations"]) == raw
     assert int(counts["observations left out (quarantine)"]) == 2
+
+
+def test_card_summarises_the_taxonomy_and_what_each_geoprivacy_policy_affects(built):
+    card, store = built.card, built.store
+    per_kingdom = {k: int(n) for k, n, _, _ in _table(card, "## Taxonomy")}
+    expected = dict(store.query("SELECT kingdom, count(*) FROM gmgbd GROUP BY 1").iter_rows())
+    assert per_kingdom == expected and set(expected) == {"Animalia", "Plantae", "Fungi"}
+    per_class = {(k, c): int(n) for k, c, n in _table(card, "Records per class:")}
+    assert per_class == {(k, c): n for k, c, n in store.query(
+        'SELECT kingdom, "class", count(*) FROM gmgbd GROUP BY 1, 2').iter_rows()}
+    geoprivacy = dict(_table(card, "## Geoprivacy"))
+    kept = store.query("SELECT count(*) AS n FROM gmgbd WHERE coordinates_obscured")["n"][0]
+    assert kept == 1 and "`GMGBD_OBSCURED=keep`" in card
+    assert [int(v) for v in geoprivacy.values()] == [1, kept, 0]
 
 
 def test_data_dictionary_has_every_column_with_its_unique_and_missing_counts(built):

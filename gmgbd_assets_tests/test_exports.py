@@ -203,8 +203,8 @@ def _corrupt_after_build(monkeypatch):
     """gmgbd's build leaves a NULL city behind: what a bug in the final table would look like."""
     original = gmgbd_module.build_window
 
-    def broken(con, start, end, built_at):
-        original(con, start, end, built_at)
+    def broken(con, start, end, built_at, obscured):
+        original(con, start, end, built_at, obscured)
         con.execute("ALTER TABLE gmgbd ALTER COLUMN city DROP NOT NULL")
         con.execute("UPDATE gmgbd SET city = NULL WHERE observation_id = (SELECT min(observation_id) FROM gmgbd)")
 

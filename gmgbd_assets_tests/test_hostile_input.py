@@ -90,6 +90,8 @@ CASES: list[tuple[str, Callable[[dict], None], bytes | None, set[tuple[str, str]
     ("PNG disguised as JPEG", lambda r: None, _png((64, 48)), {("images", "photo_invalid")}),
     ("text instead of an image", lambda r: None, b"GIF89a? no: just text pretending", {("images", "photo_invalid")}),
     ("photo missing on the host", lambda r: None, None, {("images", "photo_not_found")}),
+    ("taxon iNaturalist does not know", lambda r: r["taxon"].update(id=987654321, ancestor_ids=[48460, 987654321]),
+     GOOD_JPEG, {("taxonomy", "taxon_not_found")}),
 ]
 # Hostile but harmless: stored verbatim (parameters, not SQL strings; ids, not names, build file names).
 HARMLESS: list[tuple[str, Callable[[dict], None], bytes]] = [
@@ -98,6 +100,12 @@ HARMLESS: list[tuple[str, Callable[[dict], None], bytes]] = [
     ("path in the common name", lambda r: r["taxon"].update(preferred_common_name="..\\..\\boot.ini"), GOOD_JPEG),
     ("numbers as strings", lambda r: r.update(id=str(r["id"]), positional_accuracy="12"), GOOD_JPEG),
     ("string coordinates", _coords("18.4141", "-33.9149"), GOOD_JPEG),
+    # Unusable ancestor ids are dropped; the lineage comes from the taxon's own record.
+    ("ancestor ids as text", lambda r: r["taxon"].update(ancestor_ids="DROP TABLE taxa_cache;--"), GOOD_JPEG),
+    ("ancestor ids with junk", lambda r: r["taxon"].update(ancestor_ids=[1, None, "x", True]), GOOD_JPEG),
+    # An ancestor id /v1/taxa does not know: looked up once, then the lineage follows the taxon's own record.
+    ("unknown ancestor id", lambda r: r["taxon"].update(ancestor_ids=[
+        *r["taxon"]["ancestor_ids"][:-1], 987654322, r["taxon"]["id"]]), GOOD_JPEG),
 ]
 
 
@@ -124,6 +132,7 @@ def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
     duplicate = copy.deepcopy(records[-1])  # the same id twice in one response
     records.append(duplicate)
     (directory / "observations.json").write_text(json.dumps({"results": records}))
+    (directory / "taxa.json").write_bytes((BUNDLED_SAMPLE_DIR / "taxa.json").read_bytes())
     return expected
 
 

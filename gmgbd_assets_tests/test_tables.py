@@ -28,7 +28,7 @@ def test_check_rules_are_the_declared_contract():
 
 
 def test_gmgbd_inherits_units_and_valid_values_from_upstream_and_requires_the_reference_columns():
-    assert GMGBD.required_columns == REFERENCE_COLUMNS
+    assert GMGBD.required_columns == (*REFERENCE_COLUMNS, "kingdom")
     assert GMGBD.column("NDVI_Category").categories == NDVI.column("NDVI_Category").categories
     assert GMGBD.column("dist_to_water_m").unit == WATER_DISTANCE.column("dist_to_water_m").unit == "m"
     assert GMGBD.column("latitude").valid_range == (-90.0, 90.0)

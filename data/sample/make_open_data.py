@@ -19,23 +19,8 @@ OUT = HERE / "open_data"
 SNAPSHOT_NAME = "inaturalist-open-data-20240701"
 QUIRK_DAY = "2024-05-31"  # outside the API sample's dates, so its records never change a sample date
 
-# Higher taxa the species hang under; ancestry is root first, the taxon itself excluded.
-HIGHER = [  # (id, ancestry, rank_level, rank, name)
-    (48460, "", "100", "stateofmatter", "Life"),
-    (1, "48460", "70", "kingdom", "Animalia"),
-    (2, "48460/1", "60", "phylum", "Chordata"),
-    (355675, "48460/1/2", "57", "subphylum", "Vertebrata"),
-    (3, "48460/1/2/355675", "50", "class", "Aves"),
-    (40151, "48460/1/2/355675", "50", "class", "Mammalia"),
-    (26036, "48460/1/2/355675", "50", "class", "Reptilia"),
-    (20978, "48460/1/2/355675", "50", "class", "Amphibia"),
-    (47120, "48460/1", "60", "phylum", "Arthropoda"),
-    (372739, "48460/1/47120", "57", "subphylum", "Hexapoda"),
-    (47158, "48460/1/47120/372739", "50", "class", "Insecta"),
-    (47126, "48460", "70", "kingdom", "Plantae"),
-    (47170, "48460", "70", "kingdom", "Fungi"),
-]
-ANCESTRY_BY_ICONIC = {name: f"{ancestry}/{taxon_id}".lstrip("/") for taxon_id, ancestry, _, _, name in HIGHER}
+# Every taxon's lineage, as the emulated API serves it (taxa.json, written by make_sample.py from sample_taxa.py).
+TAXA_FILE = HERE / "taxa.json"
 
 # Second English names, listed after the API's preferred one: the reader must take the first listed.
 EXTRA_NAMES = {3017: "Feral Pigeon", 47602: "Dandelion, common"}
@@ -60,10 +45,12 @@ def build(out: Path = OUT) -> None:
     taxa: dict[int, list[str]] = {}
     names: list[list[str]] = []
 
+    lineage = {t["id"]: t for t in json.loads(TAXA_FILE.read_text(encoding="utf-8"))["results"]}
+
     def taxon_row(t: dict) -> None:
         if t["id"] not in taxa:
-            taxa[t["id"]] = [str(t["id"]), ANCESTRY_BY_ICONIC[t["iconic_taxon_name"]], "10", t["rank"], t["name"],
-                             "true"]
+            ancestry = "/".join(str(i) for i in lineage[t["id"]]["ancestor_ids"][:-1])
+            taxa[t["id"]] = [str(t["id"]), ancestry, "10", t["rank"], t["name"], "true"]
             if t.get("preferred_common_name"):
                 names.append([str(t["id"]), t["preferred_common_name"]])
             if t["id"] in EXTRA_NAMES:
@@ -89,10 +76,10 @@ def build(out: Path = OUT) -> None:
 
     # The quirks, each on its own record of QUIRK_DAY or of another quality grade.
     observer_ids.update({"polilla": 2001, "tabbed": 2002})
-    quirk_taxon = {"id": 12727, "name": "Turdus merula", "rank": "species", "iconic_taxon_name": "Aves"}
+    quirk_taxon = {"id": 12716, "name": "Turdus merula", "rank": "species", "iconic_taxon_name": "Aves"}
     taxon_row(quirk_taxon)
 
-    def quirk(n: int, *, day: str = QUIRK_DAY, grade: str = "research", taxon: str = "12727",
+    def quirk(n: int, *, day: str = QUIRK_DAY, grade: str = "research", taxon: str = "12716",
               observer: str = "2001", ext: str | None = "jpg", license_: str = "CC-BY", photo_id: int | None = None,
               position: str = "0") -> None:
         uuid = _uuid(9200, n)
@@ -122,9 +109,12 @@ def build(out: Path = OUT) -> None:
     snapshot.mkdir(parents=True, exist_ok=True)
     _write_tsv(snapshot / "observations.csv", OBSERVATIONS_HEADER, observations)
     _write_tsv(snapshot / "photos.csv", PHOTOS_HEADER, photos)
-    # The sample invented some species ids that real higher taxa have (47170 is Fungi, and the sample's Amanita
-    # muscaria): ids in a taxa file are unique, so such a higher taxon is left out; ancestry still names it.
-    taxa_rows = [[str(i), a, lvl, rank, name, "true"] for i, a, lvl, rank, name in HIGHER if i not in taxa]
+    # Every higher taxon of the species' lineages, root first, then the species.
+    species = set(taxa)
+    higher = {i for t in species for i in lineage[t]["ancestor_ids"][:-1]}
+    taxa_rows = [[str(i), "/".join(str(a) for a in lineage[i]["ancestor_ids"][:-1]),
+                  str(lineage[i]["rank_level"]), lineage[i]["rank"], lineage[i]["name"], "true"]
+                 for i in sorted(higher, key=lambda i: (len(lineage[i]["ancestor_ids"]), i))]
     taxa_rows += list(taxa.values())
     _write_tsv(snapshot / "taxa.csv", ["taxon_id", "ancestry", "rank_level", "rank", "name", "active"], taxa_rows)
     _write_tsv(snapshot / "observers.csv", ["observer_id", "login", "name"], observers)

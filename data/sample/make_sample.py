@@ -1,4 +1,5 @@
-"""Regenerates the bundled offline sample (observations.json and photos/). Deterministic: same seed, same bytes.
+"""Regenerates the bundled offline sample (observations.json, photos/ and taxa.json). Deterministic: same seed, same
+bytes.
 
     .venv/bin/python data/sample/make_sample.py
 
@@ -14,6 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from sample_taxa import lineages
+from sample_taxa import write as write_taxa
 
 HERE = Path(__file__).resolve().parent
 SEED = 20240601
@@ -61,10 +64,11 @@ PLACES = [
     (-36.8485, 174.7633, "Auckland, New Zealand"),
 ]
 
-# (taxon id, scientific name, common name, rank, iconic taxon)
+# (taxon id, scientific name, common name, rank, iconic taxon). Turdus merula, Passer domesticus, Sciurus carolinensis
+# and Amanita muscaria carry their real iNaturalist ids (see sample_taxa.py); the other ids are as first generated.
 TAXA = [
     (3017, "Columba livia", "Rock Pigeon", "species", "Aves"),
-    (12727, "Turdus merula", "Eurasian Blackbird", "species", "Aves"),
+    (12716, "Turdus merula", "Eurasian Blackbird", "species", "Aves"),
     (9083, "Cardinalis cardinalis", "Northern Cardinal", "species", "Aves"),
     (48662, "Danaus plexippus", "Monarch", "species", "Insecta"),
     (47219, "Apis mellifera", "Western Honey Bee", "species", "Insecta"),
@@ -72,13 +76,13 @@ TAXA = [
     (52821, "Achillea millefolium", "Common Yarrow", "species", "Plantae"),
     (47602, "Taraxacum officinale", "Common Dandelion", "species", "Plantae"),
     (55745, "Trifolium repens", "White Clover", "species", "Plantae"),
-    (46020, "Sciurus carolinensis", "Eastern Gray Squirrel", "species", "Mammalia"),
+    (46017, "Sciurus carolinensis", "Eastern Gray Squirrel", "species", "Mammalia"),
     (42069, "Vulpes vulpes", "Red Fox", "species", "Mammalia"),
     (26039, "Anolis carolinensis", "Green Anole", "species", "Reptilia"),
     (65974, "Bufo bufo", "Common Toad", "species", "Amphibia"),
-    (47170, "Amanita muscaria", "Fly Agaric", "species", "Fungi"),
+    (48715, "Amanita muscaria", "Fly Agaric", "species", "Fungi"),
     (48484, "Harmonia axyridis", "Asian Lady Beetle", "species", "Insecta"),
-    (204533, "Passer domesticus", "House Sparrow", "species", "Aves"),
+    (13858, "Passer domesticus", "House Sparrow", "species", "Aves"),
     (7089, "Anser anser", "Greylag Goose", "species", "Aves"),
     (41479, "Erinaceus europaeus", "European Hedgehog", "species", "Mammalia"),
 ]
@@ -104,7 +108,14 @@ def _photo(rng: random.Random) -> bytes:
     return buf.getvalue()
 
 
+ALBATROSS = (4956, "Diomedea exulans", "Wandering Albatross", "species", "Aves")
+LICHEN = (1350000, "Chrysothrix candelaris", None, "species", "Fungi")
+SPECIES = {t[0]: t[1] for t in (*TAXA, ALBATROSS, LICHEN)}
+_LINEAGES = lineages(SPECIES)
+
+
 def build() -> None:
+    write_taxa(SPECIES, HERE / "taxa.json")
     rng = random.Random(SEED)
     photos_dir = HERE / "photos"
     photos_dir.mkdir(exist_ok=True)
@@ -128,11 +139,11 @@ def build() -> None:
     # Edge cases, each on its own observation (see README.md).
     edges = {
         0: dict(obscured=True),
-        3: dict(coords=OCEAN, taxon=(4956, "Diomedea exulans", "Wandering Albatross", "species", "Aves")),
+        3: dict(coords=OCEAN, taxon=ALBATROSS),
         6: dict(coords=ARCTIC),
         9: dict(coords=(-33.9249 + 0.01, 18.4241 - 0.01)),
         12: dict(no_license=True),
-        15: dict(taxon=(1350000, "Chrysothrix candelaris", None, "species", "Fungi")),
+        15: dict(taxon=LICHEN),
         13: dict(invalid_photo=True),
         20: dict(string_coords=True),
     }
@@ -170,7 +181,7 @@ def build() -> None:
 def _taxon(t: tuple) -> dict:
     taxon_id, name, common, rank, iconic = t
     taxon = {"id": taxon_id, "name": name, "rank": rank, "rank_level": 10, "iconic_taxon_name": iconic,
-             "ancestor_ids": [48460, 1, taxon_id]}
+             "ancestor_ids": _LINEAGES[taxon_id]["ancestor_ids"]}
     if common:
         taxon["preferred_common_name"] = common
     return taxon

@@ -9,7 +9,7 @@ summarizes (and is skipped with the exports when ``gmgbd``'s blocking checks fai
 import fcntl
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,8 +29,10 @@ from gmgbd_assets.earth_engine_layers import (
     WATER_MASK_YEAR,
 )
 from gmgbd_assets.export_history import licence_name, record_build, removed_since_previous
+from gmgbd_assets.geoprivacy import KEEP, OBSCURED_EXCLUDED
 from gmgbd_assets.licenses import OPEN, polars_mask
 from gmgbd_assets.markdown import markdown_table
+from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
 from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.offline_geocoder import places
@@ -110,9 +112,15 @@ class CardData:
     split_rules: tuple[str, ...] = ()
     # Records the previous build exported and this one does not (None: no previous build to compare with).
     removed: pl.DataFrame | None = None
+    # kingdom, class, records; and the snapshots the lineages were read at.
+    taxonomy: pl.DataFrame | None = None
+    taxonomy_snapshots: tuple[str, ...] = ()
+    obscured_policy: str = KEEP
+    # usable raw observations with obscured coordinates, those in gmgbd, those left out by the exclude policy.
+    obscured: dict[str, int] = field(default_factory=dict)
 
 
-def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
+def gather(store: DuckDBStore, exports: ExportsResource, obscured_policy: str = KEEP) -> CardData:
     counts = store.query(
         "SELECT count(*) AS records, count(DISTINCT scientific_name) AS species, "
         "count(DISTINCT country) AS countries, count(DISTINCT sighting_date) AS dates, "
@@ -147,8 +155,71 @@ def gather(store: DuckDBStore, exports: ExportsResource) -> CardData:
         )
         rules = tuple(store.query(
             "SELECT DISTINCT split_version || ' (' || split_params || ')' AS r FROM splits ORDER BY 1")["r"])
+    taxonomy = store.query(
+        'SELECT kingdom, "class", count(*) AS records, count(*) FILTER (WHERE species IS NULL) AS above_species '
+        "FROM gmgbd GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2 NULLS LAST"
+    )
+    snapshots = tuple(store.query(
+        "SELECT DISTINCT taxonomy_snapshot AS s FROM gmgbd WHERE taxonomy_snapshot IS NOT NULL ORDER BY 1")["s"])
+    obscured = store.query(
+        "SELECT (SELECT count(*) FROM raw_observations WHERE coordinates_obscured AND invalid_reason IS NULL) AS raw, "
+        "(SELECT count(*) FROM gmgbd WHERE coordinates_obscured) AS kept, "
+        "(SELECT count(DISTINCT observation_id) FROM quarantine WHERE reason = ?) AS excluded",
+        [OBSCURED_EXCLUDED],
+    ).row(0, named=True)
     return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points,
-                    splits, rules, removed_since_previous(store, exports.license_filter))
+                    splits, rules, removed_since_previous(store, exports.license_filter), taxonomy, snapshots,
+                    obscured_policy, obscured)
+
+
+def _taxonomy_section(data: CardData) -> list[str]:
+    lines = [
+        "## Taxonomy",
+        "",
+        "Every record carries its lineage, kingdom to species, with iNaturalist taxon ids (`kingdom_id` ...), as "
+        "read at `taxonomy_snapshot` (" + (", ".join(f"`{s}`" for s in data.taxonomy_snapshots) or "—") + "). A rank "
+        "the lineage does not have is empty, never guessed: an identification to genus has no species.",
+        "",
+    ]
+    if data.taxonomy is None or not data.taxonomy.height:
+        return [*lines, "No lineage yet: materialize `taxonomy`.", ""]
+    per_kingdom = data.taxonomy.group_by("kingdom").agg(pl.col("records").sum(), pl.col("class").n_unique(),
+                                                        pl.col("above_species").sum()).sort("records", descending=True)
+    return [
+        *lines,
+        markdown_table(per_kingdom.select("kingdom", "records", "class", "above_species").iter_rows(),
+                       ["kingdom", "records", "classes", "identified above species"]),
+        "",
+        "Records per class:",
+        "",
+        markdown_table(((k, c or "— (none in the lineage)", n) for k, c, n, _ in data.taxonomy.iter_rows()),
+                       ["kingdom", "class", "records"]),
+        "",
+    ]
+
+
+def _geoprivacy_section(data: CardData) -> list[str]:
+    o = data.obscured
+    return [
+        "## Geoprivacy",
+        "",
+        "iNaturalist moves the public point of an obscured observation to a random place in a 0.2 degree cell "
+        "(the observer's or the taxon's geoprivacy). `coordinate_uncertainty_m` of such a record is at least half "
+        "the cell's diagonal at its latitude (11-16 km), and its point covariates (temperature, elevation, NDVI, "
+        "distance to water) describe that random place.",
+        "",
+        f"Policy in force: `GMGBD_OBSCURED={data.obscured_policy}`.",
+        "",
+        markdown_table(
+            [
+                ("usable raw observations with obscured coordinates", o.get("raw", 0)),
+                ("in the table (`keep`: each would leave under `exclude`)", o.get("kept", 0)),
+                ("left out by `exclude` (quarantine reason `obscured_excluded`)", o.get("excluded", 0)),
+            ],
+            ["", "records"],
+        ),
+        "",
+    ]
 
 
 def covariate_manifest(data: CardData) -> list[tuple[str, ...]]:
@@ -316,6 +387,8 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
         *_removed_section(data),
         *_splits_section(data),
+        *_taxonomy_section(data),
+        *_geoprivacy_section(data),
         "## Left out, and why",
         "",
         "Observations not in the table, by the asset that could not complete them and its reason (an observation "
@@ -424,7 +497,9 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     group_name="exports",
     kinds={"markdown"},
 )
-def dataset_card(store: DuckDBStore, exports: ExportsResource) -> dg.MaterializeResult:
+def dataset_card(
+    store: DuckDBStore, exports: ExportsResource, dataset_policy: DatasetPolicyResource
+) -> dg.MaterializeResult:
     """The dataset card: what every column means, its unit, range, unique and missing counts, and the plots.
 
     Regenerated from the whole ``gmgbd`` table (and ``quarantine``) each time it runs, replacing the data
@@ -446,7 +521,7 @@ def dataset_card(store: DuckDBStore, exports: ExportsResource) -> dg.Materialize
     # The lock dies with its process, so a killed run never blocks the next one.
     with open(root / ".card.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        data = gather(store, exports)
+        data = gather(store, exports, dataset_policy.obscured)
         staging = root / f".{PLOTS_DIR}-staging"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()

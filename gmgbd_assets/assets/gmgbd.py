@@ -12,13 +12,17 @@ from gmgbd_assets.assets.geocodes import GEOCODES
 from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.assets.ndvi import NDVI
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.assets.taxonomy import TAXONOMY
 from gmgbd_assets.assets.water_distance import WATER_DISTANCE
 from gmgbd_assets.assets.weather import WEATHER
+from gmgbd_assets.geoprivacy import KEEP, OBSCURED_EXCLUDED, uncertainty_sql
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
+from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.taxonomy import MAIN_RANKS
 
-UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE)
+UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, TAXONOMY)
 UPSTREAM = tuple(spec.name for spec in UPSTREAM_SPECS)
 # Optional upstream: its columns follow the others, a record without them stays in gmgbd (LEFT JOIN, no quarantine);
 # the covariates table's own missing_values check reports the gaps.
@@ -30,6 +34,9 @@ REFERENCE_COLUMNS = (
     "filename", "scientific_name", "common_name", "latitude", "longitude", "sighting_date", "blip_caption",
     "country", "state", "city", "avg_temp_C", "elevation_m", "NDVI_value", "NDVI_Category", "dist_to_water_m",
 )
+
+# Beyond the reference columns, gmgbd holds a row only with a kingdom (the taxonomy asset says why one is missing).
+REQUIRED_LINEAGE = ("kingdom",)
 
 # (column, type, description, upstream table, upstream column): the reference dataset's 15 columns first.
 _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -97,6 +104,17 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     ("covariates_source", "VARCHAR", "Covariate datasets ('emulated:...' for offline demo data)", "covariates",
      "covariates_source"),
+    # Geoprivacy and lineage, after every earlier column (see docs/assets.md).
+    ("coordinate_uncertainty_m", "DOUBLE",
+     "How far the true position may lie from latitude/longitude, metres: the positional accuracy, or for an "
+     "obscured record the larger of it and half the diagonal of iNaturalist's 0.2 degree obscuration cell at that "
+     "latitude (11-16 km); NULL when not obscured and no accuracy was given", "raw_observations",
+     "positional_accuracy_m"),
+    ("taxon_id", "BIGINT", "iNaturalist taxon id of the identification", "raw_observations", "taxon_id"),
+    *((c.name, c.sql_type, c.description, "taxonomy", c.name)
+      for c in TAXONOMY.columns if c.name in MAIN_RANKS or c.name.removesuffix("_id") in MAIN_RANKS),
+    ("taxonomy_snapshot", "VARCHAR", TAXONOMY.column("taxonomy_snapshot").description, "taxonomy",
+     "taxonomy_snapshot"),
 )
 
 
@@ -112,7 +130,7 @@ def _column(name: str, sql_type: str, description: str, table: str, column: str)
         description,
         nullable=name not in REFERENCE_COLUMNS,
         unit=upstream.unit,
-        required=name in REFERENCE_COLUMNS,
+        required=name in REFERENCE_COLUMNS or name in REQUIRED_LINEAGE,
         valid_range=upstream.valid_range,
         categories=upstream.categories,
         free_text=upstream.free_text,
@@ -152,15 +170,22 @@ COLUMN_LINEAGE = dg.TableColumnLineage(
 )
 
 _ALIASES = {"images": "i", "captions": "c", "geocodes": "g", "weather": "w", "ndvi": "n", "water_distance": "d",
-            "covariates": "v"}
+            "covariates": "v", "taxonomy": "t"}
 
 
-def _quarantine_sql() -> str:
-    """One SELECT per asset listing the raw observations it could not complete (raw problems first)."""
+def _quarantine_sql(obscured: str = KEEP) -> str:
+    """One SELECT per asset listing the raw observations it could not complete (raw problems first), and the
+    obscured records when the policy excludes them."""
     parts = [
         "SELECT r.observation_id, r.sighting_date, 'raw_observations' AS asset, r.invalid_reason AS reason, "
         "r.invalid_detail AS detail FROM raw r WHERE r.invalid_reason IS NOT NULL"
     ]
+    if obscured != KEEP:
+        parts.append(
+            f"SELECT r.observation_id, r.sighting_date, 'gmgbd', '{OBSCURED_EXCLUDED}', "
+            "'GMGBD_OBSCURED=exclude: iNaturalist randomised the public coordinates within a 0.2 degree cell' "
+            "FROM raw r WHERE r.invalid_reason IS NULL AND r.coordinates_obscured"
+        )
     for table in UPSTREAM:
         a = _ALIASES[table]
         required = _SPECS[table].required_columns
@@ -187,6 +212,9 @@ def _gmgbd_sql() -> str:
             select.append("coalesce(r.common_name, r.scientific_name) AS common_name")
         elif name == "common_name_is_scientific":
             select.append("r.common_name IS NULL AS common_name_is_scientific")
+        elif name == "coordinate_uncertainty_m":
+            select.append(f"{uncertainty_sql('r.positional_accuracy_m', 'r.coordinates_obscured', 'r.latitude')} "
+                          "AS coordinate_uncertainty_m")
         else:
             select.append(f'{source}."{column}" AS "{name}"')
     optional = {spec.name for spec in OPTIONAL_SPECS}
@@ -202,8 +230,10 @@ def _gmgbd_sql() -> str:
     )
 
 
-def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_at: datetime) -> None:
-    """Rebuild ``gmgbd`` and ``quarantine`` for ``[start, end)`` inside the caller's transaction."""
+def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_at: datetime,
+                 obscured: str = KEEP) -> None:
+    """Rebuild ``gmgbd`` and ``quarantine`` for ``[start, end)`` inside the caller's transaction; ``obscured`` is
+    the ``GMGBD_OBSCURED`` policy."""
     for spec in OPTIONAL_SPECS:  # never materialized: an empty table, every covariate NULL
         con.execute(spec.ddl())
     con.execute(
@@ -211,7 +241,7 @@ def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_a
         "SELECT * FROM raw_observations WHERE sighting_date >= ? AND sighting_date < ?",
         [start, end],
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _quarantine AS {_quarantine_sql()}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _quarantine AS {_quarantine_sql(obscured)}")
     for spec in (GMGBD, QUARANTINE):
         con.execute(f"DELETE FROM {spec.name} WHERE sighting_date >= ? AND sighting_date < ?", [start, end])
     con.execute(
@@ -239,7 +269,9 @@ def _window_stats(store: DuckDBStore, start: date, end: date) -> Iterator[tuple[
     kinds=("duckdb", "sql"),
     metadata={"dagster/column_lineage": COLUMN_LINEAGE, "quarantine_schema": QUARANTINE.dagster_schema()},
 )
-def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.MaterializeResult:
+def gmgbd(
+    context: dg.AssetExecutionContext, store: DuckDBStore, dataset_policy: DatasetPolicyResource
+) -> dg.MaterializeResult:
     """The Global Multi-modal Geo-Biodiversity Dataset: complete records only.
 
     One row per observation that has every value: the reference dataset's 15 columns in their original order
@@ -252,6 +284,11 @@ def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.Materiali
     name (``common_name_is_scientific``), as iNaturalist shows it; a country with no first-level division takes
     the next level that exists (``state_level``). Every observation left out is in the ``quarantine`` table
     with the asset and reason (e.g. ``no_address`` for a point in the open ocean, ``photo_invalid``).
+
+    After the covariates: ``coordinate_uncertainty_m`` (obscured records: at least half the 0.2 degree cell's
+    diagonal, so point covariates of such records describe a place up to that far off; ``GMGBD_OBSCURED=exclude``
+    leaves them out) and the lineage, kingdom to species with iNaturalist taxon ids (a rank the taxon does not
+    have is NULL; a record without a kingdom is quarantined by ``taxonomy``).
     """
     start, end = partition_window(context)
     absent = [t for t in ("raw_observations", *UPSTREAM) if not store.table_exists(t)]
@@ -260,7 +297,7 @@ def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.Materiali
     built_at = datetime.now(UTC).replace(tzinfo=None)
     # The upstream specs too: a table written by an older version gains the columns this one reads.
     with store.transaction(GMGBD, QUARANTINE, *UPSTREAM_SPECS, *OPTIONAL_SPECS) as con:
-        build_window(con, start, end, built_at)
+        build_window(con, start, end, built_at, dataset_policy.obscured)
     per_date = store.query(
         "SELECT r.sighting_date::VARCHAR AS d, count(*) AS raw, "
         "count(*) FILTER (WHERE g.observation_id IS NOT NULL) AS complete FROM raw_observations r "
@@ -279,6 +316,7 @@ def gmgbd(context: dg.AssetExecutionContext, store: DuckDBStore) -> dg.Materiali
             "dagster/row_count": stats["gmgbd"],
             "quarantined_observations": stats["quarantined"],
             "quarantine_reasons": dict(reasons.iter_rows()),
+            "obscured_policy": dataset_policy.obscured,
             "per_date": {d: {"raw": raw, "complete": complete} for d, raw, complete in per_date.iter_rows()},
             "preview": dg.MetadataValue.md(_preview(store, start, end)),
         }

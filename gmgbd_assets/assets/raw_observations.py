@@ -65,6 +65,12 @@ RAW_OBSERVATIONS = TableSpec(
         Column("taxon_id", "BIGINT", "iNaturalist taxon id"),
         Column("taxon_rank", "VARCHAR", "Taxonomic rank of the identification (species, subspecies, ...)"),
         Column("iconic_taxon", "VARCHAR", "iNaturalist iconic group (Aves, Plantae, Insecta, ...)"),
+        Column(
+            "taxon_ancestor_ids",
+            "VARCHAR",
+            "iNaturalist taxon.ancestor_ids, root first and ending with the taxon, '/'-joined (48460/1/2/...); "
+            "the taxonomy asset looks them up; NULL when the API gave none",
+        ),
         Column("photo_id", "BIGINT", "iNaturalist id of the observation's first photo"),
         Column(
             "photo_url", "VARCHAR", "URL of that photo at the configured size (default large, 1024 px)", required=True

@@ -34,6 +34,20 @@ def sample_observations() -> tuple[dict[str, Any], ...]:
     return _load(sample_dir())
 
 
+@cache
+def _load_taxa(directory: Path) -> tuple[dict[str, Any], ...]:
+    path = directory / "taxa.json"
+    if not path.is_file():  # a test's own sample may bring no taxa: every lookup then finds nothing
+        return ()
+    with open(path, encoding="utf-8") as fh:
+        return tuple(json.load(fh)["results"])
+
+
+def sample_taxa() -> tuple[dict[str, Any], ...]:
+    """The sample's taxa with their lineages (data/sample/taxa.json, written by make_sample.py)."""
+    return _load_taxa(sample_dir())
+
+
 def _record_id(record: dict[str, Any]) -> int:
     """Recorded responses carry some numbers as strings; a record with no usable id sorts first."""
     try:
@@ -42,15 +56,28 @@ def _record_id(record: dict[str, Any]) -> int:
         return 0
 
 
-class INaturalistEmulator:
-    """Answers ``GET /v1/observations`` like the real API, including the 10,000-result window on ``page``."""
+# /v1/taxa/{ids}: more ids than this in one request are refused.
+TAXA_PER_REQUEST_MAX = 30
 
-    def __init__(self, records: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None) -> None:
+
+class INaturalistEmulator:
+    """Answers ``GET /v1/observations`` like the real API, including the 10,000-result window on ``page``, and
+    ``GET /v1/taxa/{id,id,...}`` from the sample's taxa (unknown ids are simply absent from the results)."""
+
+    def __init__(
+        self,
+        records: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None,
+        taxa: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None,
+    ) -> None:
         self.records = sorted(records if records is not None else sample_observations(), key=_record_id)
+        self.taxa = {_record_id(t): t for t in (taxa if taxa is not None else sample_taxa())}
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        parts = request.url.path.strip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == "taxa":
+            return self._taxa(parts[-1])
         if not request.url.path.rstrip("/").endswith("/observations"):
             return httpx.Response(404, json={"error": "Not found", "status": 404})
         q = request.url.params
@@ -76,6 +103,16 @@ class INaturalistEmulator:
                 "results": after[start:start + per_page]}
         # Recorded responses hold the odd bare NaN, which json.dumps writes and httpx's json= refuses.
         return httpx.Response(200, headers={"Content-Type": "application/json"}, content=json.dumps(body).encode())
+
+    def _taxa(self, ids_text: str) -> httpx.Response:
+        ids = ids_text.split(",")
+        if not all(i.strip().isdigit() for i in ids):
+            return httpx.Response(422, json={"error": f"invalid taxon ids: {ids_text[:60]}", "status": 422})
+        if len(ids) > TAXA_PER_REQUEST_MAX:
+            return httpx.Response(422, json={"error": f"at most {TAXA_PER_REQUEST_MAX} ids", "status": 422})
+        results = [self.taxa[int(i)] for i in dict.fromkeys(ids) if int(i) in self.taxa]
+        return httpx.Response(200, json={"total_results": len(results), "page": 1, "per_page": len(results),
+                                         "results": results})
 
     @staticmethod
     def _matches(record: dict[str, Any], q: httpx.QueryParams, day: date | None) -> bool:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.json_values import finite_float
+from gmgbd_assets.taxonomy import TaxaAnswer, TaxonRecord, format_ancestor_ids, parse_ancestor_ids
 
 PER_PAGE_MAX = 200
+# /v1/taxa/{ids} answers at most 30 ids per request (pyinaturalist pages its get_taxa_by_id the same way).
+TAXA_PER_REQUEST = 30
 PHOTO_SIZES = ("square", "thumb", "small", "medium", "large", "original")
 _SIZE_IN_URL = re.compile(r"/(" + "|".join(PHOTO_SIZES) + r")\.([A-Za-z0-9]+)(?=$|\?)")
 
@@ -57,6 +60,8 @@ class Observation:
     invalid_detail: str | None
     # The identity the open-data export shares (the API's ``uuid``); None when a record carries none.
     observation_uuid: str | None = None
+    # ``taxon.ancestor_ids``, root first and ending with the taxon, '/'-joined; None when absent or malformed.
+    taxon_ancestor_ids: str | None = None
 
 
 @dataclass
@@ -203,7 +208,27 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         invalid_reason=reason,
         invalid_detail=detail,
         observation_uuid=parse_uuid(result.get("uuid")),
+        taxon_ancestor_ids=format_ancestor_ids(parse_ancestor_ids(taxon.get("ancestor_ids"))),
     )
+
+
+def parse_taxon(result: Any) -> TaxonRecord | None:
+    """One ``/v1/taxa`` result; None when it has no usable id. A result without ``ancestor_ids`` falls back to
+    ``ancestry`` (root first, without the taxon) and then to the taxon alone."""
+    if not isinstance(result, dict):
+        return None
+    taxon_id = _int(result.get("id"))
+    if taxon_id is None or taxon_id <= 0:
+        return None
+    ancestors = parse_ancestor_ids(result.get("ancestor_ids"))
+    if ancestors is None:
+        ancestry = parse_ancestor_ids(result.get("ancestry"))
+        ancestors = (*(ancestry or ()), taxon_id)
+    elif ancestors[-1] != taxon_id:
+        ancestors = (*ancestors, taxon_id)
+    name = _text(result.get("name"))
+    return TaxonRecord(taxon_id, name if name and _plausible_name(name) else None, _text(result.get("rank")),
+                       ancestors)
 
 
 def parse_uuid(value: Any) -> str | None:
@@ -269,6 +294,24 @@ class INaturalistClient:
             id_above = page_max_id
         return fetch
 
+    def taxa(self, ids: Sequence[int]) -> TaxaAnswer:
+        """The taxa of ``ids`` from ``/v1/taxa/{id,id,...}``, ``TAXA_PER_REQUEST`` ids a request; ids the API does
+        not return are absent from the answer."""
+        answer = TaxaAnswer()
+        unique = sorted(set(ids))
+        for i in range(0, len(unique), TAXA_PER_REQUEST):
+            batch = unique[i:i + TAXA_PER_REQUEST]
+            payload = self.http.get_json(f"{self.base_url}/taxa/{','.join(str(t) for t in batch)}",
+                                         params={"locale": "en"})
+            answer.requests += 1
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                raise ValueError(f"iNaturalist: unexpected /taxa response shape: {str(payload)[:200]}")
+            for result in payload["results"]:
+                record = parse_taxon(result)
+                if record is not None and record.taxon_id in batch:
+                    answer.taxa[record.taxon_id] = record
+        return answer
+
 
 class INaturalistResource(ServiceResource):
     """iNaturalist API v1. Politeness (1 request/s, at most 9,000 in any 24 hours, under the recommended 10,000) is
@@ -281,10 +324,16 @@ class INaturalistResource(ServiceResource):
     daily_budget: int = 9_000
     max_attempts: int = 6
     backoff_base_s: float = 1.0
+    # GMGBD_TAXONOMY_SNAPSHOT; empty = the current UTC month, so lineages are read afresh once a month.
+    taxonomy_snapshot: str = ""
 
     @property
     def source(self) -> str:
         return self.provenance("inaturalist")
+
+    @property
+    def snapshot(self) -> str:
+        return self.taxonomy_snapshot or datetime.now(UTC).strftime("%Y-%m")
 
     def client(self, log: Callable[[str], None] | None = None) -> INaturalistClient:
         transport = self.transport()
