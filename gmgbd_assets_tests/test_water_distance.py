@@ -175,7 +175,7 @@ def test_selecting_other_assets_never_needs_earth_engine(
         monkeypatch.delenv(name, raising=False)
     live = dataclasses.replace(offline_env, profile="live")
     defs = build_definitions(live)
-    resources = {**defs.resources, "inaturalist": build_resources(offline_env)["inaturalist"]}
+    resources = {**defs.resources, "observation_source": build_resources(offline_env)["observation_source"]}
     assert type(resources["earth_engine"]) is EarthEngineResource and resources["earth_engine"].project is None
     result = dg.materialize(
         [defs.get_assets_def("raw_observations")], resources=resources, partition_key="2024-06-01"
