@@ -12,7 +12,12 @@ class OpenDataSnapshotConfig(dg.Config):
     force: bool = Field(default=False, description="Stage again even if the export's files have not changed.")
 
 
-@dg.asset(group_name="ingest", kinds={"duckdb", "parquet"}, output_required=False)
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb", "parquet"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    output_required=False,
+)
 def open_data_snapshot(
     context: dg.AssetExecutionContext, config: OpenDataSnapshotConfig, observation_source: ObservationSource
 ) -> Iterator[dg.MaterializeResult]:
