@@ -152,10 +152,10 @@ def test_every_hostile_record_ends_as_a_stored_reason(hostile_run):
     _, data_dir, expected, _ = hostile_run
     con = duckdb.connect(str(data_dir / "gmgbd.duckdb"), read_only=True)
     quarantine: dict[int, set[tuple[str, str]]] = {}
-    for obs_id, asset, reason in con.sql("SELECT observation_id, asset, reason FROM quarantine").fetchall():
+    for obs_id, asset, reason in con.sql("SELECT observation_uuid, asset, reason FROM quarantine").fetchall():
         quarantine.setdefault(obs_id, set()).add((asset, reason))
-    kept = {r[0] for r in con.sql("SELECT observation_id FROM gmgbd").fetchall()}
-    raw_ids = [r[0] for r in con.sql("SELECT observation_id FROM raw_observations").fetchall()]
+    kept = {r[0] for r in con.sql("SELECT observation_uuid FROM gmgbd").fetchall()}
+    raw_ids = [r[0] for r in con.sql("SELECT observation_uuid FROM raw_observations").fetchall()]
     names = {r[0] for r in con.sql("SELECT scientific_name FROM raw_observations").fetchall()}
     con.close()
     assert sorted(raw_ids) == sorted(expected), "one row per observation id, duplicates dropped"

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from gmgbd_assets.open_data import TAXON_NOT_IN_EXPORT, ExportObservation
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
@@ -27,13 +27,8 @@ RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_T
 RAW_OBSERVATIONS = TableSpec(
     name="raw_observations",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
-        Column(
-            "observation_uuid",
-            "VARCHAR",
-            "iNaturalist observation UUID (the API's uuid): the identity the open-data export shares; NULL when "
-            "the API gave none",
-        ),
+        Column("observation_id", "BIGINT", "iNaturalist observation id; NULL from the open-data export (it has none)"),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed (iNaturalist observed_on)", nullable=False),
         Column(
             "latitude",

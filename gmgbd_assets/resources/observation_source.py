@@ -81,6 +81,9 @@ class ApiObservationSource(ObservationSource):
 
         def read(day: date, limit: int) -> SourceDay:
             fetch = client.observations_on(day, limit)
+            if fetch.ids_without_uuid and log is not None:
+                shown = fetch.ids_without_uuid[:10]
+                log(f"{day}: {fetch.records_without_uuid} records without a uuid not stored (ids {shown})")
             return SourceDay(
                 day,
                 list(fetch.observations),
@@ -89,6 +92,7 @@ class ApiObservationSource(ObservationSource):
                     "requests": fetch.requests,
                     "duplicates_dropped": fetch.duplicates_dropped,
                     "records_without_id": fetch.records_without_id,
+                    "records_without_uuid": fetch.records_without_uuid,
                 },
             )
 
