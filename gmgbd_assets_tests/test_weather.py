@@ -302,7 +302,7 @@ def test_weather_from_earth_engine_on_the_sample(offline_env, monkeypatch):
         raw.select("observation_uuid", "latitude", "longitude", "invalid_reason"), on="observation_uuid")
     assert rows.height == raw.height
     assert set(rows["weather_source"]) == {"emulated:earth-engine:ECMWF/ERA5_LAND/DAILY_AGGR (UTC day)"}
-    at_sea = {220011003}  # the sample's open-ocean sighting
+    at_sea = {"00000000-0000-4000-8000-000220011003"}  # the sample's open-ocean sighting
     for row in rows.to_dicts():
         if row["invalid_reason"]:
             assert row["missing_reason"] == row["invalid_reason"] and row["avg_temp_C"] is None
