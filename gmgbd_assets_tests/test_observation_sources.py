@@ -25,13 +25,20 @@ PIPELINE = ["raw_observations", "images", "captions", "geocodes", "weather", "nd
 # - coordinates_obscured: the export does not say (NULL);
 # - photo_attribution: the export's is written as iNaturalist's API writes it, the sample's was invented;
 # - observation_source: which source; built_at: when.
-DIFFERS = ("observation_id", "observation_url", "coordinates_obscured", "photo_attribution", "observation_source",
-           "built_at")
+DIFFERS = (
+    "observation_id",
+    "observation_url",
+    "coordinates_obscured",
+    "photo_attribution",
+    "observation_source",
+    "built_at",
+)
 
 
 def _build(settings: Settings, source: str, folder: Path) -> tuple[DuckDBStore, dg.ExecuteInJobResult]:
-    chosen = dataclasses.replace(settings, observation_source=source, data_dir=folder,
-                                 duckdb_path=folder / "gmgbd.duckdb")
+    chosen = dataclasses.replace(
+        settings, observation_source=source, data_dir=folder, duckdb_path=folder / "gmgbd.duckdb"
+    )
     defs = build_definitions(chosen)
     result = materialize_range(defs, PIPELINE, START, END)
     assert result.success, source
@@ -44,8 +51,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DuckDBSto
         root = tmp_path_factory.mktemp("sources")
         patch.setenv("GMGBD_PROFILE", "offline")
         patch.setenv("GMGBD_DATA_DIR", str(root))
-        for name in ("GMGBD_DUCKDB_PATH", "GMGBD_EMULATOR_FAULT_RATE", "GMGBD_OPEN_DATA_DIR",
-                     "GMGBD_TAXONOMY_ARCHIVE", "GMGBD_OBSERVATION_SOURCE"):
+        for name in (
+            "GMGBD_DUCKDB_PATH",
+            "GMGBD_EMULATOR_FAULT_RATE",
+            "GMGBD_OPEN_DATA_DIR",
+            "GMGBD_TAXONOMY_ARCHIVE",
+            "GMGBD_OBSERVATION_SOURCE",
+        ):
             patch.delenv(name, raising=False)
         settings = Settings.from_env()
         return {source: _build(settings, source, root / source) for source in ("api", "open_data")}
@@ -61,8 +73,11 @@ def test_both_sources_build_the_same_gmgbd_records(built) -> None:
     does not hold (it ends in quarantine as no_photo)."""
     api_store, open_store = built["api"][0], built["open_data"][0]
     api, export = _gmgbd(api_store), _gmgbd(open_store)
-    reserved = set(api_store.query("SELECT observation_uuid FROM raw_observations WHERE photo_license IS NULL "
-                                   "AND photo_url IS NOT NULL")["observation_uuid"])
+    reserved = set(
+        api_store.query(
+            "SELECT observation_uuid FROM raw_observations WHERE photo_license IS NULL AND photo_url IS NOT NULL"
+        )["observation_uuid"]
+    )
     assert reserved and reserved <= set(api["observation_uuid"])
     assert set(export["observation_uuid"]) == set(api["observation_uuid"]) - reserved
     assert export.height >= 10
@@ -72,8 +87,10 @@ def test_both_sources_build_the_same_gmgbd_records(built) -> None:
     # Each differing column differs in the way named above, not by accident.
     assert export["observation_id"].null_count() == export.height and kept["observation_id"].null_count() == 0
     assert export["coordinates_obscured"].null_count() == export.height
-    assert all(url == f"https://www.inaturalist.org/observations/{u}"
-               for u, url in export.select("observation_uuid", "observation_url").iter_rows())
+    assert all(
+        url == f"https://www.inaturalist.org/observations/{u}"
+        for u, url in export.select("observation_uuid", "observation_url").iter_rows()
+    )
     assert set(export["observation_source"]) == {"emulated:inaturalist-open-data:20240701"}
     assert set(kept["observation_source"]) == {"emulated:inaturalist"}
     quarantined = open_store.query("SELECT observation_uuid, reason FROM quarantine WHERE asset = 'raw_observations'")
@@ -100,10 +117,12 @@ def test_the_raw_metadata_names_the_snapshot_and_counts_each_date(built) -> None
 def test_the_source_is_chosen_in_definitions(offline_env: Settings) -> None:
     api = build_definitions(offline_env).resources["observation_source"]
     export = build_definitions(dataclasses.replace(offline_env, observation_source="open_data")).resources[
-        "observation_source"]
+        "observation_source"
+    ]
     assert isinstance(api, ApiObservationSource) and isinstance(export, OpenDataObservationSource)
     assert export.export_dir.endswith("data/sample/open_data") and export.taxonomy_archive.endswith(
-        "VernacularNames-english.csv")
+        "VernacularNames-english.csv"
+    )
     with pytest.raises(ValueError, match="GMGBD_OPEN_DATA_DIR"):
         build_definitions(dataclasses.replace(offline_env, observation_source="open_data", profile="live"))
 
@@ -123,4 +142,3 @@ def test_an_unknown_source_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GMGBD_OBSERVATION_SOURCE", "s3")
     with pytest.raises(ValueError, match="GMGBD_OBSERVATION_SOURCE"):
         Settings.from_env()
-
