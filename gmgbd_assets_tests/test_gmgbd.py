@@ -145,7 +145,7 @@ def test_row_parity_fails_on_a_duplicate_and_on_a_missing_row(loaded):
     with loaded.connect() as con:
         con.execute("INSERT INTO ndvi SELECT * FROM ndvi WHERE observation_uuid = ?", [OCEAN_ID])
     result = _results("ndvi", loaded)["row_parity"]
-    assert not result.passed and result.metadata["first_duplicate_ids"].value == [OCEAN_ID]
+    assert not result.passed and result.metadata["first_duplicate_uuids"].value == [OCEAN_ID]
     with loaded.connect() as con:
         con.execute("DELETE FROM geocodes WHERE observation_uuid = ?", [OCEAN_ID])
     result = _results("geocodes", loaded)["row_parity"]

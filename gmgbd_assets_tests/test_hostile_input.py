@@ -101,7 +101,11 @@ HARMLESS: list[tuple[str, Callable[[dict], None], bytes]] = [
 ]
 
 
-def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
+def _uuid(obs_id: int) -> str:
+    return f"00000000-0000-4000-8000-{obs_id:012d}"
+
+
+def _write_corpus(directory: Path) -> dict[str, set[tuple[str, str]]]:
     photos = directory / "photos"
     photos.mkdir(parents=True)
     records, expected = [], {}
@@ -109,7 +113,8 @@ def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
     for i, (_name, mutate, body, outcome) in enumerate(all_cases):
         record = copy.deepcopy(TEMPLATE)
         obs_id, photo_id = 900_000 + i, 800_000 + i
-        record.update(id=obs_id, observed_on=DAY, uri=f"https://www.inaturalist.org/observations/{obs_id}")
+        record.update(id=obs_id, uuid=_uuid(obs_id), observed_on=DAY,
+                      uri=f"https://www.inaturalist.org/observations/{obs_id}")
         record["photos"][0].update(id=photo_id, url=f"{OPEN_DATA}/photos/{photo_id}/square.jpg")
         mutate(record)
         if body is not None and body.startswith(b"REDIRECT:"):
@@ -120,7 +125,7 @@ def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
         elif body is not None:
             (photos / f"{photo_id}.jpg").write_bytes(body)
         records.append(record)
-        expected[obs_id] = outcome
+        expected[_uuid(obs_id)] = outcome
     duplicate = copy.deepcopy(records[-1])  # the same id twice in one response
     records.append(duplicate)
     (directory / "observations.json").write_text(json.dumps({"results": records}))
@@ -151,7 +156,7 @@ def test_the_partition_completes_despite_hostile_input(hostile_run):
 def test_every_hostile_record_ends_as_a_stored_reason(hostile_run):
     _, data_dir, expected, _ = hostile_run
     con = duckdb.connect(str(data_dir / "gmgbd.duckdb"), read_only=True)
-    quarantine: dict[int, set[tuple[str, str]]] = {}
+    quarantine: dict[str, set[tuple[str, str]]] = {}
     for obs_id, asset, reason in con.sql("SELECT observation_uuid, asset, reason FROM quarantine").fetchall():
         quarantine.setdefault(obs_id, set()).add((asset, reason))
     kept = {r[0] for r in con.sql("SELECT observation_uuid FROM gmgbd").fetchall()}

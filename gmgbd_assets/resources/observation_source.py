@@ -9,7 +9,7 @@ and the same identity, ``observation_uuid``. ``definitions.py`` picks one (``GMG
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -60,10 +60,9 @@ class ObservationSource(dg.ConfigurableResource):
         """What ``observation_source`` says about records from this source."""
         return label
 
-    @contextmanager
-    def reader(self, log: Callable[[str], None] | None = None) -> Iterator[DayReader]:
+    def reader(self, log: Callable[[str], None] | None = None) -> AbstractContextManager[DayReader]:
+        """The source opened for one run (closed, with its connections, when the block ends)."""
         raise NotImplementedError
-        yield  # pragma: no cover
 
 
 class ApiObservationSource(ObservationSource):
