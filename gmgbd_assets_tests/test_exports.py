@@ -173,7 +173,7 @@ def test_open_licence_filter_leaves_other_photos_out_of_every_export(offline_env
     keys = []
     for shard in root.glob("webdataset/*/*.tar"):
         with tarfile.open(shard) as tar:
-            keys += [int(m.name.split(".")[0]) for m in tar.getmembers() if m.name.endswith(".json")]
+            keys += [m.name.split(".")[0] for m in tar.getmembers() if m.name.endswith(".json")]
     assert sorted(keys) == sorted(kept["observation_uuid"])
     left_out = _per_date(filtered, "export_csv")
     assert sum(d["left_out_by_licence"] for d in left_out.values()) == dropped.height
