@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -178,5 +179,7 @@ def test_nothing_is_written_outside_the_data_directory(hostile_run):
                and not p.is_relative_to(data_dir) and not p.is_relative_to(root / "sample")]
     assert outside == []
     images = [p for p in (data_dir / "images").rglob("*") if p.is_file()]
-    assert images and all(p.name.split("_")[0].isdigit() for p in images)
+    # Named <observation_uuid>_<photo_id>.jpg, never from the URL: a canonical uuid, then digits.
+    name = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_\d+\.jpg")
+    assert images and all(name.fullmatch(p.name) for p in images)
     assert all(p.relative_to(data_dir / "images").parts[0] == "2024" for p in images)
