@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks import report
+from gmgbd_assets.assets.covariates import COVARIATE_COLUMNS
 from gmgbd_assets.assets.dataset_card import dataset_card
 from gmgbd_assets.assets.exports import export_csv, export_parquet, export_webdataset
 from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE
@@ -49,19 +50,24 @@ def _build(data_dir: Path, records: int, days: int, image_kb: int) -> DuckDBStor
         image_rows.append((i, day, f"{i}.jpg", str(path), hashlib.sha256(payload).hexdigest()))
     with store.connect() as con:
         con.execute("CREATE TABLE images (observation_id BIGINT, sighting_date DATE, filename VARCHAR, "
-                    "path VARCHAR, sha256 VARCHAR)")
-        con.executemany("INSERT INTO images VALUES (?, ?, ?, ?, ?)", image_rows)
+                    "path VARCHAR, sha256 VARCHAR, observation_uuid VARCHAR NOT NULL)")
+        con.executemany("INSERT INTO images VALUES (?, ?, ?, ?, ?, ?)",
+                        [(*row, f"00000000-0000-4000-8000-{row[0]:012d}") for row in image_rows])
         con.execute(
-            "INSERT INTO raw_observations (observation_id, sighting_date, latitude, longitude, scientific_name, "
-            "photo_url, photo_license) SELECT observation_id, sighting_date, 0, 0, 'x', 'u', NULL FROM images"
+            "INSERT INTO raw_observations (observation_id, observation_uuid, sighting_date, latitude, longitude, "
+            "scientific_name, photo_url, photo_license) "
+            "SELECT observation_id, observation_uuid, sighting_date, 0, 0, 'x', 'u', NULL FROM images"
         )
         licences = "[" + ", ".join(f"'{c}'" if c else "NULL" for c in LICENCES) + "]"
+        # Every gmgbd column but the optional covariates (left NULL), in table order.
+        columns = ", ".join(f'"{c}"' for c in GMGBD.column_names
+                            if c not in COVARIATE_COLUMNS and c != "covariates_source")
         con.execute(
-            f"INSERT INTO gmgbd SELECT filename, 'Species ' || (observation_id % 900), 'Name ' || "
+            f"INSERT INTO gmgbd ({columns}) SELECT filename, 'Species ' || (observation_id % 900), 'Name ' || "
             "(observation_id % 900), (observation_id % 170) - 85.0, (observation_id % 350) - 175.0, sighting_date, "
             "'a caption about ' || observation_id, 'Country ' || (observation_id % 60), 'State', 'City', "
             "(observation_id % 50) - 15.5, observation_id % 3000, (observation_id % 120) / 100.0 - 0.2, 'Sparse', "
-            "observation_id % 40000, observation_id, "
+            "observation_id % 40000, observation_id, observation_uuid, "
             f"{licences}[1 + observation_id % {len(LICENCES)}], '(c) someone', 'https://inaturalist.org/', false, "
             "false, 'state', 'city', 'model', 'geocoder', 'weather', 'elevation', sighting_date, 0, false, 'ndvi', "
             "'stream', 'water', 'benchmark', now()::TIMESTAMP FROM images"

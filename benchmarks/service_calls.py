@@ -45,6 +45,7 @@ from gmgbd_assets.assets import geocodes, images, ndvi, raw_observations, water_
 from gmgbd_assets.definitions import build_resources
 from gmgbd_assets.earth_engine_layers import SamplePoint
 from gmgbd_assets.emulators.inaturalist import API_HOST
+from gmgbd_assets.resources.observation_source import ApiObservationSource
 from gmgbd_assets.settings import INAT_PHOTO_HOSTS, Settings
 
 PER_DAY = 200
@@ -121,9 +122,11 @@ def _with(resource: dg.ConfigurableResource, **changes: object) -> dg.Configurab
 
 def live_politeness(resources: dict) -> dict:
     """The offline resources with the live profile's request spacing (the offline demo spaces nothing)."""
+    inaturalist = _with(resources["inaturalist"], min_interval_s=1.0)
     return {
         **resources,
-        "inaturalist": _with(resources["inaturalist"], min_interval_s=1.0),
+        "inaturalist": inaturalist,
+        "observation_source": ApiObservationSource(inaturalist=inaturalist),
         # One download at a time: on the virtual clock parallel waits would add up instead of overlapping.
         "photos": _with(resources["photos"], min_interval_s=0.1, workers=1),
         "geocoder": _with(resources["geocoder"], min_interval_s=1.0),

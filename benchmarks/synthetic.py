@@ -17,7 +17,7 @@ from gmgbd_assets.taxonomy import MAIN_RANKS
 UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "images": {
         "photo_id": ("BIGINT", "r.photo_id"),
-        "filename": ("VARCHAR", "r.observation_id || '_' || r.photo_id || '.jpg'"),
+        "filename": ("VARCHAR", "r.observation_uuid || '_' || r.photo_id || '.jpg'"),
         "path": ("VARCHAR", "'/tmp/x.jpg'"),
         "sha256": ("VARCHAR", "'ab' || r.observation_id"),
         "width": ("INTEGER", "96"),
@@ -81,12 +81,12 @@ def fill_upstream(store: DuckDBStore, tables: tuple[str, ...] = tuple(UPSTREAM_C
             ddl = ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items())
             con.execute(f'DROP TABLE IF EXISTS "{table}"')
             con.execute(
-                f'CREATE TABLE "{table}" (observation_id BIGINT, sighting_date DATE, {ddl}, '
+                f'CREATE TABLE "{table}" (observation_uuid VARCHAR NOT NULL, sighting_date DATE, {ddl}, '
                 "missing_reason VARCHAR, missing_detail VARCHAR)"
             )
             values = ", ".join(f'{v} AS "{c}"' for c, (_, v) in columns.items())
             con.execute(
-                f'INSERT INTO "{table}" SELECT r.observation_id, r.sighting_date, {values}, NULL, NULL '
+                f'INSERT INTO "{table}" SELECT r.observation_uuid, r.sighting_date, {values}, NULL, NULL '
                 "FROM raw_observations r"
             )
 

@@ -6,7 +6,7 @@ backfill the check runs once; its metadata breaks the figures down per date):
 - ``missing_values``: NULLs per required column and per reason code, with example observation ids. WARN when
   values are missing for recorded reasons (real gaps); ERROR when a value is missing without a reason, or when
   more than ``GMGBD_MISSING_ERROR_SHARE`` of the rows miss one (something is systematically wrong).
-- ``row_parity``: one row per raw observation, no duplicate ``observation_id``.
+- ``row_parity``: one row per raw observation, no duplicate ``observation_uuid``.
 - ``valid_ranges``: coordinates, NDVI, temperature, elevation, water distance and categories in range.
 - ``no_placeholders``: none of the stand-ins the reference dataset used.
 
@@ -131,8 +131,8 @@ def _where(start: date | None, end: date | None, alias: str = "") -> tuple[str, 
     return f"{prefix}sighting_date >= ? AND {prefix}sighting_date < ?", [start, end]
 
 
-def _ids(frame: pl.DataFrame) -> list[int]:
-    return frame["observation_id"].head(EXAMPLE_IDS).to_list() if frame.height else []
+def _ids(frame: pl.DataFrame) -> list[str]:
+    return frame["observation_uuid"].head(EXAMPLE_IDS).to_list() if frame.height else []
 
 
 def _per_date(frame: pl.DataFrame) -> dict[str, int]:
@@ -155,7 +155,7 @@ def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) ->
             continue
         if rules.reason_column:
             reasons = nulls.group_by(pl.col(rules.reason_column).fill_null("(no reason)")).agg(
-                pl.len().alias("n"), pl.col("observation_id").head(EXAMPLE_IDS).alias("ids")
+                pl.len().alias("n"), pl.col("observation_uuid").head(EXAMPLE_IDS).alias("ids")
             ).sort("n", descending=True)
             for reason, n, ids in reasons.iter_rows():
                 rows.append((column, reason, n, ", ".join(map(str, ids))))
@@ -191,11 +191,11 @@ def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) ->
             "error_share_threshold": threshold,
             "missing_by_column": per_column,
             "missing_by_reason": reasons_total,
-            "first_missing_observation_ids": _ids(missing_any),
+            "first_missing_observation_uuids": _ids(missing_any),
             "missing_per_date": _per_date(missing_any),
             "rows_per_date": _per_date(frame),
             "missing_values": dg.MetadataValue.md(
-                markdown_table(rows, ("column", "reason", "rows", "first observation ids"))
+                markdown_table(rows, ("column", "reason", "rows", "first observation uuids"))
             ),
         },
     )
@@ -204,17 +204,17 @@ def missing_values_result(rules: TableRules, frame: pl.DataFrame, asset: str) ->
 def row_parity_result(
     rules: TableRules, frame: pl.DataFrame, raw_ids: pl.DataFrame, asset: str
 ) -> dg.AssetCheckResult:
-    duplicates = frame.filter(pl.col("observation_id").is_duplicated())
+    duplicates = frame.filter(pl.col("observation_uuid").is_duplicated())
     metadata: dict[str, object] = {
         "dagster/row_count": frame.height,
         "duplicate_rows": duplicates.height,
-        "first_duplicate_ids": _ids(duplicates.unique("observation_id", maintain_order=True)),
+        "first_duplicate_uuids": _ids(duplicates.unique("observation_uuid", maintain_order=True)),
     }
     problems = []
     if duplicates.height:
-        problems.append(f"{duplicates.height} rows share an observation_id")
+        problems.append(f"{duplicates.height} rows share an observation_uuid")
     if rules.parity_with_raw:
-        keys = ["observation_id", "sighting_date"]
+        keys = ["observation_uuid", "sighting_date"]
         absent = raw_ids.join(frame.select(keys), on=keys, how="anti")
         extra = frame.select(keys).join(raw_ids, on=keys, how="anti")
         metadata.update(
@@ -292,7 +292,7 @@ def no_placeholders_result(rules: TableRules, frame: pl.DataFrame, asset: str) -
 
 def _read(store: DuckDBStore, table: str, columns: Iterable[str], start: date | None, end: date | None) -> pl.DataFrame:
     where, params = _where(start, end)
-    cols = ", ".join(f'"{c}"' for c in dict.fromkeys(["observation_id", "sighting_date", *columns]))
+    cols = ", ".join(f'"{c}"' for c in dict.fromkeys(["observation_uuid", "sighting_date", *columns]))
     return store.query(f'SELECT {cols} FROM "{table}" WHERE {where}', params)
 
 
@@ -323,7 +323,7 @@ def standard_checks(rules: TableRules) -> dg.AssetChecksDefinition:
         dg.AssetCheckSpec(name, asset=rules.table, description=text)
         for name, text in (
             (MISSING_VALUES, "Required values that are NULL, per column and reason, with example ids"),
-            (ROW_PARITY, "One row per raw observation, no duplicate observation_id"),
+            (ROW_PARITY, "One row per raw observation, no duplicate observation_uuid"),
             (VALID_RANGES, "Values inside physically plausible ranges and allowed categories"),
             (NO_PLACEHOLDERS, "No stand-in values such as 'Unknown', 'Rural' or an unexplained 0 m elevation"),
         )
@@ -358,18 +358,18 @@ def lineage_result(store: DuckDBStore, start: date | None, end: date | None) -> 
     """Raw observations = gmgbd + quarantine, per date: nothing vanishes, nothing is counted twice."""
     where, params = _where(start, end, "r")
     frame = store.query(
-        "SELECT r.observation_id, r.sighting_date, "
-        "EXISTS (SELECT 1 FROM gmgbd g WHERE g.observation_id = r.observation_id "
+        "SELECT r.observation_uuid, r.sighting_date, "
+        "EXISTS (SELECT 1 FROM gmgbd g WHERE g.observation_uuid = r.observation_uuid "
         "        AND g.sighting_date = r.sighting_date) AS in_gmgbd, "
-        "EXISTS (SELECT 1 FROM quarantine q WHERE q.observation_id = r.observation_id "
+        "EXISTS (SELECT 1 FROM quarantine q WHERE q.observation_uuid = r.observation_uuid "
         "        AND q.sighting_date = r.sighting_date) AS in_quarantine "
         f"FROM raw_observations r WHERE {where}",
         params,
     )
     where_g, params_g = _where(start, end, "g")
     orphans = store.query(
-        f"SELECT g.observation_id, g.sighting_date FROM gmgbd g WHERE {where_g} AND NOT EXISTS "
-        "(SELECT 1 FROM raw_observations r WHERE r.observation_id = g.observation_id "
+        f"SELECT g.observation_uuid, g.sighting_date FROM gmgbd g WHERE {where_g} AND NOT EXISTS "
+        "(SELECT 1 FROM raw_observations r WHERE r.observation_uuid = g.observation_uuid "
         "AND r.sighting_date = g.sighting_date)",
         params_g,
     )
@@ -431,19 +431,19 @@ def splits_parity_result(store: DuckDBStore, start: date | None, end: date | Non
     where_s, params_s = _where(start, end, "s")
     schemes = ", ".join(f"('{s}')" for s in SCHEMES)
     missing = store.query(
-        f"SELECT g.observation_id, g.sighting_date, k.scheme FROM gmgbd g CROSS JOIN (VALUES {schemes}) k(scheme) "
-        f"WHERE {where_g} AND NOT EXISTS (SELECT 1 FROM splits s WHERE s.observation_id = g.observation_id "
+        f"SELECT g.observation_uuid, g.sighting_date, k.scheme FROM gmgbd g CROSS JOIN (VALUES {schemes}) k(scheme) "
+        f"WHERE {where_g} AND NOT EXISTS (SELECT 1 FROM splits s WHERE s.observation_uuid = g.observation_uuid "
         "AND s.sighting_date = g.sighting_date AND s.scheme = k.scheme) ORDER BY 1",
         params_g,
     )
     extra = store.query(
-        f"SELECT s.observation_id, s.sighting_date, s.scheme FROM splits s WHERE {where_s} AND NOT EXISTS "
-        "(SELECT 1 FROM gmgbd g WHERE g.observation_id = s.observation_id AND g.sighting_date = s.sighting_date) "
+        f"SELECT s.observation_uuid, s.sighting_date, s.scheme FROM splits s WHERE {where_s} AND NOT EXISTS "
+        "(SELECT 1 FROM gmgbd g WHERE g.observation_uuid = s.observation_uuid AND g.sighting_date = s.sighting_date) "
         "ORDER BY 1",
         params_s,
     )
     twice = store.query(
-        f"SELECT s.observation_id, s.scheme, count(*) AS n FROM splits s WHERE {where_s} GROUP BY 1, 2 "
+        f"SELECT s.observation_uuid, s.scheme, count(*) AS n FROM splits s WHERE {where_s} GROUP BY 1, 2 "
         "HAVING count(*) > 1 ORDER BY 1",
         params_s,
     )
@@ -461,7 +461,7 @@ def splits_parity_result(store: DuckDBStore, start: date | None, end: date | Non
         description="; ".join(problems) or f"One row per gmgbd record and scheme ({rows} rows).",
         metadata={"dagster/row_count": rows, "missing_pairs": missing.height, "extra_rows": extra.height,
                   "duplicate_pairs": twice.height, "first_missing_ids": _ids(missing), "first_extra_ids": _ids(extra),
-                  "first_duplicate_ids": _ids(twice), "missing_per_date": _per_date(missing)},
+                  "first_duplicate_uuids": _ids(twice), "missing_per_date": _per_date(missing)},
     )
 
 
@@ -474,7 +474,7 @@ def one_side_result(store: DuckDBStore, start: date | None, end: date | None) ->
     where, params = _where(start, end, "w")
     crossing = store.query(
         "SELECT s.scheme, s.block, count(DISTINCT s.split) AS sides, string_agg(DISTINCT s.split, ', ') AS splits, "
-        "count(*) AS records, min(s.observation_id) AS observation_id FROM splits s "
+        "count(*) AS records, min(s.observation_uuid) AS observation_uuid FROM splits s "
         f"WHERE (s.scheme, s.block) IN (SELECT w.scheme, w.block FROM splits w WHERE {where}) "
         "GROUP BY 1, 2 HAVING count(DISTINCT s.split) > 1 ORDER BY 1, 2",
         params,

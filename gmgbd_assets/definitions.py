@@ -17,6 +17,7 @@ from gmgbd_assets.assets import (
     gmgbd,
     images,
     ndvi,
+    open_data_snapshot,
     raw_observations,
     splits,
     taxonomy,
@@ -24,10 +25,12 @@ from gmgbd_assets.assets import (
     weather,
 )
 from gmgbd_assets.checks import all_checks
+from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.resources import (
     EmulatedEarthEngineResource,
     EmulatedGeocoderResource,
     EmulatedINaturalistResource,
+    EmulatedOpenDataObservationSource,
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
@@ -40,12 +43,17 @@ from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
+from gmgbd_assets.resources.observation_source import (
+    ApiObservationSource,
+    ObservationSource,
+    OpenDataObservationSource,
+)
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
 from gmgbd_assets.resources.splits import SplitsResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
 from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
-from gmgbd_assets.settings import LIVE, OFFLINE, Settings, ee_service_account_key_set
+from gmgbd_assets.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set
 
 
 def _service(settings: Settings) -> dict[str, Any]:
@@ -95,6 +103,28 @@ def _captioner(settings: Settings) -> dict[str, Any]:
             "compile_vision": settings.caption_compile}
 
 
+def _observation_source(
+    settings: Settings, inaturalist: INaturalistResource, open_data: type[OpenDataObservationSource]
+) -> ObservationSource:
+    """``GMGBD_OBSERVATION_SOURCE``: the API through ``inaturalist``, or the open-data export."""
+    if settings.observation_source != OPEN_DATA:
+        return ApiObservationSource(inaturalist=inaturalist)
+    export = settings.open_data_dir
+    archive = settings.taxonomy_archive
+    if export is None and settings.offline:
+        # The bundled sample export and its English names: the same records as the API sample.
+        export = sample_dir() / "open_data"
+        archive = archive or export / "VernacularNames-english.csv"
+    if export is None:
+        raise ValueError("GMGBD_OBSERVATION_SOURCE=open_data needs GMGBD_OPEN_DATA_DIR (the snapshot's folder or "
+                         "bundle) in the live profile")
+    return open_data(
+        export_dir=str(export), staging_dir=str(settings.open_data_staging_dir),
+        taxonomy_archive=str(archive) if archive else None, photo_size=settings.photo_size,
+        max_per_day=settings.max_per_day,
+    )
+
+
 def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The real services, spaced as their usage policies ask."""
     service = _service(settings)
@@ -107,9 +137,13 @@ def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     open_meteo = OpenMeteoResource(
         archive_url=settings.open_meteo_archive_url, elevation_url=settings.open_meteo_elevation_url, **service
     )
+    inaturalist = INaturalistResource(
+        base_url=settings.inat_url, max_per_day=settings.max_per_day, taxonomy_snapshot=settings.taxonomy_snapshot,
+        **service,
+    )
     return {
-        "inaturalist": INaturalistResource(base_url=settings.inat_url, max_per_day=settings.max_per_day,
-                                           taxonomy_snapshot=settings.taxonomy_snapshot, **service),
+        "inaturalist": inaturalist,
+        "observation_source": _observation_source(settings, inaturalist, OpenDataObservationSource),
         "photos": PhotosResource(
             images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
             photo_size=settings.photo_size, **service,
@@ -133,11 +167,13 @@ def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         archive_url=settings.open_meteo_archive_url, elevation_url=settings.open_meteo_elevation_url,
         **service, **fast,
     )
+    inaturalist = EmulatedINaturalistResource(
+        base_url=settings.inat_url, max_per_day=settings.max_per_day, min_interval_s=0.0,
+        taxonomy_snapshot=settings.taxonomy_snapshot, **service, **fast,
+    )
     return {
-        "inaturalist": EmulatedINaturalistResource(
-            base_url=settings.inat_url, max_per_day=settings.max_per_day, min_interval_s=0.0,
-            taxonomy_snapshot=settings.taxonomy_snapshot, **service, **fast
-        ),
+        "inaturalist": inaturalist,
+        "observation_source": _observation_source(settings, inaturalist, EmulatedOpenDataObservationSource),
         "photos": EmulatedPhotosResource(
             images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
             photo_size=settings.photo_size, min_interval_s=0.0, **service, **fast,
@@ -163,8 +199,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return RESOURCES_BY_PROFILE[settings.profile](settings)
 
 
-ASSET_MODULES = [raw_observations, images, captions, geocodes, weather, ndvi, water_distance, covariates, taxonomy,
-                 gmgbd, splits, exports, dataset_card, croissant]
+ASSET_MODULES = [open_data_snapshot, raw_observations, images, captions, geocodes, weather, ndvi, water_distance,
+                 covariates, taxonomy, gmgbd, splits, exports, dataset_card, croissant]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

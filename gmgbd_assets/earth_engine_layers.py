@@ -197,7 +197,7 @@ EPOCH = date(1970, 1, 1)
 
 @dataclass(frozen=True)
 class SamplePoint:
-    observation_id: int
+    observation_uuid: str
     latitude: float
     longitude: float
 
@@ -320,7 +320,7 @@ def _points(points: Sequence[SamplePoint]) -> Any:
     import ee
 
     return ee.FeatureCollection(
-        [ee.Feature(ee.Geometry.Point([p.longitude, p.latitude]), {"obs": p.observation_id}) for p in points]
+        [ee.Feature(ee.Geometry.Point([p.longitude, p.latitude]), {"obs": p.observation_uuid}) for p in points]
     )
 
 
@@ -518,15 +518,15 @@ def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
 
 
 # --- parsers --------------------------------------------------------------------------------------------------
-def _features_by_obs(collection: Any, what: str) -> dict[int, Mapping[str, Any]]:
+def _features_by_obs(collection: Any, what: str) -> dict[str, Mapping[str, Any]]:
     if not isinstance(collection, Mapping) or not isinstance(collection.get("features"), list):
         raise ValueError(f"Earth Engine {what}: expected a FeatureCollection, got {str(collection)[:200]}")
-    out: dict[int, Mapping[str, Any]] = {}
+    out: dict[str, Mapping[str, Any]] = {}
     for feature in collection["features"]:
         props = feature.get("properties") if isinstance(feature, Mapping) else None
         if not isinstance(props, Mapping) or props.get("obs") is None:
             raise ValueError(f"Earth Engine {what}: feature without an 'obs' property: {str(feature)[:200]}")
-        out[int(props["obs"])] = props
+        out[str(props["obs"])] = props
     return out
 
 
@@ -537,7 +537,7 @@ def before_modis_sample(day: date) -> NdviSample:
 
 def parse_ndvi_response(
     day: date, points: Sequence[SamplePoint], response: Any, window_days: int, today: date | None = None
-) -> dict[int, NdviSample]:
+) -> dict[str, NdviSample]:
     """Typed NDVI per observation from the ``{"composites": [...], "samples": FeatureCollection}`` result.
 
     With ``today``, candidate composites that are not published yet (their window ended less than
@@ -557,11 +557,11 @@ def parse_ndvi_response(
     best_pending = max((c.priority for c in pending), default=-1)
     window = f"{day - timedelta(days=window_days)}..{day + timedelta(days=window_days)}"
     by_obs = _features_by_obs(response["samples"], "NDVI")
-    out: dict[int, NdviSample] = {}
+    out: dict[str, NdviSample] = {}
     for p in points:
-        props = by_obs.get(p.observation_id)
+        props = by_obs.get(str(p.observation_uuid))
         if props is None:
-            out[p.observation_id] = NdviSample(None, None, None, None, NOT_RETURNED,
+            out[p.observation_uuid] = NdviSample(None, None, None, None, NOT_RETURNED,
                                                "Earth Engine returned no feature for this point")
             continue
         raw = finite_float(props.get("NDVI"))
@@ -571,7 +571,7 @@ def parse_ndvi_response(
             if start not in candidates:
                 raise ValueError(f"Earth Engine NDVI: composite {start} is outside the requested window {window}")
             value = scale_ndvi(raw)
-            out[p.observation_id] = NdviSample(value, ndvi_category(value), start, candidates[start].lag_days,
+            out[p.observation_uuid] = NdviSample(value, ndvi_category(value), start, candidates[start].lag_days,
                                                None, None, best_pending > candidates[start].priority)
             continue
         qa_best = finite_float(props.get("qa_best"))
@@ -589,20 +589,20 @@ def parse_ndvi_response(
             reason = NO_CLEAR_COMPOSITE
             detail = (f"every composite in {window} is masked here (best SummaryQA "
                       f"{int(qa_best)} = {QA_MEANING.get(int(qa_best), 'unknown')}); composites checked: {seen}")
-        out[p.observation_id] = NdviSample(None, None, None, None, reason, detail)
+        out[p.observation_uuid] = NdviSample(None, None, None, None, reason, detail)
     return out
 
 
 def parse_water_response(
     points: Sequence[SamplePoint], response: Any, radius_m: float
-) -> dict[int, WaterSample]:
+) -> dict[str, WaterSample]:
     """Nearest water per observation from the per-point ``d_stream``/``d_water``/``stream_coverage`` result."""
     by_obs = _features_by_obs(response, "water distance")
-    out: dict[int, WaterSample] = {}
+    out: dict[str, WaterSample] = {}
     for p in points:
-        props = by_obs.get(p.observation_id)
+        props = by_obs.get(str(p.observation_uuid))
         if props is None:
-            out[p.observation_id] = WaterSample(None, None, NOT_RETURNED,
+            out[p.observation_uuid] = WaterSample(None, None, NOT_RETURNED,
                                                 "Earth Engine returned no feature for this point")
             continue
         covered = bool(finite_float(props.get("stream_coverage")))
@@ -616,31 +616,31 @@ def parse_water_response(
         options = [(d, f) for d, f in options if 0.0 <= d <= radius_m]
         if options:
             distance, feature = min(options)
-            out[p.observation_id] = WaterSample(round(distance, 1), feature, None, None)
+            out[p.observation_uuid] = WaterSample(round(distance, 1), feature, None, None)
             continue
         sources = f"permanent water (MOD44W, {WATER_MASK_YEAR})" + (
             " or a stream (HydroSHEDS)" if covered else "; streams not searched (outside HydroSHEDS coverage)"
         )
-        out[p.observation_id] = WaterSample(
+        out[p.observation_uuid] = WaterSample(
             None, None, BEYOND_SEARCH_RADIUS, f"no {sources} within {radius_m / 1000:g} km"
         )
     return out
 
 
-def parse_weather_response(points: Sequence[SamplePoint], response: Any) -> tuple[bool, dict[int, Era5Sample]]:
+def parse_weather_response(points: Sequence[SamplePoint], response: Any) -> tuple[bool, dict[str, Era5Sample]]:
     """(whether the day is published, typed values per observation) from ``{"published": n, "samples": ...}``."""
     if not isinstance(response, Mapping) or "samples" not in response:
         raise ValueError(f"Earth Engine weather: unexpected result {str(response)[:200]}")
     published = bool(finite_float(response.get("published")))
     by_obs = _features_by_obs(response["samples"], "weather")
-    out: dict[int, Era5Sample] = {}
+    out: dict[str, Era5Sample] = {}
     for p in points:
-        props = by_obs.get(p.observation_id)
+        props = by_obs.get(str(p.observation_uuid))
         if props is None:
-            raise ValueError(f"Earth Engine weather: no feature returned for observation {p.observation_id}")
+            raise ValueError(f"Earth Engine weather: no feature returned for observation {p.observation_uuid}")
         kelvin = finite_float(props.get(ERA5_TEMPERATURE_BAND))
         elevation = finite_float(props.get("elevation"))
-        out[p.observation_id] = Era5Sample(
+        out[p.observation_uuid] = Era5Sample(
             round(kelvin - KELVIN, 2) if kelvin is not None else None,
             round(elevation, 1) if elevation is not None else None,
         )
@@ -671,14 +671,14 @@ def _stored(c: Covariate, raw: float | None) -> float | int | None:
     return round(value, c.decimals)
 
 
-def parse_covariates_response(points: Sequence[SamplePoint], response: Any) -> dict[int, CovariateSample]:
+def parse_covariates_response(points: Sequence[SamplePoint], response: Any) -> dict[str, CovariateSample]:
     """Scaled covariates per observation from the per-zone samples of ``point_layers_expression``."""
     by_obs = _features_by_obs(response, "covariates")
-    out: dict[int, CovariateSample] = {}
+    out: dict[str, CovariateSample] = {}
     for p in points:
-        props = by_obs.get(p.observation_id)
+        props = by_obs.get(str(p.observation_uuid))
         if props is None:
-            out[p.observation_id] = CovariateSample({c.name: None for c in COVARIATES}, None, NOT_RETURNED,
+            out[p.observation_uuid] = CovariateSample({c.name: None for c in COVARIATES}, None, NOT_RETURNED,
                                                     "Earth Engine returned no feature for this point")
             continue
         values = {c.name: _stored(c, finite_float(props.get(c.band_name))) for c in COVARIATES}
@@ -692,7 +692,7 @@ def parse_covariates_response(points: Sequence[SamplePoint], response: Any) -> d
             reason = NO_COVARIATE_DATA
             detail = (f"no pixel here for {', '.join(c.name for c in gaps)} (from {', '.join(sources)}: sea, "
                       "Antarctica or outside the layer's land mask)")
-        out[p.observation_id] = CovariateSample(values, land_cover_label(code), reason, detail)
+        out[p.observation_uuid] = CovariateSample(values, land_cover_label(code), reason, detail)
     return out
 
 

@@ -50,9 +50,9 @@ RAW_POINT = CarryRule("invalid_reason", "invalid_detail", ("latitude", "longitud
 
 @dataclass
 class DateOutput:
-    """One date's computed rows (by observation id), what carried rows are stamped with, and its metadata."""
+    """One date's computed rows (by observation uuid), what carried rows are stamped with, and its metadata."""
 
-    rows: Mapping[int, Row]
+    rows: Mapping[str, Row]
     carried_columns: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
@@ -84,21 +84,21 @@ def enrich_each_date(
 ) -> EnrichmentSummary:
     """Runs ``compute`` on each date's enrichable upstream rows and replaces the date in ``table``.
 
-    Rows come out in upstream order; a computed row and a carried one both get ``observation_id`` and
+    Rows come out in upstream order; a computed row and a carried one both get ``observation_uuid`` and
     ``sighting_date``. Each date is committed on its own, so an interrupted range keeps its finished dates.
     """
     start, end = partition_window(context)
     summary = EnrichmentSummary()
     for day in days(start, end):
         upstream_rows = store.read_window(upstream, day, day + timedelta(days=1)).to_dicts()
-        carried = {r["observation_id"]: rule.reason(r) for r in upstream_rows}
-        out = compute(day, [r for r in upstream_rows if carried[r["observation_id"]] is None])
+        carried = {r["observation_uuid"]: rule.reason(r) for r in upstream_rows}
+        out = compute(day, [r for r in upstream_rows if carried[r["observation_uuid"]] is None])
         rows = []
         for r in upstream_rows:
-            key = {"observation_id": r["observation_id"], "sighting_date": day}
-            why = carried[r["observation_id"]]
+            key = {"observation_uuid": r["observation_uuid"], "sighting_date": day}
+            why = carried[r["observation_uuid"]]
             if why is None:
-                rows.append({**out.rows[r["observation_id"]], **key})
+                rows.append({**out.rows[r["observation_uuid"]], **key})
             else:
                 kept = {c: r.get(c) for c in rule.keep}
                 rows.append({**out.carried_columns, **kept, **key, "missing_reason": why[0], "missing_detail": why[1]})

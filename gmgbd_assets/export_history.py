@@ -13,19 +13,17 @@ from datetime import datetime
 import polars as pl
 
 from gmgbd_assets.licenses import LicenseFilter, polars_mask
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import KEY, OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 
 LICENCE_NOT_ALLOWED = "licence_not_allowed"
 NOT_COMPLETE = "not_complete"
 OBSERVATION_GONE = "observation_gone"
 REMOVAL_REASONS = (LICENCE_NOT_ALLOWED, NOT_COMPLETE, OBSERVATION_GONE)
-# The observation's identity, the same in gmgbd, raw_observations and quarantine.
-KEY = "observation_id"
 
 EXPORTED_RECORDS = TableSpec(
     name="exported_records",
     columns=(
-        Column(KEY, "BIGINT", "iNaturalist observation id", nullable=False),
+        Column(KEY, "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date of the observation", nullable=False),
         Column("photo_license", "VARCHAR", "Photo licence code when it was exported; NULL = all rights reserved"),
         Column("licence_filter", "VARCHAR", "GMGBD_EXPORT_LICENSES of that build"),

@@ -1,6 +1,6 @@
 """WebDataset shards: plain tar files, one image and one JSON per sample, that ``datasets`` and ``webdataset`` read.
 
-A sample is two consecutive tar members sharing a key: ``<observation_id>.jpg`` and ``<observation_id>.json``
+A sample is two consecutive tar members sharing a key: ``<observation_uuid>.jpg`` and ``<observation_uuid>.json``
 (the key has no dot: WebDataset readers split a member name at the first dot of its base name). Members carry
 fixed owner and mtime so the same records give byte-identical shards, and rsync-style syncs skip them.
 

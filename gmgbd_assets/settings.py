@@ -27,6 +27,9 @@ OPEN_METEO = "open_meteo"
 EARTH_ENGINE = "earth_engine"
 WEATHER_SOURCES = (OPEN_METEO, EARTH_ENGINE)  # GMGBD_WEATHER_SOURCE
 DEFAULT_MISSING_ERROR_SHARE = 0.25
+API = "api"
+OPEN_DATA = "open_data"
+OBSERVATION_SOURCES = (API, OPEN_DATA)  # GMGBD_OBSERVATION_SOURCE
 
 
 # ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a
@@ -117,6 +120,10 @@ class Settings:
     splits: SplitConfig = field(default_factory=SplitConfig)
     obscured: str = KEEP
     taxonomy_snapshot: str = ""
+    observation_source: str = "api"
+    # None: the bundled sample in the offline profile; the live profile needs one for the open_data source.
+    open_data_dir: Path | None = None
+    taxonomy_archive: Path | None = None
 
     @property
     def offline(self) -> bool:
@@ -130,6 +137,11 @@ class Settings:
     @property
     def exports_dir(self) -> Path:
         return self.data_dir / "exports"
+
+    @property
+    def open_data_staging_dir(self) -> Path:
+        """Where the open-data snapshot is staged as Parquet (once per snapshot)."""
+        return self.data_dir / "open_data"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -172,7 +184,21 @@ class Settings:
             splits=_splits(),
             obscured=parse_policy(_env("GMGBD_OBSCURED", KEEP)),
             taxonomy_snapshot=_env("GMGBD_TAXONOMY_SNAPSHOT", ""),
+            observation_source=_observation_source(_env("GMGBD_OBSERVATION_SOURCE", "api")),
+            open_data_dir=_optional_path("GMGBD_OPEN_DATA_DIR"),
+            taxonomy_archive=_optional_path("GMGBD_TAXONOMY_ARCHIVE"),
         )
+
+
+def _observation_source(value: str) -> str:
+    if value not in OBSERVATION_SOURCES:
+        raise ValueError(f"GMGBD_OBSERVATION_SOURCE must be one of {OBSERVATION_SOURCES}, not {value!r}")
+    return value
+
+
+def _optional_path(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value).expanduser() if value else None
 
 
 def _weather_source(value: str) -> str:

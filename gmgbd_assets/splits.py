@@ -95,9 +95,9 @@ def temporal_side(day: date, config: SplitConfig) -> str:
 
 
 def assign(records: pl.DataFrame, config: SplitConfig) -> pl.DataFrame:
-    """One row per record and scheme: ``observation_id, sighting_date, scheme, split, block``.
+    """One row per record and scheme: ``observation_uuid, sighting_date, scheme, split, block``.
 
-    ``records`` has ``observation_id, sighting_date, latitude, longitude, observer``. Each distinct block is
+    ``records`` has ``observation_uuid, sighting_date, latitude, longitude, observer``. Each distinct block is
     hashed once, so the cost follows the number of blocks, not of records.
     """
     spatial = [spatial_block(lat, lon, config.block_km)
@@ -111,11 +111,11 @@ def assign(records: pl.DataFrame, config: SplitConfig) -> pl.DataFrame:
         else:
             sides = {b: hashed_side(scheme, b, config) for b in set(blocks)}
         frames.append(pl.DataFrame({
-            "observation_id": records["observation_id"],
+            "observation_uuid": records["observation_uuid"],
             "sighting_date": records["sighting_date"],
             "scheme": [scheme] * records.height,
             "split": [sides[b] for b in blocks],
             "block": blocks,
-        }, schema={"observation_id": pl.Int64, "sighting_date": pl.Date, "scheme": pl.String,
+        }, schema={"observation_uuid": pl.String, "sighting_date": pl.Date, "scheme": pl.String,
                    "split": pl.String, "block": pl.String}))
     return pl.concat(frames)

@@ -30,16 +30,16 @@ def jpeg(seed: int) -> bytes:
 def fill_upstream_with_images(store: DuckDBStore, data_dir: Path) -> None:
     """``fill_upstream`` plus one small real JPEG per observation, where the images asset keeps them."""
     fill_upstream(store)
-    rows = store.query("SELECT observation_id, sighting_date, filename FROM images").rows()
+    rows = store.query("SELECT observation_uuid, sighting_date, filename FROM images").rows()
     with store.connect() as con:
-        for observation_id, day, filename in rows:
+        for observation_uuid, day, filename in rows:
             path = data_dir / "images" / f"{day:%Y/%m/%d}" / filename
             path.parent.mkdir(parents=True, exist_ok=True)
-            payload = jpeg(observation_id)
+            payload = jpeg(int(observation_uuid[-12:]))  # the synthetic uuids end in the id
             path.write_bytes(payload)
             con.execute(
-                "UPDATE images SET path = ?, sha256 = ?, bytes = ? WHERE observation_id = ?",
-                [str(path), hashlib.sha256(payload).hexdigest(), len(payload), observation_id],
+                "UPDATE images SET path = ?, sha256 = ?, bytes = ? WHERE observation_uuid = ?",
+                [str(path), hashlib.sha256(payload).hexdigest(), len(payload), observation_uuid],
             )
 
 

@@ -103,10 +103,10 @@ def test_captions_on_the_sample(offline_defs, store, offline_env):
     window = (date(2024, 6, 1), date(2024, 6, 8))
     images = store.read_window(IMAGES, *window)
     captions = store.read_window(CAPTIONS, *window)
-    assert captions["observation_id"].to_list() == images["observation_id"].to_list()
+    assert captions["observation_uuid"].to_list() == images["observation_uuid"].to_list()
     assert tiny_blip.is_tiny_model(offline_env.data_dir / "models" / "tiny-blip")  # built on first use
 
-    joined = captions.join(images.select("observation_id", "missing_reason", "sha256"), on="observation_id",
+    joined = captions.join(images.select("observation_uuid", "missing_reason", "sha256"), on="observation_uuid",
                            suffix="_image")
     stored = joined.filter(joined["sha256"].is_not_null())
     assert stored["blip_caption"].null_count() == 0 and stored["missing_reason"].null_count() == stored.height

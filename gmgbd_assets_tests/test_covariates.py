@@ -159,8 +159,8 @@ def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_def
             for node in ("ndvi", "water_distance", "covariates")}
     assert sum(sent.values()) == 6, sent  # six dates with observations, one chunk each, whichever samples first
     rows = store.read_window(COVARIATES_TABLE, date(2024, 6, 1), date(2024, 6, 8))
-    raw = store.query("SELECT observation_id FROM raw_observations ORDER BY 1")
-    assert rows["observation_id"].sort().to_list() == raw["observation_id"].to_list()
+    raw = store.query("SELECT observation_uuid FROM raw_observations ORDER BY 1")
+    assert rows["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()
     assert set(rows["covariates_source"]) == {"emulated:" + "+".join(dict.fromkeys(c.dataset for c in COVARIATES))}
     for c in COVARIATES:
         present = rows.filter(pl.col(c.name).is_not_null())[c.name]
@@ -173,5 +173,5 @@ def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_def
     names = GMGBD.column_names
     assert names[: len(REFERENCE_COLUMNS)] == list(REFERENCE_COLUMNS)
     assert names.index("bio01") > names.index("observation_source") and "land_cover_label" in names
-    built = store.query("SELECT observation_id, bio01, land_cover_code FROM gmgbd")
+    built = store.query("SELECT observation_uuid, bio01, land_cover_code FROM gmgbd")
     assert built.height and built["bio01"].null_count() < built.height

@@ -21,7 +21,7 @@ from gmgbd_assets.splits import SplitConfig
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import fill_upstream_with_images, offline_settings
 
-OCEAN_ID = 220011003
+OCEAN_ID = "00000000-0000-4000-8000-000220011003"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -47,17 +47,18 @@ def built(tmp_path_factory) -> Iterator[Built]:
         assert materialize_range(defs, ["raw_observations"], "2024-06-01", "2024-06-07").success
         fill_upstream_with_images(store, settings.data_dir)
         assert materialize_range(defs, ["taxonomy"], "2024-06-01", "2024-06-07").success  # the sample's lineages
-        with store.connect() as con:
-            con.execute("UPDATE geocodes SET country = CASE observation_id % 3 WHEN 0 THEN 'Brazil' WHEN 1 THEN "
+        with store.connect() as con:  # the sample's uuids end in the observation id
+            n = "right(observation_uuid, 12)::BIGINT"
+            con.execute(f"UPDATE geocodes SET country = CASE {n} % 3 WHEN 0 THEN 'Brazil' WHEN 1 THEN "
                         "'Kenya' ELSE 'Norway' END")
-            con.execute("UPDATE weather SET avg_temp_C = (observation_id % 40) - 10.5")
-            con.execute("UPDATE ndvi SET NDVI_value = (observation_id % 100) / 100.0, NDVI_Category = CASE "
-                        "WHEN (observation_id % 100) / 100.0 > 0.6 THEN 'Dense' "
-                        "WHEN (observation_id % 100) / 100.0 > 0.3 THEN 'Moderate' "
-                        "WHEN (observation_id % 100) / 100.0 > 0.1 THEN 'Sparse' ELSE 'Non-Veg' END")
+            con.execute(f"UPDATE weather SET avg_temp_C = ({n} % 40) - 10.5")
+            con.execute(f"UPDATE ndvi SET NDVI_value = ({n} % 100) / 100.0, NDVI_Category = CASE "
+                        f"WHEN ({n} % 100) / 100.0 > 0.6 THEN 'Dense' "
+                        f"WHEN ({n} % 100) / 100.0 > 0.3 THEN 'Moderate' "
+                        f"WHEN ({n} % 100) / 100.0 > 0.1 THEN 'Sparse' ELSE 'Non-Veg' END")
             con.execute("UPDATE geocodes SET country = NULL, state = NULL, city = NULL, missing_reason = 'no_address' "
-                        "WHERE observation_id = ?", [OCEAN_ID])
-            con.execute("DELETE FROM ndvi WHERE observation_id = (SELECT min(observation_id) FROM raw_observations "
+                        "WHERE observation_uuid = ?", [OCEAN_ID])
+            con.execute("DELETE FROM ndvi WHERE observation_uuid = (SELECT min(observation_uuid) FROM raw_observations "
                         "WHERE sighting_date = '2024-06-02')")
         result = materialize_range(defs, ["gmgbd", "splits", "dataset_card"], "2024-06-01", "2024-06-07")
         assert result.success

@@ -66,11 +66,11 @@ def test_csv_has_exactly_the_reference_columns_with_images_and_attribution_besid
         frame = pl.read_csv(folder / "gmgbd.csv", try_parse_dates=True)
         assert tuple(frame.columns) == REFERENCE_COLUMNS
         expected = complete.query(
-            f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM gmgbd WHERE sighting_date = ? ORDER BY observation_id", [day]
+            f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM gmgbd WHERE sighting_date = ? ORDER BY observation_uuid", [day]
         )
         assert frame.equals(expected.cast(frame.schema))
         for filename, image_path in complete.query(
-            "SELECT g.filename, i.path FROM gmgbd g JOIN images i USING (observation_id) WHERE g.sighting_date = ?",
+            "SELECT g.filename, i.path FROM gmgbd g JOIN images i USING (observation_uuid) WHERE g.sighting_date = ?",
             [day],
         ).rows():
             assert (folder / "images" / filename).read_bytes() == Path(image_path).read_bytes()
@@ -83,8 +83,8 @@ def test_csv_has_exactly_the_reference_columns_with_images_and_attribution_besid
         assert splits["filename"].to_list() == frame["filename"].to_list()
         for scheme in ("spatial", "observer", "temporal"):
             stored = complete.query(
-                "SELECT s.split FROM splits s JOIN gmgbd g USING (observation_id) WHERE s.scheme = ? "
-                "AND g.sighting_date = ? ORDER BY g.observation_id", [scheme, day])
+                "SELECT s.split FROM splits s JOIN gmgbd g USING (observation_uuid) WHERE s.scheme = ? "
+                "AND g.sighting_date = ? ORDER BY g.observation_uuid", [scheme, day])
             assert splits[f"split_{scheme}"].to_list() == stored["split"].to_list()
     everything = pl.read_csv(root / "*" / "gmgbd.csv")
     assert everything.height == complete.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
@@ -104,17 +104,17 @@ def test_parquet_is_zstd_with_every_column_one_folder_per_date(offline_env, comp
         assert codecs == {"ZSTD"}
     con = duckdb.connect()
     exported = con.sql(f"SELECT * EXCLUDE (sighting_date), sighting_date FROM read_parquet('{root}/*/*.parquet', "
-                       "hive_partitioning = false) ORDER BY observation_id").pl()
-    table = complete.query("SELECT * EXCLUDE (sighting_date), sighting_date FROM gmgbd ORDER BY observation_id")
+                       "hive_partitioning = false) ORDER BY observation_uuid").pl()
+    table = complete.query("SELECT * EXCLUDE (sighting_date), sighting_date FROM gmgbd ORDER BY observation_uuid")
     assert exported.select(table.columns).equals(table)
     wide = complete.query(
-        "SELECT observation_id, scheme, split, block FROM splits ORDER BY observation_id, scheme"
-    ).pivot("scheme", index="observation_id", values=["split", "block"])
+        "SELECT observation_uuid, scheme, split, block FROM splits ORDER BY observation_uuid, scheme"
+    ).pivot("scheme", index="observation_uuid", values=["split", "block"])
     assert exported.select(
-        "observation_id", split_spatial="split_spatial", split_observer="split_observer",
+        "observation_uuid", split_spatial="split_spatial", split_observer="split_observer",
         split_temporal="split_temporal", block_spatial="block_spatial", block_observer="block_observer",
     ).equals(wide.select(
-        "observation_id", split_spatial="split_spatial", split_observer="split_observer",
+        "observation_uuid", split_spatial="split_spatial", split_observer="split_observer",
         split_temporal="split_temporal", block_spatial="block_spatial", block_observer="block_observer",
     ))
     assert exported["split_version"].unique().to_list() == ["v1"]
@@ -140,25 +140,25 @@ def test_webdataset_loads_with_hugging_face_datasets_offline(offline_env, comple
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded["features"] == ["__key__", "__url__", "jpg", "json"]
-    table = complete.query("SELECT observation_id, photo_license, photo_attribution, scientific_name FROM gmgbd")
-    assert sorted(int(r["key"]) for r in loaded["rows"]) == sorted(table["observation_id"])
-    by_id = {r["meta"]["observation_id"]: r for r in loaded["rows"]}
-    for observation_id, licence, attribution, name in table.rows():
-        row = by_id[observation_id]
+    table = complete.query("SELECT observation_uuid, photo_license, photo_attribution, scientific_name FROM gmgbd")
+    assert sorted(r["key"] for r in loaded["rows"]) == sorted(table["observation_uuid"])
+    by_id = {r["meta"]["observation_uuid"]: r for r in loaded["rows"]}
+    for observation_uuid, licence, attribution, name in table.rows():
+        row = by_id[observation_uuid]
         assert row["size"] == list(IMAGE_SIZE)
         assert (row["meta"]["photo_license"], row["meta"]["photo_attribution"]) == (licence, attribution)
         assert row["meta"]["scientific_name"] == name
     assert set(loaded["rows"][0]["meta"]) == set(EXPORT_SPEC.column_names)
-    sides = complete.query("SELECT observation_id, scheme, split FROM splits").rows()
-    for observation_id, scheme, side in sides:
-        assert by_id[observation_id]["meta"][f"split_{scheme}"] == side
+    sides = complete.query("SELECT observation_uuid, scheme, split FROM splits").rows()
+    for observation_uuid, scheme, side in sides:
+        assert by_id[observation_uuid]["meta"][f"split_{scheme}"] == side
 
 
 def test_open_licence_filter_leaves_other_photos_out_of_every_export(offline_env, complete):
     assert _export(offline_env).success
     filtered = _export(offline_env, export_licenses=LicenseFilter.parse("open"))
     assert filtered.success
-    table = complete.query("SELECT observation_id, filename, photo_license, sighting_date FROM gmgbd")
+    table = complete.query("SELECT observation_uuid, filename, photo_license, sighting_date FROM gmgbd")
     is_open = pl.col("photo_license").is_in(list(OPEN))
     kept, dropped = table.filter(is_open), table.filter(~is_open | pl.col("photo_license").is_null())
     assert kept.height and dropped.height and dropped["photo_license"].null_count() == 1  # the unlicensed photo
@@ -169,12 +169,12 @@ def test_open_licence_filter_leaves_other_photos_out_of_every_export(offline_env
     attribution = pl.read_csv(root / "csv" / "*" / "attribution.csv")
     assert set(attribution["photo_license"]) <= set(OPEN)
     parquet = pl.read_parquet(root / "parquet" / "*" / "*.parquet", hive_partitioning=False)
-    assert sorted(parquet["observation_id"]) == sorted(kept["observation_id"])
+    assert sorted(parquet["observation_uuid"]) == sorted(kept["observation_uuid"])
     keys = []
     for shard in root.glob("webdataset/*/*.tar"):
         with tarfile.open(shard) as tar:
-            keys += [int(m.name.split(".")[0]) for m in tar.getmembers() if m.name.endswith(".json")]
-    assert sorted(keys) == sorted(kept["observation_id"])
+            keys += [m.name.split(".")[0] for m in tar.getmembers() if m.name.endswith(".json")]
+    assert sorted(keys) == sorted(kept["observation_uuid"])
     left_out = _per_date(filtered, "export_csv")
     assert sum(d["left_out_by_licence"] for d in left_out.values()) == dropped.height
 
@@ -206,7 +206,7 @@ def _corrupt_after_build(monkeypatch):
     def broken(con, start, end, built_at, obscured):
         original(con, start, end, built_at, obscured)
         con.execute("ALTER TABLE gmgbd ALTER COLUMN city DROP NOT NULL")
-        con.execute("UPDATE gmgbd SET city = NULL WHERE observation_id = (SELECT min(observation_id) FROM gmgbd)")
+        con.execute("UPDATE gmgbd SET city = NULL WHERE observation_uuid = (SELECT min(observation_uuid) FROM gmgbd)")
 
     monkeypatch.setattr(gmgbd_module, "build_window", broken)
 
@@ -236,7 +236,9 @@ def test_exports_and_card_are_blocked_when_completeness_fails_in_the_same_run(
 def test_an_export_run_without_the_checks_still_refuses_an_incomplete_gmgbd(offline_env, complete):
     with complete.connect() as con:
         con.execute("ALTER TABLE gmgbd ALTER COLUMN country DROP NOT NULL")
-        con.execute("UPDATE gmgbd SET country = NULL WHERE observation_id = (SELECT max(observation_id) FROM gmgbd)")
+        con.execute(
+            "UPDATE gmgbd SET country = NULL WHERE observation_uuid = (SELECT max(observation_uuid) FROM gmgbd)"
+        )
     result = _export(offline_env, ["export_parquet"])
     assert not result.success
     assert "completeness" in result.failure_data_for_node("export_parquet").error.message
@@ -245,7 +247,7 @@ def test_an_export_run_without_the_checks_still_refuses_an_incomplete_gmgbd(offl
 
 def test_an_export_refuses_records_without_splits(offline_env, complete):
     with complete.connect() as con:
-        con.execute("DELETE FROM splits WHERE observation_id = (SELECT max(observation_id) FROM splits) "
+        con.execute("DELETE FROM splits WHERE observation_uuid = (SELECT max(observation_uuid) FROM splits) "
                     "AND scheme = 'temporal'")
     result = _export(offline_env, ["export_parquet"])
     assert not result.success
@@ -254,7 +256,7 @@ def test_an_export_refuses_records_without_splits(offline_env, complete):
 
 
 def test_a_missing_or_changed_image_fails_the_export(offline_env, complete):
-    path = Path(complete.query("SELECT path FROM images ORDER BY observation_id LIMIT 1")["path"][0])
+    path = Path(complete.query("SELECT path FROM images ORDER BY observation_uuid LIMIT 1")["path"][0])
     path.write_bytes(jpeg(1))  # no longer the file images downloaded
     result = _export(offline_env, ["export_webdataset"])
     assert not result.success and "sha256" in result.failure_data_for_node("export_webdataset").error.message
@@ -327,22 +329,22 @@ def test_a_rebuild_drops_a_record_whose_licence_changed_and_the_card_lists_it(of
     assert _export(offline_env, build, export_licenses=open_filter).success
     assert "First build: nothing to compare with." in _removed_section(offline_env)
     # The observer of an exported cc-by photo switches it to a non-commercial licence.
-    oid, day = complete.query("SELECT observation_id, sighting_date FROM gmgbd WHERE photo_license = 'cc-by' "
-                              "ORDER BY observation_id LIMIT 1").row(0)
+    oid, day = complete.query("SELECT observation_uuid, sighting_date FROM gmgbd WHERE photo_license = 'cc-by' "
+                              "ORDER BY observation_uuid LIMIT 1").row(0)
     with complete.connect() as con:
-        con.execute("UPDATE raw_observations SET photo_license = 'cc-by-nc' WHERE observation_id = ?", [oid])
+        con.execute("UPDATE raw_observations SET photo_license = 'cc-by-nc' WHERE observation_uuid = ?", [oid])
     defs = build_definitions(dataclasses.replace(offline_env, export_licenses=open_filter))
     assert materialize_range(defs, ["gmgbd", "splits"], day.isoformat(), day.isoformat()).success
     assert _export(offline_env, build, day.isoformat(), day.isoformat(), export_licenses=open_filter).success
     root = offline_env.exports_dir
     parquet = pl.read_parquet(root / "parquet" / "*" / "*.parquet", hive_partitioning=False)
-    assert oid not in parquet["observation_id"].to_list() and parquet.height
-    assert oid not in pl.read_csv(root / "csv" / "*" / "attribution.csv")["observation_id"].to_list()
+    assert oid not in parquet["observation_uuid"].to_list() and parquet.height
+    assert oid not in pl.read_csv(root / "csv" / "*" / "attribution.csv")["observation_uuid"].to_list()
     section = _removed_section(offline_env)
     assert f"| {oid} | {day.isoformat()} | cc-by | cc-by-nc | licence_not_allowed |" in section
     removed = pl.read_csv(root / "removed_since_previous_build.csv", infer_schema=False)
-    assert removed.select("observation_id", "licence_then", "licence_now", "reason").rows() == [
-        (str(oid), "cc-by", "cc-by-nc", "licence_not_allowed")]
+    assert removed.select("observation_uuid", "licence_then", "licence_now", "reason").rows() == [
+        (oid, "cc-by", "cc-by-nc", "licence_not_allowed")]
     # Rebuilding with nothing changed removes nothing, and the old list does not linger.
     assert _export(offline_env, build, day.isoformat(), day.isoformat(), export_licenses=open_filter).success
     assert "\nNone.\n" in _removed_section(offline_env)
@@ -350,24 +352,24 @@ def test_a_rebuild_drops_a_record_whose_licence_changed_and_the_card_lists_it(of
     # Narrowing the allowed set drops every photo it no longer allows, each with the reason.
     assert _export(offline_env, build, export_licenses=LicenseFilter.parse("cc0")).success
     removed = pl.read_csv(root / "removed_since_previous_build.csv", infer_schema=False)
-    expected = complete.query("SELECT observation_id FROM gmgbd WHERE photo_license IN ('cc-by', 'cc-by-sa', 'pd')")
-    assert sorted(removed["observation_id"].cast(pl.Int64)) == sorted(expected["observation_id"]) and expected.height
+    expected = complete.query("SELECT observation_uuid FROM gmgbd WHERE photo_license IN ('cc-by', 'cc-by-sa', 'pd')")
+    assert sorted(removed["observation_uuid"]) == sorted(expected["observation_uuid"]) and expected.height
     assert set(removed["reason"]) == {"licence_not_allowed"}
 
 
 def test_the_card_says_why_a_record_left_when_it_is_no_longer_complete_or_gone_upstream(offline_env, complete):
     build = [*EXPORTS, "dataset_card"]
     assert _export(offline_env, build, "2024-06-02", "2024-06-02").success
-    incomplete, gone = complete.query("SELECT observation_id FROM gmgbd WHERE sighting_date = '2024-06-02' "
-                                      "ORDER BY observation_id LIMIT 2")["observation_id"]
+    incomplete, gone = complete.query("SELECT observation_uuid FROM gmgbd WHERE sighting_date = '2024-06-02' "
+                                      "ORDER BY observation_uuid LIMIT 2")["observation_uuid"]
     with complete.connect() as con:
         con.execute("UPDATE ndvi SET NDVI_value = NULL, NDVI_Category = NULL, missing_reason = 'no_clear_composite' "
-                    "WHERE observation_id = ?", [incomplete])
-        con.execute("DELETE FROM raw_observations WHERE observation_id = ?", [gone])
+                    "WHERE observation_uuid = ?", [incomplete])
+        con.execute("DELETE FROM raw_observations WHERE observation_uuid = ?", [gone])
     assert materialize_range(build_definitions(offline_env), ["gmgbd", "splits"], "2024-06-02", "2024-06-02").success
     assert _export(offline_env, build, "2024-06-02", "2024-06-02").success
     removed = pl.read_csv(offline_env.exports_dir / "removed_since_previous_build.csv", infer_schema=False)
-    by_id = {int(r["observation_id"]): r for r in removed.iter_rows(named=True)}
+    by_id = {r["observation_uuid"]: r for r in removed.iter_rows(named=True)}
     assert set(by_id) == {incomplete, gone}
     assert by_id[incomplete]["reason"] == "not_complete"
     assert "ndvi: no_clear_composite" in by_id[incomplete]["detail"]

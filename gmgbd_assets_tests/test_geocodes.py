@@ -196,7 +196,7 @@ def test_nominatim_bad_request_fails_loudly(store, fake_clock: FakeClock):
 def _assert_one_row_per_raw(store, table_spec):
     raw = store.read_window(RAW_OBSERVATIONS, date(2024, 6, 1), date(2024, 6, 8))
     rows = store.read_window(table_spec, date(2024, 6, 1), date(2024, 6, 8))
-    assert sorted(rows["observation_id"]) == sorted(raw["observation_id"]) and rows.height == 114
+    assert sorted(rows["observation_uuid"]) == sorted(raw["observation_uuid"]) and rows.height == 114
     return raw, rows
 
 
@@ -205,7 +205,7 @@ def test_geocodes_asset_on_the_sample(offline_defs, store):
     assert result.success
     raw, rows = _assert_one_row_per_raw(store, GEOCODES)
     joined = rows.join(
-        raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id"
+        raw.select("observation_uuid", "latitude", "longitude", "invalid_reason"), on="observation_uuid"
     )
     ocean = joined.filter((joined["latitude"] == OCEAN[0]) & (joined["longitude"] == OCEAN[1])).to_dicts()
     assert len(ocean) == 1 and ocean[0]["country"] is None and ocean[0]["missing_reason"] == "no_address"

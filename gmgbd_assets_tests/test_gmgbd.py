@@ -15,7 +15,7 @@ from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 
 START, END = date(2024, 6, 1), date(2024, 6, 8)
-OCEAN_ID = 220011003
+OCEAN_ID = "00000000-0000-4000-8000-000220011003"
 
 
 @pytest.fixture
@@ -46,14 +46,14 @@ def test_reference_columns_come_first_in_order():
 def test_complete_records_land_in_gmgbd_and_the_rest_in_quarantine(offline_defs, loaded):
     with loaded.connect() as con:
         con.execute("UPDATE geocodes SET country = NULL, state = NULL, city = NULL, missing_reason = 'no_address', "
-                    "missing_detail = 'Unable to geocode' WHERE observation_id = ?", [OCEAN_ID])
-        con.execute("DELETE FROM ndvi WHERE observation_id = (SELECT min(observation_id) FROM raw_observations "
+                    "missing_detail = 'Unable to geocode' WHERE observation_uuid = ?", [OCEAN_ID])
+        con.execute("DELETE FROM ndvi WHERE observation_uuid = (SELECT min(observation_uuid) FROM raw_observations "
                     "WHERE sighting_date = '2024-06-02')")
     result = _build(offline_defs, loaded)
     assert result.success
     raw = loaded.query("SELECT count(*) AS n FROM raw_observations")["n"][0]
     kept = loaded.query("SELECT count(*) AS n FROM gmgbd")["n"][0]
-    quarantine = loaded.query("SELECT observation_id, asset, reason FROM quarantine ORDER BY asset").rows()
+    quarantine = loaded.query("SELECT observation_uuid, asset, reason FROM quarantine ORDER BY asset").rows()
     assert kept == raw - 2
     assert (OCEAN_ID, "geocodes", "no_address") in quarantine
     assert [(a, r) for _, a, r in quarantine if a == "ndvi"] == [("ndvi", "no_row")]
@@ -94,7 +94,7 @@ def test_gmgbd_needs_its_upstream_tables(offline_defs, store):
 def test_lineage_fails_when_a_record_is_lost(offline_defs, loaded):
     assert _build(offline_defs, loaded).success
     with loaded.connect() as con:
-        con.execute("DELETE FROM gmgbd WHERE observation_id = (SELECT min(observation_id) FROM gmgbd)")
+        con.execute("DELETE FROM gmgbd WHERE observation_uuid = (SELECT min(observation_uuid) FROM gmgbd)")
     lost = checks.lineage_result(loaded, START, END)
     assert not lost.passed and lost.metadata["first_lost_ids"].value
     assert "neither in gmgbd nor in quarantine" in lost.description
@@ -104,7 +104,7 @@ def test_completeness_fails_on_a_null(offline_defs, loaded):
     assert _build(offline_defs, loaded).success
     with loaded.connect() as con:
         con.execute("ALTER TABLE gmgbd ALTER COLUMN city DROP NOT NULL")
-        con.execute("UPDATE gmgbd SET city = NULL WHERE observation_id = (SELECT min(observation_id) FROM gmgbd)")
+        con.execute("UPDATE gmgbd SET city = NULL WHERE observation_uuid = (SELECT min(observation_uuid) FROM gmgbd)")
     result = checks.completeness_result(loaded, START, END)
     assert not result.passed and result.metadata["nulls_by_column"].value["city"] == 1
 
@@ -118,17 +118,17 @@ def test_standard_checks_pass_on_clean_data(loaded):
 def test_missing_values_warns_with_reasons_and_example_ids(loaded):
     with loaded.connect() as con:
         con.execute("UPDATE weather SET avg_temp_C = NULL, missing_reason = 'not_yet_available' "
-                    "WHERE observation_id = ?", [OCEAN_ID])
+                    "WHERE observation_uuid = ?", [OCEAN_ID])
     result = _results("weather", loaded)["missing_values"]
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["missing_by_reason"].value == {"not_yet_available": 1}
-    assert result.metadata["first_missing_observation_ids"].value == [OCEAN_ID]
+    assert result.metadata["first_missing_observation_uuids"].value == [OCEAN_ID]
     assert "not_yet_available" in result.metadata["missing_values"].value
 
 
 def test_missing_values_errors_without_a_reason_or_above_the_threshold(loaded, monkeypatch):
     with loaded.connect() as con:
-        con.execute("UPDATE weather SET avg_temp_C = NULL WHERE observation_id = ?", [OCEAN_ID])
+        con.execute("UPDATE weather SET avg_temp_C = NULL WHERE observation_uuid = ?", [OCEAN_ID])
     assert _results("weather", loaded)["missing_values"].severity == dg.AssetCheckSeverity.ERROR
     with loaded.connect() as con:
         con.execute("UPDATE captions SET blip_caption = NULL, missing_reason = 'photo_invalid'")
@@ -143,11 +143,11 @@ def test_missing_values_errors_without_a_reason_or_above_the_threshold(loaded, m
 
 def test_row_parity_fails_on_a_duplicate_and_on_a_missing_row(loaded):
     with loaded.connect() as con:
-        con.execute("INSERT INTO ndvi SELECT * FROM ndvi WHERE observation_id = ?", [OCEAN_ID])
+        con.execute("INSERT INTO ndvi SELECT * FROM ndvi WHERE observation_uuid = ?", [OCEAN_ID])
     result = _results("ndvi", loaded)["row_parity"]
-    assert not result.passed and result.metadata["first_duplicate_ids"].value == [OCEAN_ID]
+    assert not result.passed and result.metadata["first_duplicate_uuids"].value == [OCEAN_ID]
     with loaded.connect() as con:
-        con.execute("DELETE FROM geocodes WHERE observation_id = ?", [OCEAN_ID])
+        con.execute("DELETE FROM geocodes WHERE observation_uuid = ?", [OCEAN_ID])
     result = _results("geocodes", loaded)["row_parity"]
     assert not result.passed and result.metadata["first_absent_ids"].value == [OCEAN_ID]
 
@@ -165,7 +165,7 @@ def test_row_parity_fails_on_a_duplicate_and_on_a_missing_row(loaded):
 )
 def test_valid_ranges_fail_on_out_of_range_values(loaded, table, assignment):
     with loaded.connect() as con:
-        con.execute(f"UPDATE {table} SET {assignment} WHERE observation_id = ?", [OCEAN_ID])
+        con.execute(f"UPDATE {table} SET {assignment} WHERE observation_uuid = ?", [OCEAN_ID])
     result = _results(table, loaded)["valid_ranges"]
     assert not result.passed and OCEAN_ID in sum(result.metadata["first_out_of_range_ids"].value.values(), [])
 
@@ -182,13 +182,13 @@ def test_valid_ranges_fail_on_out_of_range_values(loaded, table, assignment):
 )
 def test_no_placeholders_fails_on_each_reference_stand_in(loaded, table, assignment):
     with loaded.connect() as con:
-        con.execute(f"UPDATE {table} SET {assignment} WHERE observation_id = ?", [OCEAN_ID])
+        con.execute(f"UPDATE {table} SET {assignment} WHERE observation_uuid = ?", [OCEAN_ID])
     assert not _results(table, loaded)["no_placeholders"].passed
 
 
 def test_a_real_zero_elevation_is_not_a_placeholder(loaded):
     with loaded.connect() as con:
-        con.execute("UPDATE weather SET elevation_m = 0 WHERE observation_id = ?", [OCEAN_ID])
+        con.execute("UPDATE weather SET elevation_m = 0 WHERE observation_uuid = ?", [OCEAN_ID])
     assert _results("weather", loaded)["no_placeholders"].passed
 
 

@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -109,7 +110,11 @@ HARMLESS: list[tuple[str, Callable[[dict], None], bytes]] = [
 ]
 
 
-def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
+def _uuid(obs_id: int) -> str:
+    return f"00000000-0000-4000-8000-{obs_id:012d}"
+
+
+def _write_corpus(directory: Path) -> dict[str, set[tuple[str, str]]]:
     photos = directory / "photos"
     photos.mkdir(parents=True)
     records, expected = [], {}
@@ -117,7 +122,8 @@ def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
     for i, (_name, mutate, body, outcome) in enumerate(all_cases):
         record = copy.deepcopy(TEMPLATE)
         obs_id, photo_id = 900_000 + i, 800_000 + i
-        record.update(id=obs_id, observed_on=DAY, uri=f"https://www.inaturalist.org/observations/{obs_id}")
+        record.update(id=obs_id, uuid=_uuid(obs_id), observed_on=DAY,
+                      uri=f"https://www.inaturalist.org/observations/{obs_id}")
         record["photos"][0].update(id=photo_id, url=f"{OPEN_DATA}/photos/{photo_id}/square.jpg")
         mutate(record)
         if body is not None and body.startswith(b"REDIRECT:"):
@@ -128,7 +134,7 @@ def _write_corpus(directory: Path) -> dict[int, set[tuple[str, str]]]:
         elif body is not None:
             (photos / f"{photo_id}.jpg").write_bytes(body)
         records.append(record)
-        expected[obs_id] = outcome
+        expected[_uuid(obs_id)] = outcome
     duplicate = copy.deepcopy(records[-1])  # the same id twice in one response
     records.append(duplicate)
     (directory / "observations.json").write_text(json.dumps({"results": records}))
@@ -160,11 +166,11 @@ def test_the_partition_completes_despite_hostile_input(hostile_run):
 def test_every_hostile_record_ends_as_a_stored_reason(hostile_run):
     _, data_dir, expected, _ = hostile_run
     con = duckdb.connect(str(data_dir / "gmgbd.duckdb"), read_only=True)
-    quarantine: dict[int, set[tuple[str, str]]] = {}
-    for obs_id, asset, reason in con.sql("SELECT observation_id, asset, reason FROM quarantine").fetchall():
+    quarantine: dict[str, set[tuple[str, str]]] = {}
+    for obs_id, asset, reason in con.sql("SELECT observation_uuid, asset, reason FROM quarantine").fetchall():
         quarantine.setdefault(obs_id, set()).add((asset, reason))
-    kept = {r[0] for r in con.sql("SELECT observation_id FROM gmgbd").fetchall()}
-    raw_ids = [r[0] for r in con.sql("SELECT observation_id FROM raw_observations").fetchall()]
+    kept = {r[0] for r in con.sql("SELECT observation_uuid FROM gmgbd").fetchall()}
+    raw_ids = [r[0] for r in con.sql("SELECT observation_uuid FROM raw_observations").fetchall()]
     names = {r[0] for r in con.sql("SELECT scientific_name FROM raw_observations").fetchall()}
     con.close()
     assert sorted(raw_ids) == sorted(expected), "one row per observation id, duplicates dropped"
@@ -182,5 +188,7 @@ def test_nothing_is_written_outside_the_data_directory(hostile_run):
                and not p.is_relative_to(data_dir) and not p.is_relative_to(root / "sample")]
     assert outside == []
     images = [p for p in (data_dir / "images").rglob("*") if p.is_file()]
-    assert images and all(p.name.split("_")[0].isdigit() for p in images)
+    # Named <observation_uuid>_<photo_id>.jpg, never from the URL: a canonical uuid, then digits.
+    name = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_\d+\.jpg")
+    assert images and all(name.fullmatch(p.name) for p in images)
     assert all(p.relative_to(data_dir / "images").parts[0] == "2024" for p in images)

@@ -232,8 +232,8 @@ def test_images_on_the_sample(offline_defs, store):
     result = materialize_range(offline_defs, ["raw_observations", "images"], "2024-06-01", "2024-06-07")
     assert result.success
     frame = store.read_window(IMAGES, date(2024, 6, 1), date(2024, 6, 8))
-    raw = store.query("SELECT observation_id FROM raw_observations ORDER BY 1")
-    assert frame["observation_id"].sort().to_list() == raw["observation_id"].to_list()
+    raw = store.query("SELECT observation_uuid FROM raw_observations ORDER BY 1")
+    assert frame["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()
     missing = frame.filter(frame["missing_reason"].is_not_null())
     assert missing["missing_reason"].to_list() == [PHOTO_INVALID]
     assert missing["path"].to_list() == [None] and missing["sha256"].to_list() == [None]
@@ -244,7 +244,7 @@ def test_images_on_the_sample(offline_defs, store):
         path = Path(row["path"])
         d = row["sighting_date"]
         assert path.parent.parts[-3:] == (f"{d:%Y}", f"{d:%m}", f"{d:%d}")
-        assert path.name == row["filename"] == f"{row['observation_id']}_{row['photo_id']}.jpg"
+        assert path.name == row["filename"] == f"{row['observation_uuid']}_{row['photo_id']}.jpg"
         data = path.read_bytes()
         assert hashlib.sha256(data).hexdigest() == row["sha256"] and len(data) == row["bytes"]
 
@@ -261,7 +261,7 @@ def test_injected_faults_do_not_change_the_table(offline_env, store, monkeypatch
     clean = materialize_range(build_definitions(offline_env), ["raw_observations", "images"], "2024-06-01",
                               "2024-06-03")
     assert clean.success
-    columns = ["observation_id", "photo_id", "filename", "sha256", "width", "height", "bytes", "missing_reason"]
+    columns = ["observation_uuid", "photo_id", "filename", "sha256", "width", "height", "bytes", "missing_reason"]
     expected = store.read_window(IMAGES, date(2024, 6, 1), date(2024, 6, 4)).select(columns)
 
     monkeypatch.setenv("GMGBD_DATA_DIR", str(tmp_path / "faulty"))

@@ -38,6 +38,7 @@ def _synthetic(n: int, day: date = DAY) -> list[dict]:
     for i in range(n):
         record = copy.deepcopy(template)
         record["id"] = 1000 + 3 * i
+        record["uuid"] = f"00000000-0000-4000-8000-{record['id']:012d}"
         record["observed_on"] = day.isoformat()
         records.append(record)
     return records
@@ -85,6 +86,19 @@ def test_duplicate_ids_across_pages_are_kept_once(fake_clock):
                        clock=fake_clock)
     fetch = INaturalistClient(http, "https://api.inaturalist.org/v1").observations_on(DAY, limit=200)
     assert [o.observation_id for o in fetch.observations] == [1000, 1003, 1006, 1009, 1012]
+    assert fetch.duplicates_dropped == 1
+
+
+def test_a_record_without_a_uuid_is_counted_with_its_id_not_stored(fake_clock):
+    """Every table is keyed by observation_uuid: a record without one (or with a malformed one) has no key, so
+    it is counted and its id kept for the log; a second id carrying an already-seen uuid is a duplicate."""
+    records = _synthetic(4)
+    del records[1]["uuid"]
+    records[2]["uuid"] = "not-a-uuid"
+    records[3]["uuid"] = records[0]["uuid"]
+    fetch = _client(INaturalistEmulator(records), fake_clock).observations_on(DAY, limit=10)
+    assert [o.observation_id for o in fetch.observations] == [records[0]["id"]]
+    assert fetch.records_without_uuid == 2 and fetch.ids_without_uuid == [records[1]["id"], records[2]["id"]]
     assert fetch.duplicates_dropped == 1
 
 

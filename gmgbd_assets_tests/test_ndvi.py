@@ -44,8 +44,8 @@ def _answer(points: list[SamplePoint], props: dict[int, dict], composites: list[
         "samples": {
             "type": "FeatureCollection",
             "features": [
-                {"type": "Feature", "geometry": None, "properties": {"obs": p.observation_id, **props.get(
-                    p.observation_id, {})}}
+                {"type": "Feature", "geometry": None, "properties": {"obs": p.observation_uuid, **props.get(
+                    p.observation_uuid, {})}}
                 for p in points
             ],
         },
@@ -170,7 +170,7 @@ def test_12000_points_on_one_date_take_three_requests() -> None:
     assert client.requests["ndvi"] == 3
     sizes = [len(point_ids(g)) for g in stub.requests]
     assert sizes == [5000, 5000, 2000]
-    assert sorted(i for g in stub.requests for i in point_ids(g)) == [p.observation_id for p in points]
+    assert sorted(i for g in stub.requests for i in point_ids(g)) == [p.observation_uuid for p in points]
     assert len(result) == 12_000 and all(s.ndvi_value == 0.5 for s in result.values())
 
 
@@ -378,9 +378,9 @@ def test_offline_faults_are_retried() -> None:
 def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBStore) -> None:
     result = materialize_range(offline_defs, ["raw_observations", "ndvi"], "2024-06-01", "2024-06-07")
     assert result.success
-    raw = store.query("SELECT observation_id, latitude, longitude FROM raw_observations ORDER BY 1")
+    raw = store.query("SELECT observation_uuid, latitude, longitude FROM raw_observations ORDER BY 1")
     rows = store.read_window(NDVI, date(2024, 6, 1), date(2024, 6, 8))
-    assert rows["observation_id"].sort().to_list() == raw["observation_id"].to_list()  # one row per observation
+    assert rows["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()  # one row per observation
     assert set(rows["ndvi_source"]) == {"emulated:MODIS/061/MOD13A1"}
     with_value = rows.filter(rows["NDVI_value"].is_not_null())
     assert with_value.height >= 0.9 * rows.height
@@ -391,7 +391,7 @@ def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBSto
         assert layers.composite_lag_days(r["sighting_date"], r["ndvi_composite_start"]) == r["ndvi_lag_days"]
     gaps = rows.filter(rows["NDVI_value"].is_null())
     assert gaps["missing_reason"].null_count() == 0
-    ocean = rows.join(raw, on="observation_id").filter(pl.col("latitude") == -35.0)
+    ocean = rows.join(raw, on="observation_uuid").filter(pl.col("latitude") == -35.0)
     assert ocean["NDVI_Category"].to_list() == ["Non-Veg"]
     mat = result.asset_materializations_for_node("ndvi")[0]
     assert mat.metadata["requests"].value == 6  # one per non-empty date (2024-06-04 has no observations)

@@ -456,3 +456,36 @@ def test_observations_on_reads_a_parquet_sorted_by_date(tmp_path: Path) -> None:
     info = stage(tmp_path, write_export(export_dir(tmp_path), rows, [photo(n, n) for n in range(50)]))
     dates = [d for (d,) in duckdb.sql(f"SELECT sighting_date FROM read_parquet('{info.parquet}')").fetchall()]
     assert dates == sorted(dates)
+
+
+# --- the open-data bucket, emulated ---------------------------------------------------------------------------------
+
+def test_the_bucket_emulator_serves_a_photo_only_under_its_published_extension(tmp_path: Path) -> None:
+    """S3 keys are case-sensitive: a photo published as JPG is not at .jpg; a missing key is S3's NoSuchKey 404,
+    which the photo downloader records as photo_not_found."""
+    import httpx
+
+    from gmgbd_assets.emulators.inaturalist import OpenDataBucketEmulator
+
+    jpeg = (SAMPLE / "photos" / "390000001.jpg").read_bytes()
+    (tmp_path / "11.jpg").write_bytes(jpeg)
+    (tmp_path / "12.jpg").write_bytes(jpeg)
+    bucket = OpenDataBucketEmulator(tmp_path, {"11": {"JPG"}, "12": {"png"}})
+
+    def get(path: str) -> httpx.Response:
+        return bucket(httpx.Request("GET", f"{od.PHOTO_HOST}{path}"))
+
+    served = get("/photos/11/large.JPG")
+    assert served.status_code == 200 and served.content == jpeg and served.headers["Content-Type"] == "image/jpeg"
+    assert get("/photos/12/medium.png").headers["Content-Type"] == "image/png"
+    for missing in ("/photos/11/large.jpg", "/photos/13/large.jpg", "/photos/11", "/metadata/x.tar.gz"):
+        response = get(missing)
+        assert response.status_code == 404 and b"<Code>NoSuchKey</Code>" in response.content, missing
+
+
+def test_the_bucket_emulator_knows_the_bundled_exports_extensions() -> None:
+    from gmgbd_assets.emulators.inaturalist import published_extensions
+
+    extensions = published_extensions(SAMPLE)
+    assert extensions["800100"] == {"JPG", "jpg"} and extensions["390000001"] == {"jpg"}
+    assert set().union(*extensions.values()) == {"jpg", "JPG", "jpeg", "png"}

@@ -76,8 +76,9 @@ def test_a_failing_service_fails_the_run_and_stores_nothing(offline_env, monkeyp
 
 
 def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfills(offline_defs):
-    # The dataset card describes the whole table, so it is not partitioned (see assets/dataset_card.py).
-    whole_table = {dg.AssetKey("dataset_card")}
+    # The dataset card describes the whole table, and the open-data snapshot is staged whole once, so neither is
+    # partitioned (see assets/dataset_card.py, assets/open_data_snapshot.py).
+    whole_table = {dg.AssetKey("dataset_card"), dg.AssetKey("open_data_snapshot")}
     graph = offline_defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -87,15 +88,19 @@ def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfill
     assert sighting_date_partitions.start.date() == date(2000, 2, 18)
 
 
-def test_gmgbd_carries_the_observation_uuid_and_an_older_data_directory_is_upgraded(offline_defs, store):
-    """raw_observations written by a version without observation_uuid gains the column; a re-run fills it."""
+def test_an_older_data_directory_is_upgraded_to_the_uuid_key(offline_defs, store):
+    """raw_observations written by a version without observation_uuid gains the column as the NOT NULL key; its
+    rows that have no uuid cannot be keyed, so they are removed and their date recorded for re-materializing,
+    and observation_id no longer has to be set (the open-data export has none)."""
     with store.connect() as con:
-        con.execute("CREATE TABLE raw_observations AS SELECT 1::BIGINT AS observation_id, DATE '2024-05-01' AS "
-                    "sighting_date")
+        con.execute("CREATE TABLE raw_observations (observation_id BIGINT NOT NULL, sighting_date DATE NOT NULL)")
+        con.execute("INSERT INTO raw_observations VALUES (1, DATE '2024-05-01'), (2, DATE '2024-05-01')")
     assert materialize_range(offline_defs, ["raw_observations"], "2024-06-01", "2024-06-01").success
     rows = store.read_window(RAW_OBSERVATIONS, date(2024, 5, 1), date(2024, 6, 2))
-    old = rows.filter(rows["sighting_date"] == date(2024, 5, 1))
-    new = rows.filter(rows["sighting_date"] == date(2024, 6, 1))
-    assert old["observation_uuid"].to_list() == [None]
-    assert new.height and new["observation_uuid"].null_count() == 0
-    assert all(u.startswith("00000000-0000-4000-8000-") for u in new["observation_uuid"])
+    assert set(rows["sighting_date"]) == {date(2024, 6, 1)}
+    assert rows.height and rows["observation_uuid"].null_count() == 0
+    assert all(u.startswith("00000000-0000-4000-8000-") for u in rows["observation_uuid"])
+    assert store.upgrades().rows() == [("raw_observations", date(2024, 5, 1), 2)]
+    nullable = dict(store.query("SELECT column_name, is_nullable FROM information_schema.columns "
+                                "WHERE table_name = 'raw_observations'").iter_rows())
+    assert nullable["observation_uuid"] == "NO" and nullable["observation_id"] == "YES"

@@ -116,7 +116,7 @@ def test_four_parallel_runs_of_four_dates_all_succeed(tmp_path):
     for table in TABLES[:-2]:
         counts = dict(con.sql(f"SELECT sighting_date::VARCHAR, count(*) FROM {table} GROUP BY 1").fetchall())
         assert counts == SAMPLE_PER_DATE, table
-        dupes = con.sql(f"SELECT count(*) - count(DISTINCT observation_id) FROM {table}").fetchall()[0][0]
+        dupes = con.sql(f"SELECT count(*) - count(DISTINCT observation_uuid) FROM {table}").fetchall()[0][0]
         assert dupes == 0, table
     con.close()
 

@@ -19,7 +19,7 @@ from gmgbd_assets_tests.export_fixtures import build_complete, copy_complete
 
 # Cutoffs inside the sample's week, so all three temporal sides are populated.
 SAMPLE_SPLITS = SplitConfig(val_from=date(2024, 6, 4), test_from=date(2024, 6, 6))
-ORDER = "ORDER BY observation_id, scheme"
+ORDER = "ORDER BY observation_uuid, scheme"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def _defs(settings, **changes):
 
 
 def _splits(store) -> pl.DataFrame:
-    return store.query(f"SELECT observation_id, sighting_date, scheme, split, block, split_version, split_params "
+    return store.query(f"SELECT observation_uuid, sighting_date, scheme, split, block, split_version, split_params "
                        f"FROM splits {ORDER}")
 
 
@@ -67,7 +67,7 @@ def test_every_gmgbd_record_gets_one_side_per_scheme_and_the_checks_pass(offline
     assert table.group_by("scheme", "block").agg(pl.col("split").n_unique()).filter(pl.col("split") > 1).height == 0
     # Observer blocks are the raw observers.
     observers = complete.query(
-        "SELECT s.block, r.observer FROM splits s JOIN raw_observations r USING (observation_id) "
+        "SELECT s.block, r.observer FROM splits s JOIN raw_observations r USING (observation_uuid) "
         "WHERE s.scheme = 'observer'")
     assert observers.filter(pl.col("observer").fill_null(NO_OBSERVER) != pl.col("block")).height == 0
     # Temporal: the cutoffs, and every side is there.
@@ -77,7 +77,7 @@ def test_every_gmgbd_record_gets_one_side_per_scheme_and_the_checks_pass(offline
     assert set(temporal["split"]) == {"train", "val", "test"}
     # Spatial blocks are the equal-area cells of the record's coordinates.
     points = complete.query(
-        "SELECT s.block, g.latitude, g.longitude FROM splits s JOIN gmgbd g USING (observation_id) "
+        "SELECT s.block, g.latitude, g.longitude FROM splits s JOIN gmgbd g USING (observation_uuid) "
         "WHERE s.scheme = 'spatial'")
     assert all(b == spatial_block(lat, lon, 50) for b, lat, lon in points.iter_rows())
     assert set(table["split_version"]) == {"v1"} and set(table["split_params"]) == {SAMPLE_SPLITS.params}
@@ -106,7 +106,7 @@ def _synthetic(n: int, days: int) -> pl.DataFrame:
     """Many records on many dates that share places and observers across dates."""
     start = date(2024, 1, 1)
     return pl.DataFrame({
-        "observation_id": list(range(n)),
+        "observation_uuid": list(range(n)),
         "sighting_date": [start + timedelta(days=i % days) for i in range(n)],
         "latitude": [((i * 37) % 1700) / 10 - 85 for i in range(n)],
         "longitude": [((i * 53) % 3590) / 10 - 179.5 for i in range(n)],
@@ -121,7 +121,7 @@ def test_synthetic_multi_date_set_keeps_blocks_whole_and_shares_near_the_targets
     # Per date, in a shuffled order: the same assignment as all at once.
     per_date = pl.concat(assign(part, config) for part in records.sample(fraction=1.0, seed=3, shuffle=True)
                          .partition_by("sighting_date"))
-    keys = ["observation_id", "scheme"]
+    keys = ["observation_uuid", "scheme"]
     assert per_date.sort(keys).equals(whole.sort(keys))
     assert whole.group_by("scheme", "block").agg(pl.col("split").n_unique()).filter(pl.col("split") > 1).height == 0
     # The same observer on many dates and places: one side.
@@ -160,21 +160,22 @@ def test_checks_fail_on_a_corrupted_table(offline_env, complete):
     assert all(r.passed for r in _results(complete).values())
     # A spatial block with two records: move one of them to another side.
     oid, block, side = complete.query(
-        "SELECT min(observation_id) AS oid, block, any_value(split) AS side FROM splits WHERE scheme = 'spatial' "
+        "SELECT min(observation_uuid) AS oid, block, any_value(split) AS side FROM splits WHERE scheme = 'spatial' "
         "GROUP BY block HAVING count(*) > 1 ORDER BY 1 LIMIT 1").row(0)
     other = "test" if side != "test" else "train"
     with complete.connect() as con:
-        con.execute("UPDATE splits SET split = ? WHERE observation_id = ? AND scheme = 'spatial'", [other, oid])
+        con.execute("UPDATE splits SET split = ? WHERE observation_uuid = ? AND scheme = 'spatial'", [other, oid])
     failed = _results(complete)
     assert not failed[ONE_SIDE_PER_BLOCK].passed and "1 spatial" in failed[ONE_SIDE_PER_BLOCK].description
     # Found from a window that holds only one of the block's dates, too: the check looks at every date.
-    day = complete.query("SELECT sighting_date FROM splits WHERE observation_id = ? LIMIT 1", [oid])["sighting_date"][0]
+    day = complete.query("SELECT sighting_date FROM splits WHERE observation_uuid = ? LIMIT 1",
+                         [oid])["sighting_date"][0]
     assert not _results(complete, day, day + timedelta(days=1))[ONE_SIDE_PER_BLOCK].passed
     with complete.connect() as con:
-        con.execute("UPDATE splits SET split = ? WHERE observation_id = ? AND scheme = 'spatial'", [side, oid])
+        con.execute("UPDATE splits SET split = ? WHERE observation_uuid = ? AND scheme = 'spatial'", [side, oid])
         # Observer on two sides.
-        con.execute("UPDATE splits SET split = 'test' WHERE scheme = 'observer' AND observation_id = "
-                    "(SELECT min(observation_id) FROM splits WHERE scheme = 'observer' AND split <> 'test' "
+        con.execute("UPDATE splits SET split = 'test' WHERE scheme = 'observer' AND observation_uuid = "
+                    "(SELECT min(observation_uuid) FROM splits WHERE scheme = 'observer' AND split <> 'test' "
                     "AND block IN (SELECT block FROM splits WHERE scheme = 'observer' GROUP BY 1 HAVING count(*) > 1))")
     assert "observer" in _results(complete)[ONE_SIDE_PER_BLOCK].description
     assert materialize_range(_defs(offline_env), ["splits"], "2024-06-01", "2024-06-07").success
@@ -185,9 +186,9 @@ def test_checks_fail_on_a_corrupted_table(offline_env, complete):
     assert not failed[TEMPORAL_ORDER].passed and "train ends 2024-06-07" in failed[TEMPORAL_ORDER].description
     assert materialize_range(_defs(offline_env), ["splits"], "2024-06-01", "2024-06-07").success
     with complete.connect() as con:
-        con.execute("DELETE FROM splits WHERE observation_id = (SELECT min(observation_id) FROM splits) "
+        con.execute("DELETE FROM splits WHERE observation_uuid = (SELECT min(observation_uuid) FROM splits) "
                     "AND scheme = 'observer'")
-        con.execute("INSERT INTO splits SELECT * FROM splits WHERE observation_id = (SELECT max(observation_id) "
+        con.execute("INSERT INTO splits SELECT * FROM splits WHERE observation_uuid = (SELECT max(observation_uuid) "
                     "FROM splits) AND scheme = 'temporal'")
     parity = _results(complete)[ROW_PARITY]
     assert not parity.passed and "1 (gmgbd record, scheme) pairs have no split" in parity.description

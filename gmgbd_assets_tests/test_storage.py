@@ -90,3 +90,24 @@ def test_two_processes_writing_different_dates_both_succeed(store: DuckDBStore):
     assert [p.exitcode for p in procs] == [0, 0]
     counts = dict(store.query("SELECT sighting_date, count(*) FROM things GROUP BY 1").iter_rows())
     assert counts == {date(2024, 6, 1): 64, date(2024, 6, 2): 64}
+
+
+def test_an_enrichment_table_keyed_by_observation_id_gets_its_uuids_from_raw_observations(store: DuckDBStore):
+    """The upgrade of a data directory built before observation_uuid was the key: each row takes the uuid of the
+    raw observation with its id and date; a row whose raw observation has none is removed and recorded."""
+    from gmgbd_assets.assets.geocodes import GEOCODES
+    from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+
+    d = date(2024, 6, 1)
+    store.ensure_table(RAW_OBSERVATIONS)
+    with store.connect() as con:
+        con.execute("INSERT INTO raw_observations (observation_id, observation_uuid, sighting_date) VALUES "
+                    "(1, '00000000-0000-4000-8000-000000000001', ?)", [d])
+        con.execute("CREATE TABLE geocodes (observation_id BIGINT NOT NULL, sighting_date DATE NOT NULL, "
+                    "country VARCHAR)")
+        con.execute("INSERT INTO geocodes VALUES (1, ?, 'Norway'), (2, ?, 'Chile')", [d, d])
+    rows = store.read_window(GEOCODES, d, d + timedelta(1))
+    assert rows.select("observation_uuid", "country").rows() == [("00000000-0000-4000-8000-000000000001", "Norway")]
+    assert store.upgrades().rows() == [("geocodes", d, 1)]
+    # Upgraded once: opening it again changes nothing and records nothing more.
+    assert store.read_window(GEOCODES, d, d + timedelta(1)).height == 1 and store.upgrades().height == 1

@@ -49,7 +49,7 @@ def _taxa_requests(emulator: INaturalistEmulator) -> list[httpx.Request]:
 def test_the_taxonomy_asset_gives_each_record_its_bundled_lineage(offline_defs, store):
     assert materialize_range(offline_defs, ["raw_observations", "taxonomy"], "2024-06-01", "2024-06-07").success
     rows = store.query(
-        "SELECT t.*, r.taxon_ancestor_ids FROM taxonomy t JOIN raw_observations r USING (observation_id)"
+        "SELECT t.*, r.taxon_ancestor_ids FROM taxonomy t JOIN raw_observations r USING (observation_uuid)"
     ).rows(named=True)
     assert len(rows) == 114
     for row in rows:
@@ -148,17 +148,18 @@ def test_gmgbd_carries_the_lineage_after_the_other_columns_and_keeps_genus_recor
         con.execute("DROP TABLE taxonomy")
         con.execute("CREATE TABLE taxonomy AS SELECT * FROM kept")
         # One identification only to genus, one record whose lineage was not found.
-        con.execute("UPDATE taxonomy SET species = NULL, species_id = NULL WHERE observation_id = 220000967")
+        con.execute("UPDATE taxonomy SET species = NULL, species_id = NULL WHERE observation_uuid = "
+                    "(SELECT observation_uuid FROM raw_observations WHERE observation_id = 220000967)")
         con.execute(
             "UPDATE taxonomy SET kingdom = NULL, missing_reason = 'taxon_not_found' "
-            "WHERE observation_id = (SELECT max(observation_id) FROM taxonomy)"
+            "WHERE observation_uuid = (SELECT max(observation_uuid) FROM taxonomy)"
         )
     result = materialize_range(offline_defs, ["gmgbd"], "2024-06-01", "2024-06-07")
     assert result.success
     genus_level = store.query('SELECT kingdom, "class", "order", species FROM gmgbd WHERE observation_id = 220000967')
     assert genus_level.rows() == [("Plantae", "Magnoliopsida", "Asterales", None)]
     reasons = store.query(
-        "SELECT asset, reason FROM quarantine WHERE observation_id = (SELECT max(observation_id) FROM taxonomy)"
+        "SELECT asset, reason FROM quarantine WHERE observation_uuid = (SELECT max(observation_uuid) FROM taxonomy)"
     ).rows()
     assert ("taxonomy", "taxon_not_found") in reasons
 

@@ -26,7 +26,7 @@ LYON = SamplePoint(4, 45.764, 4.8357)  # same UTM zone as Paris
 
 
 def _props(p: SamplePoint, props: dict[int, dict]) -> dict:
-    return {"obs": p.observation_id, **props.get(p.observation_id, {})}
+    return {"obs": p.observation_uuid, **props.get(p.observation_uuid, {})}
 
 
 def _answer(points: list[SamplePoint], props: dict[int, dict]) -> dict:
@@ -104,7 +104,7 @@ def test_12000_points_on_one_date_take_three_requests() -> None:
         result = client.water(points)
     assert client.requests["water"] == 3
     assert [len(point_ids(g)) for g in stub.requests] == [5000, 5000, 2000]
-    assert sorted(i for g in stub.requests for i in point_ids(g)) == [p.observation_id for p in points]
+    assert sorted(i for g in stub.requests for i in point_ids(g)) == [p.observation_uuid for p in points]
     assert {(s.distance_m, s.feature) for s in result.values()} == {(300.0, "stream")}
 
 
@@ -150,15 +150,15 @@ def test_offline_sampler_is_deterministic_and_plausible() -> None:
 def test_water_distance_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBStore) -> None:
     result = materialize_range(offline_defs, ["raw_observations", "water_distance"], "2024-06-01", "2024-06-07")
     assert result.success
-    raw = store.query("SELECT observation_id, latitude, longitude FROM raw_observations ORDER BY 1")
+    raw = store.query("SELECT observation_uuid, latitude, longitude FROM raw_observations ORDER BY 1")
     rows = store.read_window(WATER_DISTANCE, date(2024, 6, 1), date(2024, 6, 8))
-    assert rows["observation_id"].sort().to_list() == raw["observation_id"].to_list()
+    assert rows["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()
     assert set(rows["water_source"]) == {"emulated:WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W"}
     present = rows.filter(pl.col("dist_to_water_m").is_not_null())
     assert present["dist_to_water_m"].min() >= 0 and present["dist_to_water_m"].max() <= 25_000
     assert set(present["water_feature"]) <= {"stream", "water_body"}
     assert rows.filter(pl.col("dist_to_water_m").is_null())["missing_reason"].null_count() == 0
-    joined = rows.join(raw, on="observation_id")
+    joined = rows.join(raw, on="observation_uuid")
     ocean = joined.filter(pl.col("latitude") == -35.0)
     assert ocean["dist_to_water_m"].to_list() == [0.0]
     north = joined.filter(pl.col("latitude") > 60)
@@ -175,7 +175,7 @@ def test_selecting_other_assets_never_needs_earth_engine(
         monkeypatch.delenv(name, raising=False)
     live = dataclasses.replace(offline_env, profile="live")
     defs = build_definitions(live)
-    resources = {**defs.resources, "inaturalist": build_resources(offline_env)["inaturalist"]}
+    resources = {**defs.resources, "observation_source": build_resources(offline_env)["observation_source"]}
     assert type(resources["earth_engine"]) is EarthEngineResource and resources["earth_engine"].project is None
     result = dg.materialize(
         [defs.get_assets_def("raw_observations")], resources=resources, partition_key="2024-06-01"
@@ -192,19 +192,19 @@ def test_raw_rows_that_cannot_be_sampled_keep_their_upstream_reason(
     day = date(2024, 6, 1)
     base = {"sighting_date": day, "coordinates_obscured": False, "observation_source": "test"}
     rows = [
-        {**base, "observation_id": 1, "latitude": 48.8566, "longitude": 2.3522},
-        {**base, "observation_id": 2, "latitude": None, "longitude": None, "invalid_reason": "no_coordinates",
+        {**base, "observation_uuid": "u1", "latitude": 48.8566, "longitude": 2.3522},
+        {**base, "observation_uuid": "u2", "latitude": None, "longitude": None, "invalid_reason": "no_coordinates",
          "invalid_detail": "geojson=None"},
-        {**base, "observation_id": 3, "latitude": 45.0, "longitude": 5.0, "invalid_reason": "no_photo",
+        {**base, "observation_uuid": "u3", "latitude": 45.0, "longitude": 5.0, "invalid_reason": "no_photo",
          "invalid_detail": "no photo with a URL"},
     ]
     store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(rows), day, date(2024, 6, 2))
     result = materialize_range(offline_defs, ["ndvi", "water_distance"], "2024-06-01", "2024-06-01")
     assert result.success
     for spec, value in ((NDVI, "NDVI_value"), (WATER_DISTANCE, "dist_to_water_m")):
-        got = {r["observation_id"]: r for r in store.read_window(spec, day, date(2024, 6, 2)).iter_rows(named=True)}
-        assert set(got) == {1, 2, 3}
-        assert got[1][value] is not None and got[1]["missing_reason"] is None
-        assert (got[2][value], got[2]["missing_reason"]) == (None, "no_coordinates")
-        assert (got[3][value], got[3]["missing_reason"], got[3]["missing_detail"]) == (
+        got = {r["observation_uuid"]: r for r in store.read_window(spec, day, date(2024, 6, 2)).iter_rows(named=True)}
+        assert set(got) == {"u1", "u2", "u3"}
+        assert got["u1"][value] is not None and got["u1"]["missing_reason"] is None
+        assert (got["u2"][value], got["u2"]["missing_reason"]) == (None, "no_coordinates")
+        assert (got["u3"][value], got["u3"]["missing_reason"], got["u3"]["missing_detail"]) == (
             None, "no_photo", "no photo with a URL")

@@ -193,9 +193,9 @@ def test_weather_asset_on_the_sample(offline_defs, store):
     assert result.success
     raw = store.read_window(RAW_OBSERVATIONS, date(2024, 6, 1), date(2024, 6, 8))
     rows = store.read_window(WEATHER, date(2024, 6, 1), date(2024, 6, 8))
-    assert sorted(rows["observation_id"]) == sorted(raw["observation_id"])
+    assert sorted(rows["observation_uuid"]) == sorted(raw["observation_uuid"])
     joined = rows.join(
-        raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id"
+        raw.select("observation_uuid", "latitude", "longitude", "invalid_reason"), on="observation_uuid"
     )
     for row in joined.to_dicts():
         if row["invalid_reason"]:
@@ -215,14 +215,14 @@ def test_recent_dates_are_not_yet_available(offline_defs, store):
     day = datetime.now(UTC).date() - timedelta(days=1)
     raw_rows = [
         {
-            "observation_id": 1,
+            "observation_uuid": "u1",
             "sighting_date": day,
             "latitude": 46.5,
             "longitude": 7.9,
             "coordinates_obscured": False,
         },
         {
-            "observation_id": 2,
+            "observation_uuid": "u2",
             "sighting_date": day,
             "invalid_reason": "no_coordinates",
             "invalid_detail": "geojson=None",
@@ -231,12 +231,12 @@ def test_recent_dates_are_not_yet_available(offline_defs, store):
     store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(raw_rows), day, day + timedelta(1))
     result = materialize_range(offline_defs, ["weather"], day.isoformat(), day.isoformat())
     assert result.success
-    rows = {r["observation_id"]: r for r in store.read_window(WEATHER, day, day + timedelta(1)).to_dicts()}
-    assert rows[1]["avg_temp_C"] is None and rows[1]["missing_reason"] == "not_yet_available"
+    rows = {r["observation_uuid"]: r for r in store.read_window(WEATHER, day, day + timedelta(1)).to_dicts()}
+    assert rows["u1"]["avg_temp_C"] is None and rows["u1"]["missing_reason"] == "not_yet_available"
     # Elevation does not wait for ERA5: it comes from the elevation API.
-    assert rows[1]["elevation_m"] == emulated_elevation_m(46.5, 7.9)
-    assert rows[1]["elevation_source"] == "emulated:open-meteo-elevation"
-    assert rows[2]["missing_reason"] == "no_coordinates" and rows[2]["elevation_m"] is None
+    assert rows["u1"]["elevation_m"] == emulated_elevation_m(46.5, 7.9)
+    assert rows["u1"]["elevation_source"] == "emulated:open-meteo-elevation"
+    assert rows["u2"]["missing_reason"] == "no_coordinates" and rows["u2"]["elevation_m"] is None
     meta = result.asset_materializations_for_node("weather")[0].metadata
     assert meta["archive_requests"].value == 0 and meta["elevation_requests"].value == 1
 
@@ -253,8 +253,8 @@ def test_html_error_page_with_status_200_is_retried(fake_clock: FakeClock):
 
 # -- the Earth Engine source (GMGBD_WEATHER_SOURCE=earth_engine) ----------------------------------------------
 def _era5_answer(points: list[SamplePoint], props: dict[int, dict], published: int = 1) -> dict:
-    features = [{"type": "Feature", "geometry": None, "properties": {"obs": p.observation_id, **props.get(
-        p.observation_id, {})}} for p in points]
+    features = [{"type": "Feature", "geometry": None, "properties": {"obs": p.observation_uuid, **props.get(
+        p.observation_uuid, {})}} for p in points]
     return {"published": published, "samples": {"type": "FeatureCollection", "features": features}}
 
 
@@ -299,14 +299,14 @@ def test_weather_from_earth_engine_on_the_sample(offline_env, monkeypatch):
     assert result.success
     raw = store.read_window(RAW_OBSERVATIONS, date(2024, 6, 1), date(2024, 6, 8))
     rows = store.read_window(WEATHER, date(2024, 6, 1), date(2024, 6, 8)).join(
-        raw.select("observation_id", "latitude", "longitude", "invalid_reason"), on="observation_id")
+        raw.select("observation_uuid", "latitude", "longitude", "invalid_reason"), on="observation_uuid")
     assert rows.height == raw.height
     assert set(rows["weather_source"]) == {"emulated:earth-engine:ECMWF/ERA5_LAND/DAILY_AGGR (UTC day)"}
-    at_sea = {220011003}  # the sample's open-ocean sighting
+    at_sea = {"00000000-0000-4000-8000-000220011003"}  # the sample's open-ocean sighting
     for row in rows.to_dicts():
         if row["invalid_reason"]:
             assert row["missing_reason"] == row["invalid_reason"] and row["avg_temp_C"] is None
-        elif row["observation_id"] in at_sea:
+        elif row["observation_uuid"] in at_sea:
             assert (row["avg_temp_C"], row["elevation_m"], row["missing_reason"]) == (None, None, "no_temperature")
             assert "land only" in row["missing_detail"] and "open sea" in row["missing_detail"]  # both gaps said
         else:
@@ -315,7 +315,7 @@ def test_weather_from_earth_engine_on_the_sample(offline_env, monkeypatch):
             assert row["elevation_m"] == emulated_elevation_m(row["latitude"], row["longitude"])
             assert row["elevation_source"] == "emulated:earth-engine:COPERNICUS/DEM/GLO30_2024_1"
             assert row["missing_reason"] is None
-    assert set(rows.filter(rows["missing_reason"] == "no_temperature")["observation_id"]) == at_sea
+    assert set(rows.filter(rows["missing_reason"] == "no_temperature")["observation_uuid"]) == at_sea
     meta = result.asset_materializations_for_node("weather")[0].metadata
     assert meta["earth_engine_requests"].value == 6  # one per non-empty date, and no Open-Meteo request
     assert "archive_requests" not in meta

@@ -13,7 +13,7 @@ from gmgbd_assets.caption_cache import CachedCaption, CaptionCache
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.captioner import Captioner, CaptionerResource
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import sha256_file
 
 CAPTION_EMPTY = "caption_empty"
@@ -24,7 +24,7 @@ CACHE_EVERY_BATCHES = 4
 CAPTIONS = TableSpec(
     name="captions",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column(
             "blip_caption",
@@ -94,7 +94,7 @@ def captions(
             texts = loaded.caption([_open(path_of[sha]) for sha in hashes])
             known |= cache.put(dict(zip(hashes, texts, strict=True)), datetime.now(UTC).replace(tzinfo=None))
         totals.update(captioned_now=len(todo), from_cache=len(known) - len(todo))
-        rows = {r["observation_id"]: _row(known[r["sha256"]], loaded.model_label) for r in usable}
+        rows = {r["observation_uuid"]: _row(known[r["sha256"]], loaded.model_label) for r in usable}
         return DateOutput(rows, {}, {"photos_captioned_now": len(todo), "photos_from_cache": len(known) - len(todo)})
 
     summary = enrich_each_date(context, store, CAPTIONS, IMAGES, STORED_IMAGE, compute)

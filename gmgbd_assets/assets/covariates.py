@@ -17,7 +17,7 @@ from gmgbd_assets.earth_engine_layers import (
 )
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
@@ -27,7 +27,7 @@ COVARIATE_REASONS = (NO_COVARIATE_DATA, NOT_RETURNED)
 COVARIATES_TABLE = TableSpec(
     name="covariates",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         *(
             Column(c.name, "INTEGER" if c.integer else "DOUBLE", c.description, unit=c.unit,
@@ -71,7 +71,7 @@ def covariates(
     gaps: Counter[str] = Counter()
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
+        points = [SamplePoint(r["observation_uuid"], r["latitude"], r["longitude"]) for r in usable]
         sampled = client.point_layers(day, points) if points else None
         samples = sampled.covariates if sampled else {}
         stamp = {"covariates_source": client.source_covariates, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}

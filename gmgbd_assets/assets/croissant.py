@@ -22,14 +22,13 @@ from gmgbd_assets.assets.exports import (
     SPLITS_CSV_FILE,
 )
 from gmgbd_assets.croissant import CROISSANT_FILE, Facts, TableFiles, build, export_files
+from gmgbd_assets.resources.duckdb_store import KEY
 from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.version import __version__
 
 DATE_DIR = "sighting_date=*"
 SOURCE_COLUMNS = (*PROVENANCE, "covariates_source")
 EMULATED = re.compile("emulated|test model", re.IGNORECASE)
-# The record key of the Parquet export (the observation's identity in every table).
-KEY = "observation_id"
 
 
 def tables() -> tuple[TableFiles, ...]:

@@ -126,13 +126,13 @@ def gather(store: DuckDBStore, exports: ExportsResource, obscured_policy: str = 
         "count(DISTINCT country) AS countries, count(DISTINCT sighting_date) AS dates, "
         "min(sighting_date) AS first_date, max(sighting_date) AS last_date, "
         "(SELECT count(*) FROM raw_observations) AS raw_observations, "
-        "(SELECT count(DISTINCT observation_id) FROM quarantine) AS quarantined FROM gmgbd"
+        "(SELECT count(DISTINCT observation_uuid) FROM quarantine) AS quarantined FROM gmgbd"
     ).row(0, named=True)
     licences = store.query(
         "SELECT photo_license, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST"
     ).with_columns(exported=polars_mask(exports.license_filter), open=pl.col("photo_license").is_in(list(OPEN)))
     quarantine = store.query(
-        "SELECT asset, reason, count(DISTINCT observation_id) AS observations FROM quarantine "
+        "SELECT asset, reason, count(DISTINCT observation_uuid) AS observations FROM quarantine "
         "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
     )
     countries = store.query(
@@ -143,9 +143,9 @@ def gather(store: DuckDBStore, exports: ExportsResource, obscured_policy: str = 
         for c in PROVENANCE
     }
     per_date = store.query(
-        "SELECT r.sighting_date, count(g.observation_id) AS complete, "
-        "count(*) - count(g.observation_id) AS quarantined FROM raw_observations r "
-        "LEFT JOIN gmgbd g USING (observation_id, sighting_date) GROUP BY 1 ORDER BY 1"
+        "SELECT r.sighting_date, count(g.observation_uuid) AS complete, "
+        "count(*) - count(g.observation_uuid) AS quarantined FROM raw_observations r "
+        "LEFT JOIN gmgbd g USING (observation_uuid, sighting_date) GROUP BY 1 ORDER BY 1"
     )
     points = store.query('SELECT latitude, longitude, "NDVI_value", "avg_temp_C" FROM gmgbd')
     splits, rules = None, ()
@@ -164,7 +164,7 @@ def gather(store: DuckDBStore, exports: ExportsResource, obscured_policy: str = 
     obscured = store.query(
         "SELECT (SELECT count(*) FROM raw_observations WHERE coordinates_obscured AND invalid_reason IS NULL) AS raw, "
         "(SELECT count(*) FROM gmgbd WHERE coordinates_obscured) AS kept, "
-        "(SELECT count(DISTINCT observation_id) FROM quarantine WHERE reason = ?) AS excluded",
+        "(SELECT count(DISTINCT observation_uuid) FROM quarantine WHERE reason = ?) AS excluded",
         [OBSCURED_EXCLUDED],
     ).row(0, named=True)
     return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points,

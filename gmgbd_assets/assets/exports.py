@@ -36,7 +36,9 @@ from gmgbd_assets.resources.exports import ExportsResource
 
 CSV_FILE = "gmgbd.csv"
 ATTRIBUTION_FILE = "attribution.csv"
-ATTRIBUTION_COLUMNS = ("filename", "observation_id", "photo_license", "photo_attribution", "observation_url")
+ATTRIBUTION_COLUMNS = (
+    "filename", "observation_uuid", "observation_id", "photo_license", "photo_attribution", "observation_url"
+)
 SPLITS_CSV_FILE = "splits.csv"
 PARQUET_FILE = "gmgbd.parquet"
 IMAGE_FIELD = "jpg"
@@ -45,7 +47,7 @@ SHARD_GLOB = "sighting_date=*/*.tar"
 CSV_SPEC = TableSpec("gmgbd_csv", tuple(c for c in GMGBD.columns if c.name in REFERENCE_COLUMNS))
 # Parquet and WebDataset: every gmgbd column, then the split columns.
 EXPORT_SPEC = TableSpec("gmgbd_export", (*GMGBD.columns, *SPLIT_COLUMNS))
-SPLITS_CSV_COLUMNS = ("filename", "observation_id", *(c.name for c in SPLIT_COLUMNS))
+SPLITS_CSV_COLUMNS = ("filename", "observation_uuid", *(c.name for c in SPLIT_COLUMNS))
 
 _COMMON = {
     "partitions_def": sighting_date_partitions,
@@ -89,16 +91,16 @@ def _load(store: DuckDBStore, exports: ExportsResource, start: date, end: date, 
     split_columns = ", ".join(f's."{c.name}"' for c in SPLIT_COLUMNS)
     columns = ", ".join(f'g."{c}"' for c in GMGBD.column_names) + ", " + split_columns
     split_join = (f"JOIN ({wide_sql('sighting_date >= ? AND sighting_date < ?')}) s "
-                  "ON s.observation_id = g.observation_id AND s.sighting_date = g.sighting_date ")
+                  "ON s.observation_uuid = g.observation_uuid AND s.sighting_date = g.sighting_date ")
     if with_images:
         if not store.table_exists("images"):
             raise dg.Failure("Table images does not exist: materialize images for these dates first.")
         sql = (f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256 FROM gmgbd g {split_join}"
-               "LEFT JOIN images i ON i.observation_id = g.observation_id AND i.sighting_date = g.sighting_date ")
+               "LEFT JOIN images i ON i.observation_uuid = g.observation_uuid AND i.sighting_date = g.sighting_date ")
     else:
         sql = f"SELECT {columns} FROM gmgbd g {split_join}"
     frame = store.query(
-        sql + "WHERE g.sighting_date >= ? AND g.sighting_date < ? ORDER BY g.sighting_date, g.observation_id",
+        sql + "WHERE g.sighting_date >= ? AND g.sighting_date < ? ORDER BY g.sighting_date, g.observation_uuid",
         [start, end, start, end],
     )
     frame = frame.cast(EXPORT_SPEC.polars_schema())  # exact declared types, also for an empty window
@@ -111,13 +113,13 @@ def _load(store: DuckDBStore, exports: ExportsResource, start: date, end: date, 
 
 
 def _require_image_files(records: pl.DataFrame) -> None:
-    absent = [oid for oid, path in records.select("observation_id", "image_path").iter_rows()
+    absent = [key for key, path in records.select("observation_uuid", "image_path").iter_rows()
               if path is None or not os.path.isfile(path)]
     if absent:
         raise dg.Failure(
-            f"{len(absent)} complete records have no image file on disk (first ids: {absent[:10]}): "
+            f"{len(absent)} complete records have no image file on disk (first uuids: {absent[:10]}): "
             "re-materialize images for these dates.",
-            metadata={"first_ids_without_image": absent[:10]},
+            metadata={"first_uuids_without_image": absent[:10]},
         )
 
 
@@ -164,7 +166,7 @@ def export_csv(context: dg.AssetExecutionContext, store: DuckDBStore, exports: E
     NDVI_Category, dist_to_water_m), ``images/<filename>`` for every row, and ``attribution.csv`` with each
     photo's licence, attribution and observation link (the 15-column file has no room for them; whoever
     redistributes the photos needs them). Notebooks written for the reference dataset read it unchanged, so the
-    train/val/test sides go to ``splits.csv`` beside it (filename, observation_id, ``split_spatial``,
+    train/val/test sides go to ``splits.csv`` beside it (filename, observation_uuid, ``split_spatial``,
     ``block_spatial``, ``split_observer``, ``block_observer``, ``split_temporal``, ``split_version``,
     ``split_params``), row for row in the same order: join on ``filename``.
     """
@@ -224,21 +226,21 @@ def _samples(rows: pl.DataFrame) -> Iterator[Sample]:
     for record in rows.iter_rows(named=True):
         path = Path(record["image_path"])
         if path.suffix.lower() not in (".jpg", ".jpeg"):
-            raise dg.Failure(f"Observation {record['observation_id']}: image {path.name} is not a JPEG.")
+            raise dg.Failure(f"Observation {record['observation_uuid']}: image {path.name} is not a JPEG.")
         image = path.read_bytes()
         expected = record["image_sha256"]
         if expected and hashlib.sha256(image).hexdigest() != expected:
             raise dg.Failure(
-                f"Observation {record['observation_id']}: {path} does not match the sha256 recorded by images "
+                f"Observation {record['observation_uuid']}: {path} does not match the sha256 recorded by images "
                 "(the file changed after it was downloaded): re-materialize images for its date."
             )
         metadata = {c: _json_value(record[c]) for c in EXPORT_SPEC.column_names}
-        yield Sample(str(record["observation_id"]), image, IMAGE_FIELD, metadata)
+        yield Sample(record["observation_uuid"], image, IMAGE_FIELD, metadata)
 
 
 WEBDATASET_README = f"""# GMGBD, WebDataset shards
 
-One sample per complete record: `<observation_id>.jpg` (the photo) and `<observation_id>.json` (every column of
+One sample per complete record: `<observation_uuid>.jpg` (the photo) and `<observation_uuid>.json` (every column of
 the dataset, licence, attribution and the train/val/test sides `split_spatial`, `split_observer`,
 `split_temporal` included), in `sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-NNNNNN.tar`.
 The header above declares the features, so the `datasets` library reads this folder directly:

@@ -9,14 +9,14 @@ import dagster as dg
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE
 
 GEOCODES = TableSpec(
     name="geocodes",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column(
             "country",
@@ -95,7 +95,7 @@ def geocodes(context: dg.AssetExecutionContext, store: DuckDBStore, geocoder: Ge
         labels.add(batch.label)
         stamp = {"geocoder": batch.label, "geocoded_at": datetime.now(UTC).replace(tzinfo=None)}
         rows = {
-            r["observation_id"]: {
+            r["observation_uuid"]: {
                 "country": a.country,
                 "country_code": a.country_code,
                 "state": a.state,

@@ -19,7 +19,7 @@ from gmgbd_assets.geoprivacy import KEEP, OBSCURED_EXCLUDED, uncertainty_sql
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import KEY, OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.taxonomy import MAIN_RANKS
 
 UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, TAXONOMY)
@@ -62,8 +62,9 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ("NDVI_Category", "VARCHAR", "Dense (>0.6), Moderate (>0.3), Sparse (>0.1) or Non-Veg", "ndvi", "NDVI_Category"),
     ("dist_to_water_m", "DOUBLE", "Distance to the nearest stream, lake or sea, metres on the ground",
      "water_distance", "dist_to_water_m"),
-    ("observation_id", "BIGINT", "iNaturalist observation id", "raw_observations", "observation_id"),
-    ("observation_uuid", "VARCHAR", "iNaturalist observation UUID, the identity shared with the open-data export",
+    ("observation_id", "BIGINT", "iNaturalist observation id; NULL from the open-data export, which has none",
+     "raw_observations", "observation_id"),
+    ("observation_uuid", "VARCHAR", "iNaturalist observation UUID: the key, shared by the API and the open-data export",
      "raw_observations", "observation_uuid"),
     ("photo_license", "VARCHAR", "Photo licence code; NULL = all rights reserved", "raw_observations",
      "photo_license"),
@@ -128,7 +129,7 @@ def _column(name: str, sql_type: str, description: str, table: str, column: str)
         name,
         sql_type,
         description,
-        nullable=name not in REFERENCE_COLUMNS,
+        nullable=name not in (*REFERENCE_COLUMNS, KEY),
         unit=upstream.unit,
         required=name in REFERENCE_COLUMNS or name in REQUIRED_LINEAGE,
         valid_range=upstream.valid_range,
@@ -152,7 +153,8 @@ GMGBD = TableSpec(
 QUARANTINE = TableSpec(
     name="quarantine",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
+        Column("observation_id", "BIGINT", "iNaturalist observation id; NULL from the open-data export"),
         Column("sighting_date", "DATE", "Date of the observation", nullable=False),
         Column("asset", "VARCHAR", "Asset whose value is missing", nullable=False),
         Column("reason", "VARCHAR", "Reason code recorded by that asset (no_row: the asset has no row for it)",
@@ -177,12 +179,12 @@ def _quarantine_sql(obscured: str = KEEP) -> str:
     """One SELECT per asset listing the raw observations it could not complete (raw problems first), and the
     obscured records when the policy excludes them."""
     parts = [
-        "SELECT r.observation_id, r.sighting_date, 'raw_observations' AS asset, r.invalid_reason AS reason, "
-        "r.invalid_detail AS detail FROM raw r WHERE r.invalid_reason IS NOT NULL"
+        "SELECT r.observation_uuid, r.observation_id, r.sighting_date, 'raw_observations' AS asset, "
+        "r.invalid_reason AS reason, r.invalid_detail AS detail FROM raw r WHERE r.invalid_reason IS NOT NULL"
     ]
     if obscured != KEEP:
         parts.append(
-            f"SELECT r.observation_id, r.sighting_date, 'gmgbd', '{OBSCURED_EXCLUDED}', "
+            f"SELECT r.observation_uuid, r.observation_id, r.sighting_date, 'gmgbd', '{OBSCURED_EXCLUDED}', "
             "'GMGBD_OBSCURED=exclude: iNaturalist randomised the public coordinates within a 0.2 degree cell' "
             "FROM raw r WHERE r.invalid_reason IS NULL AND r.coordinates_obscured"
         )
@@ -192,13 +194,13 @@ def _quarantine_sql(obscured: str = KEEP) -> str:
         missing = " OR ".join(f'{a}."{c}" IS NULL' for c in required)
         columns = ", ".join(required)
         parts.append(
-            f"SELECT r.observation_id, r.sighting_date, '{table}', "
-            f"CASE WHEN {a}.observation_id IS NULL THEN 'no_row' "
+            f"SELECT r.observation_uuid, r.observation_id, r.sighting_date, '{table}', "
+            f"CASE WHEN {a}.observation_uuid IS NULL THEN 'no_row' "
             f"ELSE coalesce({a}.missing_reason, 'missing_value') END, "
-            f"CASE WHEN {a}.observation_id IS NULL THEN '{table} has no row for this observation: materialize {table} "
-            f"for this date' ELSE coalesce({a}.missing_detail, 'NULL in: {columns}') END "
-            f"FROM raw r LEFT JOIN {table} {a} ON {a}.observation_id = r.observation_id "
-            f"AND {a}.sighting_date = r.sighting_date WHERE r.invalid_reason IS NULL AND ({a}.observation_id IS NULL "
+            f"CASE WHEN {a}.observation_uuid IS NULL THEN '{table} has no row for this observation: "
+            f"materialize {table} for this date' ELSE coalesce({a}.missing_detail, 'NULL in: {columns}') END "
+            f"FROM raw r LEFT JOIN {table} {a} ON {a}.observation_uuid = r.observation_uuid "
+            f"AND {a}.sighting_date = r.sighting_date WHERE r.invalid_reason IS NULL AND ({a}.observation_uuid IS NULL "
             f"OR {missing})"
         )
     return "\nUNION ALL\n".join(parts)
@@ -220,13 +222,13 @@ def _gmgbd_sql() -> str:
     optional = {spec.name for spec in OPTIONAL_SPECS}
     joins = "\n".join(
         f"{'LEFT JOIN' if t in optional else 'JOIN'} {t} {a} "
-        f"ON {a}.observation_id = r.observation_id AND {a}.sighting_date = r.sighting_date"
+        f"ON {a}.observation_uuid = r.observation_uuid AND {a}.sighting_date = r.sighting_date"
         for t, a in _ALIASES.items()
     )
     return (
         f"SELECT {', '.join(select)}, ? AS built_at FROM raw r {joins} "
         "WHERE r.invalid_reason IS NULL AND NOT EXISTS "
-        "(SELECT 1 FROM _quarantine q WHERE q.observation_id = r.observation_id)"
+        "(SELECT 1 FROM _quarantine q WHERE q.observation_uuid = r.observation_uuid)"
     )
 
 
@@ -245,7 +247,9 @@ def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_a
     for spec in (GMGBD, QUARANTINE):
         con.execute(f"DELETE FROM {spec.name} WHERE sighting_date >= ? AND sighting_date < ?", [start, end])
     con.execute(
-        "INSERT INTO quarantine SELECT observation_id, sighting_date, asset, reason, detail, ? FROM _quarantine",
+        "INSERT INTO quarantine (observation_uuid, observation_id, sighting_date, asset, reason, detail, "
+        "quarantined_at) SELECT observation_uuid, observation_id, sighting_date, asset, reason, detail, ? "
+        "FROM _quarantine",
         [built_at],
     )
     columns = ", ".join(f'"{c}"' for c in GMGBD.column_names)
@@ -255,7 +259,7 @@ def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_a
 def _window_stats(store: DuckDBStore, start: date, end: date) -> Iterator[tuple[str, int]]:
     frame = store.query(
         "SELECT 'gmgbd' AS t, count(*) AS n FROM gmgbd WHERE sighting_date >= ? AND sighting_date < ? "
-        "UNION ALL SELECT 'quarantined', count(DISTINCT observation_id) FROM quarantine "
+        "UNION ALL SELECT 'quarantined', count(DISTINCT observation_uuid) FROM quarantine "
         "WHERE sighting_date >= ? AND sighting_date < ?",
         [start, end, start, end],
     )
@@ -300,8 +304,8 @@ def gmgbd(
         build_window(con, start, end, built_at, dataset_policy.obscured)
     per_date = store.query(
         "SELECT r.sighting_date::VARCHAR AS d, count(*) AS raw, "
-        "count(*) FILTER (WHERE g.observation_id IS NOT NULL) AS complete FROM raw_observations r "
-        "LEFT JOIN gmgbd g USING (observation_id, sighting_date) "
+        "count(*) FILTER (WHERE g.observation_uuid IS NOT NULL) AS complete FROM raw_observations r "
+        "LEFT JOIN gmgbd g USING (observation_uuid, sighting_date) "
         "WHERE r.sighting_date >= ? AND r.sighting_date < ? GROUP BY 1 ORDER BY 1",
         [start, end],
     )
@@ -326,7 +330,7 @@ def gmgbd(
 def _preview(store: DuckDBStore, start: date, end: date) -> str:
     frame = store.query(
         f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM gmgbd WHERE sighting_date >= ? AND sighting_date < ? "
-        "ORDER BY sighting_date, observation_id LIMIT 5",
+        "ORDER BY sighting_date, observation_uuid LIMIT 5",
         [start, end],
     )
     return markdown_table(frame.iter_rows(), frame.columns)

@@ -10,7 +10,7 @@ import polars as pl
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import (
     PHOTO_HOST_NOT_ALLOWED,
     PHOTO_INVALID,
@@ -28,13 +28,13 @@ IMAGE_REASONS = (PHOTO_NOT_FOUND, PHOTO_INVALID, PHOTO_TOO_LARGE, PHOTO_HOST_NOT
 IMAGES = TableSpec(
     name="images",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column("photo_id", "BIGINT", "iNaturalist id of the photo (the observation's first)"),
         Column(
             "filename",
             "VARCHAR",
-            "File name, <observation_id>_<photo_id>.jpg; NULL when no photo is stored",
+            "File name, <observation_uuid>_<photo_id>.jpg; NULL when no photo is stored",
             required=True,
         ),
         Column("path", "VARCHAR", "Absolute path of the file, under $GMGBD_DATA_DIR/images/YYYY/MM/DD/"),
@@ -75,7 +75,7 @@ def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: Photos
 
     Each photo is downloaded at the configured size (default ``large``, 1024 px) from iNaturalist's photo hosts
     only, decoded in full to make sure it is an image, and stored as
-    ``images/YYYY/MM/DD/<observation_id>_<photo_id>.jpg`` with its SHA-256, pixel size and byte count, so a
+    ``images/YYYY/MM/DD/<observation_uuid>_<photo_id>.jpg`` with its SHA-256, pixel size and byte count, so a
     researcher can verify every file against this table. A photo that no longer exists, is not a valid image, or
     sits on a host we do not trust has NULL file columns and a ``missing_reason``; records that could not be used
     upstream carry their ``raw_observations.invalid_reason``. Re-running a date downloads only what is not
@@ -87,13 +87,13 @@ def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: Photos
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
         previous = _previous_photos(store.read_window(IMAGES, day, day + timedelta(days=1)))
         requests = [
-            PhotoRequest(r["observation_id"], r["sighting_date"], r["photo_id"], r["photo_url"]) for r in usable
+            PhotoRequest(r["observation_uuid"], r["sighting_date"], r["photo_id"], r["photo_url"]) for r in usable
         ]
-        outcomes = {o.request.observation_id: o for o in client.get_all(requests, previous)}
+        outcomes = {o.request.observation_uuid: o for o in client.get_all(requests, previous)}
         day_reused = sum(o.reused for o in outcomes.values())
         day_new = sum(o.photo is not None and not o.reused for o in outcomes.values())
         totals.update(downloaded=day_new, already_stored=day_reused)
-        rows = {r["observation_id"]: _row(r, outcomes[r["observation_id"]], photos.source) for r in usable}
+        rows = {r["observation_uuid"]: _row(r, outcomes[r["observation_uuid"]], photos.source) for r in usable}
         return DateOutput(rows, {"image_source": photos.source}, {"downloaded": day_new, "already_stored": day_reused})
 
     try:
@@ -110,9 +110,9 @@ def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: Photos
     )
 
 
-def _previous_photos(frame: pl.DataFrame) -> dict[int, StoredPhoto]:
+def _previous_photos(frame: pl.DataFrame) -> dict[str, StoredPhoto]:
     return {
-        r["observation_id"]: StoredPhoto(
+        r["observation_uuid"]: StoredPhoto(
             r["filename"], r["path"], r["sha256"], r["width"], r["height"], r["bytes"], r["downloaded_at"]
         )
         for r in frame.filter(pl.col("sha256").is_not_null()).iter_rows(named=True)

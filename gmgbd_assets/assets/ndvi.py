@@ -21,7 +21,7 @@ from gmgbd_assets.earth_engine_layers import (
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
@@ -31,7 +31,7 @@ NDVI_CLASSES_TEXT = ", ".join(f"{name} (> {threshold})" for threshold, name in N
 NDVI = TableSpec(
     name="ndvi",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column(
             "NDVI_value",
@@ -93,7 +93,7 @@ def ndvi(
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
         before = client.requests["point_layers"]
-        points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
+        points = [SamplePoint(r["observation_uuid"], r["latitude"], r["longitude"]) for r in usable]
         samples = client.point_layers(day, points, today=today).ndvi if points else {}
         stamp = {"ndvi_source": client.source_ndvi, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
         rows = {

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from gmgbd_assets.open_data import TAXON_NOT_IN_EXPORT, ExportObservation
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
@@ -16,22 +17,18 @@ from gmgbd_assets.resources.inaturalist import (
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,
-    INaturalistResource,
     Observation,
 )
+from gmgbd_assets.resources.observation_source import ObservationSource
 
-RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_TAXON, INVALID_TAXON)
+RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_TAXON, INVALID_TAXON,
+               TAXON_NOT_IN_EXPORT)
 
 RAW_OBSERVATIONS = TableSpec(
     name="raw_observations",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
-        Column(
-            "observation_uuid",
-            "VARCHAR",
-            "iNaturalist observation UUID (the API's uuid): the identity the open-data export shares; NULL when "
-            "the API gave none",
-        ),
+        Column("observation_id", "BIGINT", "iNaturalist observation id; NULL from the open-data export (it has none)"),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed (iNaturalist observed_on)", nullable=False),
         Column(
             "latitude",
@@ -84,13 +81,15 @@ RAW_OBSERVATIONS = TableSpec(
             "invalid_reason",
             "VARCHAR",
             "Why this record cannot be enriched (no_coordinates, invalid_coordinates, no_photo, invalid_date, "
-            "no_taxon, invalid_taxon); NULL when usable",
+            "no_taxon, invalid_taxon, taxon_not_in_export: the open-data snapshot lacks the taxon); NULL when "
+            "usable",
         ),
         Column("invalid_detail", "VARCHAR", "What exactly was wrong with the record"),
         Column(
             "observation_source",
             "VARCHAR",
-            "Where the record came from: 'inaturalist', or 'emulated:...' for offline demo data",
+            "Where the record came from: 'inaturalist' (the API), 'inaturalist-open-data:YYYYMMDD' (that "
+            "open-data snapshot), or 'emulated:...' for offline demo data",
         ),
         Column("fetched_at", "TIMESTAMP", "UTC time the record was fetched"),
     ),
@@ -104,7 +103,8 @@ RAW_OBSERVATIONS = TableSpec(
 class RawObservationsConfig(dg.Config):
     max_per_day: int | None = Field(
         default=None,
-        description="Most observations taken per sighting date (lowest ids first); defaults to GMGBD_MAX_PER_DAY.",
+        description="Most observations taken per sighting date (lowest ids first from the API, lowest uuids from "
+        "the open-data export); defaults to GMGBD_MAX_PER_DAY.",
     )
 
 
@@ -113,9 +113,13 @@ def raw_observations(
     context: dg.AssetExecutionContext,
     config: RawObservationsConfig,
     store: DuckDBStore,
-    inaturalist: INaturalistResource,
+    observation_source: ObservationSource,
 ) -> dg.MaterializeResult:
     """Research-grade iNaturalist observations with at least one photo, observed on each sighting date.
+
+    They come from iNaturalist's API or from its open-data snapshot (``GMGBD_OBSERVATION_SOURCE``, see
+    docs/open-data.md); ``observation_source`` says which, and ``observation_uuid`` is the same observation's
+    identity in both.
 
     One row per observation: where and when it was seen, what it is (scientific and English common name), its
     first photo (URL at the configured size, licence, attribution) and a link back to iNaturalist. At most
@@ -126,43 +130,35 @@ def raw_observations(
     ~22 km, so filter them out for fine-grained habitat work.
     """
     start, end = partition_window(context)
-    limit = config.max_per_day or inaturalist.max_per_day
+    limit = config.max_per_day or observation_source.default_limit
     if limit < 1:
         raise dg.Failure(f"max_per_day must be at least 1, not {limit}")
-    client = inaturalist.client(log=context.log.warning)
     per_date: dict[str, dict[str, int]] = {}
     reasons: Counter[str] = Counter()
     total = 0
-    try:
+    with observation_source.reader(log=context.log.warning) as reader:
         for day in days(start, end):
-            fetch = client.observations_on(day, limit)
+            fetch = reader.read(day, limit)
             fetched_at = datetime.now(UTC).replace(tzinfo=None)
-            rows = [_row(obs, inaturalist.source, fetched_at) for obs in fetch.observations]
+            rows = [_row(obs, reader.source, fetched_at) for obs in fetch.observations]
             # One transaction per date: a long range run keeps every finished date if it is interrupted.
             written = store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(rows), day, day + timedelta(1))
             total += written
             reasons.update(obs.invalid_reason for obs in fetch.observations if obs.invalid_reason)
-            per_date[day.isoformat()] = {
-                "rows": written,
-                "available": fetch.total_results,
-                "requests": fetch.requests,
-                "duplicates_dropped": fetch.duplicates_dropped,
-                "records_without_id": fetch.records_without_id,
-            }
-            context.log.info(f"{day}: {written} observations ({fetch.total_results} available, cap {limit})")
-    finally:
-        client.http.close()
+            per_date[day.isoformat()] = {"rows": written, "available": fetch.available, **fetch.counts}
+            context.log.info(f"{day}: {written} observations ({fetch.available} available, cap {limit})")
+        run_metadata = reader.metadata()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
             "per_date": per_date,
             "invalid_reasons": dict(reasons),
             "max_per_day": limit,
-            "requests": client.http.requests_sent,
-            "source": inaturalist.source,
+            **run_metadata,
+            "source": reader.source,
         }
     )
 
 
-def _row(obs: Observation, source: str, fetched_at: datetime) -> dict:
+def _row(obs: Observation | ExportObservation, source: str, fetched_at: datetime) -> dict:
     return {**dataclasses.asdict(obs), "observation_source": source, "fetched_at": fetched_at}

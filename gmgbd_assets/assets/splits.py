@@ -9,14 +9,14 @@ from gmgbd_assets.assets.gmgbd import GMGBD
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.splits import SplitsResource
 from gmgbd_assets.splits import SCHEMES, SIDES, SPLIT_VERSION, assign
 
 SPLITS = TableSpec(
     name="splits",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id (a gmgbd record)", nullable=False),
+        Column("observation_uuid", "VARCHAR", f"{OBSERVATION_KEY} (a gmgbd record)", nullable=False),
         Column("sighting_date", "DATE", "Date of the observation", nullable=False),
         Column("scheme", "VARCHAR", "Split scheme: spatial (equal-area blocks), observer, or temporal (cutoff dates)",
                nullable=False, required=True, categories=SCHEMES),
@@ -50,14 +50,14 @@ EXPORT_COLUMNS = (
 def wide_sql(where: str) -> str:
     """The splits of the rows matching ``where`` (on ``splits``), one row per record with the export columns."""
     return (
-        "SELECT observation_id, sighting_date, "
+        "SELECT observation_uuid, sighting_date, "
         "any_value(split) FILTER (WHERE scheme = 'spatial') AS split_spatial, "
         "any_value(block) FILTER (WHERE scheme = 'spatial') AS block_spatial, "
         "any_value(split) FILTER (WHERE scheme = 'observer') AS split_observer, "
         "any_value(block) FILTER (WHERE scheme = 'observer') AS block_observer, "
         "any_value(split) FILTER (WHERE scheme = 'temporal') AS split_temporal, "
         "any_value(split_version) AS split_version, any_value(split_params) AS split_params "
-        f"FROM splits WHERE {where} GROUP BY observation_id, sighting_date"
+        f"FROM splits WHERE {where} GROUP BY observation_uuid, sighting_date"
     )
 
 
@@ -81,11 +81,12 @@ def splits(
     for spec in (GMGBD, RAW_OBSERVATIONS):
         store.ensure_table(spec)
     records = store.query(
-        "SELECT g.observation_id, g.sighting_date, g.latitude, g.longitude, r.observer FROM gmgbd g "
-        "LEFT JOIN raw_observations r ON r.observation_id = g.observation_id AND r.sighting_date = g.sighting_date "
-        "WHERE g.sighting_date >= ? AND g.sighting_date < ? ORDER BY g.sighting_date, g.observation_id",
+        "SELECT g.observation_uuid, g.sighting_date, g.latitude, g.longitude, r.observer FROM gmgbd g "
+        "LEFT JOIN raw_observations r ON r.observation_uuid = g.observation_uuid "
+        "AND r.sighting_date = g.sighting_date "
+        "WHERE g.sighting_date >= ? AND g.sighting_date < ? ORDER BY g.sighting_date, g.observation_uuid",
         [start, end],
-    ).cast({"observation_id": pl.Int64, "sighting_date": pl.Date, "latitude": pl.Float64,
+    ).cast({"observation_uuid": pl.String, "sighting_date": pl.Date, "latitude": pl.Float64,
             "longitude": pl.Float64, "observer": pl.String})
     rows = assign(records, config).with_columns(
         split_version=pl.lit(SPLIT_VERSION),

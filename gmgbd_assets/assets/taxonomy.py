@@ -9,7 +9,7 @@ import dagster as dg
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.taxonomy import (
     MAIN_RANKS,
@@ -36,7 +36,7 @@ _RANK_TEXT = {
 TAXONOMY = TableSpec(
     name="taxonomy",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column("taxon_id", "BIGINT", "iNaturalist taxon id of the identification"),
         *(
@@ -99,7 +99,9 @@ def taxonomy(
             "looked_up_at": datetime.now(UTC).replace(tzinfo=None),
         }
         rows = {
-            r["observation_id"]: {"taxon_id": r["taxon_id"], **lineage_of(r["taxon_id"], resolved.known).row(), **stamp}
+            r["observation_uuid"]: {
+                "taxon_id": r["taxon_id"], **lineage_of(r["taxon_id"], resolved.known).row(), **stamp
+            }
             for r in usable
         }
         return DateOutput(rows, stamp, {"requests": resolved.requests, "cache_hits": resolved.cache_hits})

@@ -10,14 +10,14 @@ from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.earth_engine_layers import BEYOND_SEARCH_RADIUS, DEFAULT_WATER_RADIUS_M, SamplePoint
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
 WATER_DISTANCE = TableSpec(
     name="water_distance",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column(
             "dist_to_water_m",
@@ -73,7 +73,7 @@ def water_distance(
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
         before = client.requests["point_layers"]
-        points = [SamplePoint(r["observation_id"], r["latitude"], r["longitude"]) for r in usable]
+        points = [SamplePoint(r["observation_uuid"], r["latitude"], r["longitude"]) for r in usable]
         samples = client.point_layers(day, points).water if points else {}
         stamp = {"water_source": client.source_water, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
         rows = {

@@ -17,7 +17,7 @@ from gmgbd_assets.earth_engine_layers import (
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.open_meteo import NO_ELEVATION, NO_TEMPERATURE, OpenMeteoResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
@@ -26,7 +26,7 @@ from gmgbd_assets.settings import EARTH_ENGINE
 WEATHER = TableSpec(
     name="weather",
     columns=(
-        Column("observation_id", "BIGINT", "iNaturalist observation id", nullable=False),
+        Column("observation_uuid", "VARCHAR", OBSERVATION_KEY, nullable=False),
         Column("sighting_date", "DATE", "Date the organism was observed", nullable=False),
         Column(
             "avg_temp_C",
@@ -148,11 +148,11 @@ class _EarthEngineDay:
     def fetch(self, day: date, points: list[tuple[float, float]], today: date) -> list[PointWeather]:
         if not points:
             return []
-        samples = [SamplePoint(i, lat, lon) for i, (lat, lon) in enumerate(points)]
+        samples = [SamplePoint(str(i), lat, lon) for i, (lat, lon) in enumerate(points)]
         published, values = self.client.weather(day, samples)
         out = []
         for p in samples:
-            v = values[p.observation_id]
+            v = values[p.observation_uuid]
             problems = []
             if v.temperature_c is None:
                 problems.append(
@@ -209,7 +209,7 @@ def weather(
         found = fetcher.fetch(day, [(r["latitude"], r["longitude"]) for r in usable], today)
         stamp = {"weather_source": fetcher.source, "fetched_at": datetime.now(UTC).replace(tzinfo=None)}
         rows = {
-            r["observation_id"]: {
+            r["observation_uuid"]: {
                 "avg_temp_C": w.temperature_c,
                 "elevation_m": w.elevation_m,
                 "elevation_source": w.elevation_source,

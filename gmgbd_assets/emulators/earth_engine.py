@@ -175,7 +175,7 @@ class OfflineSampler:
         return {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [p.longitude, p.latitude]},
-            "properties": {"obs": p.observation_id, **props},
+            "properties": {"obs": p.observation_uuid, **props},
         }
 
     def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Emulated iNaturalist: the ``/v1/observations`` API and the two photo hosts, serving the bundled sample."""
+"""Emulated iNaturalist: the ``/v1/observations`` API and the two photo hosts (the open-data S3 bucket and
+``static.inaturalist.org``), serving the bundled sample."""
 
 from __future__ import annotations
 
@@ -152,8 +153,65 @@ class PhotoHostEmulator:
         return httpx.Response(200, headers=headers, content=path.read_bytes())
 
 
+OPEN_DATA_HOST = "inaturalist-open-data.s3.amazonaws.com"
+_NO_SUCH_KEY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+                b"<Message>The specified key does not exist.</Message></Error>")
+_CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
+
+
+def published_extensions(directory: Path) -> dict[str, set[str]] | None:
+    """photo_id -> the extensions the sample's open-data export publishes for it (``open_data/*/photos.csv``; a
+    photo id on two observations can be listed twice), or None when the sample has no export (then every photo
+    is taken to be a ``jpg``)."""
+    files = sorted((directory / "open_data").glob("inaturalist-open-data-*/photos.csv"))
+    if not files:
+        return None
+    with open(files[-1], encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        at_id, at_ext = header.index("photo_id"), header.index("extension")
+        out: dict[str, set[str]] = {}
+        for line in fh:
+            row = line.rstrip("\n").split("\t")
+            if len(row) == len(header):
+                out.setdefault(row[at_id], set()).add(row[at_ext])
+        return out
+
+
+class OpenDataBucketEmulator(PhotoHostEmulator):
+    """The S3 bucket ``inaturalist-open-data``: ``/photos/<id>/<size>.<extension>``, where the extension is the
+    one the export publishes for that photo, case included (``JPG`` is not ``jpg``: S3 keys are case-sensitive),
+    served with that format's content type. Any other key is S3's 404 ``NoSuchKey`` (the bucket allows listing,
+    so a missing key is 404, not 403). All-rights-reserved photos are not in the bucket at all: the API serves
+    them from ``static.inaturalist.org``.
+    """
+
+    def __init__(self, photos_dir: Path | None = None, extensions: dict[str, set[str]] | None = None) -> None:
+        super().__init__(photos_dir)
+        self.extensions = extensions if extensions is not None else published_extensions(sample_dir())
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "photos" or "." not in parts[2]:
+            return self._no_such_key()
+        extension = parts[2].rsplit(".", 1)[1]
+        published = self.extensions.get(parts[1], set()) if self.extensions is not None else {"jpg"}
+        if extension not in published:
+            return self._no_such_key()
+        response = super().__call__(request)
+        if response.status_code == 404:
+            return self._no_such_key()
+        if response.status_code == 200:
+            response.headers["Content-Type"] = _CONTENT_TYPES.get(extension.lower(), "application/octet-stream")
+        return response
+
+    @staticmethod
+    def _no_such_key() -> httpx.Response:
+        return httpx.Response(404, headers={"Content-Type": "application/xml"}, content=_NO_SUCH_KEY)
+
+
 def register(routes: dict[str, httpx.MockTransport | Any]) -> None:
     routes[API_HOST] = INaturalistEmulator()
     photos = PhotoHostEmulator()
     for host in INAT_PHOTO_HOSTS:
         routes[host] = photos
+    routes[OPEN_DATA_HOST] = OpenDataBucketEmulator()

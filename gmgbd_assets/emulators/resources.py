@@ -17,6 +17,7 @@ from gmgbd_assets.resources.earth_engine import Backend, EarthEngineResource
 from gmgbd_assets.resources.geocoder import OFFLINE, GeocoderResource
 from gmgbd_assets.resources.http import ServiceResource
 from gmgbd_assets.resources.inaturalist import INaturalistResource
+from gmgbd_assets.resources.observation_source import OpenDataObservationSource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
 from gmgbd_assets.resources.photos import PhotosResource
 
@@ -41,6 +42,14 @@ class EmulatedService(ServiceResource):
 
 class EmulatedINaturalistResource(EmulatedService, INaturalistResource):
     """iNaturalist's API serving the bundled sample (``GMGBD_SAMPLE_DIR``)."""
+
+
+class EmulatedOpenDataObservationSource(OpenDataObservationSource):
+    """The open-data export of the offline profile: by default the bundled sample (``data/sample/open_data/``),
+    made for this project from the same records as the API sample, so its records are labelled emulated."""
+
+    def provenance(self, label: str) -> str:
+        return emulated(label)
 
 
 class EmulatedPhotosResource(EmulatedService, PhotosResource):

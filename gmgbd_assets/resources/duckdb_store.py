@@ -25,6 +25,13 @@ import polars as pl
 
 LOCK_WAIT_S = 300.0
 
+# Every observation table is keyed by the observation's UUID: the one identity the API (``uuid``) and the
+# open-data export (which has no integer id) share. ``observation_id`` is an attribute, NULL from the export.
+KEY = "observation_uuid"
+OBSERVATION_KEY = "iNaturalist observation UUID (the API's uuid, the open-data export's observation_uuid): the key"
+# Where an upgrade records the rows it had to remove (no UUID to key them by): those dates must be re-materialized.
+UPGRADES_TABLE = "store_upgrades"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -131,14 +138,51 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 
 
 def _create_or_extend(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
-    """Create the table, or add the columns a newer version of the project declares (NULL in existing rows), so
-    a data directory built by an older version keeps working. Columns are never dropped or retyped here."""
+    """Create the table, or upgrade one an older version of the project built: add the columns this version
+    declares (NULL in existing rows), drop NOT NULL from columns it no longer requires, and key it by
+    ``observation_uuid`` (:func:`_upgrade_key`). Columns are never dropped or retyped here."""
     con.execute(spec.ddl())
-    present = {row[0] for row in con.sql(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", params=[spec.name]).fetchall()}
+    present = {name: nullable == "YES" for name, nullable in con.sql(
+        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = ?",
+        params=[spec.name]).fetchall()}
+    declared = {c.name: c for c in spec.columns}
     for column in spec.columns:
         if column.name not in present:
             con.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {column.sql_type}')
+    for name, nullable in present.items():
+        if not nullable and (name not in declared or declared[name].nullable):
+            con.execute(f'ALTER TABLE "{spec.name}" ALTER COLUMN "{name}" DROP NOT NULL')
+    if KEY in declared and not declared[KEY].nullable and present.get(KEY, True):
+        _upgrade_key(con, spec.name)
+
+
+def _upgrade_key(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Make ``observation_uuid`` the table's NOT NULL key. Rows written before it was the key get it from
+    ``raw_observations`` (same ``observation_id`` and date); rows that still have none (raw observations stored
+    before the API's uuid was kept, and whatever was derived from them) cannot be keyed and are removed, each
+    date and count recorded in ``store_upgrades``: re-materialize those dates to fetch them again."""
+    if table != "raw_observations" and _has_columns(con, table, "observation_id") and _has_columns(
+            con, "raw_observations", "observation_id", KEY):
+        con.execute(
+            f'UPDATE "{table}" AS t SET {KEY} = r.{KEY} FROM raw_observations r '
+            f"WHERE t.{KEY} IS NULL AND r.{KEY} IS NOT NULL AND t.observation_id = r.observation_id "
+            "AND t.sighting_date = r.sighting_date")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {UPGRADES_TABLE} (table_name VARCHAR, sighting_date DATE, rows_removed BIGINT, "
+        "reason VARCHAR, upgraded_at TIMESTAMP)")
+    con.execute(
+        f"INSERT INTO {UPGRADES_TABLE} SELECT ?, sighting_date, count(*), 'no observation_uuid to key the row by: "
+        f"re-materialize this date', now()::TIMESTAMP FROM \"{table}\" WHERE {KEY} IS NULL GROUP BY sighting_date",
+        [table])
+    con.execute(f'DELETE FROM "{table}" WHERE {KEY} IS NULL')
+    con.execute(f'ALTER TABLE "{table}" ALTER COLUMN {KEY} SET NOT NULL')
+
+
+def _has_columns(con: duckdb.DuckDBPyConnection, table: str, *columns: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name IN "
+        f"({', '.join('?' for _ in columns)})", [table, *columns]).fetchone()
+    return bool(found) and found[0] == len(columns)
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -215,14 +259,21 @@ class DuckDBStore(dg.ConfigurableResource):
     def read_window(self, spec: TableSpec, start: date, end: date) -> pl.DataFrame:
         """The rows of ``start <= sighting_date < end``, typed as declared; empty if never written."""
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        order = KEY if KEY in spec.column_names else spec.column_names[0]
         with self.connect() as con:
             _create_or_extend(con, spec)
             arrow = con.sql(
                 f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
-                "ORDER BY sighting_date, observation_id",
+                f'ORDER BY sighting_date, "{order}"',
                 params=[start, end],
             ).to_arrow_table()
         return pl.DataFrame(pl.from_arrow(arrow)).cast(spec.polars_schema())
+
+    def upgrades(self) -> pl.DataFrame:
+        """The rows earlier upgrades removed, by table and date (empty when none): dates to re-materialize."""
+        if not self.table_exists(UPGRADES_TABLE):
+            return pl.DataFrame(schema={"table_name": pl.String, "sighting_date": pl.Date, "rows_removed": pl.Int64})
+        return self.query(f"SELECT table_name, sighting_date, rows_removed FROM {UPGRADES_TABLE} ORDER BY ALL")
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         with self.connect(read_only=True) as con:

@@ -136,9 +136,9 @@ class MemorySampleCache:
 class PointLayers:
     """Every Earth Engine layer of one date, parsed, from one request per chunk."""
 
-    ndvi: dict[int, NdviSample]
-    water: dict[int, WaterSample]
-    covariates: dict[int, CovariateSample]
+    ndvi: dict[str, NdviSample]
+    water: dict[str, WaterSample]
+    covariates: dict[str, CovariateSample]
     requests: int  # requests this call sent (0 when every chunk came from the cache)
     cache_hits: int
 
@@ -194,18 +194,18 @@ class EarthEngineClient:
 
         return self.retry(attempt, layer)
 
-    def ndvi(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> dict[int, NdviSample]:
+    def ndvi(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> dict[str, NdviSample]:
         """NDVI per observation; with ``today``, composites not published yet make values provisional."""
         if day < layers.MODIS_FIRST_COMPOSITE:
-            return {p.observation_id: layers.before_modis_sample(day) for p in points}
-        out: dict[int, NdviSample] = {}
+            return {p.observation_uuid: layers.before_modis_sample(day) for p in points}
+        out: dict[str, NdviSample] = {}
         for chunk in layers.chunks(points, self.chunk_size):
             response = self._call("ndvi", lambda c=chunk: self.backend.ndvi(day, c, self.window_days))
             out.update(layers.parse_ndvi_response(day, chunk, response, self.window_days, today))
         return out
 
-    def water(self, points: Sequence[SamplePoint]) -> dict[int, WaterSample]:
-        out: dict[int, WaterSample] = {}
+    def water(self, points: Sequence[SamplePoint]) -> dict[str, WaterSample]:
+        out: dict[str, WaterSample] = {}
         for chunk in layers.chunks(points, self.chunk_size):
             response = self._call("water", lambda c=chunk: self.backend.water(c, self.radius_m, self.scale_m))
             out.update(layers.parse_water_response(chunk, response, self.radius_m))
@@ -214,7 +214,7 @@ class EarthEngineClient:
     def chunk_key(self, day: date, chunk: Sequence[SamplePoint]) -> str:
         """What identifies a chunk's combined answer: the date, the request's parameters and its points."""
         spec = [POINT_LAYERS_VERSION, day.isoformat(), self.window_days, self.radius_m, self.scale_m,
-                [(p.observation_id, p.latitude, p.longitude) for p in chunk]]
+                [(p.observation_uuid, p.latitude, p.longitude) for p in chunk]]
         return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
 
     def _point_layers_chunk(self, day: date, chunk: Sequence[SamplePoint]) -> tuple[Any, bool]:
@@ -235,9 +235,9 @@ class EarthEngineClient:
     def point_layers(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> PointLayers:
         """NDVI, distance to water and every covariate per observation: one request per chunk, shared through
         the cache by whichever of the three assets samples the date first."""
-        ndvi: dict[int, NdviSample] = {}
-        water: dict[int, WaterSample] = {}
-        covariates: dict[int, CovariateSample] = {}
+        ndvi: dict[str, NdviSample] = {}
+        water: dict[str, WaterSample] = {}
+        covariates: dict[str, CovariateSample] = {}
         sent = hits = 0
         for chunk in layers.chunks(points, self.chunk_size):
             response, hit = self._point_layers_chunk(day, chunk)
@@ -247,14 +247,14 @@ class EarthEngineClient:
             if ndvi_part is None:
                 if day >= layers.MODIS_FIRST_COMPOSITE:
                     raise ValueError(f"Earth Engine point layers: no NDVI part for {day}")
-                ndvi.update({p.observation_id: layers.before_modis_sample(day) for p in chunk})
+                ndvi.update({p.observation_uuid: layers.before_modis_sample(day) for p in chunk})
             else:
                 ndvi.update(layers.parse_ndvi_response(day, chunk, ndvi_part, self.window_days, today))
             water.update(layers.parse_water_response(chunk, zones, self.radius_m))
             covariates.update(layers.parse_covariates_response(chunk, zones))
         return PointLayers(ndvi, water, covariates, sent, hits)
 
-    def weather(self, day: date, points: Sequence[SamplePoint]) -> tuple[bool, dict[int, Era5Sample]]:
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> tuple[bool, dict[str, Era5Sample]]:
         """(whether ERA5-Land has published ``day``, temperature and elevation per observation)."""
         published, out = True, {}
         for chunk in layers.chunks(points, self.chunk_size):

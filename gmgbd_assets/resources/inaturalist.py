@@ -58,7 +58,8 @@ class Observation:
     observation_url: str | None
     invalid_reason: str | None
     invalid_detail: str | None
-    # The identity the open-data export shares (the API's ``uuid``); None when a record carries none.
+    # The identity the open-data export shares (the API's ``uuid``); None when a record carries none, which
+    # ``INaturalistClient`` then counts instead of returning.
     observation_uuid: str | None = None
     # ``taxon.ancestor_ids``, root first and ending with the taxon, '/'-joined; None when absent or malformed.
     taxon_ancestor_ids: str | None = None
@@ -74,6 +75,10 @@ class DayFetch:
     requests: int = 0
     duplicates_dropped: int = 0
     records_without_id: int = 0
+    # A record with an id but no valid uuid: nothing keys it (every table is keyed by observation_uuid, the one
+    # identity the open-data export shares), so it is counted here with its id, never stored under a made-up key.
+    records_without_uuid: int = 0
+    ids_without_uuid: list[int] = field(default_factory=list)
 
 
 def _text(value: Any) -> str | None:
@@ -252,6 +257,7 @@ class INaturalistClient:
     def observations_on(self, day: date, limit: int) -> DayFetch:
         fetch = DayFetch(day=day)
         seen: set[int] = set()
+        seen_uuids: set[str] = set()
         id_above = 0
         while len(fetch.observations) < limit:
             per_page = min(PER_PAGE_MAX, limit - len(fetch.observations))
@@ -287,6 +293,14 @@ class INaturalistClient:
                     fetch.duplicates_dropped += 1
                     continue
                 seen.add(obs.observation_id)
+                if obs.observation_uuid is None:
+                    fetch.records_without_uuid += 1
+                    fetch.ids_without_uuid.append(obs.observation_id)
+                    continue
+                if obs.observation_uuid in seen_uuids:  # two ids, one observation: the key must stay unique
+                    fetch.duplicates_dropped += 1
+                    continue
+                seen_uuids.add(obs.observation_uuid)
                 if len(fetch.observations) < limit:
                     fetch.observations.append(obs)
             if len(results) < per_page or page_max_id <= id_above:

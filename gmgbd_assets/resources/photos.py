@@ -1,5 +1,5 @@
 """Photo downloads you can trust: only from allowed hosts, bounded in size, checked to be an image, stored
-atomically under a name built from the observation and photo ids, never from the URL.
+atomically under a name built from the observation's UUID and the photo id, never from the URL.
 
 Transient trouble (timeouts, resets, 429/5xx, a truncated body, a 200 that carries an HTML error page instead of
 the photo) is retried with the shared ``ServiceHttp`` policy and fails the run if it persists. A photo that does
@@ -54,7 +54,7 @@ class PhotoRefused(Exception):
 
 @dataclass(frozen=True)
 class PhotoRequest:
-    observation_id: int
+    observation_uuid: str
     sighting_date: date
     photo_id: int
     url: str
@@ -159,7 +159,7 @@ class PhotoClient:
     def target(self, request: PhotoRequest, extension: str = "jpg") -> Path:
         d = request.sighting_date
         return self.images_dir / f"{d:%Y}" / f"{d:%m}" / f"{d:%d}" / (
-            f"{request.observation_id}_{request.photo_id}.{extension}"
+            f"{request.observation_uuid}_{request.photo_id}.{extension}"
         )
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ class PhotoClient:
         return PhotoOutcome(request, photo, attempted_at=attempted_at)
 
     def get_all(
-        self, requests: Sequence[PhotoRequest], previous: dict[int, StoredPhoto] | None = None
+        self, requests: Sequence[PhotoRequest], previous: dict[str, StoredPhoto] | None = None
     ) -> list[PhotoOutcome]:
         """Every request's outcome, in request order, with at most ``workers`` downloads in flight."""
         previous = previous or {}
@@ -309,7 +309,7 @@ class PhotoClient:
             for stale in day_dir.glob(".*.part-*") if day_dir.is_dir() else ():
                 stale.unlink(missing_ok=True)  # left by a killed run
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="photo") as pool:
-            return list(pool.map(lambda r: self.get(r, previous.get(r.observation_id)), requests))
+            return list(pool.map(lambda r: self.get(r, previous.get(r.observation_uuid)), requests))
 
     def close(self) -> None:
         self.http.close()
