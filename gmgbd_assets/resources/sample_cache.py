@@ -1,12 +1,13 @@
-"""The combined Earth Engine answer of a chunk, kept in DuckDB for the rest of the run.
+"""The combined Earth Engine answer of a chunk, kept in the store for the rest of the run.
 
 ``ndvi``, ``water_distance`` and ``covariates`` each need the same date's points sampled; Earth Engine answers
 all three in one request per chunk (``earth_engine_layers.point_layers_expression``). Whichever asset samples a
 chunk first stores the JSON answer here, keyed by the run and the chunk (``EarthEngineClient.chunk_key``: date,
-parameters, observation ids and coordinates); the others read it. The store's lock (a file lock next to the DuckDB file, an advisory lock
-in a lake's Postgres catalog) is held around "look up, else request and store", so steps running at once in separate processes (multiprocess
-executor) still send one request per chunk. Another run samples afresh (a refill run must see newly published
-composites); rows of other runs are dropped when a date is stored again.
+parameters, observation ids and coordinates); the others read it. The store's lock (a file lock next to the
+DuckDB file, an advisory lock in a lake's Postgres catalog) is held around "look up, else request and store", so
+steps running at once in separate processes or machines still send one request per chunk. Another run samples
+afresh (a refill run must see newly published composites); rows of other runs are dropped when a date is stored
+again.
 """
 
 from __future__ import annotations
