@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +40,8 @@ CONFLICT_ATTEMPTS = 8
 # Wheel package of each extension a catalog kind needs (ducklake itself is always loaded).
 _EXTENSION_WHEELS = {"ducklake": "duckdb_extension_ducklake", "postgres": "duckdb_extension_postgres",
                      "sqlite": "duckdb_extension_sqlite_scanner"}
+# The extension inside a wheel whose file is named otherwise.
+_INTERNAL_NAMES = {"postgres": "postgres_scanner"}
 _held = threading.local()
 
 
@@ -56,13 +60,28 @@ def postgres_dsn(catalog: str) -> str:
 
 
 def extension_file(name: str) -> Path:
-    """The ``.duckdb_extension`` file that the wheel of ``name`` ships for the installed duckdb."""
+    """The ``.duckdb_extension`` file that the wheel of ``name`` ships for the installed duckdb.
+
+    DuckDB takes an extension's name from its file name, and the postgres wheel names its file ``postgres`` while
+    the extension inside is ``postgres_scanner``: that one is loaded through a link of the right name.
+    """
     package = importlib.import_module(_EXTENSION_WHEELS[name])
     root = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"
     found = sorted(root.rglob("*.duckdb_extension"))
     if not found:
         raise RuntimeError(f"{_EXTENSION_WHEELS[name]} ships no extension for duckdb {duckdb.__version__} in {root}")
-    return found[0]
+    internal = _INTERNAL_NAMES.get(name)
+    if internal is None or found[0].stem == internal:
+        return found[0]
+    links = Path(tempfile.gettempdir()) / f"gmgbd-duckdb-{duckdb.__version__}-{os.getuid()}"
+    link = links / f"{internal}.duckdb_extension"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        staged = link.with_suffix(f".{os.getpid()}")
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(found[0])
+        staged.replace(link)  # atomic: processes starting together never see half a link
+    return link
 
 
 def lock_key(table: str) -> int:
