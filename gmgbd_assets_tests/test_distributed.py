@@ -32,14 +32,26 @@ DATES = ["2024-06-01", "2024-06-02"]
 KILL_DATE = "2024-06-01"
 BACKFILL_TIMEOUT_S = 900.0
 # The tables of the dated assets; their TIMESTAMP columns (when a row was written) are left out of comparisons.
-DATED_TABLES = ("raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance",
-                "covariates", "gmgbd", "splits")
+DATED_TABLES = (
+    "raw_observations",
+    "images",
+    "captions",
+    "geocodes",
+    "weather",
+    "ndvi",
+    "water_distance",
+    "covariates",
+    "gmgbd",
+    "splits",
+)
 
 
 def _rows(store: DuckDBStore | DuckLakeStore, table: str, where: str = "") -> pl.DataFrame:
     columns = store.query(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = ? AND table_catalog = current_database() ORDER BY ordinal_position", [table])
+        "WHERE table_name = ? AND table_catalog = current_database() ORDER BY ordinal_position",
+        [table],
+    )
     kept = [f'"{n}"' for n, t in columns.iter_rows() if not t.startswith("TIMESTAMP")]
     return store.query(f'SELECT {", ".join(kept)} FROM "{table}" {where} ORDER BY ALL')
 
@@ -51,8 +63,14 @@ def single_machine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GMGBD_", "DAGSTER_"))}
     env.update(GMGBD_PROFILE="offline", GMGBD_DATA_DIR=str(root), DAGSTER_HOME=str(root / "home"))
     (root / "home").mkdir()
-    done = subprocess.run([sys.executable, "-m", "gmgbd_assets_tests.pipeline_run", DATES[0], DATES[-1]],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=BACKFILL_TIMEOUT_S)
+    done = subprocess.run(
+        [sys.executable, "-m", "gmgbd_assets_tests.pipeline_run", DATES[0], DATES[-1]],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=BACKFILL_TIMEOUT_S,
+    )
     assert "RUN_SUCCESS" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     return root
 
@@ -74,8 +92,9 @@ def test_one_run_per_date_and_the_tables_equal_the_single_machine_run(
     deployment: tuple[LocalDeployment, str], single_machine: Path
 ) -> None:
     cluster, backfill_id = deployment
-    partitions = sorted(r.tags.get("dagster/partition") for r in cluster.runs(backfill_id)
-                        if r.tags.get("dagster/partition"))
+    partitions = sorted(
+        r.tags.get("dagster/partition") for r in cluster.runs(backfill_id) if r.tags.get("dagster/partition")
+    )
     assert partitions == DATES  # multi_run(1): one run per date, the unpartitioned card in a run of its own
     reference = DuckDBStore(path=str(single_machine / "gmgbd.duckdb"))
     lake = _lake(cluster)
@@ -124,8 +143,10 @@ def test_two_workers_together_respect_a_services_rate_limit(deployment: tuple[Lo
         "print(sum(bool(bucket.put(RateItem('x', WallClock().now(), 1))) for _ in range(6)))\n"
     )
     url = cluster.env["GMGBD_RATE_LIMIT_URL"]
-    workers = [subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, text=True, cwd=REPO)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, text=True, cwd=REPO)
+        for _ in range(2)
+    ]
     admitted = [int(w.communicate(timeout=60)[0]) for w in workers]
     assert sum(admitted) == 6
 

@@ -55,10 +55,26 @@ class LocalDeployment:
 
     def start_worker(self, name: str, queue: str) -> Service:
         """A Celery worker of one process that takes one step at a time from ``queue``; waits until it is ready."""
-        service = self.services.spawn(f"worker-{name}", [
-            str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-Q", queue, "-n", f"{name}@%h",
-            "--concurrency=1", "--prefetch-multiplier=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-        ], env=self.env, cwd=REPO)
+        service = self.services.spawn(
+            f"worker-{name}",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "dagster_celery.app",
+                "worker",
+                "-Q",
+                queue,
+                "-n",
+                f"{name}@%h",
+                "--concurrency=1",
+                "--prefetch-multiplier=1",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=self.env,
+            cwd=REPO,
+        )
         deadline = time.monotonic() + WORKER_READY_S
         while "ready." not in service.log.read_text(errors="replace"):
             if service.process.poll() is not None or time.monotonic() > deadline:
@@ -71,8 +87,9 @@ class LocalDeployment:
         self.services.stop(self.workers.pop(name))
 
     def start_daemon(self) -> Service:
-        return self.services.spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-                                   env=self.env, cwd=REPO)
+        return self.services.spawn(
+            "daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], env=self.env, cwd=REPO
+        )
 
     def backfill(self, dates: Sequence[str], assets: Sequence[str] | None = None) -> str:
         """Submit a backfill of ``assets`` (default: every asset) over ``dates``; the daemon runs it."""
@@ -86,11 +103,21 @@ class LocalDeployment:
         keys = [dg.AssetKey(a) for a in assets] if assets else sorted(graph.get_all_asset_keys())
         backfill_id = uuid.uuid4().hex[:8]
         instance = dg.DagsterInstance.get()
-        instance.add_backfill(PartitionBackfill.from_asset_partitions(
-            backfill_id=backfill_id, asset_graph=graph, partition_names=list(dates), asset_selection=keys,
-            backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
-            title="gmgbd distributed", description=None, run_config=None,
-        ))
+        instance.add_backfill(
+            PartitionBackfill.from_asset_partitions(
+                backfill_id=backfill_id,
+                asset_graph=graph,
+                partition_names=list(dates),
+                asset_selection=keys,
+                backfill_timestamp=time.time(),
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title="gmgbd distributed",
+                description=None,
+                run_config=None,
+            )
+        )
         return backfill_id
 
     def wait(self, backfill_id: str, timeout_s: float) -> str:
@@ -131,8 +158,15 @@ class LocalDeployment:
                 metadata = event.engine_event_data.metadata if event and event.engine_event_data else {}
                 if "Celery worker" in metadata and event.step_key:
                     worker = str(metadata["Celery worker"].value)
-                    found.append(Placement(run.run_id, run.tags.get("dagster/partition"), event.step_key,
-                                           queues.get(event.step_key, "?"), worker.split("@", 1)[0]))
+                    found.append(
+                        Placement(
+                            run.run_id,
+                            run.tags.get("dagster/partition"),
+                            event.step_key,
+                            queues.get(event.step_key, "?"),
+                            worker.split("@", 1)[0],
+                        )
+                    )
         return found
 
 

@@ -44,8 +44,11 @@ def placement_lines(placements: list[Placement]) -> list[str]:
 
 def run(dates: list[str], root: Path) -> int:
     with local_deployment(root) as deployment:
-        print(f"postgres 127.0.0.1:{deployment.postgres.port}, redis {deployment.redis_url}, "
-              f"workers {', '.join(f'{n} (pid {s.pid})' for n, s in deployment.workers.items())}", flush=True)
+        print(
+            f"postgres 127.0.0.1:{deployment.postgres.port}, redis {deployment.redis_url}, "
+            f"workers {', '.join(f'{n} (pid {s.pid})' for n, s in deployment.workers.items())}",
+            flush=True,
+        )
         backfill_id = deployment.backfill(dates)
         print(f"backfill {backfill_id}: {len(dates)} dates, one per run", flush=True)
         status = deployment.wait(backfill_id, BACKFILL_TIMEOUT_S)
@@ -61,8 +64,9 @@ def report(deployment: LocalDeployment, backfill_id: str, status: str) -> int:
     from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 
     store = DuckLakeStore(catalog=deployment.lake_dsn, data_path=deployment.env["GMGBD_DUCKLAKE_DATA_PATH"])
-    tables = store.query("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                         "ORDER BY table_name")["table_name"].to_list()
+    tables = store.query(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY table_name"
+    )["table_name"].to_list()
     for table in tables:
         rows = store.query(f'SELECT count(*) AS n FROM "{table}"')["n"][0]
         print(f"table {table}: {rows} rows")

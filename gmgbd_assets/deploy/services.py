@@ -123,9 +123,7 @@ class LocalServices:
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop_all()
 
     def stop_all(self) -> None:
@@ -149,8 +147,13 @@ class LocalServices:
         log = self.root / "logs" / f"{name}.log"
         handle = log.open("ab")
         process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, env=dict(env) if env is not None else None,
-            user=user, cwd=cwd, start_new_session=True,
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            user=user,
+            cwd=cwd,
+            start_new_session=True,
         )
         handle.close()
         service = Service(name, process, log, stop_signal)
@@ -173,14 +176,32 @@ class LocalServices:
             shutil.chown(data, user)
         subprocess.run(
             [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-            check=True, capture_output=True, user=user,
+            check=True,
+            capture_output=True,
+            user=user,
         )
         port = free_port()
         # SIGINT is Postgres's fast shutdown: roll back open transactions, close connections, stop.
-        self.spawn("postgres", [
-            str(POSTGRES_BIN / "postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
-            "-c", f"unix_socket_directories={data}", "-c", "fsync=off", "-c", "max_connections=200",
-        ], user=user, stop_signal=signal.SIGINT)
+        self.spawn(
+            "postgres",
+            [
+                str(POSTGRES_BIN / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={data}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ],
+            user=user,
+            stop_signal=signal.SIGINT,
+        )
         pg = Postgres(port)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
@@ -206,8 +227,22 @@ class LocalServices:
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
         port = free_port()
-        self.spawn("redis", [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--dir", str(self.root)])
+        self.spawn(
+            "redis",
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+        )
         url = f"redis://127.0.0.1:{port}/0"
         client = redis.Redis.from_url(url)
         deadline = time.monotonic() + READY_TIMEOUT_S

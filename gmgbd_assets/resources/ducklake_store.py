@@ -38,8 +38,11 @@ T = TypeVar("T")
 LAKE = "lake"
 CONFLICT_ATTEMPTS = 8
 # Wheel package of each extension a catalog kind needs (ducklake itself is always loaded).
-_EXTENSION_WHEELS = {"ducklake": "duckdb_extension_ducklake", "postgres": "duckdb_extension_postgres",
-                     "sqlite": "duckdb_extension_sqlite_scanner"}
+_EXTENSION_WHEELS = {
+    "ducklake": "duckdb_extension_ducklake",
+    "postgres": "duckdb_extension_postgres",
+    "sqlite": "duckdb_extension_sqlite_scanner",
+}
 # The extension inside a wheel whose file is named otherwise.
 _INTERNAL_NAMES = {"postgres": "postgres_scanner"}
 _held = threading.local()
