@@ -45,7 +45,7 @@ test-distributed: $(DISTRIBUTED_STAMP)
 	$(BIN)/python -m pytest -q -m distributed
 
 bench-distributed: $(DISTRIBUTED_STAMP)
-	$(BIN)/python -m gmgbd_assets.deploy.benchmark $(DEMO_RANGE)
+	$(BIN)/python -m benchmarks.distributed $(DEMO_RANGE)
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
