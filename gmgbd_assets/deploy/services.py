@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ class LocalServices:
 
     root: Path
     services: list[Service] = field(default_factory=list)
+    temporary: list[Path] = field(default_factory=list)
 
     def __enter__(self) -> LocalServices:
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
@@ -134,6 +136,8 @@ class LocalServices:
                 service.stop()
             except subprocess.TimeoutExpired:
                 print(f"{service.name} (pid {service.pid}) did not stop", file=sys.stderr)
+        while self.temporary:
+            shutil.rmtree(self.temporary.pop(), ignore_errors=True)
 
     def spawn(
         self,
@@ -168,18 +172,20 @@ class LocalServices:
         """A fresh cluster on a free loopback port (trust authentication, loopback only) with ``databases``."""
         import psycopg2
 
-        data = self.root / "postgres"
-        shutil.rmtree(data, ignore_errors=True)
-        data.mkdir(parents=True)
+        # A temporary directory of its own: the postgres user may not be able to enter ``root`` (pytest's are 0700).
+        data = Path(tempfile.mkdtemp(prefix="gmgbd-postgres-"))
+        self.temporary.append(data)
         user = "postgres" if os.geteuid() == 0 else None
         if user:
             shutil.chown(data, user)
-        subprocess.run(
+        done = subprocess.run(
             [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-            check=True,
             capture_output=True,
+            text=True,
             user=user,
         )
+        if done.returncode:
+            raise RuntimeError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
         port = free_port()
         # SIGINT is Postgres's fast shutdown: roll back open transactions, close connections, stop.
         self.spawn(
