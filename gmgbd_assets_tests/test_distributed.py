@@ -26,7 +26,8 @@ from gmgbd_assets.deploy.compare import differences
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 
-pytestmark = pytest.mark.distributed
+# The module fixture builds the deployment and runs a backfill: minutes, more than the default per-test timeout.
+pytestmark = [pytest.mark.distributed, pytest.mark.timeout(1800)]
 
 DATES = ["2024-06-01", "2024-06-02"]
 KILL_DATE = "2024-06-01"
