@@ -11,6 +11,7 @@ Exit status 0 when every run succeeded.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections import defaultdict
 from datetime import date, timedelta
@@ -79,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("range", help="first...last sighting date, inclusive")
     parser.add_argument("--root", type=Path, default=Path("data/distributed"))
     args = parser.parse_args(argv)
+    # A SIGTERM (make killed, a CI timeout) unwinds like Ctrl-C, so the services are still stopped by PID.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     return run(date_range(args.range), args.root.resolve())
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":
