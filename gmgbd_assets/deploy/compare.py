@@ -2,10 +2,15 @@
 
     python -m gmgbd_assets.deploy.compare data/exports data/distributed/exports
 
-What is compared, file by file (the same relative paths must exist on both sides):
-- ``.parquet``: the tables (schema and every value), not the file bytes (writer metadata may differ);
-- ``.tar`` (WebDataset shards): the member names in order and each member's bytes, not the tar headers (mtimes);
-- ``.csv``, ``.json``, ``.md`` and other text: the text, with ISO timestamps and the two folders' own paths masked;
+What is compared, file by file (the same relative paths must exist on both sides). Left aside: when things were
+built (timestamps) and where the folders are (their absolute paths); nothing else.
+- ``.parquet``: the schema and every value of every column except TIMESTAMP columns (``built_at``), not the file
+  bytes (writer metadata may differ);
+- ``.tar`` (WebDataset shards): the member names in order and each member's bytes, text members (JSON) with
+  timestamps masked; not the tar headers (mtimes);
+- ``.csv``, ``.json``, ``.md`` and other text: the text with timestamps (``2026-12-02 01:28``,
+  ``2026-12-02T01:28:04.85``) and the folders' paths masked; in the dataset card the summary row of a TIMESTAMP
+  column (its range and count of distinct build times) is masked whole;
 - anything else (the card's PNG plots): the bytes.
 Exit status 0 when nothing differs; otherwise each difference is printed.
 """
@@ -17,20 +22,31 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+_TIMESTAMP_ROW = re.compile(r"^\|[^\n]*\| TIMESTAMP \|[^\n]*$", re.MULTILINE)
 TEXT_SUFFIXES = {".csv", ".json", ".md", ".txt", ".yaml", ".jsonl"}
 
 
 def _masked(path: Path, root: Path) -> str:
     text = path.read_text(errors="replace").replace(str(root.resolve()), "<root>").replace(str(root), "<root>")
-    return _TIMESTAMP.sub("<timestamp>", text)
+    return _TIMESTAMP.sub("<timestamp>", _TIMESTAMP_ROW.sub("<timestamp column>", text))
 
 
 def _tar_members(path: Path) -> list[tuple[str, bytes]]:
     with tarfile.open(path) as tar:
-        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]  # type: ignore[union-attr]
+        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]  # type: ignore[union-attr]
+    return [
+        (name, _TIMESTAMP.sub("<timestamp>", data.decode()).encode() if Path(name).suffix in TEXT_SUFFIXES else data)
+        for name, data in members
+    ]
+
+
+def _table(path: Path) -> pa.Table:
+    table = pq.read_table(path)
+    return table.drop_columns([f.name for f in table.schema if pa.types.is_timestamp(f.type)])
 
 
 def differences(a: Path, b: Path) -> list[str]:
@@ -41,7 +57,7 @@ def differences(a: Path, b: Path) -> list[str]:
     for rel in sorted(files_a & files_b):
         fa, fb = a / rel, b / rel
         if rel.suffix == ".parquet":
-            same = pq.read_table(fa).equals(pq.read_table(fb))
+            same = _table(fa).equals(_table(fb))
         elif rel.suffix == ".tar":
             same = _tar_members(fa) == _tar_members(fb)
         elif rel.suffix in TEXT_SUFFIXES:
