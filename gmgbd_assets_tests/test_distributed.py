@@ -23,6 +23,7 @@ import pytest
 
 from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment
 from gmgbd_assets.deploy.compare import differences
+from gmgbd_assets.deploy.services import descendants, stop_pid
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 
@@ -160,8 +161,8 @@ def test_two_workers_together_respect_a_services_rate_limit(deployment: tuple[Lo
 def test_a_worker_killed_mid_run_then_a_rerun_converges(
     deployment: tuple[LocalDeployment, str], single_machine: Path
 ) -> None:
-    """SIGKILL the default queue's worker while it runs a step of a re-run of one date: the run is cancelled, a
-    fresh worker takes over, and the next backfill of that date leaves each table exactly as before."""
+    """SIGKILL the default queue's worker while it runs a step of a re-run of one date: the run is failed, a fresh
+    worker takes over, and the next backfill of that date leaves each table exactly as before."""
     import dagster as dg
 
     cluster, _ = deployment
@@ -176,26 +177,24 @@ def test_a_worker_killed_mid_run_then_a_rerun_converges(
         assert time.monotonic() < deadline, "the re-run never started on cpu1"
         time.sleep(0.2)
     worker = cluster.workers.pop("cpu1")
-    os.kill(worker.pid, signal.SIGKILL)
-    for pid in _children(worker.pid):
+    for pid in [worker.pid, *descendants(worker.pid)]:
         os.kill(pid, signal.SIGKILL)
     cluster.services.stop(worker)
+    # The run's own process now waits for ever on a step no worker will finish (its Celery task was taken and
+    # lost): stop it by PID and mark the run failed, as an operator (or run monitoring) would.
     instance = dg.DagsterInstance.get()
     for run in cluster.runs(backfill_id):
         if not run.is_finished:
-            instance.run_coordinator.cancel_run(run.run_id)
+            pid = cluster.run_process(run.run_id)
+            if pid is not None:
+                stop_pid(pid)
+            instance.report_run_failed(run, message="its Celery worker was killed")
     cluster.wait(backfill_id, BACKFILL_TIMEOUT_S)
     cluster.start_worker("cpu1", "dagster")
     rerun = cluster.backfill([KILL_DATE], assets=list(DATED_TABLES))
     assert cluster.wait(rerun, BACKFILL_TIMEOUT_S) == "COMPLETED_SUCCESS"
     for table in DATED_TABLES:
         assert _rows(lake, table, where).equals(before[table]), table
-
-
-def _children(pid: int) -> list[int]:
-    from gmgbd_assets.deploy.services import descendants
-
-    return descendants(pid)
 
 
 SPEC = TableSpec("t", (Column("observation_id", "BIGINT", "id"), Column("sighting_date", "DATE", "date")))

@@ -140,6 +140,16 @@ class LocalDeployment:
 
         return list(dg.DagsterInstance.get().get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id})))
 
+    def run_process(self, run_id: str) -> int | None:
+        """The PID of the process that runs ``run_id`` (it submits the steps and waits for them): the one that
+        reported the run's start."""
+        import dagster as dg
+
+        for record in dg.DagsterInstance.get().all_logs(run_id, of_type=dg.DagsterEventType.RUN_START):
+            if record.dagster_event and record.dagster_event.pid:
+                return record.dagster_event.pid
+        return None
+
     def placements(self, backfill_id: str) -> list[Placement]:
         """Every step the backfill's runs executed, with the queue it was sent to and the worker that ran it
         (from dagster-celery's engine events in the Postgres event log)."""
