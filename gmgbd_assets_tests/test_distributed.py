@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment
+from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment, run_partition
 from gmgbd_assets.deploy.compare import differences
 from gmgbd_assets.deploy.services import descendants, stop_pid
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
@@ -99,9 +99,7 @@ def test_one_run_per_date_and_the_tables_equal_the_single_machine_run(
     deployment: tuple[LocalDeployment, str], single_machine: Path
 ) -> None:
     cluster, backfill_id = deployment
-    partitions = sorted(
-        r.tags.get("dagster/partition") for r in cluster.runs(backfill_id) if r.tags.get("dagster/partition")
-    )
+    partitions = sorted(p for p in map(run_partition, cluster.runs(backfill_id)) if p)
     assert partitions == DATES  # multi_run(1): one run per date, the unpartitioned card in a run of its own
     reference = DuckDBStore(path=str(single_machine / "gmgbd.duckdb"))
     lake = _lake(cluster)

@@ -29,6 +29,13 @@ WORKER_READY_S = 120.0
 _SUBMITTED = re.compile(r'Submitting celery task for step "(?P<step>[^"]+)" to queue "(?P<queue>[^"]+)"')
 
 
+def run_partition(run: object) -> str | None:
+    """The date a run covers: its partition tag, or the range of one date that backfill runs are tagged with."""
+    tags = run.tags  # type: ignore[attr-defined]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return tags.get("dagster/partition") or (start if start == end else None)
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where one step of one run ran."""
@@ -171,7 +178,7 @@ class LocalDeployment:
                     found.append(
                         Placement(
                             run.run_id,
-                            run.tags.get("dagster/partition"),
+                            run_partition(run),
                             event.step_key,
                             queues.get(event.step_key, "?"),
                             worker.split("@", 1)[0],
