@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The [distributed] extra (DuckLake, Postgres, Celery), installed on top only for the targets that need it.
+DISTRIBUTED_STAMP := $(VENV)/.installed-distributed
 DAGSTER_HOME := $(CURDIR)/data/dagster_home
 DEMO_RANGE := 2024-06-01...2024-06-07
 OFFLINE := GMGBD_PROFILE=offline DAGSTER_HOME=$(DAGSTER_HOME)
 # dg checks that the project's virtual environment is the active one.
 DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg
 
-.PHONY: demo test test-e2e dev lint install clean-data
+.PHONY: demo test test-e2e dev lint install install-distributed demo-distributed test-distributed bench-distributed clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(DISTRIBUTED_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,distributed]'
+	touch $(DISTRIBUTED_STAMP)
+
+install-distributed: $(DISTRIBUTED_STAMP)
 
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
@@ -32,6 +40,17 @@ test: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m e2e
 
+# Past one machine, on this one (docs/deployment.md): Postgres and Redis on loopback, two Celery workers (queues
+# dagster and gpu), the daemon; the sample backfilled one date per run into DuckLake under data/distributed/.
+demo-distributed: $(DISTRIBUTED_STAMP)
+	$(BIN)/python -m gmgbd_assets.deploy.demo $(DEMO_RANGE) --root data/distributed
+
+test-distributed: $(DISTRIBUTED_STAMP)
+	$(BIN)/python -m pytest -q -m distributed
+
+bench-distributed: $(DISTRIBUTED_STAMP)
+	$(BIN)/python -m benchmarks.distributed $(DEMO_RANGE)
+
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	$(OFFLINE) $(DG) dev
@@ -42,4 +61,4 @@ lint: $(STAMP)
 
 clean-data:
 	rm -rf data/gmgbd.duckdb data/gmgbd.duckdb.wal data/images data/models data/exports data/dagster_home/storage \
-		data/dagster_home/history data/dagster_home/schedules data/dagster_home/logs
+		data/dagster_home/history data/dagster_home/schedules data/dagster_home/logs data/distributed

@@ -15,12 +15,15 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.duckdb_store import TableStore
 
 CACHE_TABLE = "caption_cache"
-_DDL = f"""CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (
-  sha256 VARCHAR NOT NULL, settings VARCHAR NOT NULL, caption VARCHAR, captioned_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (sha256, settings))"""
+_COLUMNS = "sha256 VARCHAR NOT NULL, settings VARCHAR NOT NULL, caption VARCHAR, captioned_at TIMESTAMP NOT NULL"
+
+
+def _ddl(store: TableStore) -> str:
+    key = ", PRIMARY KEY (sha256, settings)" if store.enforces_keys else ""
+    return f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} ({_COLUMNS}{key})"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class CachedCaption:
 class CaptionCache:
     """The captions one model with one set of settings (``Captioner.cache_key``) has written."""
 
-    def __init__(self, store: DuckDBStore, settings: str) -> None:
+    def __init__(self, store: TableStore, settings: str) -> None:
         self.store = store
         self.settings = settings
 
@@ -40,8 +43,8 @@ class CaptionCache:
         wanted = list(dict.fromkeys(hashes))
         if not wanted:
             return {}
-        with self.store.connect() as con:
-            con.execute(_DDL)
+        with self.store.writing(CACHE_TABLE), self.store.connect() as con:
+            con.execute(_ddl(self.store))
             # Join against just these photos: the cache grows with every photo ever captioned.
             con.register("wanted", pa.table({"sha256": wanted}))
             rows = con.sql(
@@ -54,14 +57,21 @@ class CaptionCache:
     def put(self, captions: dict[str, str | None], captioned_at: datetime) -> dict[str, CachedCaption]:
         """Store freshly written captions (committed before returning) and return them as cache entries."""
         if captions:
-            with self.store.connect() as con:
-                con.execute(_DDL)
-                con.register("fresh", pa.table({
-                    "sha256": list(captions),
-                    "caption": pa.array(list(captions.values()), pa.string()),
-                }))
-                con.execute(
-                    f"INSERT OR REPLACE INTO {CACHE_TABLE} SELECT sha256, ?, caption, ? FROM fresh",
-                    [self.settings, captioned_at],
-                )
+            fresh = pa.table({"sha256": list(captions), "caption": pa.array(list(captions.values()), pa.string())})
+
+            def write() -> None:
+                with self.store.writing(CACHE_TABLE), self.store.connect() as con:
+                    con.execute(_ddl(self.store))
+                    con.register("fresh", fresh)
+                    # MERGE, not INSERT OR REPLACE: a DuckLake table has no key to replace on.
+                    con.execute(
+                        f"MERGE INTO {CACHE_TABLE} c USING (SELECT sha256, ? AS settings, caption, ? AS captioned_at "
+                        "FROM fresh) f ON c.sha256 = f.sha256 AND c.settings = f.settings "
+                        "WHEN MATCHED THEN UPDATE SET caption = f.caption, captioned_at = f.captioned_at "
+                        "WHEN NOT MATCHED THEN INSERT (sha256, settings, caption, captioned_at) "
+                        "VALUES (f.sha256, f.settings, f.caption, f.captioned_at)",
+                        [self.settings, captioned_at],
+                    )
+
+            self.store.retrying(write)
         return {sha: CachedCaption(text, captioned_at) for sha, text in captions.items()}

@@ -38,7 +38,8 @@ from gmgbd_assets.freshness import freshness_checks, freshness_sensor
 from gmgbd_assets.refill import refill_not_yet_available
 from gmgbd_assets.resources.captioner import CaptionerResource
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableStore
+from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.geocoder import GeocoderResource
@@ -57,8 +58,28 @@ from gmgbd_assets.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service
 
 
 def _service(settings: Settings) -> dict[str, Any]:
-    """Who we are, and the request slots every process of the machine shares."""
-    return {"contact": settings.contact, "rate_limit_dir": str(settings.rate_limit_dir)}
+    """Who we are, and the request slots every process shares: a directory of this machine, or with
+    ``GMGBD_RATE_LIMIT_URL`` a Redis every machine of the deployment counts in."""
+    return {"contact": settings.contact, "rate_limit_dir": settings.rate_limit_url or str(settings.rate_limit_dir)}
+
+
+def make_store(settings: Settings) -> TableStore:
+    """``GMGBD_STORE``: the DuckDB file of one machine (default), or DuckLake for several."""
+    if settings.store == "ducklake":
+        return DuckLakeStore(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_path)
+    return DuckDBStore(path=str(settings.duckdb_path))
+
+
+def make_executor(settings: Settings) -> dg.ExecutorDefinition | None:
+    """``GMGBD_EXECUTOR``: Dagster's default multiprocess executor, or Celery workers fed by a broker. Each step
+    goes to the Celery queue of its ``dagster-celery/queue`` tag (captions: ``gpu``), else to ``dagster``."""
+    if settings.executor != "celery":
+        return None
+    from dagster_celery import celery_executor  # the [distributed] extra
+
+    return celery_executor.configured(
+        {"broker": settings.celery_broker, "backend": settings.celery_backend}, name="celery"
+    )
 
 
 def _emulator(settings: Settings) -> dict[str, Any]:
@@ -72,7 +93,7 @@ def _emulator(settings: Settings) -> dict[str, Any]:
 def _shared(settings: Settings, earth_engine: EarthEngineResource, open_meteo: OpenMeteoResource) -> dict[str, Any]:
     """The resources that are the same in every profile, and the weather choice over the two services."""
     return {
-        "store": DuckDBStore(path=str(settings.duckdb_path)),
+        "store": make_store(settings),
         "earth_engine": earth_engine,
         "weather_service": WeatherServiceResource(
             source=settings.weather_source, open_meteo=open_meteo, earth_engine=earth_engine
@@ -213,6 +234,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             missing_error_share=settings.missing_error_share,
         ),
         resources=build_resources(settings),
+        executor=make_executor(settings),
     ))
 
 

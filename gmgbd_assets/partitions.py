@@ -17,6 +17,9 @@ from gmgbd_assets.resources.duckdb_store import TableSpec
 from gmgbd_assets.settings import partitions_per_run, settle_days
 
 FIRST_SIGHTING_DATE = "2000-02-18"
+# The Celery queue of GPU workers (GMGBD_EXECUTOR=celery); every other step goes to dagster-celery's default queue.
+GPU_QUEUE = "gpu"
+CELERY_QUEUE_TAG = "dagster-celery/queue"
 
 
 def settled_daily_partitions(lag_days: int) -> dg.DailyPartitionsDefinition:
@@ -53,11 +56,14 @@ def dated_table_asset(
     pool: str | None = None,
     kinds: Iterable[str] = ("duckdb", "python"),
     metadata: Mapping[str, Any] | None = None,
+    queue: str | None = None,
 ) -> Callable[..., dg.AssetsDefinition]:
     """The decorator every table asset shares: sighting-date partitions, single-run range backfills (or
     ``GMGBD_PARTITIONS_PER_RUN`` dates per run), and the
-    table's declared schema (with units) shown in the UI."""
+    table's declared schema (with units) shown in the UI. ``queue``: the Celery queue whose workers run the
+    step when the executor is Celery (other executors ignore the tag)."""
     return dg.asset(
+        op_tags={CELERY_QUEUE_TAG: queue} if queue else None,
         partitions_def=sighting_date_partitions,
         backfill_policy=dated_backfill_policy,
         deps=list(deps),

@@ -30,6 +30,8 @@ DEFAULT_MISSING_ERROR_SHARE = 0.25
 API = "api"
 OPEN_DATA = "open_data"
 OBSERVATION_SOURCES = (API, OPEN_DATA)  # GMGBD_OBSERVATION_SOURCE
+STORES = ("duckdb", "ducklake")  # GMGBD_STORE
+EXECUTORS = ("multiprocess", "celery")  # GMGBD_EXECUTOR
 
 
 # ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a
@@ -124,6 +126,13 @@ class Settings:
     # None: the bundled sample in the offline profile; the live profile needs one for the open_data source.
     open_data_dir: Path | None = None
     taxonomy_archive: Path | None = None
+    store: str = "duckdb"
+    ducklake_catalog: str = ""
+    ducklake_data_path: str = ""
+    executor: str = "multiprocess"
+    celery_broker: str = ""
+    celery_backend: str = ""
+    rate_limit_url: str | None = None
 
     @property
     def offline(self) -> bool:
@@ -187,6 +196,7 @@ class Settings:
             observation_source=_observation_source(_env("GMGBD_OBSERVATION_SOURCE", "api")),
             open_data_dir=_optional_path("GMGBD_OPEN_DATA_DIR"),
             taxonomy_archive=_optional_path("GMGBD_TAXONOMY_ARCHIVE"),
+            **_deployment(data_dir),
         )
 
 
@@ -199,6 +209,32 @@ def _observation_source(value: str) -> str:
 def _optional_path(name: str) -> Path | None:
     value = _env(name, "")
     return Path(value).expanduser() if value else None
+
+
+def _deployment(data_dir: Path) -> dict[str, str | None]:
+    """Where the tables live and what runs the steps: ``GMGBD_STORE`` and ``GMGBD_EXECUTOR`` with their
+    services (docs/deployment.md). The defaults are the single machine: a DuckDB file, the multiprocess executor."""
+    store = _env("GMGBD_STORE", "duckdb")
+    if store not in STORES:
+        raise ValueError(f"GMGBD_STORE must be one of {STORES}, not {store!r}")
+    executor = _env("GMGBD_EXECUTOR", "multiprocess")
+    if executor not in EXECUTORS:
+        raise ValueError(f"GMGBD_EXECUTOR must be one of {EXECUTORS}, not {executor!r}")
+    broker = _env("GMGBD_CELERY_BROKER", "")
+    if executor == "celery" and not broker:
+        raise ValueError("GMGBD_EXECUTOR=celery needs GMGBD_CELERY_BROKER (e.g. redis://host:6379/0)")
+    rate_limit_url = _env("GMGBD_RATE_LIMIT_URL", "") or None
+    if rate_limit_url and not rate_limit_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"GMGBD_RATE_LIMIT_URL must be a redis:// URL, not {rate_limit_url!r}")
+    return {
+        "store": store,
+        "ducklake_catalog": _env("GMGBD_DUCKLAKE_CATALOG", str(data_dir / "lake" / "catalog.ducklake")),
+        "ducklake_data_path": _env("GMGBD_DUCKLAKE_DATA_PATH", str(data_dir / "lake" / "files")),
+        "executor": executor,
+        "celery_broker": broker,
+        "celery_backend": _env("GMGBD_CELERY_BACKEND", broker),
+        "rate_limit_url": rate_limit_url,
+    }
 
 
 def _weather_source(value: str) -> str:

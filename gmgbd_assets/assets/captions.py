@@ -11,7 +11,7 @@ from PIL import Image
 from gmgbd_assets.assets.images import IMAGES
 from gmgbd_assets.caption_cache import CachedCaption, CaptionCache
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
-from gmgbd_assets.partitions import dated_table_asset
+from gmgbd_assets.partitions import GPU_QUEUE, dated_table_asset
 from gmgbd_assets.resources.captioner import Captioner, CaptionerResource
 from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.photos import sha256_file
@@ -53,7 +53,9 @@ CAPTIONS = TableSpec(
 )
 
 
-@dated_table_asset(CAPTIONS, group_name="media", deps=["images"], pool="captioning", kinds=("duckdb", "pytorch"))
+@dated_table_asset(
+    CAPTIONS, group_name="media", deps=["images"], pool="captioning", kinds=("duckdb", "pytorch"), queue=GPU_QUEUE
+)
 def captions(
     context: dg.AssetExecutionContext, store: DuckDBStore, captioner: CaptionerResource
 ) -> dg.MaterializeResult:

@@ -11,19 +11,22 @@ process holds the lock, so two runs writing different dates at the same time bot
 
 from __future__ import annotations
 
+import fcntl
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
 import polars as pl
 
 LOCK_WAIT_S = 300.0
+T = TypeVar("T")
 
 # Every observation table is keyed by the observation's UUID: the one identity the API (``uuid``) and the
 # open-data export (which has no integer id) share. ``observation_id`` is an attribute, NULL from the export.
@@ -190,7 +193,113 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text or "conflicting" in text or "being used by another process" in text
 
 
-class DuckDBStore(dg.ConfigurableResource):
+class TableStore(dg.ConfigurableResource):
+    """What every asset, check and cache reads and writes through: short-lived connections on which the tables
+    are the default catalog, window replaces, typed reads. ``DuckDBStore`` (one file, the default) and
+    ``DuckLakeStore`` (``resources/ducklake_store.py``, several machines) differ only in ``connect`` and in how
+    writers of one table are kept apart (``writing``)."""
+
+    @property
+    def enforces_keys(self) -> bool:
+        """Whether tables may declare PRIMARY KEY (DuckLake has no keys: a cache then relies on ``MERGE INTO``)."""
+        return True
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    @contextmanager
+    def writing(self, *tables: str) -> Iterator[None]:
+        """Held around a write of ``tables``: one writer of a table at a time, in every process of the
+        deployment. The DuckDB file's own lock already allows one writing process, so here it does nothing."""
+        yield
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """A lock named ``name`` that every process writing this store shares (e.g. "look up, else request and
+        store" of a cache), held until the block ends."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def retrying(self, write: Callable[[], T]) -> T:
+        """Run ``write`` (which opens its own connection) again when it lost a conflict with another writer."""
+        return write()
+
+    def ensure_table(self, spec: TableSpec) -> None:
+        with self.writing(spec.name), self.connect() as con:
+            _create_or_extend(con, spec)
+
+    @contextmanager
+    def transaction(self, *specs: TableSpec) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction (tables of ``specs`` created first); rolled back on error.
+        Holds ``writing`` for every table of ``specs``."""
+        with self.writing(*(spec.name for spec in specs)), self.connect() as con:
+            for spec in specs:
+                _create_or_extend(con, spec)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def replace_window(self, spec: TableSpec, frame: pl.DataFrame, start: date, end: date) -> int:
+        """Replace the rows with ``start <= sighting_date < end`` by ``frame``, atomically. Returns row count."""
+        frame = frame.select(spec.column_names).cast(spec.polars_schema())
+        outside = frame.filter((pl.col("sighting_date") < start) | (pl.col("sighting_date") >= end))
+        if outside.height:
+            raise ValueError(
+                f"{spec.name}: {outside.height} rows fall outside the partition window {start}..{end}"
+            )
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        arrow = frame.to_arrow()
+
+        def write() -> None:
+            with self.transaction(spec) as con:
+                # The registration dies with the short-lived connection.
+                con.register("incoming", arrow)
+                con.execute(
+                    f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end]
+                )
+                con.execute(f'INSERT INTO "{spec.name}" ({cols}) SELECT {cols} FROM incoming')
+
+        self.retrying(write)
+        return frame.height
+
+    def table_exists(self, table: str) -> bool:
+        found = self.query(
+            "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ? AND database_name = current_database()",
+            [table],
+        )
+        return bool(found["n"][0])
+
+    def read_window(self, spec: TableSpec, start: date, end: date) -> pl.DataFrame:
+        """The rows of ``start <= sighting_date < end``, typed as declared; empty if never written."""
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        order = KEY if KEY in spec.column_names else spec.column_names[0]
+        with self.writing(spec.name), self.connect() as con:
+            _create_or_extend(con, spec)
+            arrow = con.sql(
+                f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
+                f'ORDER BY sighting_date, "{order}"',
+                params=[start, end],
+            ).to_arrow_table()
+        return pl.DataFrame(pl.from_arrow(arrow)).cast(spec.polars_schema())
+
+    def upgrades(self) -> pl.DataFrame:
+        """The rows earlier upgrades removed, by table and date (empty when none): dates to re-materialize."""
+        if not self.table_exists(UPGRADES_TABLE):
+            return pl.DataFrame(schema={"table_name": pl.String, "sighting_date": pl.Date, "rows_removed": pl.Int64})
+        return self.query(f"SELECT table_name, sighting_date, rows_removed FROM {UPGRADES_TABLE} ORDER BY ALL")
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
+        with self.connect(read_only=True) as con:
+            return pl.DataFrame(pl.from_arrow(con.sql(sql, params=list(params) or None).to_arrow_table()))
+
+
+class DuckDBStore(TableStore):
     """The project's DuckDB file. ``path`` comes from ``GMGBD_DUCKDB_PATH``."""
 
     path: str
@@ -218,63 +327,20 @@ class DuckDBStore(dg.ConfigurableResource):
         finally:
             con.close()
 
-    def ensure_table(self, spec: TableSpec) -> None:
-        with self.connect() as con:
-            _create_or_extend(con, spec)
-
     @contextmanager
-    def transaction(self, *specs: TableSpec) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction (tables of ``specs`` created first); rolled back on error."""
-        with self.connect() as con:
-            for spec in specs:
-                _create_or_extend(con, spec)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+    def lock(self, name: str) -> Iterator[None]:
+        with file_lock(Path(f"{self.path}.{name}.lock")):
+            yield
 
-    def replace_window(self, spec: TableSpec, frame: pl.DataFrame, start: date, end: date) -> int:
-        """Replace the rows with ``start <= sighting_date < end`` by ``frame``, atomically. Returns row count."""
-        frame = frame.select(spec.column_names).cast(spec.polars_schema())
-        outside = frame.filter((pl.col("sighting_date") < start) | (pl.col("sighting_date") >= end))
-        if outside.height:
-            raise ValueError(
-                f"{spec.name}: {outside.height} rows fall outside the partition window {start}..{end}"
-            )
-        cols = ", ".join(f'"{c}"' for c in spec.column_names)
-        with self.transaction(spec) as con:
-            # The registration dies with the short-lived connection.
-            con.register("incoming", frame.to_arrow())
-            con.execute(f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end])
-            con.execute(f'INSERT INTO "{spec.name}" ({cols}) SELECT {cols} FROM incoming')
-        return frame.height
 
-    def table_exists(self, table: str) -> bool:
-        found = self.query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?", [table])
-        return bool(found["n"][0])
-
-    def read_window(self, spec: TableSpec, start: date, end: date) -> pl.DataFrame:
-        """The rows of ``start <= sighting_date < end``, typed as declared; empty if never written."""
-        cols = ", ".join(f'"{c}"' for c in spec.column_names)
-        order = KEY if KEY in spec.column_names else spec.column_names[0]
-        with self.connect() as con:
-            _create_or_extend(con, spec)
-            arrow = con.sql(
-                f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
-                f'ORDER BY sighting_date, "{order}"',
-                params=[start, end],
-            ).to_arrow_table()
-        return pl.DataFrame(pl.from_arrow(arrow)).cast(spec.polars_schema())
-
-    def upgrades(self) -> pl.DataFrame:
-        """The rows earlier upgrades removed, by table and date (empty when none): dates to re-materialize."""
-        if not self.table_exists(UPGRADES_TABLE):
-            return pl.DataFrame(schema={"table_name": pl.String, "sighting_date": pl.Date, "rows_removed": pl.Int64})
-        return self.query(f"SELECT table_name, sighting_date, rows_removed FROM {UPGRADES_TABLE} ORDER BY ALL")
-
-    def query(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
-        with self.connect(read_only=True) as con:
-            return pl.DataFrame(pl.from_arrow(con.sql(sql, params=list(params) or None).to_arrow_table()))
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``: every process of this machine queues for it, and a killed process
+    never leaves it held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pyarrow as pa
 
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.duckdb_store import TableStore
 from gmgbd_assets.resources.http import ServiceHttp, ServiceResponseError
 from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE, GeoAddress
 
@@ -27,9 +27,13 @@ LOCALITY_KEYS = ("city", "town", "village", "hamlet", "municipality", "county")
 STATE_KEYS = ("state", "region", "province", "state_district", "county")
 
 CACHE_TABLE = "nominatim_cache"
-_CACHE_DDL = f"""CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (
-  lat_key DOUBLE NOT NULL, lon_key DOUBLE NOT NULL, server VARCHAR NOT NULL, response_json VARCHAR NOT NULL,
-  fetched_at TIMESTAMP NOT NULL, PRIMARY KEY (lat_key, lon_key, server))"""
+_CACHE_COLUMNS = """lat_key DOUBLE NOT NULL, lon_key DOUBLE NOT NULL, server VARCHAR NOT NULL,
+  response_json VARCHAR NOT NULL, fetched_at TIMESTAMP NOT NULL"""
+
+
+def _cache_ddl(store: TableStore) -> str:
+    key = ", PRIMARY KEY (lat_key, lon_key, server)" if store.enforces_keys else ""
+    return f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (\n  {_CACHE_COLUMNS}{key})"
 
 
 def parse_reverse(payload: Any) -> GeoAddress:
@@ -90,7 +94,7 @@ class NominatimClient:
         http: ServiceHttp,
         base_url: str,
         contact: str | None,
-        store: DuckDBStore,
+        store: TableStore,
         cache_decimals: int = 3,
     ) -> None:
         self.http = http
@@ -139,8 +143,8 @@ class NominatimClient:
         wanted = list(dict.fromkeys(keys))
         cached: dict[tuple[float, float], str] = {}
         if wanted:
-            with self.store.connect() as con:
-                con.execute(_CACHE_DDL)
+            with self.store.writing(CACHE_TABLE), self.store.connect() as con:
+                con.execute(_cache_ddl(self.store))
                 # Join against just this batch's cells: the cache may hold millions of rows.
                 con.register(
                     "wanted", pa.table({"lat_key": [k[0] for k in wanted], "lon_key": [k[1] for k in wanted]})
@@ -158,12 +162,21 @@ class NominatimClient:
             body = self._fetch(*key)
             cached[key] = body
             # Write each answer as it arrives: an interrupted run keeps everything it already paid for.
-            with self.store.connect() as con:
-                con.execute(_CACHE_DDL)
-                con.execute(
-                    f"INSERT OR REPLACE INTO {CACHE_TABLE} VALUES (?, ?, ?, ?, ?)",
-                    [key[0], key[1], self.server, body, datetime.now(UTC).replace(tzinfo=None)],
-                )
+            self.store.retrying(lambda key=key, body=body: self._remember(key, body))
             if log and self.requests % 100 == 0:
                 log(f"nominatim: {self.requests} requests, {self.cache_hits} cache hits")
         return [parse_reverse(json.loads(cached[k])) for k in keys]
+
+    def _remember(self, key: tuple[float, float], body: str) -> None:
+        with self.store.writing(CACHE_TABLE), self.store.connect() as con:
+            con.execute(_cache_ddl(self.store))
+            # MERGE, not INSERT OR REPLACE: a DuckLake table has no key to replace on.
+            con.execute(
+                f"MERGE INTO {CACHE_TABLE} c USING (SELECT ? AS lat_key, ? AS lon_key, ? AS server, "
+                "? AS response_json, ? AS fetched_at) f "
+                "ON c.lat_key = f.lat_key AND c.lon_key = f.lon_key AND c.server = f.server "
+                "WHEN MATCHED THEN UPDATE SET response_json = f.response_json, fetched_at = f.fetched_at "
+                "WHEN NOT MATCHED THEN INSERT (lat_key, lon_key, server, response_json, fetched_at) "
+                "VALUES (f.lat_key, f.lon_key, f.server, f.response_json, f.fetched_at)",
+                [key[0], key[1], self.server, body, datetime.now(UTC).replace(tzinfo=None)],
+            )

@@ -2,8 +2,8 @@
 
 A service's limits are a list of ``Rate``s (iNaturalist 1/s and 9,000/day; Open-Meteo 599/min, 4,999/h and
 9,999/day of weighted calls) counted in one bucket. Every client of the service in a process shares it, and with
-a file bucket so does every process on the machine. ``RequestBudget.acquire(weight)`` blocks until the weight
-fits every rate.
+a file bucket so does every process on the machine, with a Redis bucket every machine of a deployment.
+``RequestBudget.acquire(weight)`` blocks until the weight fits every rate.
 
 pyrate-limiter's ``Limiter`` sleeps with ``time.sleep`` and stamps items with its own clock, which would rule out
 the virtual clocks of the tests and benchmarks. So ``RequestBudget`` drives the bucket itself (``put``,
@@ -20,7 +20,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from pyrate_limiter import AbstractBucket, Duration, InMemoryBucket, Rate, RateItem, SQLiteBucket, WallClock
+from pyrate_limiter import (
+    AbstractBucket,
+    Duration,
+    InMemoryBucket,
+    Rate,
+    RateItem,
+    RedisBucket,
+    SQLiteBucket,
+    WallClock,
+)
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Clock(Protocol):
@@ -77,17 +88,22 @@ def window_rates(windows: Iterable[tuple[float, float]]) -> list[Rate]:
     return rates
 
 
-def make_bucket(rates: Sequence[Rate], shared_file: Path | None = None) -> AbstractBucket:
+def make_bucket(rates: Sequence[Rate], shared: str | None = None, name: str = "service") -> AbstractBucket:
     """The bucket a service's rates are counted in, chosen in one place.
 
-    Without ``shared_file``: in memory, this process only. With it: an SQLite file behind a file lock, shared
-    by every process on this machine (``$GMGBD_DATA_DIR/.ratelimits/<service>.sqlite``); the lock is an
-    ``flock``, so a killed run never leaves it held. The distributed deployment is the next step: return
-    pyrate-limiter's ``RedisBucket`` or ``PostgresBucket`` here (same rates, stamped with wall-clock time as
-    the file bucket is) and every machine shares one budget; nothing else changes.
+    Without ``shared``: in memory, this process only. A ``redis://`` URL (``GMGBD_RATE_LIMIT_URL``, the distributed
+    deployment): pyrate-limiter's ``RedisBucket`` under the key ``gmgbd:ratelimit:<name>``, one budget for every
+    process on every machine; its Lua script checks and takes a slot atomically. Otherwise a directory: an SQLite
+    file ``<shared>/<name>.sqlite`` behind a file lock, shared by every process on this machine; the lock is an
+    ``flock``, so a killed run never leaves it held. Both are stamped with wall-clock time.
     """
-    if shared_file is None:
+    if shared is None:
         return InMemoryBucket(list(rates))
+    if shared.startswith(REDIS_SCHEMES):
+        import redis  # the [distributed] extra
+
+        return RedisBucket.init(list(rates), redis.Redis.from_url(shared), f"gmgbd:ratelimit:{name}")
+    shared_file = Path(shared) / f"{name}.sqlite"
     shared_file.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteBucket.init_from_file(list(rates), db_path=str(shared_file), use_file_lock=True)
 
@@ -154,15 +170,15 @@ _shared: dict[tuple[int, str, int, tuple[tuple[int, int], ...]], RequestBudget] 
 def shared_budget(name: str, rates: Sequence[Rate], clock: Clock, shared_dir: str | None = None) -> RequestBudget:
     """The budget every client of service ``name`` in this process shares (per clock and rates).
 
-    With ``shared_dir`` and the system clock, the bucket is the file ``<shared_dir>/<name>.sqlite`` that every
-    process on the machine shares; a virtual clock's time means nothing to another process, so it stays here.
+    With ``shared_dir`` (a directory, or a Redis URL) and the system clock, the bucket is the one ``make_bucket``
+    shares between processes; a virtual clock's time means nothing to another process, so it stays here.
     """
     # The pid is part of the key: a forked child must open its own SQLite connection, never reuse its parent's.
     key = (os.getpid(), name, id(clock), tuple((rate.limit, rate.interval) for rate in rates))
     with _shared_lock:
         if key not in _shared:
             if shared_dir and rates and isinstance(clock, SystemClock):
-                bucket = make_bucket(rates, Path(shared_dir) / f"{name}.sqlite")
+                bucket = make_bucket(rates, shared_dir, name)
                 _shared[key] = RequestBudget(name, rates, clock, bucket, WallClock().now)
             else:
                 _shared[key] = RequestBudget(name, rates, clock)

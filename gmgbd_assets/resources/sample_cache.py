@@ -1,25 +1,24 @@
-"""The combined Earth Engine answer of a chunk, kept in DuckDB for the rest of the run.
+"""The combined Earth Engine answer of a chunk, kept in the store for the rest of the run.
 
 ``ndvi``, ``water_distance`` and ``covariates`` each need the same date's points sampled; Earth Engine answers
 all three in one request per chunk (``earth_engine_layers.point_layers_expression``). Whichever asset samples a
 chunk first stores the JSON answer here, keyed by the run and the chunk (``EarthEngineClient.chunk_key``: date,
-parameters, observation ids and coordinates); the others read it. A file lock next to the DuckDB file is held
-around "look up, else request and store", so steps running at once in separate processes (multiprocess
-executor) still send one request per chunk. Another run samples afresh (a refill run must see newly published
-composites); rows of other runs are dropped when a date is stored again.
+parameters, observation ids and coordinates); the others read it. The store's lock (a file lock next to the
+DuckDB file, an advisory lock in a lake's Postgres catalog) is held around "look up, else request and store", so
+steps running at once in separate processes or machines still send one request per chunk. Another run samples
+afresh (a refill run must see newly published composites); rows of other runs are dropped when a date is stored
+again.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import Column, TableSpec, TableStore
 
 EARTH_ENGINE_SAMPLES = TableSpec(
     name="earth_engine_samples",
@@ -36,7 +35,7 @@ EARTH_ENGINE_SAMPLES = TableSpec(
 class StoredSampleCache:
     """``SampleCache`` over the project's DuckDB file, scoped to one run."""
 
-    def __init__(self, store: DuckDBStore, run_id: str) -> None:
+    def __init__(self, store: TableStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
 
@@ -58,11 +57,6 @@ class StoredSampleCache:
 
     @contextmanager
     def lock(self, key: str) -> Iterator[None]:
-        path = Path(self.store.path + ".earth-engine.lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        # One lock for every chunk: the store's, so steps on other machines of a deployment queue for it too.
+        with self.store.lock("earth-engine"):
+            yield
