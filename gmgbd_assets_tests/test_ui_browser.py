@@ -41,8 +41,8 @@ pytestmark = pytest.mark.e2e
 
 # What the UI must show. The asset graph of the finished project: one constant to edit if assets change.
 EXPECTED_ASSETS = (
-    "raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "covariates", "gmgbd",
-    "splits",
+    "raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "covariates", "taxonomy",
+    "gmgbd", "splits", "croissant", "open_data_snapshot",
 )
 # (asset, reason code): a missing_values check that fails on the sample, and a reason its table must show
 # (the open-ocean point at -35, -20 has no address).
@@ -63,7 +63,7 @@ CHROMIUM_FLAGS = (
     "--disable-component-update", "--disable-sync", "--disable-quic",
 )
 VIEWPORT = {"width": 1600, "height": 1000}
-GRAPH_VIEWPORT = {"width": 2400, "height": 2100}  # fourteen assets in five groups, with their status rows legible
+GRAPH_VIEWPORT = {"width": 2400, "height": 2100}  # every asset in its group, with their status rows legible
 SERVER_START_S = 90
 BACKFILL_S = 150
 UI_TIMEOUT_MS = 30_000
@@ -304,7 +304,7 @@ def test_ui_in_a_real_browser(dagster_ui: Dagster, page) -> None:
     page.get_by_text("[Show Markdown]").first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_text(reason, exact=True).first.wait_for(state="visible")
-    assert "first observation ids" in dialog.inner_text()
+    assert "first observation uuids" in dialog.inner_text()
     dialog.get_by_role("button", name="Close").wait_for(state="visible")
     page.wait_for_timeout(500)  # the dialog fades in; only the screenshot needs that
     _screenshot(page, "missing-values-check.png")
