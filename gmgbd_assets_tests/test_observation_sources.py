@@ -17,14 +17,16 @@ from gmgbd_assets.settings import Settings
 from .conftest import materialize_range
 
 START, END = "2024-06-01", "2024-06-02"
-PIPELINE = ["raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "gmgbd"]
+PIPELINE = ["raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "taxonomy",
+            "gmgbd"]
 # What differs by source, and why:
 # - observation_id: the export has no integer id (NULL);
 # - observation_url: built from the uuid for the export (iNaturalist serves /observations/<uuid>), from the id
 #   by the API sample;
 # - coordinates_obscured: the export does not say (NULL);
 # - photo_attribution: the export's is written as iNaturalist's API writes it, the sample's was invented;
-# - observation_source: which source; built_at: when.
+# - observation_source: which source; built_at: when;
+# - taxonomy_snapshot: the API's lookup month, or the export's date (its own taxa file gives the lineage).
 DIFFERS = (
     "observation_id",
     "observation_url",
@@ -32,6 +34,7 @@ DIFFERS = (
     "photo_attribution",
     "observation_source",
     "built_at",
+    "taxonomy_snapshot",
 )
 
 
@@ -112,6 +115,16 @@ def test_the_raw_metadata_names_the_snapshot_and_counts_each_date(built) -> None
     assert meta["snapshot_date"].value == "2024-07-01"
     per_date = meta["per_date"].value
     assert set(per_date) == {START, END} and all(d["rows"] == d["available"] for d in per_date.values())
+
+
+def test_export_records_take_their_lineage_from_the_export_without_a_request(built) -> None:
+    open_store, result = built["open_data"]
+    meta = result.asset_materializations_for_node("taxonomy")[0].metadata
+    assert meta["requests"].value == 0 and meta["source"].value == "emulated:inaturalist-open-data:20240701"
+    stamps = open_store.query("SELECT DISTINCT taxonomy_snapshot, taxonomy_source FROM taxonomy").rows()
+    assert stamps == [("2024-07-01", "emulated:inaturalist-open-data:20240701")]
+    api_meta = built["api"][1].asset_materializations_for_node("taxonomy")[0].metadata
+    assert api_meta["requests"].value > 0
 
 
 def test_the_source_is_chosen_in_definitions(offline_env: Settings) -> None:

@@ -11,6 +11,7 @@ from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.inaturalist import INaturalistResource
+from gmgbd_assets.resources.observation_source import ObservationSource
 from gmgbd_assets.taxonomy import (
     MAIN_RANKS,
     NO_TAXON_ID,
@@ -72,7 +73,10 @@ TAXONOMY = TableSpec(
 
 @dated_table_asset(TAXONOMY, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="inaturalist")
 def taxonomy(
-    context: dg.AssetExecutionContext, store: DuckDBStore, inaturalist: INaturalistResource
+    context: dg.AssetExecutionContext,
+    store: DuckDBStore,
+    inaturalist: INaturalistResource,
+    observation_source: ObservationSource,
 ) -> dg.MaterializeResult:
     """The taxonomic lineage of each identification: kingdom, phylum, class, order, family, genus and species,
     with each one's iNaturalist taxon id, so records can be grouped, filtered or scored at any rank and linked
@@ -82,20 +86,25 @@ def taxonomy(
     genus has no species, and some lineages skip a rank. A subspecies or variety maps its species ancestor. The
     lineage is iNaturalist's taxonomy as read at ``taxonomy_snapshot`` (taxa are renamed and moved over time):
     each taxon is looked up once per snapshot, thirty ids per request to ``/v1/taxa``, and cached in
-    ``taxa_cache``. A record whose taxon or an ancestor is unknown to the source keeps a reason code.
+    ``taxa_cache``. A record whose taxon or an ancestor is unknown to the source keeps a reason code. Records
+    from the open-data export take the lineages of the export's own ``taxa`` file (no request), and
+    ``taxonomy_snapshot`` is then the export's date.
     """
     client = inaturalist.client(log=context.log.warning)
-    snapshot = inaturalist.snapshot
+    export = observation_source.taxa()
+    taxa_source = export or client
+    snapshot = export.snapshot if export else inaturalist.snapshot
+    label = observation_source.provenance(export.source) if export else inaturalist.source
     totals: Counter[str] = Counter()
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
         wanted = {r["taxon_id"] for r in usable}
         wanted |= {a for r in usable for a in parse_ancestor_ids(r.get("taxon_ancestor_ids")) or ()}
-        resolved = resolve(store, client, inaturalist.source, snapshot, wanted)
+        resolved = resolve(store, taxa_source, label, snapshot, wanted)
         totals.update(requests=resolved.requests, cache_hits=resolved.cache_hits, fetched=resolved.fetched)
         stamp = {
             "taxonomy_snapshot": snapshot,
-            "taxonomy_source": inaturalist.source,
+            "taxonomy_source": label,
             "looked_up_at": datetime.now(UTC).replace(tzinfo=None),
         }
         rows = {
@@ -115,5 +124,5 @@ def taxonomy(
         taxa_fetched=totals["fetched"],
         cache_hits=totals["cache_hits"],
         taxonomy_snapshot=snapshot,
-        source=inaturalist.source,
+        source=label,
     )

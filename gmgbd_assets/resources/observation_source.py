@@ -18,6 +18,7 @@ import dagster as dg
 
 from gmgbd_assets.open_data import (
     ExportObservation,
+    ExportTaxa,
     SnapshotInfo,
     available_on,
     locate_export,
@@ -63,6 +64,10 @@ class ObservationSource(dg.ConfigurableResource):
     def reader(self, log: Callable[[str], None] | None = None) -> AbstractContextManager[DayReader]:
         """The source opened for one run (closed, with its connections, when the block ends)."""
         raise NotImplementedError
+
+    def taxa(self) -> ExportTaxa | None:
+        """The lineages that come with the records, when the source ships them; None: ask iNaturalist's taxa API."""
+        return None
 
 
 class ApiObservationSource(ObservationSource):
@@ -123,6 +128,12 @@ class OpenDataObservationSource(ObservationSource):
         """The staged snapshot: staged now if there is none, or if the export changed since (or ``force``)."""
         files = locate_export(self.export_dir)
         return stage_snapshot(files, Path(self.staging_dir), self.taxonomy_archive, force=force)
+
+    def taxa(self) -> ExportTaxa | None:
+        """The export's own ``taxa`` file, so lineages match the snapshot the records come from. A tar bundle's
+        is not read in place (``ExportTaxa`` reads loose files): its lineages come from the API."""
+        files = locate_export(self.export_dir)
+        return None if files.bundle is not None else ExportTaxa.of(files)
 
     @contextmanager
     def reader(self, log: Callable[[str], None] | None = None) -> Iterator[DayReader]:
