@@ -168,7 +168,7 @@ def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_def
     gaps = rows.filter(pl.any_horizontal([pl.col(c.name).is_null() for c in COVARIATES]))
     assert gaps["missing_reason"].null_count() == 0
 
-    assert materialize_range(offline_defs, ["images", "captions", "geocodes", "weather", "gmgbd"],
+    assert materialize_range(offline_defs, ["images", "captions", "geocodes", "weather", "taxonomy", "gmgbd"],
                              "2024-06-01", "2024-06-07").success
     names = GMGBD.column_names
     assert names[: len(REFERENCE_COLUMNS)] == list(REFERENCE_COLUMNS)

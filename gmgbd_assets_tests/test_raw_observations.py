@@ -76,9 +76,9 @@ def test_a_failing_service_fails_the_run_and_stores_nothing(offline_env, monkeyp
 
 
 def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfills(offline_defs):
-    # The dataset card describes the whole table, and the open-data snapshot is staged whole once, so neither is
-    # partitioned (see assets/dataset_card.py, assets/open_data_snapshot.py).
-    whole_table = {dg.AssetKey("dataset_card"), dg.AssetKey("open_data_snapshot")}
+    # The dataset card and the Croissant file describe the whole table, and the open-data snapshot is staged whole
+    # once, so none of them is partitioned (see assets/dataset_card.py, croissant.py, open_data_snapshot.py).
+    whole_table = {dg.AssetKey("dataset_card"), dg.AssetKey("croissant"), dg.AssetKey("open_data_snapshot")}
     graph = offline_defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
