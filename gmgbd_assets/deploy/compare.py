@@ -10,7 +10,8 @@ built (timestamps) and where the folders are (their absolute paths); nothing els
   timestamps masked; not the tar headers (mtimes);
 - ``.csv``, ``.json``, ``.md`` and other text: the text with timestamps (``2026-12-02 01:28``,
   ``2026-12-02T01:28:04.85``) and the folders' paths masked; in the dataset card the summary row of a TIMESTAMP
-  column (its range and count of distinct build times) is masked whole;
+  column (its range and count of distinct build times) is masked whole; in ``croissant.json`` each file's sha256
+  and size are masked, because the files they describe hold build timestamps (each file is compared itself);
 - anything else (the card's PNG plots): the bytes.
 Exit status 0 when nothing differs; otherwise each difference is printed.
 """
@@ -27,11 +28,14 @@ import pyarrow.parquet as pq
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 _TIMESTAMP_ROW = re.compile(r"^\|[^\n]*\| TIMESTAMP \|[^\n]*$", re.MULTILINE)
+_FILE_DIGEST = re.compile(r'"(sha256|contentSize)": "[^"]*"')
 TEXT_SUFFIXES = {".csv", ".json", ".md", ".txt", ".yaml", ".jsonl"}
 
 
 def _masked(path: Path, root: Path) -> str:
     text = path.read_text(errors="replace").replace(str(root.resolve()), "<root>").replace(str(root), "<root>")
+    if path.name == "croissant.json":
+        text = _FILE_DIGEST.sub(r'"\1": "<of the file>"', text)
     return _TIMESTAMP.sub("<timestamp>", _TIMESTAMP_ROW.sub("<timestamp column>", text))
 
 
