@@ -8,13 +8,13 @@ writes it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gmgbd_assets.earth_engine_layers import COVARIATE_BY_NAME, DEM, DEM_NOTICE, Covariate
 from gmgbd_assets.resources.duckdb_store import Column
+from gmgbd_assets.resources.photos import sha256_file
 
 CROISSANT_FILE = "croissant.json"
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
@@ -131,18 +131,10 @@ class Facts:
     last_date: str | None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export_files(root: Path, patterns: Iterable[str]) -> list[ExportFile]:
     """Every file under ``root`` matching one of ``patterns``, in path order, with its checksum and size."""
     paths = sorted({p for pattern in patterns for p in root.glob(pattern) if p.is_file()})
-    return [ExportFile(p.relative_to(root).as_posix(), sha256_of(p), p.stat().st_size) for p in paths]
+    return [ExportFile(p.relative_to(root).as_posix(), sha256_file(p), p.stat().st_size) for p in paths]
 
 
 def _encoding(path: str) -> str:

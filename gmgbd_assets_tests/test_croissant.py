@@ -19,9 +19,10 @@ import pytest
 
 from gmgbd_assets.assets.croissant import tables
 from gmgbd_assets.assets.exports import CSV_SPEC, EXPORT_SPEC
-from gmgbd_assets.croissant import CONFORMS_TO, DATA_TYPES, sha256_of
+from gmgbd_assets.croissant import CONFORMS_TO, DATA_TYPES
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.earth_engine_layers import COVARIATES
+from gmgbd_assets.resources.photos import sha256_file
 from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import build_complete, offline_settings
@@ -151,7 +152,7 @@ def test_every_export_file_is_listed_with_its_true_checksum(built):
     }
     assert on_disk and on_disk <= set(objects)
     for url, entry in objects.items():
-        assert entry["sha256"] == sha256_of(root / url), url
+        assert entry["sha256"] == sha256_file(root / url), url
         assert entry["contentSize"] == f"{(root / url).stat().st_size} B"
     photos = next(d for d in built.doc["distribution"] if d["@id"] == "photos")
     assert len(list(root.glob(photos["includes"]))) == len(list(root.glob("csv/*/images/*"))) > 100
