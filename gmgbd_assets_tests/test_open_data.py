@@ -190,6 +190,20 @@ def test_the_url_keeps_the_extension_case(tmp_path: Path) -> None:
         od.observations_on(info, DAY, photo_size="huge")
 
 
+def test_uncommon_extension_and_licence_spellings_are_kept_as_written(tmp_path: Path) -> None:
+    """The first photo is chosen on codes for the usual spellings; any other spelling still comes through whole."""
+    photos = [photo(1, 1, extension="Jpeg", license="CC-BY-SA"), photo(1, 9, extension="jpg", position="1"),
+              photo(2, 2, extension="webp", license="cc-by-nc"), photo(2, 1, extension="png", position="3"),
+              photo(3, 3, license="")]
+    records = by_uuid(stage(tmp_path, write_export(export_dir(tmp_path), [obs(1), obs(2), obs(3)], photos)))
+    assert (records[uuid(1)].photo_id, records[uuid(1)].photo_url) == (1, f"{od.PHOTO_HOST}/photos/1/large.Jpeg")
+    assert records[uuid(1)].photo_license == "cc-by-sa"
+    assert (records[uuid(2)].photo_id, records[uuid(2)].photo_url) == (2, f"{od.PHOTO_HOST}/photos/2/large.webp")
+    assert records[uuid(2)].photo_license == "cc-by-nc"
+    assert records[uuid(3)].photo_license is None
+    assert records[uuid(3)].photo_attribution == "(c) birder, all rights reserved"
+
+
 @pytest.mark.parametrize(("export", "code", "attribution"), [
     ("CC0", "cc0", "no rights reserved"),
     ("CC-BY", "cc-by", "(c) birder, some rights reserved (CC BY)"),
@@ -451,11 +465,34 @@ def test_the_benchmark_prints_its_line_and_writes_its_section(tmp_path: Path) ->
     assert "<!-- benchmark:open_data:start -->" in section and "python -m benchmarks.open_data --rows 20000" in section
 
 
-def test_observations_on_reads_a_parquet_sorted_by_date(tmp_path: Path) -> None:
-    rows = [obs(n, observed_on=f"2024-06-{1 + n % 5:02d}") for n in range(50)]
+def test_the_staging_holds_one_folder_per_month_and_a_date_reads_only_its_own(tmp_path: Path) -> None:
+    days = ["2024-05-31", "2024-06-01", "2024-06-30", "2024-07-01", "2023-06-01"]
+    rows = [obs(n, observed_on=days[n % 5]) for n in range(50)]
     info = stage(tmp_path, write_export(export_dir(tmp_path), rows, [photo(n, n) for n in range(50)]))
-    dates = [d for (d,) in duckdb.sql(f"SELECT sighting_date FROM read_parquet('{info.parquet}')").fetchall()]
-    assert dates == sorted(dates)
+    folders = sorted(p.name for p in info.parquet.iterdir())
+    assert folders == ["sighting_month=2023-06", "sighting_month=2024-05", "sighting_month=2024-06",
+                       "sighting_month=2024-07"]
+    june = duckdb.sql(f"SELECT DISTINCT sighting_date FROM read_parquet('{info.month_files(date(2024, 6, 1))}')")
+    assert sorted(d for (d,) in june.fetchall()) == [date(2024, 6, 1), date(2024, 6, 30)]
+    for day in days:
+        records = od.observations_on(info, date.fromisoformat(day))
+        assert len(records) == 10 and {r.sighting_date for r in records} == {date.fromisoformat(day)}
+        assert od.available_on(info, date.fromisoformat(day)) == 10
+    assert od.observations_on(info, date(2024, 8, 1)) == [] and od.available_on(info, date(2024, 8, 1)) == 0
+    assert info.staged_rows == 50
+
+
+def test_an_older_single_file_staging_is_restaged(tmp_path: Path) -> None:
+    folder = write_export(export_dir(tmp_path), [obs(1)], [photo(1, 1)])
+    info = stage(tmp_path, folder)
+    old = json.loads((tmp_path / "staging" / "snapshot.json").read_text())
+    old["version"] = 2
+    (tmp_path / "staging" / "snapshot.json").write_text(json.dumps(old))
+    (tmp_path / "staging" / "observations.parquet").write_bytes(b"PAR1")
+    assert od.load_snapshot(tmp_path / "staging") is None
+    again = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging")
+    assert again.version == info.version and not (tmp_path / "staging" / "observations.parquet").exists()
+    assert [r.observation_uuid for r in od.observations_on(again, DAY)] == [uuid(1)]
 
 
 # --- the open-data bucket, emulated ---------------------------------------------------------------------------------
