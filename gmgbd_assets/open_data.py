@@ -494,50 +494,63 @@ def _raw(table: str, mapping: dict[str, str], path: Path, wanted: tuple[str, ...
 def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, Path], names: Path | None,
            staging: Path, fingerprint: list[list[str | int]]) -> SnapshotInfo:
     obs, pho, tax, who = (_columns(t, paths[t]) for t in TABLES)
-    # Two passes over observations beat materialising all of it: one counts every line by kind (and keeps the
-    # rejected lines), the other keeps only the research-grade, dated rows the staging is made of.
+    # One pass over the observations file, into compressed Parquet: a row that is not research grade costs a flag
+    # there (a table would hold every NULL column uncompressed), and reading the file a second time to count it
+    # cost a quarter of the observations' time.
+    typed_file = staging / "work" / "observations.parquet"
+    con.execute(f"""
+        COPY (
+            WITH flagged AS (
+                SELECT *, raw_quality_grade IS NOT DISTINCT FROM 'research' AS research
+                FROM {_raw("observations", obs, paths["observations"], REQUIRED["observations"])}
+            ), typed AS (
+                SELECT research,
+                    CASE WHEN research THEN TRY_CAST(raw_observation_uuid AS UUID) END AS u,
+                    CASE WHEN research THEN {_integer('raw_observer_id')} END AS observer_id,
+                    CASE WHEN research THEN TRY_CAST(raw_latitude AS DOUBLE) END AS latitude,
+                    CASE WHEN research THEN TRY_CAST(raw_longitude AS DOUBLE) END AS longitude,
+                    CASE WHEN research THEN TRY_CAST(raw_positional_accuracy AS DOUBLE) END AS positional_accuracy_m,
+                    CASE WHEN research THEN {_integer('raw_taxon_id')} END AS taxon_id,
+                    CASE WHEN research THEN TRY_CAST(raw_observed_on AS DATE) END AS sighting_date,
+                    raw_latitude, raw_longitude, raw_positional_accuracy, raw_taxon_id, raw_observation_uuid,
+                    raw_observed_on
+                FROM flagged
+            )
+            SELECT research, u, observer_id, latitude, longitude,
+                CASE
+                    WHEN NOT research THEN NULL
+                    WHEN raw_latitude IS NULL OR raw_longitude IS NULL THEN '{NO_COORDINATES}'
+                    WHEN latitude IS NULL OR longitude IS NULL OR NOT isfinite(latitude) OR NOT isfinite(longitude)
+                         OR latitude NOT BETWEEN -90 AND 90 OR longitude NOT BETWEEN -180 AND 180
+                    THEN '{INVALID_COORDINATES}'
+                END AS coord_problem,
+                CASE WHEN coord_problem IS NOT NULL THEN 'latitude=' || coalesce({_short('raw_latitude')}, 'empty')
+                     || ' longitude=' || coalesce({_short('raw_longitude')}, 'empty') END AS coord_detail,
+                positional_accuracy_m,
+                research AND raw_positional_accuracy IS NOT NULL AND positional_accuracy_m IS NULL AS bad_accuracy,
+                research AND raw_taxon_id IS NULL AS taxon_empty,
+                -- The text only where it is not an id, for the detail; an id is all the later steps need.
+                CASE WHEN research AND taxon_id IS NULL THEN raw_taxon_id END AS taxon_text, taxon_id, sighting_date,
+                CASE WHEN research AND sighting_date IS NULL THEN coalesce(raw_observation_uuid, '')
+                     || ': observed_on=' || coalesce({_short('raw_observed_on')}, 'empty') END AS undated_example
+            FROM typed
+        ) TO {_sql_str(typed_file)} (FORMAT parquet, COMPRESSION zstd)
+    """)
+    typed = f"read_parquet({_sql_str(typed_file)})"
     con.execute(f"""
         CREATE TABLE obs_counts AS
-        SELECT count(*) AS observations,
-            count(*) FILTER (WHERE research) AS research_grade,
+        SELECT count(*) AS observations, count(*) FILTER (WHERE research) AS research_grade,
             count(*) FILTER (WHERE research AND sighting_date IS NULL) AS undated,
-            list(coalesce(raw_observation_uuid, '') || ': observed_on='
-                 || coalesce({_short('raw_observed_on')}, 'empty'))
-                FILTER (WHERE research AND sighting_date IS NULL)[1:5] AS undated_examples
-        FROM (
-            SELECT raw_observation_uuid, raw_observed_on, raw_quality_grade IS NOT DISTINCT FROM 'research' AS research,
-                TRY_CAST(raw_observed_on AS DATE) AS sighting_date
-            FROM {_raw("observations", obs, paths["observations"], REQUIRED["observations"])})
+            list(undated_example) FILTER (WHERE undated_example IS NOT NULL)[1:5] AS undated_examples
+        FROM {typed}
     """)
-    raw_obs = _raw("observations", obs, paths["observations"], REQUIRED["observations"], rejects=False)
+    # Views over Parquet, not tables: held in memory uncompressed, the two made DuckDB spill to disk.
     con.execute(f"""
-        CREATE TABLE research AS
-        WITH typed AS (
-            SELECT *,
-                TRY_CAST(raw_observation_uuid AS UUID) AS u,
-                {_integer('raw_observer_id')} AS observer_id,
-                TRY_CAST(raw_latitude AS DOUBLE) AS latitude,
-                TRY_CAST(raw_longitude AS DOUBLE) AS longitude,
-                TRY_CAST(raw_positional_accuracy AS DOUBLE) AS positional_accuracy_m,
-                {_integer('raw_taxon_id')} AS taxon_id,
-                TRY_CAST(raw_observed_on AS DATE) AS sighting_date
-            FROM {raw_obs}
-            WHERE raw_quality_grade = 'research'
-        )
-        SELECT u, observer_id, latitude, longitude,
-            CASE
-                WHEN raw_latitude IS NULL OR raw_longitude IS NULL THEN '{NO_COORDINATES}'
-                WHEN latitude IS NULL OR longitude IS NULL OR NOT isfinite(latitude) OR NOT isfinite(longitude)
-                     OR latitude NOT BETWEEN -90 AND 90 OR longitude NOT BETWEEN -180 AND 180
-                THEN '{INVALID_COORDINATES}'
-            END AS coord_problem,
-            CASE WHEN coord_problem IS NOT NULL THEN 'latitude=' || coalesce({_short('raw_latitude')}, 'empty')
-                 || ' longitude=' || coalesce({_short('raw_longitude')}, 'empty') END AS coord_detail,
-            positional_accuracy_m,
-            raw_positional_accuracy IS NOT NULL AND positional_accuracy_m IS NULL AS bad_accuracy,
-            raw_taxon_id AS taxon_text, taxon_id, sighting_date
-        FROM typed
-        WHERE u IS NOT NULL AND sighting_date IS NOT NULL
+        CREATE VIEW research AS
+        SELECT u, observer_id, latitude, longitude, coord_problem, coord_detail, positional_accuracy_m,
+            bad_accuracy, taxon_empty, taxon_text, taxon_id, sighting_date
+        FROM {typed}
+        WHERE research AND u IS NOT NULL AND sighting_date IS NOT NULL
     """)
     raw_photos = _raw("photos", pho, paths["photos"], REQUIRED["photos"])
     # One pass over photos: each row finds its research-grade observation (or none, grouped under NULL), and the
@@ -545,8 +558,9 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
     # extension code and licence code are packed into one HUGEINT, so min() of it is the first photo: a scalar
     # state per observation, where arg_min of strings cost a third of the step. The IN test always hashes the
     # research uuids: a join let the planner hash the photos (it underestimates a CSV), which cost half the step.
+    photos_file = staging / "work" / "first_photo.parquet"
     con.execute(f"""
-        CREATE TABLE first_photo AS
+        COPY (
         WITH p AS (
             SELECT TRY_CAST(raw_observation_uuid AS UUID) AS u, {_integer('raw_photo_id')} AS photo_id,
                    nullif(trim(raw_extension), '') AS extension, raw_license AS license,
@@ -575,7 +589,9 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
             {_decode('(key & 255)::INTEGER', _LICENSES, 'other_license')} AS license,
             photos, unusable
         FROM firsts
+        ) TO {_sql_str(photos_file)} (FORMAT parquet, COMPRESSION zstd)
     """)
+    con.execute(f"CREATE VIEW first_photo AS SELECT * FROM read_parquet({_sql_str(photos_file)})")
     raw_taxa = _raw("taxa", tax, paths["taxa"], REQUIRED["taxa"])
     # The files join ancestry with '/'; iNaturalist's column notes say a backslash, so either is read.
     ancestry = "string_split(replace(coalesce(raw_ancestry, ''), chr(92), '/') || '/' || raw_taxon_id, '/')"
@@ -622,7 +638,7 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
             WITH joined AS (
                 SELECT r.*, p.photo_id, p.extension, p.license, p.photos, t.taxon_id AS known_taxon, t.name,
                     t.rank, t.iconic_taxon, t.ancestor_ids, c.common_name, o.login, o.name AS observer_name,
-                    CASE WHEN r.taxon_text IS NULL THEN '{NO_TAXON}'
+                    CASE WHEN r.taxon_empty THEN '{NO_TAXON}'
                          WHEN r.taxon_id IS NULL THEN '{INVALID_TAXON}'
                          WHEN t.taxon_id IS NULL THEN '{TAXON_NOT_IN_EXPORT}'
                          WHEN t.name IS NULL THEN '{NO_TAXON}'
@@ -636,7 +652,7 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
             ), explained AS (
                 SELECT *,
                     CASE WHEN taxon_problem IS NULL THEN NULL
-                         WHEN taxon_text IS NULL THEN 'taxon_id empty'
+                         WHEN taxon_empty THEN 'taxon_id empty'
                          WHEN taxon_id IS NULL THEN 'taxon_id=' || {_short('taxon_text')} || ' is not an id'
                          WHEN known_taxon IS NULL THEN 'taxon ' || taxon_id || ' is not in the taxa file'
                          WHEN name IS NULL THEN 'taxon ' || taxon_id || ' has no name'
