@@ -174,9 +174,6 @@ class SnapshotInfo:
         folder = self.parquet / f"sighting_month={day:%Y-%m}"
         return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
 
-    def all_files(self) -> str:
-        return str(self.parquet / "*" / "*.parquet")
-
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, indent=1)
 
