@@ -12,10 +12,12 @@ The pipeline here:
 1. :func:`locate_export` finds the four files (or the bundle) and the snapshot date.
 2. :func:`stage_snapshot` reads them once with DuckDB, joins each research-grade observation to its first photo
    (lowest ``position``), its observer and its taxon, and writes Parquet in one folder per sighting month, so
-   that a date reads one month. Lines DuckDB cannot split into the header's columns are counted and kept as
-   examples, values that do not parse become reason codes or counts: nothing is dropped without a number.
+   that a date reads one month, with the taxa and observers beside it in one file each. Lines DuckDB cannot
+   split into the header's columns are counted and kept as examples, values that do not parse become reason
+   codes or counts: nothing is dropped without a number.
 3. :func:`observations_on` returns one date's records as :class:`ExportObservation`, the same fields as the API
-   source's ``Observation`` plus ``observation_uuid``.
+   source's ``Observation`` plus ``observation_uuid``, with names and logins joined in from the staged taxa and
+   observers. :class:`ExportTaxa` gives the staged taxa's lineages to the ``taxonomy`` asset.
 
 What the export cannot say, and the records therefore leave NULL: the integer observation id
 (``observation_id``), whether the coordinates were obscured (``coordinates_obscured``; the export only carries
@@ -78,9 +80,14 @@ ICONIC_TAXA = {
 _ICONIC_ORDER = list(ICONIC_TAXA)
 
 _SNAPSHOT_NAME = re.compile(r"inaturalist-open-data-(\d{8})")
-# One folder per sighting month (Hive style, ``sighting_month=YYYY-MM``): a date reads one month's file, and the
-# staging never sorts the whole snapshot (sorting was a quarter of the staging time).
+# One folder per sighting month (Hive style, ``sighting_month=YYYYMM``): a date reads one month's file, and the
+# staging never sorts the whole snapshot (sorting was a quarter of the staging time). The month is an integer:
+# formatting it as text for every row cost a tenth of the step that writes the observations.
 _STAGED = "observations"
+# The taxa (with their common names) and the observers, staged once: the observations carry only their ids, since
+# writing each record's names and login into the observations cost more than half of that step.
+_STAGED_TAXA = "taxa.parquet"
+_STAGED_OBSERVERS = "observers.parquet"
 # A photo's rank is position * _PHOTO_ID_LIMIT + photo_id in one BIGINT; ids at or past the limit (2.2 trillion,
 # thousands of times today's) and positions past 4 million would not fit and count as unusable / last.
 _PHOTO_ID_LIMIT = 1 << 41
@@ -92,7 +99,7 @@ _LICENSES = ("CC0", "CC-BY", "CC-BY-NC", "CC-BY-SA", "CC-BY-ND", "CC-BY-NC-SA", 
 _OTHER = 255
 _INFO = "snapshot.json"
 # Bumped whenever the staged Parquet's columns or meaning change, so an older staging is rebuilt, not misread.
-_STAGING_VERSION = 3  # 2: taxon_ancestor_ids; 3: one folder per sighting month
+_STAGING_VERSION = 4  # 2: taxon_ancestor_ids; 3: one folder per sighting month; 4: taxa and observers apart
 
 
 class ExportFormatError(ValueError):
@@ -166,12 +173,22 @@ class SnapshotInfo:
 
     @property
     def parquet(self) -> Path:
-        """The staged observations: one ``sighting_month=YYYY-MM`` folder of Parquet files per month."""
+        """The staged observations: one ``sighting_month=YYYYMM`` folder of Parquet files per month."""
         return Path(self.staging_dir) / _STAGED
+
+    @property
+    def taxa_file(self) -> Path:
+        """The staged taxa, one row per taxon id: name, rank, iconic taxon, lineage and English common name."""
+        return Path(self.staging_dir) / _STAGED_TAXA
+
+    @property
+    def observers_file(self) -> Path:
+        """The staged observers, one row per observer id: login and name."""
+        return Path(self.staging_dir) / _STAGED_OBSERVERS
 
     def month_files(self, day: date) -> str | None:
         """The glob of ``day``'s month, for ``read_parquet``; None when the snapshot has nothing that month."""
-        folder = self.parquet / f"sighting_month={day:%Y-%m}"
+        folder = self.parquet / f"sighting_month={day:%Y%m}"
         return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
 
     def to_json(self) -> str:
@@ -580,10 +597,12 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
             FROM coded
             GROUP BY u
         )
-        -- Shifts and masks: HUGEINT division and modulo cost more than the whole aggregation.
+        -- Shifts and masks: HUGEINT division and modulo cost more than the whole aggregation. The codes stay codes
+        -- (decoded when a date is read) and a spelling of another kind is kept only where it is the one chosen.
         SELECT u, ((key >> 16) & {_PHOTO_ID_LIMIT - 1})::BIGINT AS photo_id,
-            {_decode('((key >> 8) & 255)::INTEGER', _EXTENSIONS, 'other_extension')} AS extension,
-            {_decode('(key & 255)::INTEGER', _LICENSES, 'other_license')} AS license,
+            ((key >> 8) & 255)::UTINYINT AS extension_code, (key & 255)::UTINYINT AS license_code,
+            CASE WHEN extension_code = {_OTHER} THEN other_extension END AS extension_other,
+            CASE WHEN license_code = {_OTHER} THEN other_license END AS license_other,
             photos, unusable
         FROM firsts
         ) TO {_sql_str(photos_file)} (FORMAT parquet, COMPRESSION zstd)
@@ -630,11 +649,21 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
         """)
     else:
         con.execute("CREATE TABLE common_names (taxon_id BIGINT, common_name VARCHAR)")
+    # A common name can exist for a taxon the taxa file lacks: such a row has listed = false and no name.
+    con.execute(f"""
+        COPY (
+            SELECT taxon_id, t.taxon_id IS NOT NULL AS listed, t.name, t.rank, t.iconic_taxon, t.ancestor_ids,
+                c.common_name
+            FROM taxa t FULL JOIN common_names c USING (taxon_id)
+        ) TO {_sql_str(staging / _STAGED_TAXA)} (FORMAT parquet, COMPRESSION zstd)
+    """)
+    con.execute(f"COPY (SELECT observer_id, login, name FROM observers) TO {_sql_str(staging / _STAGED_OBSERVERS)} "
+                "(FORMAT parquet, COMPRESSION zstd)")
     con.execute(f"""
         COPY (
             WITH joined AS (
-                SELECT r.*, p.photo_id, p.extension, p.license, p.photos, t.taxon_id AS known_taxon, t.name,
-                    t.rank, t.iconic_taxon, t.ancestor_ids, c.common_name, o.login, o.name AS observer_name,
+                SELECT r.*, p.photo_id, p.extension_code, p.license_code, p.extension_other, p.license_other,
+                    p.photos, t.taxon_id AS known_taxon, t.name,
                     CASE WHEN r.taxon_empty THEN '{NO_TAXON}'
                          WHEN r.taxon_id IS NULL THEN '{INVALID_TAXON}'
                          WHEN t.taxon_id IS NULL THEN '{TAXON_NOT_IN_EXPORT}'
@@ -644,8 +673,6 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
                 FROM research r
                 LEFT JOIN first_photo p ON p.u = r.u
                 LEFT JOIN taxa t ON t.taxon_id = r.taxon_id
-                LEFT JOIN common_names c ON c.taxon_id = r.taxon_id
-                LEFT JOIN observers o ON o.observer_id = r.observer_id
             ), explained AS (
                 SELECT *,
                     CASE WHEN taxon_problem IS NULL THEN NULL
@@ -661,12 +688,10 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
                     END AS photo_detail
                 FROM joined
             )
-            SELECT u AS observation_uuid, sighting_date, strftime(sighting_date, '%Y-%m') AS sighting_month,
-                latitude, longitude, positional_accuracy_m,
-                CASE WHEN taxon_problem IS NULL THEN name END AS scientific_name, common_name, taxon_id,
-                rank AS taxon_rank, iconic_taxon, CASE WHEN taxon_problem IS NULL THEN ancestor_ids END AS
-                taxon_ancestor_ids, photo_id, extension AS photo_extension, license, login AS observer,
-                observer_name,
+            SELECT u AS observation_uuid, sighting_date,
+                (year(sighting_date) * 100 + month(sighting_date))::INTEGER AS sighting_month,
+                latitude, longitude, positional_accuracy_m, taxon_id, taxon_problem IS NULL AS taxon_ok, observer_id,
+                photo_id, extension_code, license_code, extension_other, license_other,
                 -- As the API source words it: the first problem's code; one problem's text, or all as code: text.
                 coalesce(coord_problem, taxon_problem, photo_problem) AS invalid_reason,
                 CASE WHEN (coord_problem IS NOT NULL)::INT + (taxon_problem IS NOT NULL)::INT
@@ -708,7 +733,8 @@ def _summary(con: duckdb.DuckDBPyConnection, files: ExportFiles, staging: Path,
         "invalid_uuid": one("SELECT research_grade - undated - (SELECT count(*) FROM research) FROM obs_counts"),
         "duplicate_uuids": one("SELECT count(*) - count(DISTINCT u) FROM research"),
         "unparseable_positional_accuracy": one("SELECT count(*) FROM research WHERE bad_accuracy"),
-        "observer_not_in_export": one(f"SELECT count(*) FROM {staged} WHERE observer IS NULL"),
+        "observer_not_in_export": one(f"SELECT count(*) FROM {staged} s LEFT JOIN observers o USING (observer_id) "
+                                      "WHERE o.login IS NULL"),
         "photos_unusable": one("SELECT sum(unusable) FROM first_photo"),
         "photos_not_staged": one("SELECT sum(photos) FROM first_photo WHERE u IS NULL"),
         "duplicate_taxon_ids": one("SELECT sum(duplicates) FROM taxa"),
@@ -750,15 +776,24 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
     month = info.month_files(day)
     if month is None:
         return []
+    # The date's rows first, then their names: the join reads the staged taxa and observers once per date.
     query = f"""
-        SELECT observation_uuid::VARCHAR, latitude, longitude, positional_accuracy_m, scientific_name, common_name,
-               taxon_id, taxon_rank, iconic_taxon, photo_id, photo_extension, license, observer, observer_name,
-               invalid_reason, invalid_detail, taxon_ancestor_ids
-        FROM read_parquet({_sql_str(month)})
-        WHERE sighting_date = ?
-        QUALIFY row_number() OVER (PARTITION BY observation_uuid ORDER BY photo_id NULLS LAST) = 1
-        ORDER BY observation_uuid
-        {'LIMIT ' + str(int(limit)) if limit else ''}
+        WITH day AS (
+            SELECT * FROM read_parquet({_sql_str(month)})
+            WHERE sighting_date = ?
+            QUALIFY row_number() OVER (PARTITION BY observation_uuid ORDER BY photo_id NULLS LAST) = 1
+            ORDER BY observation_uuid
+            {'LIMIT ' + str(int(limit)) if limit else ''}
+        )
+        SELECT d.observation_uuid::VARCHAR, d.latitude, d.longitude, d.positional_accuracy_m,
+               CASE WHEN d.taxon_ok THEN t.name END, t.common_name, d.taxon_id, t.rank, t.iconic_taxon, d.photo_id,
+               {_decode('d.extension_code', _EXTENSIONS, 'd.extension_other')},
+               {_decode('d.license_code', _LICENSES, 'd.license_other')}, o.login, o.name, d.invalid_reason,
+               d.invalid_detail, CASE WHEN d.taxon_ok THEN t.ancestor_ids END
+        FROM day d
+        LEFT JOIN read_parquet({_sql_str(info.taxa_file)}) t ON t.taxon_id = d.taxon_id
+        LEFT JOIN read_parquet({_sql_str(info.observers_file)}) o ON o.observer_id = d.observer_id
+        ORDER BY d.observation_uuid
     """
     with duckdb.connect() as con:
         rows = con.execute(query, [day]).fetchall()
@@ -794,42 +829,35 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
 
 
 class ExportTaxa:
-    """The export's ``taxa`` file as a taxonomy source (``gmgbd_assets.taxonomy.TaxonSource``): ``ancestry`` gives
-    each taxon's lineage, so the same lineage table can be built from the export without any request.
+    """The snapshot's own ``taxa`` file as a taxonomy source (``gmgbd_assets.taxonomy.TaxonSource``): ``ancestry``
+    gives each taxon's lineage, so the same lineage table can be built from the export without any request.
 
-    Reads loose files (a bundle's taxa file once :func:`stage_snapshot` has extracted it can be passed as
-    ``taxa_file``). Each call scans the file once for the ids asked; the DuckDB cache in ``taxonomy`` keeps that
-    to once per taxon and snapshot.
+    Reads the taxa as :func:`stage_snapshot` staged them, so loose files and a tar bundle alike are read in place
+    and the lineages are those of the snapshot the records come from. Each call reads the staged file once for
+    the ids asked; the DuckDB cache in ``taxonomy`` keeps that to once per taxon and snapshot.
     """
 
-    def __init__(self, taxa_file: Path, snapshot_date: date) -> None:
-        self.taxa_file = taxa_file
-        self.mapping = _columns("taxa", taxa_file)
-        self.snapshot = snapshot_date.isoformat()
-        self.source = f"{SOURCE_PREFIX}:{snapshot_date:%Y%m%d}"
-
-    @classmethod
-    def of(cls, files: ExportFiles) -> ExportTaxa:
-        if files.bundle is not None:
-            raise ExportFormatError(f"open-data taxa: {files.bundle} is a bundle; pass its extracted taxa file")
-        return cls(files.tables["taxa"], files.snapshot_date)
+    def __init__(self, info: SnapshotInfo) -> None:
+        self.taxa_file = info.taxa_file
+        self.snapshot = info.snapshot_date.isoformat()
+        self.source = info.source
 
     def taxa(self, ids: Sequence[int]) -> TaxaAnswer:
         wanted = sorted(set(ids))
         answer = TaxaAnswer()
         if not wanted:
             return answer
-        raw = _raw("taxa", self.mapping, self.taxa_file, ("taxon_id", "ancestry", "rank", "name"), rejects=False)
         with duckdb.connect() as con:
             rows = con.execute(
-                f"SELECT {_integer('raw_taxon_id')} AS taxon_id, raw_name, raw_rank, raw_ancestry FROM {raw} "
-                "WHERE taxon_id IN (SELECT unnest(?::BIGINT[])) QUALIFY row_number() OVER (PARTITION BY taxon_id) = 1",
+                f"SELECT taxon_id, name, rank, ancestor_ids FROM read_parquet({_sql_str(self.taxa_file)}) "
+                "WHERE listed AND taxon_id IN (SELECT unnest(?::BIGINT[]))",
                 [wanted],
             ).fetchall()
-        for taxon_id, name, rank, ancestry in rows:
-            ancestors = parse_ancestor_ids(ancestry) or ()  # the root taxon (Life) has an empty ancestry
+        for taxon_id, name, rank, ancestor_ids in rows:
+            # The staging's lineage ends with the taxon itself; NULL when the ancestry held something not an id.
+            lineage = parse_ancestor_ids(ancestor_ids) or (taxon_id,)
             ok = name is not None and len(name) <= MAX_NAME_LENGTH and name.isprintable()
-            answer.taxa[taxon_id] = TaxonRecord(taxon_id, name if ok else None, rank, (*ancestors, taxon_id))
+            answer.taxa[taxon_id] = TaxonRecord(taxon_id, name if ok else None, rank, lineage)
         return answer
 
 

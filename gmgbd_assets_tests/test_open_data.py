@@ -274,6 +274,17 @@ def test_common_names_come_from_the_taxonomy_archive_first_listed_first(tmp_path
     assert by_uuid(stage(tmp_path, folder))[uuid(1)].common_name is None
 
 
+def test_a_common_name_of_a_taxon_missing_from_the_taxa_file_is_kept_without_a_lineage(tmp_path: Path) -> None:
+    archive = tmp_path / "VernacularNames-english.csv"
+    archive.write_text("id,vernacularName,language\n4242,Lost Beetle,en\n", encoding="utf-8")
+    folder = write_export(export_dir(tmp_path), [obs(1, taxon_id="4242")], [photo(1, 1)])
+    info = stage(tmp_path, folder, archive)
+    record = by_uuid(info)[uuid(1)]
+    assert (record.common_name, record.scientific_name, record.invalid_reason) == (
+        "Lost Beetle", None, od.TAXON_NOT_IN_EXPORT)
+    assert od.ExportTaxa(info).taxa([4242]).taxa == {}
+
+
 # --- values that do not parse -------------------------------------------------------------------------------------
 
 def test_unparseable_numbers_become_reasons_with_the_raw_text(tmp_path: Path) -> None:
@@ -352,6 +363,10 @@ def test_the_tar_bundle_and_gzipped_files_give_the_same_records(tmp_path: Path) 
     assert plain.rows == gzipped.rows == bundled.rows
     assert bundled.source == "inaturalist-open-data:20240701" and bundled.snapshot_date_source == "name"
     assert not (tmp_path / "bundle-staging" / "work").exists()  # extracted members are not left behind
+    # The bundle's own taxa give the lineages, read from its staging like loose files' (no API).
+    lineage = od.ExportTaxa(bundled).taxa([12727, 999])
+    assert lineage.taxa == od.ExportTaxa(plain).taxa([12727, 999]).taxa
+    assert lineage.taxa[12727].ancestor_ids == (48460, 1, 2, 355675, 3, 12727) and 999 not in lineage.taxa
 
 
 def test_without_a_dated_name_the_snapshot_date_is_the_file_date_and_says_so(tmp_path: Path) -> None:
@@ -470,8 +485,8 @@ def test_the_staging_holds_one_folder_per_month_and_a_date_reads_only_its_own(tm
     rows = [obs(n, observed_on=days[n % 5]) for n in range(50)]
     info = stage(tmp_path, write_export(export_dir(tmp_path), rows, [photo(n, n) for n in range(50)]))
     folders = sorted(p.name for p in info.parquet.iterdir())
-    assert folders == ["sighting_month=2023-06", "sighting_month=2024-05", "sighting_month=2024-06",
-                       "sighting_month=2024-07"]
+    assert folders == ["sighting_month=202306", "sighting_month=202405", "sighting_month=202406",
+                       "sighting_month=202407"]
     june = duckdb.sql(f"SELECT DISTINCT sighting_date FROM read_parquet('{info.month_files(date(2024, 6, 1))}')")
     assert sorted(d for (d,) in june.fetchall()) == [date(2024, 6, 1), date(2024, 6, 30)]
     for day in days:

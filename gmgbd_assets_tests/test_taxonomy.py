@@ -14,7 +14,7 @@ from benchmarks.synthetic import fill_upstream
 from gmgbd_assets.assets.gmgbd import gmgbd
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR, INaturalistEmulator
 from gmgbd_assets.geoprivacy import OBSCURED_EXCLUDED, half_diagonal_m
-from gmgbd_assets.open_data import ExportTaxa, locate_export
+from gmgbd_assets.open_data import ExportTaxa, locate_export, stage_snapshot
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
@@ -229,7 +229,9 @@ def test_an_unknown_policy_is_refused(monkeypatch):
 
 
 def test_the_open_data_export_feeds_the_same_lineage_as_the_api(tmp_path: Path):
-    export = ExportTaxa.of(locate_export(BUNDLED_SAMPLE_DIR / "open_data" / "inaturalist-open-data-20240701"))
+    info = stage_snapshot(locate_export(BUNDLED_SAMPLE_DIR / "open_data" / "inaturalist-open-data-20240701"),
+                          tmp_path / "staging")
+    export = ExportTaxa(info)
     species = [i for i, t in TAXA.items() if t["rank"] == "species"]
     from_export = resolve(DuckDBStore(path=str(tmp_path / "a.duckdb")), export, export.source, export.snapshot, species)
     from_api = resolve(

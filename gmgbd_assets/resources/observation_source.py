@@ -130,10 +130,9 @@ class OpenDataObservationSource(ObservationSource):
         return stage_snapshot(files, Path(self.staging_dir), self.taxonomy_archive, force=force)
 
     def taxa(self) -> ExportTaxa | None:
-        """The export's own ``taxa`` file, so lineages match the snapshot the records come from. A tar bundle's
-        is not read in place (``ExportTaxa`` reads loose files): its lineages come from the API."""
-        files = locate_export(self.export_dir)
-        return None if files.bundle is not None else ExportTaxa.of(files)
+        """The export's own ``taxa`` file (as staged, from loose files or a bundle), so lineages match the snapshot
+        the records come from."""
+        return ExportTaxa(self.snapshot())
 
     @contextmanager
     def reader(self, log: Callable[[str], None] | None = None) -> Iterator[DayReader]:
