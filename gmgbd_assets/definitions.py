@@ -35,6 +35,7 @@ from gmgbd_assets.emulators.resources import (
     EmulatedPhotosResource,
 )
 from gmgbd_assets.freshness import freshness_checks, freshness_sensor
+from gmgbd_assets.lake_maintenance import lake_maintenance_job, lake_maintenance_schedule
 from gmgbd_assets.refill import refill_not_yet_available
 from gmgbd_assets.resources.captioner import CaptionerResource
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
@@ -226,6 +227,8 @@ ASSET_MODULES = [open_data_snapshot, raw_observations, images, captions, geocode
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     assets = dg.load_assets_from_modules(ASSET_MODULES)
+    # Only a lake accumulates snapshots and small files; the DuckDB file store has nothing to maintain.
+    lake = settings.store == "ducklake"
     return with_automation(dg.Definitions(
         assets=assets,
         asset_checks=all_checks(
@@ -233,6 +236,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             water_radius_m=settings.water_radius_m,
             missing_error_share=settings.missing_error_share,
         ),
+        jobs=[lake_maintenance_job] if lake else [],
+        schedules=[lake_maintenance_schedule] if lake else [],
         resources=build_resources(settings),
         executor=make_executor(settings),
     ))

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -24,6 +24,7 @@ import pytest
 from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment, run_partition
 from gmgbd_assets.deploy.compare import differences
 from gmgbd_assets.deploy.services import descendants, stop_pid
+from gmgbd_assets.lake_maintenance import lake_maintenance_job, maintain
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 
@@ -206,6 +207,37 @@ def test_ducklake_store_on_a_catalog_file_replaces_windows_without_duplicates(tm
         store.replace_window(SPEC, SPEC.frame([(2, day), (3, day)]), day, date(2024, 6, 2))
         assert store.read_window(SPEC, day, date(2024, 6, 2))["observation_id"].to_list() == [2, 3]
         assert not store.enforces_keys
+
+
+def test_lake_maintenance_merges_files_keeps_the_retention_and_deletes_orphans(tmp_path: Path) -> None:
+    store = DuckLakeStore(catalog=str(tmp_path / "c.ducklake"), data_path=str(tmp_path / "files"))
+    days = [date(2024, 6, n) for n in range(1, 6)]
+    for n, day in enumerate(days):  # five dates, one file each, then the first replaced
+        store.replace_window(SPEC, SPEC.frame([(n * 1000 + i, day) for i in range(200)]), day, day + timedelta(1))
+    store.replace_window(SPEC, SPEC.frame([(i, days[0]) for i in range(300)]), days[0], days[1])
+    expected = store.query("SELECT * FROM t ORDER BY observation_id")
+    # A file a writer killed before its commit left: nothing references it, and it is older than the retention.
+    orphan = tmp_path / "files" / "main" / "t" / "ducklake-killed-writer.parquet"
+    duckdb.sql(f"COPY (SELECT 1 AS x) TO '{orphan}' (FORMAT parquet)")
+    month_ago = time.time() - 30 * 86400
+    os.utime(orphan, (month_ago, month_ago))
+
+    first = maintain(store)  # the default 7 days: today's snapshots and replaced files stay for time travel
+    # One live file per date (the replaced one is no longer live), merged into one.
+    assert (first.before.data_files, first.files_merged, first.files_written, first.after.data_files) == (5, 5, 1, 1)
+    assert first.snapshots_expired == 0 and first.after.snapshots > first.before.snapshots
+    assert first.files_deleted == 0 and first.orphans_deleted == 1 and not orphan.exists()
+    assert store.query("SELECT * FROM t ORDER BY observation_id").equals(expected)
+
+    result = lake_maintenance_job.execute_in_process(
+        resources={"store": store}, run_config={"ops": {"lake_maintenance": {"config": {"retention_days": 0}}}})
+    assert result.success
+    metadata = next(e for e in result.all_node_events if e.is_successful_output).step_output_data.metadata
+    assert metadata["after_snapshots"].value == 1 and metadata["snapshots_expired"].value >= 8
+    assert metadata["files_deleted"].value == 6  # the merged-away files and the replaced one: a retention of 0
+    files_left = sorted(p.name for p in (tmp_path / "files").rglob("*.parquet"))
+    assert len(files_left) == metadata["after_data_files"].value == 1
+    assert store.query("SELECT * FROM t ORDER BY observation_id").equals(expected)
 
 
 def test_a_lost_conflict_is_retried_on_a_fresh_attempt_and_other_errors_are_not(tmp_path: Path) -> None:

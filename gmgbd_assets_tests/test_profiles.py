@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from gmgbd_assets.definitions import RESOURCES_BY_PROFILE
@@ -77,3 +78,16 @@ def test_defs_still_load_as_the_package_attribute(offline_env):
 
     assert "defs" in dir(gmgbd_assets)
     assert gmgbd_assets.defs.resolve_asset_graph().get_all_asset_keys()
+
+
+def test_only_a_lake_store_gets_the_maintenance_job_and_its_stopped_schedule(offline_env):
+    from gmgbd_assets.definitions import build_definitions
+    from gmgbd_assets.lake_maintenance import LAKE_MAINTENANCE_JOB, LAKE_MAINTENANCE_SCHEDULE
+
+    lake = build_definitions(Settings(**{**offline_env.__dict__, "store": "ducklake"}))
+    assert lake.get_job_def(LAKE_MAINTENANCE_JOB) is not None
+    schedule = lake.get_schedule_def(LAKE_MAINTENANCE_SCHEDULE)
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED and schedule.cron_schedule == "0 3 * * 0"
+    default = build_definitions(offline_env)
+    assert LAKE_MAINTENANCE_JOB not in {j.name for j in default.resolve_all_job_defs()}
+    assert LAKE_MAINTENANCE_SCHEDULE not in {s.name for s in default.schedules or []}
