@@ -35,7 +35,7 @@ from gmgbd_assets.assets.water_distance import WATER_DISTANCE
 from gmgbd_assets.assets.weather import WEATHER
 from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
 from gmgbd_assets.markdown import markdown_table
-from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import TableSpec, TableStore
 from gmgbd_assets.settings import DEFAULT_MISSING_ERROR_SHARE
 from gmgbd_assets.splits import SCHEMES, SIDES
 
@@ -290,14 +290,14 @@ def no_placeholders_result(rules: TableRules, frame: pl.DataFrame, asset: str) -
     )
 
 
-def _read(store: DuckDBStore, table: str, columns: Iterable[str], start: date | None, end: date | None) -> pl.DataFrame:
+def _read(store: TableStore, table: str, columns: Iterable[str], start: date | None, end: date | None) -> pl.DataFrame:
     where, params = _where(start, end)
     cols = ", ".join(f'"{c}"' for c in dict.fromkeys(["observation_uuid", "sighting_date", *columns]))
     return store.query(f'SELECT {cols} FROM "{table}" WHERE {where}', params)
 
 
 def evaluate(
-    rules: TableRules, store: DuckDBStore, start: date | None, end: date | None
+    rules: TableRules, store: TableStore, start: date | None, end: date | None
 ) -> Iterator[dg.AssetCheckResult]:
     """All four standard checks of one table over ``[start, end)`` (or the whole table)."""
     asset = rules.table
@@ -337,7 +337,7 @@ def standard_checks(rules: TableRules) -> dg.AssetChecksDefinition:
     return _checks
 
 
-def completeness_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+def completeness_result(store: TableStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
     frame = _read(store, "gmgbd", REFERENCE_COLUMNS, start, end)
     nulls = {c: frame[c].null_count() for c in REFERENCE_COLUMNS}
     incomplete = frame.filter(pl.any_horizontal([pl.col(c).is_null() for c in REFERENCE_COLUMNS]))
@@ -354,7 +354,7 @@ def completeness_result(store: DuckDBStore, start: date | None, end: date | None
     )
 
 
-def lineage_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+def lineage_result(store: TableStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
     """Raw observations = gmgbd + quarantine, per date: nothing vanishes, nothing is counted twice."""
     where, params = _where(start, end, "r")
     frame = store.query(
@@ -412,7 +412,7 @@ def gmgbd_dataset_checks() -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(specs=specs, name="gmgbd_dataset_checks", required_resource_keys={"store"})
     def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         start, end = check_window(context)
-        store: DuckDBStore = context.resources.store
+        store: TableStore = context.resources.store
         if not store.table_exists("gmgbd"):
             for name in (COMPLETENESS, LINEAGE):
                 yield dg.AssetCheckResult(asset_key="gmgbd", check_name=name, passed=False,
@@ -425,7 +425,7 @@ def gmgbd_dataset_checks() -> dg.AssetChecksDefinition:
     return _checks
 
 
-def splits_parity_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+def splits_parity_result(store: TableStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
     """One splits row per gmgbd record and scheme over the window: none missing, none extra, none twice."""
     where_g, params_g = _where(start, end, "g")
     where_s, params_s = _where(start, end, "s")
@@ -465,7 +465,7 @@ def splits_parity_result(store: DuckDBStore, start: date | None, end: date | Non
     )
 
 
-def one_side_result(store: DuckDBStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
+def one_side_result(store: TableStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
     """No block (spatial cell, observer, date) on more than one side, and one split rule in the whole table.
 
     A block's other records may lie on dates outside the run: every block the window touches is checked against
@@ -510,7 +510,7 @@ def one_side_result(store: DuckDBStore, start: date | None, end: date | None) ->
     )
 
 
-def temporal_order_result(store: DuckDBStore) -> dg.AssetCheckResult:
+def temporal_order_result(store: TableStore) -> dg.AssetCheckResult:
     """Every temporal test date follows every val date, which follows every train date, in the whole table."""
     frame = store.query(
         "SELECT split, min(sighting_date) AS first, max(sighting_date) AS last, count(*) AS n FROM splits "
@@ -553,7 +553,7 @@ def splits_checks() -> dg.AssetChecksDefinition:
     return _checks
 
 
-def evaluate_splits(store: DuckDBStore, start: date | None, end: date | None) -> Iterator[dg.AssetCheckResult]:
+def evaluate_splits(store: TableStore, start: date | None, end: date | None) -> Iterator[dg.AssetCheckResult]:
     if not store.table_exists("splits") or not store.table_exists("gmgbd"):
         for name in (ROW_PARITY, VALID_RANGES, ONE_SIDE_PER_BLOCK, TEMPORAL_ORDER):
             yield dg.AssetCheckResult(asset_key="splits", check_name=name, passed=False,

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 
 from gmgbd_assets.partitions import days, partition_window
-from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import TableSpec, TableStore
 
 Row = dict[str, Any]
 
@@ -76,7 +76,7 @@ class EnrichmentSummary:
 
 def enrich_each_date(
     context: dg.AssetExecutionContext,
-    store: DuckDBStore,
+    store: TableStore,
     table: TableSpec,
     upstream: TableSpec,
     rule: CarryRule,

@@ -13,7 +13,7 @@ from datetime import datetime
 import polars as pl
 
 from gmgbd_assets.licenses import LicenseFilter, polars_mask
-from gmgbd_assets.resources.duckdb_store import KEY, OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import KEY, OBSERVATION_KEY, Column, TableSpec, TableStore
 
 LICENCE_NOT_ALLOWED = "licence_not_allowed"
 NOT_COMPLETE = "not_complete"
@@ -37,13 +37,13 @@ QUARANTINE_REASON = "asset || ': ' || reason"
 REMOVED_COLUMNS = (KEY, "sighting_date", "licence_then", "licence_now", "reason", "detail")
 
 
-def exported_now(store: DuckDBStore, license_filter: LicenseFilter) -> pl.DataFrame:
+def exported_now(store: TableStore, license_filter: LicenseFilter) -> pl.DataFrame:
     """The gmgbd records the licence filter lets through: what the exports hold."""
     frame = store.query(f'SELECT "{KEY}", sighting_date, photo_license FROM gmgbd ORDER BY sighting_date, "{KEY}"')
     return frame.filter(polars_mask(license_filter))
 
 
-def removed_since_previous(store: DuckDBStore, license_filter: LicenseFilter) -> pl.DataFrame | None:
+def removed_since_previous(store: TableStore, license_filter: LicenseFilter) -> pl.DataFrame | None:
     """Records the previous build exported that this one does not, with the licence then and now and the reason;
     None when there is no previous build to compare with."""
     if not store.table_exists(EXPORTED_RECORDS.name):
@@ -100,7 +100,7 @@ def removed_since_previous(store: DuckDBStore, license_filter: LicenseFilter) ->
     return pl.DataFrame(rows, schema=dict.fromkeys(REMOVED_COLUMNS, pl.String), orient="row")
 
 
-def record_build(store: DuckDBStore, license_filter: LicenseFilter, built_at: datetime) -> int:
+def record_build(store: TableStore, license_filter: LicenseFilter, built_at: datetime) -> int:
     """Replace the stored previous build with the records exported now. Returns how many."""
     now = exported_now(store, license_filter).with_columns(
         licence_filter=pl.lit(license_filter.description), built_at=pl.lit(built_at.replace(tzinfo=None))

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.duckdb_store import TableStore
 
 NOT_YET_AVAILABLE = "not_yet_available"
 REFILL_SENSOR = "refill_not_yet_available"
@@ -38,7 +38,7 @@ class RefillBatch:
     tables: tuple[str, ...]
 
 
-def pending_dates(store: DuckDBStore, tables: Iterable[str]) -> dict[date, tuple[str, ...]]:
+def pending_dates(store: TableStore, tables: Iterable[str]) -> dict[date, tuple[str, ...]]:
     """Every sighting date with a ``not_yet_available`` or provisional row, and which of ``tables`` have one."""
     found: dict[date, set[str]] = defaultdict(set)
     for table in tables:
@@ -97,7 +97,7 @@ def _tables(asset_graph) -> list[str]:
     description="Re-materializes dates whose values were not_yet_available or provisional (and what is "
     "downstream of them), at most once a day per date range.",
 )
-def refill_not_yet_available(context: dg.SensorEvaluationContext, store: DuckDBStore) -> Iterator:
+def refill_not_yet_available(context: dg.SensorEvaluationContext, store: TableStore) -> Iterator:
     asset_graph = context.repository_def.asset_graph
     pending = pending_dates(store, _tables(asset_graph))
     if not pending:
@@ -112,7 +112,7 @@ def refill_commands(defs: dg.Definitions) -> list[str]:
     """The pending dates of ``defs``' tables, as comments and the ``dg launch`` commands that
     re-fill them (what the sensor would request, for runs without the daemon)."""
     graph = defs.resolve_asset_graph()
-    store: DuckDBStore = defs.resources["store"]
+    store: TableStore = defs.resources["store"]
     lines = []
     for batch in batches(pending_dates(store, _tables(graph))):
         keys = dg.AssetSelection.assets(*batch.tables).downstream().resolve(graph)

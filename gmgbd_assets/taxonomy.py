@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import Column, TableSpec, TableStore
 
 MAIN_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 
@@ -151,7 +151,7 @@ class Resolved:
     requests: int = 0
 
 
-def _read_cache(store: DuckDBStore, snapshot: str, ids: Iterable[int]) -> dict[int, TaxonRecord | None]:
+def _read_cache(store: TableStore, snapshot: str, ids: Iterable[int]) -> dict[int, TaxonRecord | None]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
@@ -167,7 +167,7 @@ def _read_cache(store: DuckDBStore, snapshot: str, ids: Iterable[int]) -> dict[i
     }
 
 
-def _write_cache(store: DuckDBStore, snapshot: str, source: str, answered: Mapping[int, TaxonRecord | None]) -> None:
+def _write_cache(store: TableStore, snapshot: str, source: str, answered: Mapping[int, TaxonRecord | None]) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         (
@@ -191,7 +191,7 @@ def _write_cache(store: DuckDBStore, snapshot: str, source: str, answered: Mappi
 
 
 def resolve(
-    store: DuckDBStore, source: TaxonSource, source_label: str, snapshot: str, wanted: Iterable[int]
+    store: TableStore, source: TaxonSource, source_label: str, snapshot: str, wanted: Iterable[int]
 ) -> Resolved:
     """Every taxon of ``wanted`` and all their ancestors, from the cache or else from ``source``.
 

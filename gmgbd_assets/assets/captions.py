@@ -13,7 +13,7 @@ from gmgbd_assets.caption_cache import CachedCaption, CaptionCache
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import GPU_QUEUE, dated_table_asset
 from gmgbd_assets.resources.captioner import Captioner, CaptionerResource
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.photos import sha256_file
 
 CAPTION_EMPTY = "caption_empty"
@@ -57,7 +57,7 @@ CAPTIONS = TableSpec(
     CAPTIONS, group_name="media", deps=["images"], pool="captioning", kinds=("duckdb", "pytorch"), queue=GPU_QUEUE
 )
 def captions(
-    context: dg.AssetExecutionContext, store: DuckDBStore, captioner: CaptionerResource
+    context: dg.AssetExecutionContext, store: TableStore, captioner: CaptionerResource
 ) -> dg.MaterializeResult:
     """A one-sentence description of each observation's photo, one row per raw observation.
 

@@ -17,7 +17,7 @@ from gmgbd_assets.earth_engine_layers import (
 )
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
@@ -53,7 +53,7 @@ COVARIATES_TABLE = TableSpec(
 
 @dated_table_asset(COVARIATES_TABLE, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
 def covariates(
-    context: dg.AssetExecutionContext, store: DuckDBStore, earth_engine: EarthEngineResource
+    context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
 ) -> dg.MaterializeResult:
     """Environmental covariates at each sighting: 19 WorldClim bioclimatic normals, slope and aspect from the
     DEM, ESA WorldCover land cover (code and label), OpenLandMap soil (organic carbon, pH, sand, clay at 0 and

@@ -33,7 +33,7 @@ from gmgbd_assets.geoprivacy import KEEP, OBSCURED_EXCLUDED
 from gmgbd_assets.licenses import OPEN, polars_mask
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore
+from gmgbd_assets.resources.duckdb_store import Column, TableStore
 from gmgbd_assets.resources.exports import ExportsResource
 from gmgbd_assets.resources.offline_geocoder import places
 from gmgbd_assets.splits import SCHEMES, SIDES
@@ -69,7 +69,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def profile_columns(store: DuckDBStore) -> list[ColumnProfile]:
+def profile_columns(store: TableStore) -> list[ColumnProfile]:
     """Type, unique count, missing count and range of every gmgbd column (one pass, plus the short value lists)."""
     aggregates = []
     for i, c in enumerate(GMGBD.columns):
@@ -120,7 +120,7 @@ class CardData:
     obscured: dict[str, int] = field(default_factory=dict)
 
 
-def gather(store: DuckDBStore, exports: ExportsResource, obscured_policy: str = KEEP) -> CardData:
+def gather(store: TableStore, exports: ExportsResource, obscured_policy: str = KEEP) -> CardData:
     counts = store.query(
         "SELECT count(*) AS records, count(DISTINCT scientific_name) AS species, "
         "count(DISTINCT country) AS countries, count(DISTINCT sighting_date) AS dates, "
@@ -498,7 +498,7 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     kinds={"markdown"},
 )
 def dataset_card(
-    store: DuckDBStore, exports: ExportsResource, dataset_policy: DatasetPolicyResource
+    store: TableStore, exports: ExportsResource, dataset_policy: DatasetPolicyResource
 ) -> dg.MaterializeResult:
     """The dataset card: what every column means, its unit, range, unique and missing counts, and the plots.
 

@@ -31,7 +31,7 @@ from gmgbd_assets.checks import completeness_result, lineage_result, splits_pari
 from gmgbd_assets.exports_webdataset import Sample, write_hf_readme, write_shards
 from gmgbd_assets.licenses import polars_mask
 from gmgbd_assets.partitions import dated_backfill_policy, days, partition_window, sighting_date_partitions
-from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import TableSpec, TableStore
 from gmgbd_assets.resources.exports import ExportsResource
 
 CSV_FILE = "gmgbd.csv"
@@ -68,7 +68,7 @@ class ExportWindow:
         return self.records.filter(pl.col("sighting_date") == day)
 
 
-def _load(store: DuckDBStore, exports: ExportsResource, start: date, end: date, with_images: bool) -> ExportWindow:
+def _load(store: TableStore, exports: ExportsResource, start: date, end: date, with_images: bool) -> ExportWindow:
     if not store.table_exists("gmgbd"):
         raise dg.Failure("Table gmgbd does not exist: materialize gmgbd for these dates first.")
     for result in (completeness_result(store, start, end), lineage_result(store, start, end)):
@@ -158,7 +158,7 @@ def _link_or_copy(source: str, target: Path) -> None:
     kinds={"csv"},
     metadata={"dagster/column_schema": CSV_SPEC.dagster_schema()},
 )
-def export_csv(context: dg.AssetExecutionContext, store: DuckDBStore, exports: ExportsResource) -> dg.MaterializeResult:
+def export_csv(context: dg.AssetExecutionContext, store: TableStore, exports: ExportsResource) -> dg.MaterializeResult:
     """The dataset as the reference CSV: exactly its 15 columns, in its order, with the photos beside it.
 
     Per date, ``csv/sighting_date=YYYY-MM-DD/`` holds ``gmgbd.csv`` (filename, scientific_name, common_name,
@@ -195,7 +195,7 @@ def export_csv(context: dg.AssetExecutionContext, store: DuckDBStore, exports: E
     metadata={"dagster/column_schema": EXPORT_SPEC.dagster_schema()},
 )
 def export_parquet(
-    context: dg.AssetExecutionContext, store: DuckDBStore, exports: ExportsResource
+    context: dg.AssetExecutionContext, store: TableStore, exports: ExportsResource
 ) -> dg.MaterializeResult:
     """Every column of the dataset as zstd-compressed Parquet, one file per date, for analysis and sync.
 
@@ -264,7 +264,7 @@ See `../DATASET_CARD.md` for what every column means. Shard glob: `{SHARD_GLOB}`
     metadata={"dagster/column_schema": EXPORT_SPEC.dagster_schema()},
 )
 def export_webdataset(
-    context: dg.AssetExecutionContext, store: DuckDBStore, exports: ExportsResource
+    context: dg.AssetExecutionContext, store: TableStore, exports: ExportsResource
 ) -> dg.MaterializeResult:
     """Training-ready WebDataset shards: each sample is a photo and a JSON of its record, licence included.
 

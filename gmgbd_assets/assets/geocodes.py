@@ -9,7 +9,7 @@ import dagster as dg
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE
 
@@ -75,7 +75,7 @@ GEOCODES = TableSpec(
 
 
 @dated_table_asset(GEOCODES, group_name="enrich", deps=["raw_observations"], pool="nominatim")
-def geocodes(context: dg.AssetExecutionContext, store: DuckDBStore, geocoder: GeocoderResource) -> dg.MaterializeResult:
+def geocodes(context: dg.AssetExecutionContext, store: TableStore, geocoder: GeocoderResource) -> dg.MaterializeResult:
     """Where each observation was made, in words: country (English name and ISO code), state or province, and
     the nearest named place.
 

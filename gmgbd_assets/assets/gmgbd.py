@@ -19,7 +19,7 @@ from gmgbd_assets.geoprivacy import KEEP, OBSCURED_EXCLUDED, uncertainty_sql
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
-from gmgbd_assets.resources.duckdb_store import KEY, OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import KEY, OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.taxonomy import MAIN_RANKS
 
 UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, TAXONOMY)
@@ -256,7 +256,7 @@ def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_a
     con.execute(f"INSERT INTO gmgbd ({columns}) {_gmgbd_sql()}", [built_at])
 
 
-def _window_stats(store: DuckDBStore, start: date, end: date) -> Iterator[tuple[str, int]]:
+def _window_stats(store: TableStore, start: date, end: date) -> Iterator[tuple[str, int]]:
     frame = store.query(
         "SELECT 'gmgbd' AS t, count(*) AS n FROM gmgbd WHERE sighting_date >= ? AND sighting_date < ? "
         "UNION ALL SELECT 'quarantined', count(DISTINCT observation_uuid) FROM quarantine "
@@ -274,7 +274,7 @@ def _window_stats(store: DuckDBStore, start: date, end: date) -> Iterator[tuple[
     metadata={"dagster/column_lineage": COLUMN_LINEAGE, "quarantine_schema": QUARANTINE.dagster_schema()},
 )
 def gmgbd(
-    context: dg.AssetExecutionContext, store: DuckDBStore, dataset_policy: DatasetPolicyResource
+    context: dg.AssetExecutionContext, store: TableStore, dataset_policy: DatasetPolicyResource
 ) -> dg.MaterializeResult:
     """The Global Multi-modal Geo-Biodiversity Dataset: complete records only.
 
@@ -327,7 +327,7 @@ def gmgbd(
     )
 
 
-def _preview(store: DuckDBStore, start: date, end: date) -> str:
+def _preview(store: TableStore, start: date, end: date) -> str:
     frame = store.query(
         f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM gmgbd WHERE sighting_date >= ? AND sighting_date < ? "
         "ORDER BY sighting_date, observation_uuid LIMIT 5",

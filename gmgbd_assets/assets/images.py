@@ -10,7 +10,7 @@ import polars as pl
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.photos import (
     PHOTO_HOST_NOT_ALLOWED,
     PHOTO_INVALID,
@@ -70,7 +70,7 @@ RAW_PHOTO = CarryRule("invalid_reason", "invalid_detail", ("photo_url", "photo_i
 
 
 @dated_table_asset(IMAGES, group_name="media", deps=["raw_observations"], pool="inaturalist_media")
-def images(context: dg.AssetExecutionContext, store: DuckDBStore, photos: PhotosResource) -> dg.MaterializeResult:
+def images(context: dg.AssetExecutionContext, store: TableStore, photos: PhotosResource) -> dg.MaterializeResult:
     """The photo of every observation, as a checked file on disk, one row per raw observation.
 
     Each photo is downloaded at the configured size (default ``large``, 1024 px) from iNaturalist's photo hosts

@@ -21,7 +21,7 @@ from gmgbd_assets.earth_engine_layers import (
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
@@ -72,7 +72,7 @@ NDVI = TableSpec(
 
 @dated_table_asset(NDVI, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
 def ndvi(
-    context: dg.AssetExecutionContext, store: DuckDBStore, earth_engine: EarthEngineResource
+    context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
 ) -> dg.MaterializeResult:
     """How green the vegetation was where and when each organism was seen (MODIS NDVI, 500 m, 16-day).
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from gmgbd_assets.open_data import TAXON_NOT_IN_EXPORT, ExportObservation
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
@@ -112,7 +112,7 @@ class RawObservationsConfig(dg.Config):
 def raw_observations(
     context: dg.AssetExecutionContext,
     config: RawObservationsConfig,
-    store: DuckDBStore,
+    store: TableStore,
     observation_source: ObservationSource,
 ) -> dg.MaterializeResult:
     """Research-grade iNaturalist observations with at least one photo, observed on each sighting date.

@@ -9,7 +9,7 @@ from gmgbd_assets.assets.gmgbd import GMGBD
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.partitions import dated_table_asset, partition_window
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.splits import SplitsResource
 from gmgbd_assets.splits import SCHEMES, SIDES, SPLIT_VERSION, assign
 
@@ -63,7 +63,7 @@ def wide_sql(where: str) -> str:
 
 @dated_table_asset(SPLITS, group_name="dataset", deps=["gmgbd", "raw_observations"], kinds=("duckdb", "python"))
 def splits(
-    context: dg.AssetExecutionContext, store: DuckDBStore, split_settings: SplitsResource
+    context: dg.AssetExecutionContext, store: TableStore, split_settings: SplitsResource
 ) -> dg.MaterializeResult:
     """Train/val/test sides for every gmgbd record, three ways: spatial blocks, observers, and time.
 

@@ -9,7 +9,7 @@ import dagster as dg
 from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.observation_source import ObservationSource
 from gmgbd_assets.taxonomy import (
@@ -74,7 +74,7 @@ TAXONOMY = TableSpec(
 @dated_table_asset(TAXONOMY, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="inaturalist")
 def taxonomy(
     context: dg.AssetExecutionContext,
-    store: DuckDBStore,
+    store: TableStore,
     inaturalist: INaturalistResource,
     observation_source: ObservationSource,
 ) -> dg.MaterializeResult:

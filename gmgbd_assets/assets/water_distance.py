@@ -10,7 +10,7 @@ from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.earth_engine_layers import BEYOND_SEARCH_RADIUS, DEFAULT_WATER_RADIUS_M, SamplePoint
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.sample_cache import StoredSampleCache
 
@@ -53,7 +53,7 @@ WATER_DISTANCE = TableSpec(
 
 @dated_table_asset(WATER_DISTANCE, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
 def water_distance(
-    context: dg.AssetExecutionContext, store: DuckDBStore, earth_engine: EarthEngineResource
+    context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
 ) -> dg.MaterializeResult:
     """Distance on the ground from each sighting to the nearest fresh or salt water, in metres.
 

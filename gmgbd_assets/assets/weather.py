@@ -17,7 +17,7 @@ from gmgbd_assets.earth_engine_layers import (
 from gmgbd_assets.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.refill import NOT_YET_AVAILABLE
-from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, DuckDBStore, TableSpec
+from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.earth_engine import EarthEngineResource
 from gmgbd_assets.resources.open_meteo import NO_ELEVATION, NO_TEMPERATURE, OpenMeteoResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
@@ -181,7 +181,7 @@ class _EarthEngineDay:
 
 @dated_table_asset(WEATHER, group_name="enrich", deps=["raw_observations"], pool="open_meteo")
 def weather(
-    context: dg.AssetExecutionContext, store: DuckDBStore, weather_service: WeatherServiceResource
+    context: dg.AssetExecutionContext, store: TableStore, weather_service: WeatherServiceResource
 ) -> dg.MaterializeResult:
     """The conditions of the sighting day: mean 2 m air temperature (°C) over the observation's local calendar
     day, and the terrain elevation (m) of the point.

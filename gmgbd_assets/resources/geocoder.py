@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.resources.duckdb_store import TableStore
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.nominatim import NominatimClient
 from gmgbd_assets.resources.offline_geocoder import GeoAddress, offline_geocoder
@@ -45,7 +45,7 @@ class GeocoderResource(ServiceResource):
 
     def reverse(
         self,
-        store: DuckDBStore,
+        store: TableStore,
         points: Sequence[tuple[float, float]],
         log: Callable[[str], None] | None = None,
     ) -> GeocodeBatch:
@@ -63,7 +63,7 @@ class GeocoderResource(ServiceResource):
         return GeocodeBatch(addresses, self.provenance(client.label), client.requests, client.cache_hits)
 
     def nominatim_client(
-        self, store: DuckDBStore, log: Callable[[str], None] | None = None
+        self, store: TableStore, log: Callable[[str], None] | None = None
     ) -> NominatimClient:
         interval = self.min_interval_s
         if PUBLIC_NOMINATIM_HOST in self.nominatim_url and self.transport() is None:
