@@ -4,7 +4,8 @@
 
 Starts Postgres and Redis on loopback, a worker on queue ``dagster`` and one on queue ``gpu``, and the daemon;
 backfills every asset over the range with the tables in DuckLake (catalog in that Postgres, Parquet files under
-``<root>/lake/``); prints which worker and queue ran each asset; stops everything by PID, also on failure.
+``<root>/lake/``); prints which worker and queue ran each asset, the tables' row counts and what a lake maintenance
+pass merged; stops everything by PID, also on failure.
 Exit status 0 when every run succeeded.
 """
 
@@ -62,6 +63,7 @@ def report(deployment: LocalDeployment, backfill_id: str, status: str) -> int:
     print(f"backfill {backfill_id}: {status}, {len(runs) - len(failed)} of {len(runs)} runs succeeded")
     for line in placement_lines(deployment.placements(backfill_id)):
         print(line)
+    from gmgbd_assets.lake_maintenance import RETENTION_DAYS, maintain
     from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 
     store = DuckLakeStore(catalog=deployment.lake_dsn, data_path=deployment.env["GMGBD_DUCKLAKE_DATA_PATH"])
@@ -71,6 +73,11 @@ def report(deployment: LocalDeployment, backfill_id: str, status: str) -> int:
     for table in tables:
         rows = store.query(f'SELECT count(*) AS n FROM "{table}"')["n"][0]
         print(f"table {table}: {rows} rows")
+    # What lake_maintenance_job would do now, with its default retention: the small files of each date merged.
+    done = maintain(store)
+    print(f"lake maintenance: {done.before.data_files} data files ({done.before.data_bytes:,} bytes) -> "
+          f"{done.after.data_files} ({done.after.data_bytes:,} bytes), {done.after.snapshots} snapshots kept "
+          f"for {RETENTION_DAYS} days of time travel")
     print(f"exports in {deployment.root / 'exports'}; logs in {deployment.services.root / 'logs'}")
     return 0 if status == "COMPLETED_SUCCESS" and not failed else 1
 
