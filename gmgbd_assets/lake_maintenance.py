@@ -18,7 +18,6 @@ Every step is DuckLake's own; what this module adds is the locking, one retentio
 before and after in the run's metadata.
 """
 
-
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -69,9 +68,9 @@ def lake_state(con: duckdb.DuckDBPyConnection) -> LakeState:
 
 def maintain(store: DuckLakeStore, retention: timedelta = timedelta(days=RETENTION_DAYS)) -> Maintenance:
     """Flush, merge, expire and clean up the lake of ``store``; see the module docstring for each step."""
-    tables = store.query(
-        f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{LAKE}' ORDER BY table_name"
-    )["table_name"].to_list()
+    tables = store.query(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{LAKE}' ORDER BY table_name")[
+        "table_name"
+    ].to_list()
 
     def cutoff() -> datetime:
         # Taken at each step: a file the expiry just let go of counts from now, so a retention of 0 deletes it.
@@ -100,16 +99,20 @@ def maintain(store: DuckLakeStore, retention: timedelta = timedelta(days=RETENTI
 
 class LakeMaintenanceConfig(dg.Config):
     retention_days: int = Field(
-        default=RETENTION_DAYS, ge=0,
+        default=RETENTION_DAYS,
+        ge=0,
         description="Snapshots older than this many days are expired (time travel stops there), and files "
-                    "unreferenced for that long are deleted. 0 keeps only the current snapshot.",
+        "unreferenced for that long are deleted. 0 keeps only the current snapshot.",
     )
 
 
-@dg.op(description="Flushes inlined rows, merges small files, expires old snapshots and deletes files nothing "
-                   "references any more (DuckLake store only).")
-def lake_maintenance(context: dg.OpExecutionContext, config: LakeMaintenanceConfig, store: DuckLakeStore
-                     ) -> dg.Output[None]:
+@dg.op(
+    description="Flushes inlined rows, merges small files, expires old snapshots and deletes files nothing "
+    "references any more (DuckLake store only)."
+)
+def lake_maintenance(
+    context: dg.OpExecutionContext, config: LakeMaintenanceConfig, store: DuckLakeStore
+) -> dg.Output[None]:
     done = maintain(store, timedelta(days=config.retention_days))
     context.log.info(
         f"lake: {done.before.data_files} data files -> {done.after.data_files}, "
