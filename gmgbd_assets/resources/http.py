@@ -21,6 +21,7 @@ import httpx
 from pyrate_limiter import Rate
 
 from gmgbd_assets.resources.rate_limits import Clock, default_clock, shared_budget, window_rates
+from gmgbd_assets.resources.redaction import redact_url
 from gmgbd_assets.resources.retries import (
     RETRYABLE_STATUS,
     Retrier,
@@ -156,7 +157,7 @@ class ServiceHttp:
             except ValueError as exc:
                 raise TransientError(str(exc)[:300]) from exc
 
-        return self.call(attempt, f"GET {_redact(url)}")
+        return self.call(attempt, f"GET {redact_url(url)}")
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, weight: int = 1) -> Any:
         """GET and decode JSON; a 4xx raises ``ServiceResponseError``, an unusable body is retried."""
@@ -187,12 +188,7 @@ class ServiceResponseError(RuntimeError):
     def __init__(self, service: str, response: httpx.Response) -> None:
         self.status_code = response.status_code
         body = response.text[:300]
-        super().__init__(f"{service}: HTTP {response.status_code} for {_redact(str(response.url))}: {body}")
-
-
-def _redact(url: str) -> str:
-    """Drop the query string: it may carry an e-mail address or a key."""
-    return url.split("?", 1)[0]
+        super().__init__(f"{service}: HTTP {response.status_code} for {redact_url(str(response.url))}: {body}")
 
 
 class ServiceResource(dg.ConfigurableResource):
