@@ -21,11 +21,14 @@ from gmgbd_assets.resources.photos import (
     PHOTO_INVALID,
     PHOTO_NOT_FOUND,
     PHOTO_TOO_LARGE,
+    PHOTO_URL_INVALID,
     PhotoClient,
     PhotoRequest,
+    StoredPhoto,
 )
 from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
+from gmgbd_assets_tests.located_photos import ORIENTATION, located_jpeg, location_left, orientation, pixels
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"
 HOST = "inaturalist-open-data.s3.amazonaws.com"
@@ -56,7 +59,8 @@ class Host:
 def _client(tmp_path: Path, handler, *, hosts=(HOST,), **kwargs) -> PhotoClient:
     http = ServiceHttp(
         ServicePolicy(name="test_media", min_interval_s=0.0, max_attempts=4, backoff_base_s=0.01),
-        transport=httpx.MockTransport(handler), clock=FakeClock(),
+        transport=httpx.MockTransport(handler),
+        clock=FakeClock(),
     )
     return PhotoClient(http, tmp_path / "images", hosts, **kwargs)
 
@@ -71,7 +75,9 @@ def ok(body: bytes = JPEG, content_type: str = "image/jpeg") -> httpx.Response:
 
 def test_photo_is_stored_under_ids_with_hash_and_size(tmp_path):
     host = Host(ok())
-    outcome = _client(tmp_path, host).get(_request("https://inaturalist-open-data.s3.amazonaws.com/photos/7/square.jpg?1"))
+    outcome = _client(tmp_path, host).get(
+        _request("https://inaturalist-open-data.s3.amazonaws.com/photos/7/square.jpg?1")
+    )
     photo = outcome.photo
     assert outcome.missing_reason is None and photo is not None
     assert Path(photo.path) == (tmp_path / "images/2024/06/02/11_7.jpg").resolve()
@@ -95,6 +101,60 @@ def test_disallowed_host_or_scheme_is_refused_without_a_request(tmp_path, url):
     outcome = _client(tmp_path, host).get(_request(url))
     assert outcome.photo is None and outcome.missing_reason == PHOTO_HOST_NOT_ALLOWED
     assert host.requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://{HOST}/photos/7\t8/large.jpg",
+        f"https://{HOST}/photos/7\x00/large.jpg",
+        f"https://{HOST}/photos/7\r\nX-Injected: 1/large.jpg",
+        f"https://{HOST}/photos/[7]/large.jpg",
+        f"https://{HOST}/photos/7 8/large.jpg",
+        f"https://{HOST}/photos/\u00e97/large.jpg",
+        "http://[::1",
+        f"https://[{HOST}/photos/7/large.jpg",
+        f"https://{HOST}:99999/photos/7/large.jpg",
+        f"https://{HOST}:port/photos/7/large.jpg",
+        f"https://{HOST}/photos/{'7' * 3000}/large.jpg",
+        f"https://{HOST}/photos/{'7' * 70_000}/large.jpg",
+    ],
+    ids=[
+        "tab",
+        "NUL",
+        "CRLF",
+        "bracket",
+        "space",
+        "non-ASCII",
+        "open IPv6",
+        "bracket host",
+        "port out of range",
+        "port not a number",
+        "3000 characters",
+        "past httpx's limit",
+    ],
+)
+def test_malformed_url_is_that_photos_reason_without_a_request(tmp_path, url):
+    """httpx raises InvalidURL or ValueError for these before sending anything (or, for a space or a bracket,
+    sends a URL nobody wrote): either way one record's URL must not fail the whole step."""
+    host = Host(ok())
+    client = _client(tmp_path, host)
+    good = _request(f"https://{HOST}/photos/8/large.jpg", obs=12, photo=8)
+    bad, fine = client.get_all([_request(url), good])
+    assert bad.photo is None and bad.missing_reason == PHOTO_URL_INVALID, bad
+    assert len(bad.missing_detail) < 300 and bad.missing_detail.isprintable()
+    assert fine.photo is not None
+    assert [r.url.path for r in host.requests] == ["/photos/8/large.jpg"]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["https://[static.inaturalist.org/x.jpg", f"https://{HOST}:99999/x.jpg", f"https://{HOST}/photos/7 8/x.jpg"],
+)
+def test_redirect_to_a_malformed_url_is_photo_url_invalid(tmp_path, location):
+    host = Host(httpx.Response(302, headers={"Location": location}), ok())
+    outcome = _client(tmp_path, host).get(_request())
+    assert outcome.missing_reason == PHOTO_URL_INVALID and len(host.requests) == 1
 
 
 def test_plain_http_is_allowed_on_loopback_only(tmp_path):
@@ -151,11 +211,19 @@ def test_html_error_page_that_persists_fails_the_run(tmp_path):
 
 
 def test_transient_errors_are_retried_then_succeed(tmp_path):
-    truncated = httpx.Response(200, headers={"Content-Type": "image/jpeg", "Content-Length": str(len(JPEG))},
-                               content=JPEG[: len(JPEG) // 2])
+    truncated = httpx.Response(
+        200, headers={"Content-Type": "image/jpeg", "Content-Length": str(len(JPEG))}, content=JPEG[: len(JPEG) // 2]
+    )
     # What the emulator's truncation fault sends: the header repeated by a proxy, "n, n".
-    doubled = httpx.Response(200, headers=[("Content-Type", "image/jpeg"), ("Content-Length", str(len(JPEG))),
-                                           ("Content-Length", str(len(JPEG)))], content=JPEG[:100])
+    doubled = httpx.Response(
+        200,
+        headers=[
+            ("Content-Type", "image/jpeg"),
+            ("Content-Length", str(len(JPEG))),
+            ("Content-Length", str(len(JPEG))),
+        ],
+        content=JPEG[:100],
+    )
     host = Host(httpx.Response(503), truncated, doubled, ok())
     client = _client(tmp_path, host)
     outcome = client.get(_request())
@@ -186,7 +254,7 @@ def test_bytes_that_are_not_an_image_are_photo_invalid(tmp_path):
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     data = bytearray(_jpeg(8, 8))
     sof = data.index(b"\xff\xc0")  # baseline frame header: length(2) precision(1) height(2) width(2)
-    data[sof + 5:sof + 9] = (60000).to_bytes(2, "big") + (60000).to_bytes(2, "big")
+    data[sof + 5 : sof + 9] = (60000).to_bytes(2, "big") + (60000).to_bytes(2, "big")
     outcome = _client(tmp_path, Host(ok(bytes(data)))).get(_request())
     assert outcome.missing_reason == PHOTO_TOO_LARGE
     # And our own, lower limit applies below Pillow's.
@@ -199,6 +267,38 @@ def test_missing_photo_is_photo_not_found(tmp_path, status):
     host = Host(httpx.Response(status, text="Not Found"))
     outcome = _client(tmp_path, host).get(_request())
     assert outcome.missing_reason == PHOTO_NOT_FOUND and len(host.requests) == 1
+
+
+def test_stored_photo_has_no_location_and_keeps_its_orientation(tmp_path):
+    """A phone's photo says where it was taken (EXIF GPS, XMP, IPTC, a trailing second picture): for an obscured
+    observation that is the place the observer hid. The stored file says none of it, shows the same pixels the
+    same way up, and the table's hash and size are the stored file's."""
+    served = located_jpeg()
+    outcome = _client(tmp_path, Host(ok(served))).get(_request())
+    photo = outcome.photo
+    stored = Path(photo.path).read_bytes()
+    assert location_left(stored) == []
+    assert orientation(stored) == ORIENTATION and pixels(stored) == pixels(served)
+    assert photo.sha256 == hashlib.sha256(stored).hexdigest() and photo.bytes == len(stored) < len(served)
+    assert (photo.width, photo.height) == (64, 48)
+
+
+def test_photo_stored_with_its_location_by_an_earlier_run_is_cleaned_on_reuse(tmp_path):
+    host = Host(ok())
+    client = _client(tmp_path, host)
+    located = located_jpeg()
+    path = client.target(_request())
+    path.parent.mkdir(parents=True)
+    path.write_bytes(located)  # what a run before the metadata was removed stored, with its table row
+    earlier = StoredPhoto(path.name, str(path), hashlib.sha256(located).hexdigest(), 64, 48, len(located), DAY)
+    outcome = client.get(_request(), earlier)
+    assert outcome.reused and host.requests == []
+    stored = path.read_bytes()
+    assert location_left(stored) == [] and orientation(stored) == ORIENTATION
+    assert outcome.photo.sha256 == hashlib.sha256(stored).hexdigest() and outcome.photo.bytes == len(stored)
+    assert outcome.photo.downloaded_at == DAY
+    again = client.get(_request(), outcome.photo)
+    assert again.photo == outcome.photo and path.read_bytes() == stored
 
 
 def test_stored_photo_is_not_downloaded_again_unless_altered(tmp_path):
@@ -258,8 +358,9 @@ def test_images_on_the_sample(offline_defs, store):
 
 
 def test_injected_faults_do_not_change_the_table(offline_env, store, monkeypatch, tmp_path):
-    clean = materialize_range(build_definitions(offline_env), ["raw_observations", "images"], "2024-06-01",
-                              "2024-06-03")
+    clean = materialize_range(
+        build_definitions(offline_env), ["raw_observations", "images"], "2024-06-01", "2024-06-03"
+    )
     assert clean.success
     columns = ["observation_uuid", "photo_id", "filename", "sha256", "width", "height", "bytes", "missing_reason"]
     expected = store.read_window(IMAGES, date(2024, 6, 1), date(2024, 6, 4)).select(columns)
@@ -267,8 +368,9 @@ def test_injected_faults_do_not_change_the_table(offline_env, store, monkeypatch
     monkeypatch.setenv("GMGBD_DATA_DIR", str(tmp_path / "faulty"))
     monkeypatch.setenv("GMGBD_EMULATOR_FAULT_RATE", "0.25")
     faulty_settings = Settings.from_env()
-    faulty = materialize_range(build_definitions(faulty_settings), ["raw_observations", "images"], "2024-06-01",
-                               "2024-06-03")
+    faulty = materialize_range(
+        build_definitions(faulty_settings), ["raw_observations", "images"], "2024-06-01", "2024-06-03"
+    )
     assert faulty.success
     faulty_store = type(store)(path=str(faulty_settings.duckdb_path))
     got = faulty_store.read_window(IMAGES, date(2024, 6, 1), date(2024, 6, 4)).select(columns)

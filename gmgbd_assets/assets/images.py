@@ -12,18 +12,27 @@ from gmgbd_assets.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.partitions import dated_table_asset
 from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.photos import (
+    MAX_URL_LENGTH,
     PHOTO_HOST_NOT_ALLOWED,
     PHOTO_INVALID,
     PHOTO_NOT_FOUND,
     PHOTO_TOO_LARGE,
     PHOTO_UNAVAILABLE,
+    PHOTO_URL_INVALID,
     PhotoOutcome,
     PhotoRequest,
     PhotosResource,
     StoredPhoto,
 )
 
-IMAGE_REASONS = (PHOTO_NOT_FOUND, PHOTO_INVALID, PHOTO_TOO_LARGE, PHOTO_HOST_NOT_ALLOWED, PHOTO_UNAVAILABLE)
+IMAGE_REASONS = (
+    PHOTO_NOT_FOUND,
+    PHOTO_INVALID,
+    PHOTO_TOO_LARGE,
+    PHOTO_HOST_NOT_ALLOWED,
+    PHOTO_URL_INVALID,
+    PHOTO_UNAVAILABLE,
+)
 
 IMAGES = TableSpec(
     name="images",
@@ -38,7 +47,12 @@ IMAGES = TableSpec(
             required=True,
         ),
         Column("path", "VARCHAR", "Absolute path of the file, under $GMGBD_DATA_DIR/images/YYYY/MM/DD/"),
-        Column("sha256", "VARCHAR", "SHA-256 of the file's bytes (hex)", required=True),
+        Column(
+            "sha256",
+            "VARCHAR",
+            "SHA-256 of the file's bytes (hex), as stored: without the photo's location metadata",
+            required=True,
+        ),
         Column("width", "INTEGER", "Image width in pixels", unit="px", required=True, valid_range=(1, 100_000)),
         Column("height", "INTEGER", "Image height in pixels", unit="px", required=True, valid_range=(1, 100_000)),
         Column("bytes", "BIGINT", "File size in bytes", unit="bytes", required=True, valid_range=(1, 10**10)),
@@ -47,7 +61,10 @@ IMAGES = TableSpec(
             "VARCHAR",
             "Why no photo is stored: photo_not_found (404/410), photo_invalid (not a decodable JPEG), "
             "photo_too_large (byte cap or pixel limit), photo_host_not_allowed (host, scheme or redirect "
-            "outside GMGBD_PHOTO_HOSTS), photo_unavailable (other 4xx), or the raw record's invalid_reason; "
+            "outside GMGBD_PHOTO_HOSTS), photo_url_invalid (a URL no request can be sent to: control "
+            f"characters, spaces, a stray '[', a bad port, over {MAX_URL_LENGTH} characters), photo_unavailable "
+            "(other 4xx), "
+            "or the raw record's invalid_reason; "
             "NULL when the photo is stored",
         ),
         Column("missing_detail", "VARCHAR", "What exactly happened"),
@@ -76,7 +93,9 @@ def images(context: dg.AssetExecutionContext, store: TableStore, photos: PhotosR
     Each photo is downloaded at the configured size (default ``large``, 1024 px) from iNaturalist's photo hosts
     only, decoded in full to make sure it is an image, and stored as
     ``images/YYYY/MM/DD/<observation_uuid>_<photo_id>.jpg`` with its SHA-256, pixel size and byte count, so a
-    researcher can verify every file against this table. A photo that no longer exists, is not a valid image, or
+    researcher can verify every file against this table. The stored file carries no location metadata (EXIF GPS,
+    XMP, IPTC are removed losslessly, the EXIF Orientation kept): for an obscured observation it would give the
+    hidden location back. A photo that no longer exists, is not a valid image, or
     sits on a host we do not trust has NULL file columns and a ``missing_reason``; records that could not be used
     upstream carry their ``raw_observations.invalid_reason``. Re-running a date downloads only what is not
     already stored intact. Respect each photo's licence (``raw_observations.photo_license``) when reusing it.

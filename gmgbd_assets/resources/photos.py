@@ -3,8 +3,13 @@ atomically under a name built from the observation's UUID and the photo id, neve
 
 Transient trouble (timeouts, resets, 429/5xx, a truncated body, a 200 that carries an HTML error page instead of
 the photo) is retried with the shared ``ServiceHttp`` policy and fails the run if it persists. A photo that does
-not exist (404/410), a file that is not a decodable image, a body over the size cap, a decompression bomb or a
-host outside ``GMGBD_PHOTO_HOSTS`` is a *missing value* with a reason code, and the rest of the day carries on.
+not exist (404/410), a file that is not a decodable image, a body over the size cap, a decompression bomb, a
+malformed URL or a host outside ``GMGBD_PHOTO_HOSTS`` is a *missing value* with a reason code, and the rest of the
+day carries on.
+
+What is stored is the photo without its location metadata (``jpeg_metadata``): the EXIF GPS block would give back
+the true place of an observation whose coordinates are obscured. The pixels are the downloaded ones, byte for byte,
+and the recorded SHA-256 is that of the stored file.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 from PIL import Image
 
+from gmgbd_assets.jpeg_metadata import JpegStructureError, strip_location_metadata
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.inaturalist import photo_url_at_size
 from gmgbd_assets.resources.rate_limits import Clock
@@ -36,9 +42,12 @@ PHOTO_INVALID = "photo_invalid"
 PHOTO_TOO_LARGE = "photo_too_large"
 PHOTO_HOST_NOT_ALLOWED = "photo_host_not_allowed"
 PHOTO_UNAVAILABLE = "photo_unavailable"
+PHOTO_URL_INVALID = "photo_url_invalid"
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+# Real photo URLs are under 200 characters; 2048 is what browsers and CDNs reliably accept.
+MAX_URL_LENGTH = 2048
 # Image formats we store, with the extension the file gets. iNaturalist serves JPEG.
 STORED_FORMATS = {"JPEG": "jpg"}
 
@@ -158,15 +167,20 @@ class PhotoClient:
     # -- where files go ---------------------------------------------------------------------------------------
     def target(self, request: PhotoRequest, extension: str = "jpg") -> Path:
         d = request.sighting_date
-        return self.images_dir / f"{d:%Y}" / f"{d:%m}" / f"{d:%d}" / (
-            f"{request.observation_uuid}_{request.photo_id}.{extension}"
+        return (
+            self.images_dir
+            / f"{d:%Y}"
+            / f"{d:%m}"
+            / f"{d:%d}"
+            / f"{request.observation_uuid}_{request.photo_id}.{extension}"
         )
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
     def check_url(self, url: str, *, redirected_from: str | None = None) -> None:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        """Refuse, as this photo's reason, a URL that is malformed or leaves the allowed hosts over https."""
         via = f" (redirected from {_strip_query(redirected_from)})" if redirected_from else ""
+        parts = _parse_url(url, via)
+        host = (parts.hostname or "").lower()
         if host not in self.allowed_hosts:
             raise PhotoRefused(PHOTO_HOST_NOT_ALLOWED, f"host {host or '?'!r} is not in GMGBD_PHOTO_HOSTS{via}")
         if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
@@ -191,7 +205,12 @@ class PhotoClient:
                         location = r.headers.get("Location")
                         if not location:
                             raise PhotoRefused(PHOTO_UNAVAILABLE, f"HTTP {r.status_code} without a Location")
-                        target = urljoin(current, location)
+                        try:
+                            target = urljoin(current, location)
+                        except ValueError as exc:
+                            raise PhotoRefused(
+                                PHOTO_URL_INVALID, f"redirect Location {_shown(location)} is not a URL: {exc}"
+                            ) from exc
                         self.check_url(target, redirected_from=current)
                         current = target
                         continue
@@ -248,18 +267,24 @@ class PhotoClient:
             raise PhotoRefused(PHOTO_INVALID, f"not a decodable image ({len(data)} bytes): {exc}") from exc
         return fmt, width, height
 
+    def without_location(self, data: bytes, size: tuple[int, int]) -> bytes:
+        """The decoded JPEG ``data``, of ``size`` (width, height) pixels, with no metadata that can say where it
+        was taken, Orientation kept; a file whose segments cannot be walked is ``PhotoRefused(PHOTO_INVALID)``."""
+        try:
+            stripped = strip_location_metadata(data)
+        except JpegStructureError as exc:
+            raise PhotoRefused(PHOTO_INVALID, f"JPEG structure unreadable ({len(data)} bytes): {exc}") from exc
+        if stripped is not data:
+            # A check on the stripper itself: what is stored must still decode, and to the same size.
+            after = self.decode(stripped)[1:]
+            if after != size:
+                raise PhotoRefused(PHOTO_INVALID, f"{size} pixels before removing metadata, {after} after")
+        return stripped
+
     def _store(self, request: PhotoRequest, data: bytes, extension: str) -> Path:
         target = self.target(request, extension)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.part-{uuid.uuid4().hex}")
-        try:
-            with open(temp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temp, target)  # atomic: a killed run leaves a .part file, never a half photo
-        finally:
-            temp.unlink(missing_ok=True)
+        _write_atomically(target, data)
         return target
 
     def verify_stored(self, request: PhotoRequest, previous: StoredPhoto | None) -> StoredPhoto | None:
@@ -269,8 +294,9 @@ class PhotoClient:
         if previous is not None:
             if previous.filename == path.name:
                 for candidate in dict.fromkeys((Path(previous.path), path)):
-                    if candidate.is_file() and sha256_file(candidate) == previous.sha256:
-                        return replace(previous, path=str(candidate.resolve()))
+                    data = candidate.read_bytes() if candidate.is_file() else None
+                    if data is not None and hashlib.sha256(data).hexdigest() == previous.sha256:
+                        return self._without_location_on_disk(candidate, data, previous)
             return None  # changed photo, or the stored file is gone or altered: download again
         if path.is_file():
             data = path.read_bytes()
@@ -279,9 +305,24 @@ class PhotoClient:
             except PhotoRefused:
                 return None
             mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-            return StoredPhoto(path.name, str(path.resolve()), hashlib.sha256(data).hexdigest(), width, height,
-                               len(data), mtime)
+            found = StoredPhoto(path.name, str(path), hashlib.sha256(data).hexdigest(), width, height, len(data), mtime)
+            return self._without_location_on_disk(path, data, found)
         return None
+
+    def _without_location_on_disk(self, path: Path, data: bytes, photo: StoredPhoto) -> StoredPhoto | None:
+        """``photo``, whose file ``path`` holds ``data``, at that path and without location metadata: a file
+        stored by a run from before the metadata was removed is rewritten in place, so a re-run leaves no
+        located photo behind. None (download again) when it cannot be rewritten."""
+        try:
+            stripped = self.without_location(data, (photo.width, photo.height))
+        except PhotoRefused:
+            return None
+        if stripped is data:
+            return replace(photo, path=str(path.resolve()))
+        _write_atomically(path, stripped)
+        return replace(
+            photo, path=str(path.resolve()), sha256=hashlib.sha256(stripped).hexdigest(), bytes=len(stripped)
+        )
 
     def get(self, request: PhotoRequest, previous: StoredPhoto | None = None) -> PhotoOutcome:
         stored = self.verify_stored(request, previous)
@@ -290,14 +331,16 @@ class PhotoClient:
         attempted_at = _utcnow()
         url = photo_url_at_size(request.url, self.photo_size)
         try:
-            data = self.fetch(url)
-            fmt, width, height = self.decode(data)
+            downloaded = self.fetch(url)
+            fmt, width, height = self.decode(downloaded)
+            data = self.without_location(downloaded, (width, height))
         except PhotoRefused as refused:
             return PhotoOutcome(request, None, refused.reason, refused.detail, attempted_at)
         path = self._store(request, data, STORED_FORMATS[fmt])
         self.downloads += 1
-        photo = StoredPhoto(path.name, str(path.resolve()), hashlib.sha256(data).hexdigest(), width, height,
-                            len(data), _utcnow())
+        photo = StoredPhoto(
+            path.name, str(path.resolve()), hashlib.sha256(data).hexdigest(), width, height, len(data), _utcnow()
+        )
         return PhotoOutcome(request, photo, attempted_at=attempted_at)
 
     def get_all(
@@ -313,6 +356,50 @@ class PhotoClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _parse_url(url: str, via: str = "") -> SplitResult:
+    """The URL's parts, if httpx would send it as it stands: printable ASCII without spaces (httpx refuses control
+    characters and would quietly percent-encode the rest), ``[ ]`` only around an IP literal host, a numeric port
+    in range, at most ``MAX_URL_LENGTH`` characters. Anything else is ``PhotoRefused(PHOTO_URL_INVALID)``: no
+    retry can make such a URL work, so it must not fail the step."""
+
+    def refuse(why: str) -> PhotoRefused:
+        return PhotoRefused(PHOTO_URL_INVALID, f"{_shown(url)}{via}: {why}")
+
+    if len(url) > MAX_URL_LENGTH:
+        raise refuse(f"{len(url)} characters, more than {MAX_URL_LENGTH}")
+    bad = next((c for c in url if not "!" <= c <= "~"), None)
+    if bad is not None:
+        raise refuse(f"contains {bad!r} (only printable ASCII without spaces)")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number in 0..65535
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise refuse(str(exc)) from exc
+    if any(c in parts.path + parts.query + parts.fragment for c in "[]"):
+        raise refuse("'[' or ']' outside an IP literal host")
+    return parts
+
+
+def _shown(url: str, limit: int = 120) -> str:
+    """A URL for a message: no query string (it may hold a token), cut to ``limit``, control characters escaped."""
+    text = _strip_query(url)
+    return ascii(text[:limit] + ("..." if len(text) > limit else ""))
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Replace ``target`` with ``data``: a killed run leaves a ``.part`` file beside it, never a half photo."""
+    temp = target.with_name(f".{target.name}.part-{uuid.uuid4().hex}")
+    try:
+        with open(temp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _content_length(headers: httpx.Headers) -> int | None:
