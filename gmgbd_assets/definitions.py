@@ -55,19 +55,29 @@ from gmgbd_assets.resources.photos import PhotosResource
 from gmgbd_assets.resources.splits import SplitsResource
 from gmgbd_assets.resources.weather import WeatherServiceResource
 from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
-from gmgbd_assets.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set
+from gmgbd_assets.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set, set_in_env
+
+
+def secret_from_env(name: str, value: str) -> str:
+    """``dg.EnvVar(name)`` when ``value`` came from the environment variable ``name``: Dagster reads it at run
+    time and the UI, the repository snapshot and the run's config show only the name. Else ``value``, a default
+    that holds no secret."""
+    return dg.EnvVar(name) if set_in_env(name) else value
 
 
 def _service(settings: Settings) -> dict[str, Any]:
     """Who we are, and the request slots every process shares: a directory of this machine, or with
-    ``GMGBD_RATE_LIMIT_URL`` a Redis every machine of the deployment counts in."""
-    return {"contact": settings.contact, "rate_limit_dir": settings.rate_limit_url or str(settings.rate_limit_dir)}
+    ``GMGBD_RATE_LIMIT_URL`` a Redis every machine of the deployment counts in (its URL holds a password)."""
+    shared = dg.EnvVar("GMGBD_RATE_LIMIT_URL") if settings.rate_limit_url else str(settings.rate_limit_dir)
+    return {"contact": settings.contact, "rate_limit_dir": shared}
 
 
 def make_store(settings: Settings) -> TableStore:
-    """``GMGBD_STORE``: the DuckDB file of one machine (default), or DuckLake for several."""
+    """``GMGBD_STORE``: the DuckDB file of one machine (default), or DuckLake for several, whose catalog DSN (with
+    its password) stays ``GMGBD_DUCKLAKE_CATALOG``'s name in the UI."""
     if settings.store == "ducklake":
-        return DuckLakeStore(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_path)
+        catalog = secret_from_env("GMGBD_DUCKLAKE_CATALOG", settings.ducklake_catalog)
+        return DuckLakeStore(catalog=catalog, data_path=settings.ducklake_data_path)
     return DuckDBStore(path=str(settings.duckdb_path))
 
 
@@ -78,8 +88,11 @@ def make_executor(settings: Settings) -> dg.ExecutorDefinition | None:
         return None
     from dagster_celery import celery_executor  # the [distributed] extra
 
+    # StringSource config: the URLs, passwords included, are read from the environment when the run starts and
+    # only the variables' names are part of the definitions. Without GMGBD_CELERY_BACKEND, the broker is both.
+    backend = "GMGBD_CELERY_BACKEND" if set_in_env("GMGBD_CELERY_BACKEND") else "GMGBD_CELERY_BROKER"
     return celery_executor.configured(
-        {"broker": settings.celery_broker, "backend": settings.celery_backend}, name="celery"
+        {"broker": {"env": "GMGBD_CELERY_BROKER"}, "backend": {"env": backend}}, name="celery"
     )
 
 

@@ -76,6 +76,12 @@ def ee_service_account_key_set() -> bool:
     return bool(_env("GMGBD_EE_SERVICE_ACCOUNT_KEY", ""))
 
 
+def set_in_env(name: str) -> bool:
+    """Whether the variable ``name`` is set: a secret it holds (a DSN or a URL with a password) then reaches its
+    resource as ``dg.EnvVar(name)``, read at run time, and the UI only ever shows the name."""
+    return bool(_env(name, ""))
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
