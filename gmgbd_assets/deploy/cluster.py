@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gmgbd_assets.deploy.services import LocalServices, Postgres, Service
+from gmgbd_assets.deploy.services import LocalServices, Postgres, Redis, Service
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -52,7 +52,7 @@ class LocalDeployment:
     root: Path
     services: LocalServices
     postgres: Postgres
-    redis_url: str
+    redis: Redis
     env: dict[str, str]
     workers: dict[str, Service] = field(default_factory=dict)
 
@@ -191,8 +191,9 @@ class LocalDeployment:
         return found
 
 
-def deployment_env(root: Path, postgres: Postgres, redis_url: str) -> dict[str, str]:
-    """The environment every process of the deployment shares."""
+def deployment_env(root: Path, postgres: Postgres, redis: Redis) -> dict[str, str]:
+    """The environment every process of the deployment shares: the passwords of Postgres and Redis reach the
+    workers and the daemon here (inside the catalog DSN and the URLs), never in their argv."""
     return {
         **os.environ,
         "GMGBD_PROFILE": "offline",
@@ -201,8 +202,8 @@ def deployment_env(root: Path, postgres: Postgres, redis_url: str) -> dict[str, 
         "GMGBD_DUCKLAKE_CATALOG": postgres.dsn("lake"),
         "GMGBD_DUCKLAKE_DATA_PATH": str(root / "lake"),
         "GMGBD_EXECUTOR": "celery",
-        "GMGBD_CELERY_BROKER": redis_url,
-        "GMGBD_RATE_LIMIT_URL": redis_url.rsplit("/", 1)[0] + "/1",
+        "GMGBD_CELERY_BROKER": redis.url(0),
+        "GMGBD_RATE_LIMIT_URL": redis.url(1),
         "GMGBD_PARTITIONS_PER_RUN": "1",
         "DAGSTER_HOME": str(root / "dagster_home"),
         "DAGSTER_POSTGRES_URL": postgres.sqlalchemy_url("dagster"),
@@ -222,14 +223,14 @@ def local_deployment(
     with LocalServices(root / "services") as services:
         try:
             postgres = services.postgres(("dagster", "lake"))
-            redis_url = services.redis()
-            env = deployment_env(root, postgres, redis_url)
+            redis = services.redis()
+            env = deployment_env(root, postgres, redis)
             os.environ.clear()
             os.environ.update(env)
             home = Path(env["DAGSTER_HOME"])
             home.mkdir(parents=True)
             shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
-            deployment = LocalDeployment(root, services, postgres, redis_url, env)
+            deployment = LocalDeployment(root, services, postgres, redis, env)
             _initialise(deployment)
             for name, queue in workers.items():
                 deployment.start_worker(name, queue)

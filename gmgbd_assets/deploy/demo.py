@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from gmgbd_assets.deploy.cluster import LocalDeployment, Placement, local_deployment
+from gmgbd_assets.resources.redaction import redact
 
 BACKFILL_TIMEOUT_S = 1800.0
 
@@ -47,7 +48,7 @@ def placement_lines(placements: list[Placement]) -> list[str]:
 def run(dates: list[str], root: Path) -> int:
     with local_deployment(root) as deployment:
         print(
-            f"postgres 127.0.0.1:{deployment.postgres.port}, redis {deployment.redis_url}, "
+            f"postgres 127.0.0.1:{deployment.postgres.port}, redis {redact(deployment.env['GMGBD_CELERY_BROKER'])}, "
             f"workers {', '.join(f'{n} (pid {s.pid})' for n, s in deployment.workers.items())}",
             flush=True,
         )
@@ -75,9 +76,11 @@ def report(deployment: LocalDeployment, backfill_id: str, status: str) -> int:
         print(f"table {table}: {rows} rows")
     # What lake_maintenance_job would do now, with its default retention: the small files of each date merged.
     done = maintain(store)
-    print(f"lake maintenance: {done.before.data_files} data files ({done.before.data_bytes:,} bytes) -> "
-          f"{done.after.data_files} ({done.after.data_bytes:,} bytes), {done.after.snapshots} snapshots kept "
-          f"for {RETENTION_DAYS} days of time travel")
+    print(
+        f"lake maintenance: {done.before.data_files} data files ({done.before.data_bytes:,} bytes) -> "
+        f"{done.after.data_files} ({done.after.data_bytes:,} bytes), {done.after.snapshots} snapshots kept "
+        f"for {RETENTION_DAYS} days of time travel"
+    )
     print(f"exports in {deployment.root / 'exports'}; logs in {deployment.services.root / 'logs'}")
     return 0 if status == "COMPLETED_SUCCESS" and not failed else 1
 

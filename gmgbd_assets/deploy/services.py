@@ -4,12 +4,17 @@ Everything one ``LocalServices`` starts is stopped when its block ends, also whe
 (and whatever it forked, found through ``/proc``) gets SIGTERM, then SIGKILL if it is still there after a grace
 period. Postgres runs as the ``postgres`` user when we are root (``initdb`` refuses root), from a throwaway
 directory, with ``fsync`` off: it holds a demo's or a test's catalog, never data that must survive a crash.
+
+Both services demand a password, generated per start: Postgres with ``scram-sha-256`` for every connection (the
+superuser's password reaches ``initdb`` in a 0600 file), Redis with its default user disabled and one ACL user
+(defined in a 0600 config file). No password is ever on a command line, where ``ps`` shows it to every user.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 POSTGRES_BIN = Path(os.environ.get("GMGBD_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 READY_TIMEOUT_S = 60.0
@@ -99,18 +105,60 @@ class Service:
         self.process.wait(timeout=STOP_GRACE_S)
 
 
+def libpq_quote(value: str) -> str:
+    """``value`` as a libpq key/value DSN value: single-quoted, with ``\\`` and ``'`` backslash-escaped, so a
+    password with a quote, a space or a backslash means what it says."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def new_password() -> str:
+    """A fresh random password, safe in a URL without quoting."""
+    return secrets.token_urlsafe(24)
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable by its owner only (created 0600, never briefly wider)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return path
+
+
 @dataclass(frozen=True)
 class Postgres:
+    """A cluster on 127.0.0.1 that only accepts ``user`` with ``password`` (scram-sha-256)."""
+
     port: int
+    password: str = field(repr=False)
     user: str = "postgres"
 
     def dsn(self, database: str) -> str:
-        """A libpq key/value DSN (what DuckLake's ``ducklake:postgres:`` and psycopg2 take)."""
-        return f"host=127.0.0.1 port={self.port} user={self.user} dbname={database}"
+        """A libpq key/value DSN (what DuckLake's ``ducklake:postgres:`` and psycopg2 take), password included."""
+        return (
+            f"host=127.0.0.1 port={self.port} user={libpq_quote(self.user)} password={libpq_quote(self.password)} "
+            f"dbname={libpq_quote(database)}"
+        )
 
     def sqlalchemy_url(self, database: str) -> str:
         # psycopg2, said explicitly: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3 (dagster-io/dagster#33958).
-        return f"postgresql+psycopg2://{self.user}@127.0.0.1:{self.port}/{database}"
+        return (
+            f"postgresql+psycopg2://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@127.0.0.1:{self.port}/{quote(database, safe='')}"
+        )
+
+
+@dataclass(frozen=True)
+class Redis:
+    """A Redis on 127.0.0.1 whose only enabled user is ``user`` with ``password`` (the default user is off)."""
+
+    port: int
+    password: str = field(repr=False)
+    user: str = "gmgbd"
+
+    def url(self, db: int) -> str:
+        """The ``redis://user:password@host:port/db`` URL that Celery, kombu and redis-py take."""
+        return f"redis://{quote(self.user, safe='')}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"
 
 
 @dataclass
@@ -168,22 +216,38 @@ class LocalServices:
         service.stop()
         self.services.remove(service)
 
-    def postgres(self, databases: tuple[str, ...]) -> Postgres:
-        """A fresh cluster on a free loopback port (trust authentication, loopback only) with ``databases``."""
+    def postgres(self, databases: tuple[str, ...], password: str | None = None) -> Postgres:
+        """A fresh cluster on a free loopback port with ``databases``, accepting only the ``postgres`` user with
+        ``password`` (default: a new random one) over scram-sha-256, on TCP and its Unix socket alike."""
         import psycopg2
 
-        # A temporary directory of its own: the postgres user may not be able to enter ``root`` (pytest's are 0700).
+        password = new_password() if password is None else password
+        # Directories of their own: the postgres user may not be able to enter ``root`` (pytest's are 0700).
         data = Path(tempfile.mkdtemp(prefix="gmgbd-postgres-"))
-        self.temporary.append(data)
+        private = Path(tempfile.mkdtemp(prefix="gmgbd-postgres-pw-"))
+        self.temporary.extend([data, private])
         user = "postgres" if os.geteuid() == 0 else None
+        pwfile = write_private(private / "password", password + "\n")
         if user:
-            shutil.chown(data, user)
+            for path in (data, private, pwfile):
+                shutil.chown(path, user)
         done = subprocess.run(
-            [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            [
+                str(POSTGRES_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+            ],
             capture_output=True,
             text=True,
             user=user,
         )
+        shutil.rmtree(private, ignore_errors=True)
         if done.returncode:
             raise RuntimeError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
         port = free_port()
@@ -208,7 +272,7 @@ class LocalServices:
             user=user,
             stop_signal=signal.SIGINT,
         )
-        pg = Postgres(port)
+        pg = Postgres(port, password)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             try:
@@ -225,37 +289,37 @@ class LocalServices:
         conn.close()
         return pg
 
-    def redis(self) -> str:
-        """A Redis on a free loopback port with no persistence; returns its URL."""
+    def redis(self) -> Redis:
+        """A Redis on a free loopback port with no persistence, the default user disabled and one ACL user with a
+        new random password. Its configuration, password included, is a 0600 file: never ``redis-server``'s argv."""
         import redis
 
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-        port = free_port()
-        self.spawn(
-            "redis",
-            [
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.root),
-            ],
+        server = Redis(free_port(), new_password())
+        config = write_private(
+            self.root / "redis.conf",
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {server.port}",
+                    'save ""',
+                    "appendonly no",
+                    f'dir "{self.root}"',
+                    "user default off resetpass -@all",
+                    f"user {server.user} on >{server.password} ~* &* +@all",
+                    "",
+                ]
+            ),
         )
-        url = f"redis://127.0.0.1:{port}/0"
-        client = redis.Redis.from_url(url)
+        self.spawn("redis", [binary, str(config)])
+        client = redis.Redis.from_url(server.url(0))
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             try:
                 client.ping()
-                return url
+                return server
             except redis.ConnectionError:
                 if time.monotonic() > deadline:
                     raise

@@ -9,7 +9,9 @@ Facts of DuckLake 1.5.5 this store is built around (docs/deployment.md has the d
   loses a conflict is retried whole on a fresh connection;
 - a connection that lost a conflict keeps its Postgres catalog connection open after ``close()`` unless the lake
   is DETACHed first, so every connection ends with ``USE memory; DETACH``;
-- DuckLake has no PRIMARY KEY: the caches write with ``MERGE INTO`` (``enforces_keys`` is False).
+- DuckLake has no PRIMARY KEY: the caches write with ``MERGE INTO`` (``enforces_keys`` is False);
+- DuckDB's and psycopg2's connection errors quote the whole catalog DSN, password included: every error that
+  leaves this store is redacted first, with no chained original, before Dagster writes it into an event.
 
 The extensions are the wheel files of the ``[distributed]`` extra, LOADed by path with automatic installing and
 loading off: nothing is ever downloaded.
@@ -29,10 +31,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import dagster as dg
 import duckdb
 from pydantic import Field
 
 from gmgbd_assets.resources.duckdb_store import TableStore, file_lock
+from gmgbd_assets.resources.redaction import redact
 
 T = TypeVar("T")
 LAKE = "lake"
@@ -60,6 +64,37 @@ def catalog_kind(catalog: str) -> str:
 
 def postgres_dsn(catalog: str) -> str:
     return catalog.removeprefix("postgres:") if catalog.startswith("postgres:") and "//" not in catalog else catalog
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal: a password's ``'`` cannot end the ATTACH statement early."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def redacted(exc: BaseException) -> BaseException | None:
+    """The same kind of error with every secret of its message masked, or ``None`` when it carries none (then
+    the original, with its traceback, is the better thing to raise)."""
+    text = str(exc)
+    masked = redact(text)
+    if masked == text:
+        return None
+    try:
+        return type(exc)(masked)
+    except TypeError:  # an exception type that takes other arguments: keep the message, not the type
+        return RuntimeError(masked)
+
+
+@contextmanager
+def redacting() -> Iterator[None]:
+    """Re-raise an error of the block that carries a secret as its redacted copy, its chain cut (``from None``):
+    Dagster serialises the cause and the context of a step's error too."""
+    try:
+        yield
+    except Exception as exc:
+        masked = redacted(exc)
+        if masked is None:
+            raise
+        raise masked from None
 
 
 def extension_file(name: str) -> Path:
@@ -105,9 +140,18 @@ class DuckLakeStore(TableStore):
     """``GMGBD_STORE=ducklake``: the lake ``catalog`` (``GMGBD_DUCKLAKE_CATALOG``) with its Parquet files under
     ``data_path`` (``GMGBD_DUCKLAKE_DATA_PATH``, a directory every worker mounts or an object-store URL)."""
 
-    catalog: str
+    catalog: str = Field(
+        description="The catalog: a libpq DSN (password quoted as password='it\\'s'), an SQLite or DuckDB file. "
+        "A DSN with a password is a secret: give it as dg.EnvVar so the UI shows the variable's name only."
+    )
     data_path: str
     conflict_backoff_s: float = Field(default=0.05, description="First retry delay after a lost conflict")
+
+    @property
+    def catalog_value(self) -> str:
+        """The catalog itself. Dagster resolves a ``dg.EnvVar`` before a run; code that takes the store straight
+        from the definitions (``refill_commands``) gets the unresolved variable, read here."""
+        return (self.catalog.get_value() or "") if isinstance(self.catalog, dg.EnvVar) else self.catalog
 
     @property
     def enforces_keys(self) -> bool:
@@ -115,35 +159,40 @@ class DuckLakeStore(TableStore):
 
     @property
     def kind(self) -> str:
-        return catalog_kind(self.catalog)
+        return catalog_kind(self.catalog_value)
 
     def _attach_target(self) -> str:
         if self.kind == "postgres":
-            return f"ducklake:postgres:{postgres_dsn(self.catalog)}"
+            return f"ducklake:postgres:{postgres_dsn(self.catalog_value)}"
         if self.kind == "sqlite":
-            return f"ducklake:sqlite:{self.catalog}"
-        return f"ducklake:{self.catalog}"
+            return f"ducklake:sqlite:{self.catalog_value}"
+        return f"ducklake:{self.catalog_value}"
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """An in-memory DuckDB with the lake attached as its default catalog, so the project's SQL is unchanged;
         temp tables stay local. Detached before closing, always."""
         if self.kind != "postgres":
-            Path(self.catalog).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.catalog_value).parent.mkdir(parents=True, exist_ok=True)
         if "://" not in self.data_path:
             Path(self.data_path).mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
         try:
-            con.execute(f"LOAD '{extension_file('ducklake')}'")
-            if self.kind in ("postgres", "sqlite"):
-                con.execute(f"LOAD '{extension_file(self.kind)}'")
-            data_path = self.data_path.rstrip("/") + "/"
-            # Never READ_ONLY: the first connection to a new catalog creates its metadata tables, whoever opens it.
-            con.execute(f"ATTACH '{self._attach_target()}' AS {LAKE} (DATA_PATH '{data_path}')")
-            con.execute(f"USE {LAKE}")
-            # Snapshot-id races between committers are DuckLake's own to retry; logical conflicts are ours.
-            con.execute("SET ducklake_max_retry_count = 100")
-            yield con
+            with redacting():
+                con.execute(f"LOAD '{extension_file('ducklake')}'")
+                if self.kind in ("postgres", "sqlite"):
+                    con.execute(f"LOAD '{extension_file(self.kind)}'")
+                data_path = self.data_path.rstrip("/") + "/"
+                # Never READ_ONLY: the first connection to a new catalog creates its metadata tables, whoever
+                # opens it.
+                con.execute(
+                    f"ATTACH {sql_literal(self._attach_target())} AS {LAKE} (DATA_PATH {sql_literal(data_path)})"
+                )
+                con.execute(f"USE {LAKE}")
+                # Snapshot-id races between committers are DuckLake's own to retry; logical conflicts are ours.
+                con.execute("SET ducklake_max_retry_count = 100")
+                # A catalog lost mid-query is reported with its DSN too.
+                yield con
         finally:
             try:
                 con.execute("USE memory")
@@ -170,12 +219,13 @@ class DuckLakeStore(TableStore):
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         if self.kind != "postgres":
-            with file_lock(Path(f"{self.catalog}.{name}.lock")):
+            with file_lock(Path(f"{self.catalog_value}.{name}.lock")):
                 yield
             return
         import psycopg2  # the [distributed] extra; only a Postgres catalog needs it
 
-        conn = psycopg2.connect(postgres_dsn(self.catalog), application_name="gmgbd-lock")
+        with redacting():
+            conn = psycopg2.connect(postgres_dsn(self.catalog_value), application_name="gmgbd-lock")
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
