@@ -23,7 +23,7 @@ import pytest
 
 from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment, run_partition
 from gmgbd_assets.deploy.compare import differences
-from gmgbd_assets.deploy.services import descendants, stop_pid
+from gmgbd_assets.deploy.services import LocalServices, descendants, stop_pid
 from gmgbd_assets.lake_maintenance import lake_maintenance_job, maintain
 from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
 from gmgbd_assets.resources.ducklake_store import DuckLakeStore
@@ -196,6 +196,73 @@ def test_a_worker_killed_mid_run_then_a_rerun_converges(
         assert _rows(lake, table, where).equals(before[table]), table
 
 
+def _command_lines() -> dict[int, str]:
+    """Every process's argv as ``ps`` shows it to any user of the machine."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+    return found
+
+
+def test_no_password_is_on_any_command_line(deployment: tuple[LocalDeployment, str]) -> None:
+    """Postgres, Redis, both workers and the daemon are running: none of their argv holds a password."""
+    cluster, _ = deployment
+    lines = _command_lines()
+    started = [service.pid for service in cluster.services.services]
+    assert {"postgres", "redis", "worker-cpu1", "worker-gpu1", "daemon"} <= {s.name for s in cluster.services.services}
+    assert all(pid in lines for pid in started)
+    for secret in (cluster.postgres.password, cluster.redis.password):
+        assert not [line for line in lines.values() if secret in line]
+
+
+def test_redis_refuses_a_client_without_the_password(deployment: tuple[LocalDeployment, str]) -> None:
+    import redis
+
+    cluster, _ = deployment
+    for client in (
+        redis.Redis(host="127.0.0.1", port=cluster.redis.port),  # the default user, which is off
+        redis.Redis(host="127.0.0.1", port=cluster.redis.port, username="gmgbd", password="wrong"),
+    ):
+        with pytest.raises(redis.AuthenticationError):
+            client.set("gmgbd:probe", "1")
+    assert redis.Redis.from_url(cluster.env["GMGBD_CELERY_BROKER"]).ping()
+    config = cluster.services.root / "redis.conf"
+    assert (config.stat().st_mode & 0o777) == 0o600 and cluster.redis.password in config.read_text()
+
+
+def test_postgres_refuses_a_connection_without_the_password(deployment: tuple[LocalDeployment, str]) -> None:
+    import psycopg2
+
+    cluster, _ = deployment
+    for auth in ("", " password=wrong"):
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(f"host=127.0.0.1 port={cluster.postgres.port} user=postgres dbname=lake{auth}")
+
+
+def test_a_password_with_a_quote_a_space_and_a_backslash_works_everywhere(tmp_path: Path) -> None:
+    """libpq DSNs quote it, the SQLAlchemy URL (the Dagster instance's) percent-encodes it, the DuckLake ATTACH
+    statement escapes it: psycopg2, the SQLAlchemy engine the Dagster instance builds and the lake all connect."""
+    import psycopg2
+    import sqlalchemy
+
+    password = 'it\'s a \\ "test" 100%@:/?'
+    with LocalServices(tmp_path / "services") as services:
+        postgres = services.postgres(("lake",), password=password)
+        psycopg2.connect(postgres.dsn("lake")).close()
+        with sqlalchemy.create_engine(postgres.sqlalchemy_url("lake")).connect() as conn:
+            assert conn.execute(sqlalchemy.text("SELECT 1")).scalar() == 1
+        lake = DuckLakeStore(catalog=postgres.dsn("lake"), data_path=str(tmp_path / "files"))
+        day = date(2024, 6, 1)
+        lake.replace_window(SPEC, SPEC.frame([(1, day)]), day, day + timedelta(1))
+        assert lake.read_window(SPEC, day, day + timedelta(1))["observation_id"].to_list() == [1]
+        with pytest.raises(psycopg2.OperationalError):
+            psycopg2.connect(postgres.dsn("lake").replace("it\\'s", "its"))
+
+
 SPEC = TableSpec("t", (Column("observation_id", "BIGINT", "id"), Column("sighting_date", "DATE", "date")))
 
 
@@ -230,7 +297,8 @@ def test_lake_maintenance_merges_files_keeps_the_retention_and_deletes_orphans(t
     assert store.query("SELECT * FROM t ORDER BY observation_id").equals(expected)
 
     result = lake_maintenance_job.execute_in_process(
-        resources={"store": store}, run_config={"ops": {"lake_maintenance": {"config": {"retention_days": 0}}}})
+        resources={"store": store}, run_config={"ops": {"lake_maintenance": {"config": {"retention_days": 0}}}}
+    )
     assert result.success
     metadata = next(e for e in result.all_node_events if e.is_successful_output).step_output_data.metadata
     assert metadata["after_snapshots"].value == 1 and metadata["snapshots_expired"].value >= 8
