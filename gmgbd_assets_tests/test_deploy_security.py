@@ -245,3 +245,19 @@ def test_helm_values_take_every_secret_from_a_secret_and_label_every_dagster_pod
     assert deployment["podSecurityContext"]["runAsNonRoot"] is True
     assert launcher["runK8sConfig"]["podSpecConfig"]["securityContext"]["runAsNonRoot"] is True
     assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
+
+
+def test_a_store_taken_straight_from_the_definitions_reads_its_catalog_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``refill_commands`` uses ``defs.resources["store"]`` without a run: the store reads the variable itself
+    instead of opening a catalog file named after it."""
+    pytest.importorskip("duckdb_extension_ducklake", reason="the [distributed] extra")
+    from gmgbd_assets.resources.ducklake_store import DuckLakeStore
+
+    catalog = tmp_path / "catalog.sqlite"
+    monkeypatch.setenv("GMGBD_TEST_CATALOG", str(catalog))
+    monkeypatch.chdir(tmp_path)
+    store = DuckLakeStore(catalog=dg.EnvVar("GMGBD_TEST_CATALOG"), data_path=str(tmp_path / "files"))
+    assert store.query("SELECT 42 AS answer")["answer"].to_list() == [42]
+    assert catalog.exists() and not (tmp_path / "GMGBD_TEST_CATALOG").exists()
