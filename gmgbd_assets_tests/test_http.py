@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
+import random
+import socketserver
+import threading
 import time
+import traceback
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +32,7 @@ from gmgbd_assets.emulators.resources import (
 from gmgbd_assets.resources.duckdb_store import DuckDBStore
 from gmgbd_assets.resources.geocoder import GeocoderResource
 from gmgbd_assets.resources.http import (
+    ResponseTooLargeError,
     ServiceHttp,
     ServicePolicy,
     ServiceResponseError,
@@ -32,7 +40,7 @@ from gmgbd_assets.resources.http import (
 )
 from gmgbd_assets.resources.inaturalist import INaturalistResource
 from gmgbd_assets.resources.open_meteo import OpenMeteoResource
-from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.resources.photos import PHOTO_TOO_LARGE, PhotoClient, PhotoRefused, PhotosResource
 from gmgbd_assets.resources.rate_limits import SYSTEM_CLOCK, shared_budget, using_clock, window_rates
 from gmgbd_assets.resources.retries import retry_after_seconds
 from gmgbd_assets.settings import INAT_PHOTO_HOSTS
@@ -41,8 +49,9 @@ from gmgbd_assets_tests.conftest import FakeClock
 
 def _http(handler, clock, **policy) -> ServiceHttp:
     params = {"name": f"test-{id(handler)}", "min_interval_s": 0.0, "backoff_base_s": 1.0, **policy}
-    return ServiceHttp(ServicePolicy(**params), transport=httpx.MockTransport(handler), clock=clock,
-                       contact="curator@example.org")
+    return ServiceHttp(
+        ServicePolicy(**params), transport=httpx.MockTransport(handler), clock=clock, contact="curator@example.org"
+    )
 
 
 def _sequence(*responses):
@@ -86,8 +95,11 @@ def test_5xx_then_success_backs_off_exponentially_with_jitter(fake_clock):
 
 def test_timeouts_and_resets_are_retried(fake_clock):
     req = httpx.Request("GET", "https://svc.test/x")
-    handler = _sequence(httpx.ReadTimeout("slow", request=req), httpx.ReadError("reset", request=req),
-                        httpx.Response(200, json={"v": 2}))
+    handler = _sequence(
+        httpx.ReadTimeout("slow", request=req),
+        httpx.ReadError("reset", request=req),
+        httpx.Response(200, json={"v": 2}),
+    )
     assert _http(handler, fake_clock).get_json("https://svc.test/x") == {"v": 2}
 
 
@@ -98,11 +110,31 @@ def test_persistent_failure_fails_clearly_and_never_returns_a_value(fake_clock):
     assert len(handler.calls) == 4
 
 
-def test_error_message_does_not_leak_query_string(fake_clock):
-    handler = _sequence(httpx.Response(500))
-    with pytest.raises(ServiceUnavailableError) as info:
-        _http(handler, fake_clock, max_attempts=2).get_json("https://svc.test/x", params={"key": "SENTINEL"})
-    assert "SENTINEL" not in str(info.value)
+def _everything_shown(exc: BaseException) -> str:
+    """What a traceback of ``exc`` shows (every chained cause and context), plus the bare messages along the
+    chain, which a log line may print without the traceback."""
+    shown = "".join(traceback.format_exception(exc))
+    while exc is not None:
+        shown += f"\n{exc}"
+        exc = exc.__cause__ or exc.__context__
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "status"),
+    [
+        ("https://svc.test/x?key=SENTINEL", None, 500),  # a key in the URL, a service that stays down
+        ("https://user:SENTINEL@svc.test/x", None, 503),  # a password in the URL's userinfo
+        ("https://svc.test/x", {"email": "SENTINEL"}, 403),  # a 4xx, whose message quotes the URL sent
+    ],
+)
+def test_error_message_does_not_leak_query_string(fake_clock, url, params, status):
+    handler = _sequence(httpx.Response(status, text="refused"))
+    with pytest.raises((ServiceUnavailableError, ServiceResponseError)) as info:
+        _http(handler, fake_clock, max_attempts=2).get_json(url, params=params)
+    assert "SENTINEL" in str(handler.calls[0].url)  # the secret was sent: the message is where it could leak
+    assert "svc.test/x" in str(info.value)  # the message does name the request
+    assert "SENTINEL" not in _everything_shown(info.value)
 
 
 def test_malformed_json_is_retried_then_fails(fake_clock):
@@ -199,8 +231,7 @@ def test_file_rate_limiter_survives_a_killed_holder(tmp_path):
 
 
 def test_truncation_is_caught_even_with_a_repeated_content_length(fake_clock):
-    truncated = httpx.Response(200, headers=[("Content-Length", "100"), ("Content-Length", "100")],
-                               content=b'{"a": 1}')
+    truncated = httpx.Response(200, headers=[("Content-Length", "100"), ("Content-Length", "100")], content=b'{"a": 1}')
     handler = _sequence(truncated, httpx.Response(200, json={"a": 1}))
     assert _http(handler, fake_clock).get_json("https://svc.test/x") == {"a": 1}
     assert len(handler.calls) == 2
@@ -232,18 +263,22 @@ DAY = date(2024, 6, 1)
 _ATTEMPTS = {"max_attempts": 4, "backoff_base_s": 0.01}
 # Every service client as the assets build it, each sending the one request that now never succeeds.
 SERVICES: dict[str, Callable[[Path], object]] = {
-    "inaturalist": lambda _: EmulatedINaturalistResource(min_interval_s=0, **_ATTEMPTS)
-    .client()
-    .observations_on(DAY, 10),
+    "inaturalist": lambda _: (
+        EmulatedINaturalistResource(min_interval_s=0, **_ATTEMPTS).client().observations_on(DAY, 10)
+    ),
     "open_meteo": lambda _: EmulatedOpenMeteoResource(**_ATTEMPTS).client().daily_mean_temperature(DAY, [(48.1, 11.5)]),
-    "nominatim": lambda tmp: EmulatedGeocoderResource(backend="nominatim", min_interval_s=0, **_ATTEMPTS)
-    .nominatim_client(DuckDBStore(path=str(tmp / "cache.duckdb")))
-    .reverse_many([(48.1, 11.5)]),
-    "photos": lambda tmp: EmulatedPhotosResource(
-        images_dir=str(tmp / "images"), allowed_hosts=list(INAT_PHOTO_HOSTS), min_interval_s=0, **_ATTEMPTS
-    )
-    .client()
-    .fetch(f"https://{INAT_PHOTO_HOSTS[0]}/photos/7/large.jpg"),
+    "nominatim": lambda tmp: (
+        EmulatedGeocoderResource(backend="nominatim", min_interval_s=0, **_ATTEMPTS)
+        .nominatim_client(DuckDBStore(path=str(tmp / "cache.duckdb")))
+        .reverse_many([(48.1, 11.5)])
+    ),
+    "photos": lambda tmp: (
+        EmulatedPhotosResource(
+            images_dir=str(tmp / "images"), allowed_hosts=list(INAT_PHOTO_HOSTS), min_interval_s=0, **_ATTEMPTS
+        )
+        .client()
+        .fetch(f"https://{INAT_PHOTO_HOSTS[0]}/photos/7/large.jpg")
+    ),
 }
 
 
@@ -279,8 +314,9 @@ class _ClockWithANeighbour(FakeClock):
 
 def test_retry_after_holds_back_every_client_of_the_service():
     clock = _ClockWithANeighbour()
-    a = _http(_sequence(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={})), clock,
-              name="held")
+    a = _http(
+        _sequence(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={})), clock, name="held"
+    )
     b_sent_at: list[float] = []
     b = _http(_stamped(httpx.Response(200, json={}), clock, b_sent_at), clock, name="held")
     clock.meanwhile = lambda: b.get_json("https://svc.test/y")
@@ -308,8 +344,9 @@ OPEN_METEO_WINDOWS = ((60.0, 600), (3600.0, 5_000), (86_400.0, 10_000))
 
 def test_open_meteo_weighted_rates_per_minute_hour_and_day(fake_clock):
     sent_at: list[float] = []
-    http = _http(_stamped(httpx.Response(200, json={}), fake_clock, sent_at), fake_clock,
-                 weight_windows=OPEN_METEO_WINDOWS)
+    http = _http(
+        _stamped(httpx.Response(200, json={}), fake_clock, sent_at), fake_clock, weight_windows=OPEN_METEO_WINDOWS
+    )
     for _ in range(21):
         http.get_json("https://svc.test/x", weight=500)
     offsets = [t - sent_at[0] for t in sent_at]
@@ -364,3 +401,237 @@ def test_weighted_requests_share_one_file_bucket_across_processes(tmp_path):
     for p in procs:
         p.join(timeout=30)
     assert min(b - a for a, b in zip(stamps, stamps[2:], strict=False)) >= 0.8, stamps
+
+
+# -- bounded responses: decoded bytes and a total deadline ---------------------------------------------------------
+BOMB_DECODED_BYTES = 300_000_000
+
+
+@functools.cache
+def _gzip_bomb() -> bytes:
+    """300 MB of zeros as a ~290 KB gzip body, compressed a megabyte at a time (never whole in memory)."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    megabyte = bytes(1_000_000)
+    body = b"".join(deflate.compress(megabyte) for _ in range(BOMB_DECODED_BYTES // len(megabyte)))
+    return body + deflate.flush()
+
+
+class _SocketLikeStream(httpx.SyncByteStream):
+    """A body arriving in 16 KB pieces, as a socket delivers it; counts the bytes taken from the "network"."""
+
+    def __init__(self, body: bytes, piece: int = 16_384) -> None:
+        self.body = body
+        self.piece = piece
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.body), self.piece):
+            chunk = self.body[start : start + self.piece]
+            self.sent += len(chunk)
+            yield chunk
+
+
+def _gzip_response(stream: httpx.SyncByteStream) -> httpx.Response:
+    return httpx.Response(200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}, stream=stream)
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(fake_clock):
+    bomb = _gzip_bomb()
+    assert len(bomb) < 400_000
+    streams: list[_SocketLikeStream] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        streams.append(_SocketLikeStream(bomb))
+        return _gzip_response(streams[-1])
+
+    http = _http(handler, fake_clock, max_body_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLargeError, match="decodes to more than 1,000,000 bytes") as info:
+            http.get_json("https://svc.test/x?key=SENTINEL")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Refused once (a bomb is the service's answer, not retried), having pulled a few KB of the 290 KB.
+    assert len(streams) == 1 and fake_clock.sleeps == []
+    assert streams[0].sent <= 2 * streams[0].piece
+    assert peak < 8_000_000, peak  # a few times the 1 MB cap, not the 300 MB the body inflates to
+    assert "SENTINEL" not in str(info.value)
+
+
+def test_a_gzip_photo_bomb_is_that_photos_reason(fake_clock, tmp_path):
+    bomb = _gzip_bomb()
+    host = INAT_PHOTO_HOSTS[0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"Content-Encoding": "gzip", "Content-Type": "image/jpeg"}, stream=_SocketLikeStream(bomb)
+        )
+
+    photos = PhotoClient(_http(handler, fake_clock), tmp_path, [host], max_bytes=2_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PhotoRefused) as info:
+            photos.fetch(f"https://{host}/photos/7/large.jpg")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.reason == PHOTO_TOO_LARGE
+    assert peak < 12_000_000, peak
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
+def test_a_compressed_body_still_decodes_in_full(fake_clock, encoding):
+    payload = json.dumps({"results": [{"id": i, "name": "Parus major"} for i in range(20_000)]}).encode()
+    wbits = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS, "raw-deflate": -zlib.MAX_WBITS}[encoding]
+    deflate = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = deflate.compress(payload) + deflate.flush()
+    header = "gzip" if encoding == "gzip" else "deflate"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={"Content-Encoding": header, "Content-Length": str(len(body))},
+            stream=_SocketLikeStream(body, piece=1000),
+        )
+
+    assert _http(handler, fake_clock).get_json("https://svc.test/x") == json.loads(payload)
+
+
+def test_a_compressed_photo_cut_short_is_retried_not_stored_cut(fake_clock, tmp_path):
+    # Decoded, a cut gzip body is just a shorter image, and a photo's truncation check only sees decoded bytes:
+    # only the encoded bytes counted against Content-Length show that the body was cut.
+    photo = bytes(range(256)) * 400
+    deflate = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    body = deflate.compress(photo) + deflate.flush()
+    host = INAT_PHOTO_HOSTS[0]
+    bodies = iter([body[: len(body) // 2], body])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Encoding": "gzip", "Content-Type": "image/jpeg", "Content-Length": str(len(body))}
+        return httpx.Response(200, headers=headers, stream=_SocketLikeStream(next(bodies), piece=1000))
+
+    photos = PhotoClient(_http(handler, fake_clock), tmp_path, [host])
+    assert photos.fetch(f"https://{host}/photos/7/large.jpg") == photo
+    assert len(fake_clock.sleeps) == 1
+
+
+class _WallClock:
+    """A stand-in for the real monotonic clock that only moves when the "network" says time has passed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Trickle(httpx.SyncByteStream):
+    """A valid JSON body sent one byte every ``every_s`` seconds of ``wall`` time."""
+
+    def __init__(self, wall: _WallClock, every_s: float, size: int) -> None:
+        self.wall = wall
+        self.every_s = every_s
+        self.body = b'{"a": "' + b"x" * (size - 9) + b'"}'
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self.body)):
+            self.wall.now += self.every_s
+            self.sent += 1
+            yield self.body[i : i + 1]
+
+
+def test_a_trickling_body_fails_at_the_deadline_not_after(fake_clock):
+    wall = _WallClock()
+    trickles: list[_Trickle] = []
+    started: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        started.append(wall.now)
+        trickles.append(_Trickle(wall, 0.25, 1000))  # 250 s for the whole body, far past the 5 s deadline
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=trickles[-1])
+
+    params = {"name": "trickle", "min_interval_s": 0.0, "deadline_s": 5.0, "max_attempts": 3}
+    http = ServiceHttp(
+        ServicePolicy(**params), transport=httpx.MockTransport(handler), clock=fake_clock, wall_clock=wall
+    )
+    with pytest.raises(ServiceUnavailableError, match="after 3 attempts.*deadline"):
+        http.get_json("https://svc.test/x")
+    # Each attempt (a timeout: retried) stopped with the first byte past its 5 s, not one byte later.
+    assert [t.sent for t in trickles] == [21, 21, 21]
+    assert [b - a for a, b in zip(started, started[1:], strict=False)] == [5.25, 5.25]
+
+
+def test_a_trickling_photo_fails_at_the_deadline(fake_clock, tmp_path):
+    wall = _WallClock()
+    host = INAT_PHOTO_HOSTS[0]
+    trickles: list[_Trickle] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        trickles.append(_Trickle(wall, 0.5, 10_000))
+        return httpx.Response(200, headers={"Content-Type": "image/jpeg"}, stream=trickles[-1])
+
+    policy = ServicePolicy(name="trickle-photos", min_interval_s=0.0, deadline_s=10.0, max_attempts=2)
+    http = ServiceHttp(policy, transport=httpx.MockTransport(handler), clock=fake_clock, wall_clock=wall)
+    with pytest.raises(ServiceUnavailableError, match="after 2 attempts.*deadline"):
+        PhotoClient(http, tmp_path, [host]).fetch(f"https://{host}/photos/7/large.jpg")
+    assert [t.sent for t in trickles] == [21, 21]
+
+
+class _TrickleServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _TrickleHandler(socketserver.BaseRequestHandler):
+    """Sends a full set of headers at once, then a 200-byte JSON body a byte every 20 ms (4 s in all)."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+        try:
+            for _ in range(200):
+                self.request.sendall(b" ")
+                time.sleep(0.02)
+        except OSError:
+            return  # the client gave up: what the test wants
+
+
+def test_a_real_socket_trickling_its_body_fails_at_the_deadline(fake_clock):
+    with _TrickleServer(("127.0.0.1", 0), _TrickleHandler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        policy = ServicePolicy(name="real-trickle", min_interval_s=0.0, deadline_s=0.5, timeout_s=5.0, max_attempts=1)
+        http = ServiceHttp(policy, clock=fake_clock)
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailableError, match="deadline"):
+            http.get_json(f"http://127.0.0.1:{server.server_address[1]}/x")
+        elapsed = time.monotonic() - started
+        http.close()
+        server.shutdown()
+    assert 0.5 <= elapsed < 2.0, elapsed
+
+
+@pytest.mark.parametrize("retry_after", ["0", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_retry_after_zero_or_past_still_waits_the_backoff(fake_clock, monkeypatch, retry_after):
+    # Full jitter draws uniformly up to the backoff; drawing the top makes the expected wait exact.
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    handler = _sequence(
+        httpx.Response(429, headers={"Retry-After": retry_after}),
+        httpx.Response(503, headers={"Retry-After": retry_after}),
+        httpx.Response(200, json={}),
+    )
+    assert _http(handler, fake_clock, backoff_base_s=2.0).get_json("https://svc.test/x") == {}
+    assert fake_clock.sleeps == [2.0, 4.0]
+
+
+def test_retry_after_shorter_than_the_backoff_waits_the_backoff(fake_clock, monkeypatch):
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    handler = _sequence(
+        httpx.Response(503),
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        httpx.Response(200, json={}),
+    )
+    assert _http(handler, fake_clock, backoff_base_s=2.0).get_json("https://svc.test/x") == {}
+    assert fake_clock.sleeps == [2.0, 4.0, 8.0]

@@ -4,14 +4,17 @@ Every service client (iNaturalist, photo hosts, Nominatim, Open-Meteo) sends its
 ``ServiceHttp``: the service's rates (``rate_limits``: pyrate-limiter, shared by every client in the process and,
 with a rate-limit directory, by every process on the machine), its one retry policy (``retries``: tenacity,
 exponential backoff with full jitter on 429/5xx/timeouts/resets/truncated or unusable bodies, ``Retry-After``
-honoured) and an identifying User-Agent. A failure that outlasts the retries raises ``ServiceUnavailableError``:
-it fails the run and never becomes a stored value.
+honoured) and an identifying User-Agent. Every response is bounded (``response_guard``): a total deadline per
+request, however steadily its bytes trickle in (a timeout: retried), and a cap on the decoded body
+(``ResponseTooLargeError``: the service's answer, so not retried; the photos keep their own byte cap). A failure
+that outlasts the retries raises ``ServiceUnavailableError``: it fails the run and never becomes a stored value.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +25,12 @@ from pyrate_limiter import Rate
 
 from gmgbd_assets.resources.rate_limits import Clock, default_clock, shared_budget, window_rates
 from gmgbd_assets.resources.redaction import redact_url
+from gmgbd_assets.resources.response_guard import (
+    ACCEPT_ENCODING,
+    ResponseGuard,
+    ResponseTooLargeError,
+    read_capped,
+)
 from gmgbd_assets.resources.retries import (
     RETRYABLE_STATUS,
     Retrier,
@@ -32,7 +41,14 @@ from gmgbd_assets.resources.retries import (
 )
 from gmgbd_assets.version import __version__
 
-__all__ = ["ServiceHttp", "ServicePolicy", "ServiceResource", "ServiceResponseError", "ServiceUnavailableError"]
+__all__ = [
+    "ResponseTooLargeError",
+    "ServiceHttp",
+    "ServicePolicy",
+    "ServiceResource",
+    "ServiceResponseError",
+    "ServiceUnavailableError",
+]
 
 T = TypeVar("T")
 DAY_S = 86_400.0
@@ -54,7 +70,11 @@ class ServicePolicy:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 120.0
     retry_after_max_s: float = 600.0
+    # Per socket operation (connect, each read); ``deadline_s`` bounds the whole request, every read included.
     timeout_s: float = 30.0
+    deadline_s: float = 120.0
+    # Decoded bytes one response may hold (a JSON page is a few MB at most); None = the caller caps it.
+    max_body_bytes: int | None = 32_000_000
     # Where the service's bucket is shared by every process on the machine; None = this process only.
     shared_state_dir: str | None = None
 
@@ -89,7 +109,10 @@ class ServiceHttp:
         contact: str | None = None,
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
+        wall_clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` paces the rate limits and backoff (a test's or benchmark's may be virtual); ``wall_clock``
+        times each request's deadline, the real monotonic clock unless a test stands in for it."""
         self.policy = policy
         self.clock = clock or default_clock()
         self._log = log or (lambda _msg: None)
@@ -103,8 +126,13 @@ class ServiceHttp:
         self.client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(policy.timeout_s),
-            headers={"User-Agent": user_agent(contact), "Accept": "application/json"},
+            headers={
+                "User-Agent": user_agent(contact),
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             follow_redirects=False,
+            event_hooks=ResponseGuard(policy.deadline_s, wall_clock).event_hooks,
         )
 
     def close(self) -> None:
@@ -125,15 +153,17 @@ class ServiceHttp:
     def send(
         self, method: str, url: str, *, params: Mapping[str, Any] | None = None, weight: int = 1
     ) -> httpx.Response:
-        """One attempt: wait for the slot, send, read the whole body. Transient outcomes raise ``TransientError``;
-        any other response is returned, whatever its status."""
+        """One attempt: wait for the slot, send, read the whole body (at most ``max_body_bytes`` decoded, else
+        ``ResponseTooLargeError``). Transient outcomes raise ``TransientError``; any other response is returned,
+        whatever its status, with its body in memory."""
         self.acquire(weight)
         try:
-            response = self.client.request(method, url, params=params)
-            response.read()
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            with self.client.stream(method, url, params=params) as streamed:
+                body = read_capped(streamed, self.policy.max_body_bytes, self.policy.name)
+        except (httpx.TimeoutException, httpx.TransportError, httpx.DecodingError) as exc:
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-        _check_complete(response)
+        _check_complete(streamed.headers, body)
+        response = _in_memory(streamed, body)
         if response.status_code in RETRYABLE_STATUS:
             raise TransientError(f"HTTP {response.status_code}", retry_after_seconds(response))
         return response
@@ -172,14 +202,24 @@ class ServiceHttp:
             raise ValueError(f"invalid JSON ({exc})") from exc
 
 
-def _check_complete(response: httpx.Response) -> None:
-    # Real sockets already raise on a short body; this catches it wherever bytes arrive uncompressed.
-    # A repeated header arrives joined ("1038, 1038"); any of the announced lengths will do.
-    announced = response.headers.get("Content-Length", "").split(",")[0].strip()
-    if announced.isdigit() and "Content-Encoding" not in response.headers:
-        received = len(response.content)
-        if int(announced) > received:
-            raise TransientError(f"truncated body: {received} of {announced} bytes")
+def _check_complete(headers: httpx.Headers, body: bytes) -> None:
+    # A streamed body is checked as it arrives (response_guard); this catches an emulator's answer built in
+    # memory, whose body never streams. A repeated header arrives joined ("1038, 1038"); any length will do.
+    announced = headers.get("Content-Length", "").split(",")[0].strip()
+    if announced.isdigit() and "Content-Encoding" not in headers and int(announced) > len(body):
+        raise TransientError(f"truncated body: {len(body)} of {announced} bytes")
+
+
+def _in_memory(streamed: httpx.Response, body: bytes) -> httpx.Response:
+    """``streamed`` with its decoded ``body`` read: a response the readers can take ``content`` and ``text`` of."""
+    # The body is decoded already: an encoding left in the headers would make httpx decode it a second time.
+    encoded = "Content-Encoding" in streamed.headers
+    headers = [
+        (name, value)
+        for name, value in streamed.headers.multi_items()
+        if not (encoded and name.lower() in ("content-encoding", "content-length"))
+    ]
+    return httpx.Response(streamed.status_code, headers=headers, content=body, request=streamed.request)
 
 
 class ServiceResponseError(RuntimeError):

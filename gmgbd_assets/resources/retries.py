@@ -2,9 +2,9 @@
 
 A call is attempted at most ``max_attempts`` times in all: the attempt is the whole unit of work (wait for the
 rate limit, send, read and check the body), so nothing inside it retries again. Between attempts it waits what
-the server asked for (``Retry-After``, up to ``retry_after_max_s``; asked for more, it gives up at once) or else
-an exponential backoff with full jitter. A failure that outlasts the retries raises ``ServiceUnavailableError``:
-it fails the run and never becomes a stored value.
+the server asked for (``Retry-After``, up to ``retry_after_max_s``; asked for more, it gives up at once) or the
+exponential backoff with full jitter, whichever is longer. A failure that outlasts the retries raises
+``ServiceUnavailableError``: it fails the run and never becomes a stored value.
 """
 
 from __future__ import annotations
@@ -114,8 +114,11 @@ class Retrier:
         return hint is not None and hint > self.policy.retry_after_max_s
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
+        # What the server asked for, but never less than the backoff: "Retry-After: 0" (or a date already past)
+        # from a struggling server must not turn the retries into a tight loop against it.
+        backoff = self._backoff(state)
         hint = _hint(state)
-        return hint if hint is not None else self._backoff(state)
+        return backoff if hint is None else max(hint, backoff)
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         hint = _hint(state)
