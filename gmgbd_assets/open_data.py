@@ -17,7 +17,9 @@ The pipeline here:
    codes or counts: nothing is dropped without a number.
 3. :func:`observations_on` returns one date's records as :class:`ExportObservation`, the same fields as the API
    source's ``Observation`` plus ``observation_uuid``, with names and logins joined in from the staged taxa and
-   observers. :class:`ExportTaxa` gives the staged taxa's lineages to the ``taxonomy`` asset.
+   observers, each record's outside text checked by ``edge_validation`` exactly as the API's (its reasons are
+   found then, so they are counted in ``raw_observations``, not in the staging's ``reasons``).
+   :class:`ExportTaxa` gives the staged taxa's lineages to the ``taxonomy`` asset.
 
 What the export cannot say, and the records therefore leave NULL: the integer observation id
 (``observation_id``), whether the coordinates were obscured (``coordinates_obscured``; the export only carries
@@ -40,10 +42,19 @@ from typing import Literal
 
 import duckdb
 
-from gmgbd_assets.resources.inaturalist import (
-    INVALID_COORDINATES,
+from gmgbd_assets.edge_validation import (
     INVALID_TAXON,
     MAX_NAME_LENGTH,
+    PHOTO_EXTENSIONS,
+    OutsideFields,
+    check_fields,
+    explain_after,
+    observation_url,
+    outside_text,
+    plausible_name,
+)
+from gmgbd_assets.resources.inaturalist import (
+    INVALID_COORDINATES,
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,
@@ -58,7 +69,6 @@ REASON_CODES = (NO_COORDINATES, INVALID_COORDINATES, NO_TAXON, INVALID_TAXON, TA
 
 TABLES = ("observations", "photos", "taxa", "observers")
 PHOTO_HOST = "https://inaturalist-open-data.s3.amazonaws.com"
-OBSERVATION_PAGE = "https://www.inaturalist.org/observations"
 SOURCE_PREFIX = "inaturalist-open-data"
 
 # Columns each table must have (after renaming), and the old names they were published under before.
@@ -93,8 +103,9 @@ _STAGED_OBSERVERS = "observers.parquet"
 _PHOTO_ID_LIMIT = 1 << 41
 _POSITION_LIMIT = 1 << 22
 # The spellings the export uses, coded 1..n in the low bytes of a photo's key so that choosing the first photo
-# carries no strings; any other spelling (code 255) is still kept, exactly as written.
-_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "JPG", "JPEG", "PNG", "GIF")
+# carries no strings; any other spelling (code 255) is still kept, exactly as written, for the edge check to
+# refuse when a date is read. The codes are stored: this order must not change.
+_EXTENSIONS = (*PHOTO_EXTENSIONS, *(e.upper() for e in PHOTO_EXTENSIONS))
 _LICENSES = ("CC0", "CC-BY", "CC-BY-NC", "CC-BY-SA", "CC-BY-ND", "CC-BY-NC-SA", "CC-BY-NC-ND", "PD")
 _OTHER = 255
 _INFO = "snapshot.json"
@@ -210,7 +221,8 @@ class ExportObservation:
     the same value the API returns as ``uuid``. ``coordinates_obscured`` is None: the export gives the public
     coordinates without saying whether they were randomised (``positional_accuracy_m`` is then often large).
     ``common_name`` comes from the taxonomy archive when one is configured. ``photo_url`` points at the
-    open-data bucket and keeps the file's extension exactly as published (``jpg``, ``jpeg``, ``JPG``, ``png``).
+    open-data bucket and keeps the file's extension exactly as published (``jpg``, ``jpeg``, ``JPG``, ``png``); an
+    extension outside ``edge_validation.PHOTO_EXTENSIONS`` gives no URL and the reason ``invalid_photo_extension``.
     """
 
     observation_id: int | None
@@ -245,16 +257,15 @@ def license_code(export_license: str | None) -> str | None:
 
     None means no licence given, which this project reads as all rights reserved (the export should have none).
     """
-    if export_license is None or not export_license.strip():
-        return None
-    return export_license.strip().lower()
+    text = outside_text(export_license)
+    return text.lower() if text else None
 
 
 def attribution(code: str | None, login: str | None, name: str | None = None) -> str | None:
     """The photo's attribution as the iNaturalist API writes it (``util.photoAttribution``): the observer's name
     when they gave one, else their login; ``no rights reserved`` alone for CC0. None when the observer is unknown.
     """
-    who = (name or "").strip() or (login or "").strip()
+    who = outside_text(name) or outside_text(login)
     if code == "cc0":
         return "no rights reserved"
     if not who:
@@ -619,7 +630,7 @@ def _stage(con: duckdb.DuckDBPyConnection, files: ExportFiles, paths: dict[str, 
             CASE WHEN list_bool_and(list_transform(list_filter({ancestry}, lambda x: x <> ''),
                                                    lambda x: TRY_CAST(x AS BIGINT) IS NOT NULL))
                  THEN array_to_string(list_filter({ancestry}, lambda x: x <> ''), '/') END AS ancestor_ids,
-            -- The API source's test of a name: not absurdly long, no control characters (a stray tab or newline).
+            -- A first cut of edge_validation.plausible_name (too long, C0 controls); the full test runs on read.
             length(raw_name) <= {MAX_NAME_LENGTH} AND NOT regexp_matches(raw_name, '[\\x00-\\x1f\\x7f]') AS name_ok,
             CASE list_reverse(list_filter(list_transform({ancestry}, lambda x: TRY_CAST(x AS BIGINT)),
                                           lambda x: list_contains({iconic_ids}, x)))[1]
@@ -799,8 +810,23 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
         rows = con.execute(query, [day]).fetchall()
     out = []
     for (uuid, lat, lon, accuracy, name, common, taxon_id, rank, iconic, photo_id, extension, lic, login,
-         observer_name, reason, detail, ancestor_ids) in rows:
-        code = license_code(lic)
+         observer_name, staged_reason, staged_detail, ancestor_ids) in rows:
+        has_photo = photo_id is not None
+        code = license_code(lic) if has_photo else None
+        login = outside_text(login)
+        # The outside text goes through the same checks as the API's, after the staging's own reasons.
+        checked = check_fields(OutsideFields(
+            scientific_name=outside_text(name),
+            common_name=outside_text(common),
+            taxon_rank=outside_text(rank),
+            iconic_taxon=iconic,
+            quality_grade="research",
+            observer=login,
+            photo_license=code,
+            photo_extension=extension if has_photo else None,
+            photo_attribution=attribution(code, login, outside_text(observer_name)) if has_photo else None,
+        ))
+        reason, detail = explain_after(staged_reason, staged_detail, list(checked.problems))
         out.append(ExportObservation(
             observation_id=None,
             sighting_date=day,
@@ -808,18 +834,18 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
             longitude=lon,
             positional_accuracy_m=accuracy,
             coordinates_obscured=None,
-            scientific_name=name,
-            common_name=common,
+            scientific_name=checked.scientific_name,
+            common_name=checked.common_name,
             taxon_id=taxon_id,
-            taxon_rank=rank,
-            iconic_taxon=iconic,
+            taxon_rank=checked.taxon_rank,
+            iconic_taxon=checked.iconic_taxon,
             photo_id=photo_id,
-            photo_url=photo_url(photo_id, extension, photo_size) if photo_id is not None else None,
-            photo_license=code if photo_id is not None else None,
-            photo_attribution=attribution(code, login, observer_name) if photo_id is not None else None,
-            observer=login,
-            quality_grade="research",
-            observation_url=f"{OBSERVATION_PAGE}/{uuid}",
+            photo_url=photo_url(photo_id, extension, photo_size) if has_photo and checked.photo_ok else None,
+            photo_license=checked.photo_license,
+            photo_attribution=checked.photo_attribution,
+            observer=checked.observer,
+            quality_grade=checked.quality_grade,
+            observation_url=observation_url(uuid),
             invalid_reason=reason,
             invalid_detail=detail,
             observation_uuid=uuid,
@@ -856,7 +882,7 @@ class ExportTaxa:
         for taxon_id, name, rank, ancestor_ids in rows:
             # The staging's lineage ends with the taxon itself; NULL when the ancestry held something not an id.
             lineage = parse_ancestor_ids(ancestor_ids) or (taxon_id,)
-            ok = name is not None and len(name) <= MAX_NAME_LENGTH and name.isprintable()
+            ok = name is not None and plausible_name(name)
             answer.taxa[taxon_id] = TaxonRecord(taxon_id, name if ok else None, rank, lineage)
         return answer
 

@@ -9,12 +9,12 @@ from datetime import date
 import httpx
 import pytest
 
+from gmgbd_assets.edge_validation import INVALID_TAXON
 from gmgbd_assets.emulators.inaturalist import INaturalistEmulator, sample_observations
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
-    INVALID_TAXON,
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,

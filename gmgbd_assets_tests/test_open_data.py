@@ -23,9 +23,9 @@ import duckdb
 import pytest
 
 from gmgbd_assets import open_data as od
+from gmgbd_assets.edge_validation import INVALID_PHOTO_EXTENSION, INVALID_TAXON
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
-    INVALID_TAXON,
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,
@@ -191,15 +191,18 @@ def test_the_url_keeps_the_extension_case(tmp_path: Path) -> None:
 
 
 def test_uncommon_extension_and_licence_spellings_are_kept_as_written(tmp_path: Path) -> None:
-    """The first photo is chosen on codes for the usual spellings; any other spelling still comes through whole."""
+    """The first photo is chosen on codes for the usual spellings; any other spelling still comes through whole,
+    and one that is not a photo format the edge check accepts becomes the record's reason."""
     photos = [photo(1, 1, extension="Jpeg", license="CC-BY-SA"), photo(1, 9, extension="jpg", position="1"),
-              photo(2, 2, extension="webp", license="cc-by-nc"), photo(2, 1, extension="png", position="3"),
-              photo(3, 3, license="")]
-    records = by_uuid(stage(tmp_path, write_export(export_dir(tmp_path), [obs(1), obs(2), obs(3)], photos)))
+              photo(2, 2, extension="Png", license="cc-by-nc"), photo(2, 1, extension="png", position="3"),
+              photo(3, 3, license=""), photo(4, 4, extension="webp")]
+    records = by_uuid(stage(tmp_path, write_export(export_dir(tmp_path), [obs(n) for n in (1, 2, 3, 4)], photos)))
     assert (records[uuid(1)].photo_id, records[uuid(1)].photo_url) == (1, f"{od.PHOTO_HOST}/photos/1/large.Jpeg")
     assert records[uuid(1)].photo_license == "cc-by-sa"
-    assert (records[uuid(2)].photo_id, records[uuid(2)].photo_url) == (2, f"{od.PHOTO_HOST}/photos/2/large.webp")
+    assert (records[uuid(2)].photo_id, records[uuid(2)].photo_url) == (2, f"{od.PHOTO_HOST}/photos/2/large.Png")
     assert records[uuid(2)].photo_license == "cc-by-nc"
+    assert (records[uuid(4)].photo_id, records[uuid(4)].photo_url) == (4, None)
+    assert records[uuid(4)].invalid_reason == INVALID_PHOTO_EXTENSION and "'webp'" in records[uuid(4)].invalid_detail
     assert records[uuid(3)].photo_license is None
     assert records[uuid(3)].photo_attribution == "(c) birder, all rights reserved"
 

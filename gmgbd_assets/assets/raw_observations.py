@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from gmgbd_assets.edge_validation import EDGE_REASONS
 from gmgbd_assets.open_data import TAXON_NOT_IN_EXPORT, ExportObservation
 from gmgbd_assets.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.resources.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
-    INVALID_TAXON,
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,
@@ -21,8 +21,8 @@ from gmgbd_assets.resources.inaturalist import (
 )
 from gmgbd_assets.resources.observation_source import ObservationSource
 
-RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_TAXON, INVALID_TAXON,
-               TAXON_NOT_IN_EXPORT)
+RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_TAXON, TAXON_NOT_IN_EXPORT,
+               *EDGE_REASONS)
 
 RAW_OBSERVATIONS = TableSpec(
     name="raw_observations",
@@ -81,8 +81,9 @@ RAW_OBSERVATIONS = TableSpec(
             "invalid_reason",
             "VARCHAR",
             "Why this record cannot be enriched (no_coordinates, invalid_coordinates, no_photo, invalid_date, "
-            "no_taxon, invalid_taxon, taxon_not_in_export: the open-data snapshot lacks the taxon); NULL when "
-            "usable",
+            "no_taxon, taxon_not_in_export: the open-data snapshot lacks the taxon; from the checks of outside "
+            "text: invalid_taxon, unknown_license, invalid_photo_extension, invalid_observer (control or bidi "
+            "characters in the login), invalid_attribution); NULL when usable",
         ),
         Column("invalid_detail", "VARCHAR", "What exactly was wrong with the record"),
         Column(

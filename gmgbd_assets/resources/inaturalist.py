@@ -2,7 +2,8 @@
 
 The JSON is parsed here, once, into ``Observation`` records. A record that cannot be used (no coordinates, no
 photo, an unparseable date) is kept with a reason code instead of being dropped, so the final table can say why
-it is not there.
+it is not there. Its outside text (names, login, licence, attribution, photo extension) passes through
+``edge_validation``, the same rules as the open-data export's records.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from gmgbd_assets.edge_validation import (
+    OutsideFields,
+    check_fields,
+    explain,
+    observation_url,
+    outside_text,
+    plausible_name,
+    url_extension,
+)
 from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceResource
 from gmgbd_assets.resources.json_values import finite_float
 from gmgbd_assets.taxonomy import TaxaAnswer, TaxonRecord, format_ancestor_ids, parse_ancestor_ids
@@ -30,10 +40,6 @@ INVALID_COORDINATES = "invalid_coordinates"
 NO_PHOTO = "no_photo"
 INVALID_DATE = "invalid_date"
 NO_TAXON = "no_taxon"
-INVALID_TAXON = "invalid_taxon"
-
-# The longest accepted scientific names run to ~100 characters; anything far beyond is not a name.
-MAX_NAME_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -81,13 +87,6 @@ class DayFetch:
     ids_without_uuid: list[int] = field(default_factory=list)
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
-
-
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -98,10 +97,6 @@ def _int(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
-
-
-def _plausible_name(name: str) -> bool:
-    return len(name) <= MAX_NAME_LENGTH and all(ch.isprintable() for ch in name)
 
 
 def photo_url_at_size(url: str, size: str) -> str:
@@ -161,36 +156,37 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         where = f"geojson={str(result.get('geojson'))[:120]!r} location={str(result.get('location'))[:60]!r}"
         problems.append((coord_problem, where))
 
-    observed_on = _text(result.get("observed_on"))
+    observed_on = outside_text(result.get("observed_on"))
     parsed_day = parse_observed_on(observed_on)
     if parsed_day != queried_day:
         problems.append((INVALID_DATE, f"observed_on={observed_on!r:.40} but queried {queried_day.isoformat()}"))
 
     taxon = result.get("taxon") if isinstance(result.get("taxon"), dict) else {}
-    scientific_name = _text(taxon.get("name"))
-    if scientific_name is None:
+    if outside_text(taxon.get("name")) is None:
         problems.append((NO_TAXON, "taxon.name missing"))
-    elif not _plausible_name(scientific_name):
-        shown = f"{len(scientific_name)} chars, {scientific_name[:60]!r}"
-        problems.append((INVALID_TAXON, f"taxon.name is not a name: {shown}"))
-        scientific_name = None
-    common_name = _text(taxon.get("preferred_common_name"))
-    if common_name is not None and not _plausible_name(common_name):
-        common_name = None
 
     photos = result.get("photos")
     photo = photos[0] if isinstance(photos, list) and photos and isinstance(photos[0], dict) else {}
-    raw_url = _text(photo.get("url"))
+    raw_url = outside_text(photo.get("url"))
     if raw_url is None:
         problems.append((NO_PHOTO, "no photo with a URL"))
 
     user = result.get("user") if isinstance(result.get("user"), dict) else {}
+    checked = check_fields(OutsideFields(
+        scientific_name=outside_text(taxon.get("name")),
+        common_name=outside_text(taxon.get("preferred_common_name")),
+        taxon_rank=outside_text(taxon.get("rank")),
+        iconic_taxon=outside_text(taxon.get("iconic_taxon_name")),
+        quality_grade=outside_text(result.get("quality_grade")),
+        observer=outside_text(user.get("login")),
+        photo_license=outside_text(photo.get("license_code")),
+        photo_extension=url_extension(raw_url) if raw_url else None,
+        photo_attribution=outside_text(photo.get("attribution")),
+    ))
     obscured = result.get("obscured") is True or result.get("geoprivacy") in ("obscured", "private") or (
         result.get("taxon_geoprivacy") in ("obscured", "private")
     )
-    reason, detail = problems[0] if problems else (None, None)
-    if len(problems) > 1:
-        detail = "; ".join(f"{code}: {text}" for code, text in problems)
+    reason, detail = explain([*problems, *checked.problems])
     return Observation(
         observation_id=obs_id,
         sighting_date=queried_day,
@@ -198,18 +194,18 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         longitude=lon,
         positional_accuracy_m=finite_float(result.get("positional_accuracy")),
         coordinates_obscured=obscured,
-        scientific_name=scientific_name,
-        common_name=common_name,
+        scientific_name=checked.scientific_name,
+        common_name=checked.common_name,
         taxon_id=_int(taxon.get("id")),
-        taxon_rank=_text(taxon.get("rank")),
-        iconic_taxon=_text(taxon.get("iconic_taxon_name")),
+        taxon_rank=checked.taxon_rank,
+        iconic_taxon=checked.iconic_taxon,
         photo_id=_int(photo.get("id")),
-        photo_url=photo_url_at_size(raw_url, photo_size) if raw_url else None,
-        photo_license=_text(photo.get("license_code")),
-        photo_attribution=_text(photo.get("attribution")),
-        observer=_text(user.get("login")),
-        quality_grade=_text(result.get("quality_grade")),
-        observation_url=_text(result.get("uri")) or f"https://www.inaturalist.org/observations/{obs_id}",
+        photo_url=photo_url_at_size(raw_url, photo_size) if raw_url and checked.photo_ok else None,
+        photo_license=checked.photo_license,
+        photo_attribution=checked.photo_attribution,
+        observer=checked.observer,
+        quality_grade=checked.quality_grade,
+        observation_url=observation_url(obs_id),
         invalid_reason=reason,
         invalid_detail=detail,
         observation_uuid=parse_uuid(result.get("uuid")),
@@ -231,8 +227,8 @@ def parse_taxon(result: Any) -> TaxonRecord | None:
         ancestors = (*(ancestry or ()), taxon_id)
     elif ancestors[-1] != taxon_id:
         ancestors = (*ancestors, taxon_id)
-    name = _text(result.get("name"))
-    return TaxonRecord(taxon_id, name if name and _plausible_name(name) else None, _text(result.get("rank")),
+    name = outside_text(result.get("name"))
+    return TaxonRecord(taxon_id, name if name and plausible_name(name) else None, outside_text(result.get("rank")),
                        ancestors)
 
 
