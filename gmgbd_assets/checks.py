@@ -10,6 +10,8 @@ backfill the check runs once; its metadata breaks the figures down per date):
 - ``valid_ranges``: coordinates, NDVI, temperature, elevation, water distance and categories in range.
 - ``no_placeholders``: none of the stand-ins the reference dataset used.
 
+``raw_observations`` also gets ``row_drop``, blocking: a date whose row count fell sharply from what was stored
+before stops the run before anything downstream is built from it.
 ``gmgbd`` also gets ``completeness`` and ``lineage``, both blocking (see ``assets/gmgbd.py``). ``splits`` gets its
 own four: ``row_parity`` (one row per gmgbd record and scheme), ``valid_ranges``, ``one_side_per_block`` and
 ``temporal_order`` (see ``splits_checks``).
@@ -36,7 +38,7 @@ from gmgbd_assets.assets.weather import WEATHER
 from gmgbd_assets.earth_engine_layers import DEFAULT_WATER_RADIUS_M
 from gmgbd_assets.markdown import markdown_table
 from gmgbd_assets.resources.duckdb_store import TableSpec, TableStore
-from gmgbd_assets.settings import DEFAULT_MISSING_ERROR_SHARE
+from gmgbd_assets.settings import DEFAULT_MISSING_ERROR_SHARE, DEFAULT_ROW_DROP_MIN_ROWS, DEFAULT_ROW_DROP_SHARE
 from gmgbd_assets.splits import SCHEMES, SIDES
 
 PARTITION_TAG = "dagster/partition"
@@ -50,6 +52,7 @@ NO_PLACEHOLDERS = "no_placeholders"
 COMPLETENESS = "completeness"
 LINEAGE = "lineage"
 ONE_SIDE_PER_BLOCK = "one_side_per_block"
+ROW_DROP = "row_drop"
 TEMPORAL_ORDER = "temporal_order"
 
 EXAMPLE_IDS = 10
@@ -337,6 +340,73 @@ def standard_checks(rules: TableRules) -> dg.AssetChecksDefinition:
     return _checks
 
 
+def row_drop_result(
+    per_date: Mapping[str, Mapping[str, int]], max_share: float, min_rows: int
+) -> dg.AssetCheckResult:
+    """Fails when a date's ``raw_observations`` rows fell by more than ``max_share`` of the rows stored before
+    and by at least ``min_rows``. ``per_date`` is the asset's metadata: ``stored_before`` and ``rows`` per date."""
+    dropped = {
+        day: {"stored_before": before, "rows": counts["rows"]}
+        for day, counts in sorted(per_date.items())
+        if (before := counts.get("stored_before", 0)) - counts["rows"] >= min_rows
+        and before - counts["rows"] > max_share * before
+    }
+    shown = "; ".join(f"{day}: {c['stored_before']} -> {c['rows']} rows" for day, c in dropped.items())
+    return dg.AssetCheckResult(
+        asset_key=RAW_OBSERVATIONS.name,
+        check_name=ROW_DROP,
+        passed=not dropped,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"Row count fell by more than {max_share:.0%} (and {min_rows}+ rows) from what was stored: {shown}. "
+            "Nothing downstream was built from it in this run. If the drop is real (observations deleted or no "
+            "longer research grade), materialize the downstream assets in a run of their own."
+            if dropped
+            else f"No date fell by more than {max_share:.0%} and {min_rows}+ rows ({len(per_date)} dates written)."
+        ),
+        metadata={"dropped": dropped, "max_drop_share": max_share, "min_drop_rows": min_rows},
+    )
+
+
+def _written_per_date(context: dg.AssetCheckExecutionContext) -> dict[str, dict[str, int]]:
+    """``per_date`` of this run's ``raw_observations`` materializations (of the latest one when this run has
+    none, e.g. the check launched on its own)."""
+    key = dg.AssetKey(RAW_OBSERVATIONS.name)
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    events = [r.event_log_entry.asset_materialization for r in records]
+    materializations = [m for m in events if m is not None and m.asset_key == key]
+    if not materializations:
+        latest = context.instance.get_latest_materialization_event(key)
+        materializations = [latest.asset_materialization] if latest and latest.asset_materialization else []
+    per_date: dict[str, dict[str, int]] = {}
+    for materialization in materializations:
+        entry = materialization.metadata.get("per_date")
+        if entry is not None:
+            per_date.update(entry.value)
+    return per_date
+
+
+def row_drop_check(
+    max_share: float = DEFAULT_ROW_DROP_SHARE, min_rows: int = DEFAULT_ROW_DROP_MIN_ROWS
+) -> dg.AssetChecksDefinition:
+    """The blocking ``row_drop`` check of ``raw_observations`` (thresholds: ``GMGBD_ROW_DROP_SHARE``,
+    ``GMGBD_ROW_DROP_MIN_ROWS``)."""
+
+    @dg.asset_check(
+        asset=RAW_OBSERVATIONS.name,
+        name=ROW_DROP,
+        blocking=True,
+        description=f"No date's row count fell by more than {max_share:.0%} and {min_rows}+ rows from what was "
+        "stored before; blocking, so downstream assets of the same run wait",
+    )
+    def _row_drop(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return row_drop_result(_written_per_date(context), max_share, min_rows)
+
+    return _row_drop
+
+
 def completeness_result(store: TableStore, start: date | None, end: date | None) -> dg.AssetCheckResult:
     frame = _read(store, "gmgbd", REFERENCE_COLUMNS, start, end)
     nulls = {c: frame[c].null_count() for c in REFERENCE_COLUMNS}
@@ -571,14 +641,19 @@ def all_checks(
     tables: Iterable[str],
     water_radius_m: float = DEFAULT_WATER_RADIUS_M,
     missing_error_share: float = DEFAULT_MISSING_ERROR_SHARE,
+    row_drop_share: float = DEFAULT_ROW_DROP_SHARE,
+    row_drop_min_rows: int = DEFAULT_ROW_DROP_MIN_ROWS,
 ) -> list[dg.AssetChecksDefinition]:
-    """The standard checks of every table, plus the dataset checks when ``gmgbd`` is among them.
+    """The standard checks of every table, plus the dataset checks when ``gmgbd`` is among them and the
+    ``row_drop`` check when ``raw_observations`` is.
 
     No stored water distance can exceed the radius the water_distance asset searched within (configuration).
     """
     tables = list(tables)
     searched = {"dist_to_water_m": (0.0, water_radius_m)}
     checks = [standard_checks(TableRules.of(SPECS[t], searched, missing_error_share)) for t in tables if t in SPECS]
+    if RAW_OBSERVATIONS.name in tables:
+        checks.append(row_drop_check(row_drop_share, row_drop_min_rows))
     if "gmgbd" in tables:
         checks.append(gmgbd_dataset_checks())
     if "splits" in tables:

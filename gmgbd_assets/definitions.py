@@ -248,6 +248,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             (key.to_user_string() for a in assets for key in a.keys),
             water_radius_m=settings.water_radius_m,
             missing_error_share=settings.missing_error_share,
+            row_drop_share=settings.row_drop_share,
+            row_drop_min_rows=settings.row_drop_min_rows,
         ),
         jobs=[lake_maintenance_job] if lake else [],
         schedules=[lake_maintenance_schedule] if lake else [],

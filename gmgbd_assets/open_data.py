@@ -14,7 +14,9 @@ The pipeline here:
    (lowest ``position``), its observer and its taxon, and writes Parquet in one folder per sighting month, so
    that a date reads one month, with the taxa and observers beside it in one file each. Lines DuckDB cannot
    split into the header's columns are counted and kept as examples, values that do not parse become reason
-   codes or counts: nothing is dropped without a number.
+   codes or counts: nothing is dropped without a number. Each staging is a new version folder, published by
+   switching the ``CURRENT`` pointer atomically, so a reader always reads one complete version (see
+   :func:`stage_snapshot` and :func:`reading`).
 3. :func:`observations_on` returns one date's records as :class:`ExportObservation`, the same fields as the API
    source's ``Observation`` plus ``observation_uuid``, with names and logins joined in from the staged taxa and
    observers, each record's outside text checked by ``edge_validation`` exactly as the API's (its reasons are
@@ -28,17 +30,22 @@ the public, possibly obscured, position) and, without ``GMGBD_TAXONOMY_ARCHIVE``
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import gzip
 import json
+import os
 import re
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
+from uuid import uuid4
 
 import duckdb
 
@@ -53,6 +60,7 @@ from gmgbd_assets.edge_validation import (
     outside_text,
     plausible_name,
 )
+from gmgbd_assets.resources.duckdb_store import file_lock
 from gmgbd_assets.resources.inaturalist import (
     INVALID_COORDINATES,
     NO_COORDINATES,
@@ -110,11 +118,33 @@ _LICENSES = ("CC0", "CC-BY", "CC-BY-NC", "CC-BY-SA", "CC-BY-ND", "CC-BY-NC-SA", 
 _OTHER = 255
 _INFO = "snapshot.json"
 # Bumped whenever the staged Parquet's columns or meaning change, so an older staging is rebuilt, not misread.
-_STAGING_VERSION = 4  # 2: taxon_ancestor_ids; 3: one folder per sighting month; 4: taxa and observers apart
+# 2: taxon_ancestor_ids; 3: one folder per sighting month; 4: taxa and observers apart; 5: one folder per version
+# behind a CURRENT pointer, with the months it holds listed.
+_STAGING_VERSION = 5
+# The staging folder holds one folder per staged version and this pointer to the one readers use. A restage
+# writes a new version beside it and then replaces the pointer (os.replace), so no reader ever sees a version
+# half written or half removed: restaging once emptied the month folders under readers, which then read no
+# records and replaced whole dates with nothing.
+_CURRENT = "CURRENT"
+_VERSION_NAME = re.compile(r"\d{8}-[0-9a-f]{12}")
+# A reader holds a shared flock on this file in its version for as long as it reads; pruning takes it exclusive
+# without waiting and leaves a version alone while any reader holds it. The current and the previous versions are
+# always kept, for readers that do not hold the lease (the taxonomy asset's lookups).
+_LEASE = "readers.lock"
+# Taken around every staging, with the store's lock when the caller has one: that lock spans machines (a Postgres
+# advisory lock under DuckLake), this flock covers callers without a store (benchmarks, the taxonomy's lookups).
+_STAGING_LOCK = "staging.lock"
+# What staging version 4 and earlier kept directly in the staging folder, removed once a version is published.
+_LEGACY = ("observations", "observations.parquet", "taxa.parquet", "observers.parquet", "work", _INFO)
 
 
 class ExportFormatError(ValueError):
     """The export as a whole cannot be read: a file is missing, or a header lacks a required column."""
+
+
+class StagingGoneError(RuntimeError):
+    """The staged version a reader was given has been removed since (restaged twice while it was read without a
+    lease). Transient: the next read resolves the current version. Never read as "no records"."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +194,9 @@ class SnapshotInfo:
       id or extension, never chosen) and ``photos_not_staged`` (photos of observations not staged).
     - ``reasons``: staged observations per ``invalid_reason``.
     - ``staged_rows``: research-grade, dated observations in the staging, valid or not.
+    - ``months``: the sighting months (``YYYYMM``) the staging holds rows for: a date of any other month has
+      none, for certain, in this snapshot.
+    - ``staging_dir``: this version's own folder inside the staging folder, never written again once published.
     """
 
     snapshot_date: date
@@ -180,6 +213,7 @@ class SnapshotInfo:
     common_names: int
     fingerprint: list[list[str | int]]
     staged_at: str
+    months: list[int]
     version: int = _STAGING_VERSION
 
     @property
@@ -198,9 +232,13 @@ class SnapshotInfo:
         return Path(self.staging_dir) / _STAGED_OBSERVERS
 
     def month_files(self, day: date) -> str | None:
-        """The glob of ``day``'s month, for ``read_parquet``; None when the snapshot has nothing that month."""
-        folder = self.parquet / f"sighting_month={day:%Y%m}"
-        return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
+        """The glob of ``day``'s month, for ``read_parquet``; None when the snapshot has nothing that month.
+
+        Decided from ``months``, never from what the disk holds now: a folder that has gone is an error when it
+        is read, not a month without records."""
+        if day.year * 100 + day.month not in self.months:
+            return None
+        return str(self.parquet / f"sighting_month={day:%Y%m}" / "*.parquet")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, indent=1)
@@ -439,16 +477,22 @@ def stage_snapshot(
     taxonomy_archive: str | Path | None = None,
     *,
     force: bool = False,
+    lock: Callable[[], AbstractContextManager[object]] | None = None,
     memory_limit: str = "1500MB",
     threads: int | None = None,
 ) -> SnapshotInfo:
-    """Reads the snapshot once into ``staging_dir/observations/`` (one Parquet folder per month) and returns
-    what it holds; a staging made from the same files (same paths, sizes and modification times, same taxonomy
-    archive) is reused unless ``force``. ``taxonomy_archive`` is iNaturalist's ``inaturalist-taxonomy.dwca.zip``
-    or its ``VernacularNames-english.csv``, for English common names.
+    """Reads the snapshot once into a new version folder of ``staging_dir`` (one Parquet folder per month) and
+    returns what it holds; a staging made from the same files (same paths, sizes and modification times, same
+    taxonomy archive) is reused unless ``force``. ``taxonomy_archive`` is iNaturalist's
+    ``inaturalist-taxonomy.dwca.zip`` or its ``VernacularNames-english.csv``, for English common names.
 
-    ``memory_limit`` caps DuckDB (it spills to ``staging_dir/work`` beyond it): 1.5 GB keeps a 10-million-row
-    export under 2 GiB of resident memory; ``threads`` defaults to every core.
+    The new version is published by replacing the ``CURRENT`` pointer, only once it is complete; the version
+    before it stays for its readers, and older ones are removed unless a reader still holds them (:func:`reading`).
+    Stagings of one folder run one at a time: under ``lock`` (the store's lock, shared by every machine of the
+    deployment) and a file lock in the folder; one that waited reuses what the other staged.
+
+    ``memory_limit`` caps DuckDB (it spills to the version's ``work`` folder beyond it): 1.5 GB keeps a
+    10-million-row export under 2 GiB of resident memory; ``threads`` defaults to every core.
     """
     staging = Path(staging_dir)
     fingerprint = files.fingerprint()
@@ -460,11 +504,31 @@ def stage_snapshot(
         if existing is not None and existing.fingerprint == fingerprint:
             return existing
     staging.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging / _STAGED, ignore_errors=True)
-    (staging / "observations.parquet").unlink(missing_ok=True)  # the single sorted file of staging version 2
-    work = staging / "work"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    with ExitStack() as held:
+        if lock is not None:
+            held.enter_context(lock())
+        held.enter_context(file_lock(staging / _STAGING_LOCK))
+        if not force:
+            existing = load_snapshot(staging)
+            if existing is not None and existing.fingerprint == fingerprint:
+                return existing
+        previous = _current_name(staging)
+        version = staging / f"{files.snapshot_date:%Y%m%d}-{uuid4().hex[:12]}"
+        try:
+            info = _stage_version(files, version, taxonomy_archive, fingerprint, memory_limit, threads)
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
+        _publish(staging, version.name)
+        _prune(staging, keep={version.name, previous})
+    return info
+
+
+def _stage_version(files: ExportFiles, version: Path, taxonomy_archive: str | Path | None,
+                   fingerprint: list[list[str | int]], memory_limit: str, threads: int | None) -> SnapshotInfo:
+    """Stages into ``version`` (a new folder) and writes its ``snapshot.json`` last."""
+    work = version / "work"
+    work.mkdir(parents=True)
     try:
         paths = dict(files.tables) if files.bundle is None else _extract_bundle(files.bundle, work / "extracted")
         names = _common_names_csv(Path(taxonomy_archive), work) if taxonomy_archive is not None else None
@@ -476,25 +540,108 @@ def stage_snapshot(
             con.execute("SET enable_progress_bar = false")
             if threads:
                 con.execute(f"SET threads = {int(threads)}")
-            info = _stage(con, files, paths, names, staging, fingerprint)
+            info = _stage(con, files, paths, names, version, fingerprint)
         finally:
             con.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    (staging / _INFO).write_text(info.to_json(), encoding="utf-8")
+    _write_atomically(version / _INFO, info.to_json())
     return info
 
 
-def load_snapshot(staging_dir: str | Path) -> SnapshotInfo | None:
-    """The snapshot staged in ``staging_dir``, or None when there is none (or it is from an older layout)."""
-    path = Path(staging_dir) / _INFO
-    if not path.is_file() or not (Path(staging_dir) / _STAGED).is_dir():
+def _write_atomically(path: Path, text: str) -> None:
+    """``path`` holds ``text`` whole or keeps what it held: written beside it, flushed, then renamed over it."""
+    temporary = path.with_name(f".{path.name}.{uuid4().hex}")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _current_name(staging: Path) -> str | None:
+    """The version ``CURRENT`` names, or None when there is no pointer (or it names no version folder)."""
+    try:
+        name = json.loads((staging / _CURRENT).read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
         return None
+    return name if isinstance(name, str) and _VERSION_NAME.fullmatch(name) else None
+
+
+def _publish(staging: Path, name: str) -> None:
+    _write_atomically(staging / _CURRENT, json.dumps({"version": name}))
+    for legacy in _LEGACY:
+        path = staging / legacy
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _prune(staging: Path, keep: set[str | None]) -> None:
+    """Removes the versions outside ``keep`` that no reader holds (a failed staging's leftovers included).
+
+    Each is renamed away while its lease is held exclusively, so a reader that opens the lease after that finds
+    no version there and resolves ``CURRENT`` again (:func:`reading`)."""
+    for folder in staging.iterdir():
+        if folder.name in keep or not folder.is_dir() or not _VERSION_NAME.fullmatch(folder.name):
+            continue
+        with (folder / _LEASE).open("a+") as lease:
+            try:
+                fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    continue  # a reader is still reading it: the next staging tries again
+                raise
+            doomed = staging / f".removed-{folder.name}"
+            folder.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+    for doomed in staging.glob(".removed-*"):  # a removal an earlier process did not finish
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def load_snapshot(staging_dir: str | Path) -> SnapshotInfo | None:
+    """The snapshot ``CURRENT`` points to in ``staging_dir``, or None when there is none (or it is from an older
+    layout). The pointer is read once: what it returns is one complete version."""
+    staging = Path(staging_dir)
+    name = _current_name(staging)
+    if name is None:
+        return None
+    path = staging / name / _INFO
     try:
         info = SnapshotInfo.from_json(path.read_text(encoding="utf-8"))
-    except (ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    return info if info.version == _STAGING_VERSION else None
+    return info if info.version == _STAGING_VERSION and info.parquet.is_dir() else None
+
+
+@contextmanager
+def reading(staging_dir: str | Path, stage: Callable[[], SnapshotInfo]) -> Iterator[SnapshotInfo]:
+    """The current snapshot, held for the block: no staging removes its version until the block ends.
+
+    ``stage`` is called when there is no current snapshot (or the one found is stale: it returns the one to
+    read). A version removed between reading the pointer and taking its lease is never read: the pointer is read
+    again."""
+    for _ in range(10):
+        info = stage()
+        folder = Path(info.staging_dir)
+        try:
+            lease = (folder / _LEASE).open("a+")
+        except FileNotFoundError:
+            continue
+        with lease:
+            fcntl.flock(lease, fcntl.LOCK_SH)
+            if (folder / _INFO).is_file():
+                try:
+                    yield info
+                finally:
+                    fcntl.flock(lease, fcntl.LOCK_UN)
+                return
+    raise StagingGoneError(f"open-data staging {staging_dir}: each version found was removed before it could be "
+                           "read; is something restaging it in a loop?")
 
 
 def _common_names_csv(archive: Path, work: Path) -> Path:
@@ -771,6 +918,7 @@ def _summary(con: duckdb.DuckDBPyConnection, files: ExportFiles, staging: Path,
         common_names=one("SELECT count(*) FROM common_names") if with_names else 0,
         fingerprint=fingerprint,
         staged_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        months=sorted(int(folder.name.split("=", 1)[1]) for folder in (staging / _STAGED).glob("sighting_month=*")),
     )
 
 
@@ -806,8 +954,7 @@ def observations_on(info: SnapshotInfo, day: date, photo_size: str = "large",
         LEFT JOIN read_parquet({_sql_str(info.observers_file)}) o ON o.observer_id = d.observer_id
         ORDER BY d.observation_uuid
     """
-    with duckdb.connect() as con:
-        rows = con.execute(query, [day]).fetchall()
+    rows = _read_staged(info, query, [day])
     out = []
     for (uuid, lat, lon, accuracy, name, common, taxon_id, rank, iconic, photo_id, extension, lic, login,
          observer_name, staged_reason, staged_detail, ancestor_ids) in rows:
@@ -892,7 +1039,18 @@ def available_on(info: SnapshotInfo, day: date) -> int:
     month = info.month_files(day)
     if month is None:
         return 0
-    with duckdb.connect() as con:
-        row = con.execute(f"SELECT count(DISTINCT observation_uuid) FROM read_parquet({_sql_str(month)}) "
-                          "WHERE sighting_date = ?", [day]).fetchone()
-    return int(row[0]) if row else 0
+    rows = _read_staged(info, f"SELECT count(DISTINCT observation_uuid) FROM read_parquet({_sql_str(month)}) "
+                        "WHERE sighting_date = ?", [day])
+    return int(rows[0][0]) if rows else 0
+
+
+def _read_staged(info: SnapshotInfo, sql: str, params: list[object]) -> list[tuple]:
+    """The rows of ``sql`` over ``info``'s files; a file that has gone since is :class:`StagingGoneError`."""
+    try:
+        with duckdb.connect() as con:
+            return con.execute(sql, params).fetchall()
+    except duckdb.IOException as exc:
+        if Path(info.staging_dir, _INFO).is_file():
+            raise
+        raise StagingGoneError(f"open-data staging {info.staging_dir} was removed while it was read: run again "
+                               "(the next read uses the current staging)") from exc

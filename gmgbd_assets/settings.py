@@ -27,6 +27,10 @@ OPEN_METEO = "open_meteo"
 EARTH_ENGINE = "earth_engine"
 WEATHER_SOURCES = (OPEN_METEO, EARTH_ENGINE)  # GMGBD_WEATHER_SOURCE
 DEFAULT_MISSING_ERROR_SHARE = 0.25
+# The row_drop check fails a date whose raw_observations fell by more than this share of its stored rows and by
+# at least this many rows (GMGBD_ROW_DROP_SHARE, GMGBD_ROW_DROP_MIN_ROWS).
+DEFAULT_ROW_DROP_SHARE = 0.5
+DEFAULT_ROW_DROP_MIN_ROWS = 10
 API = "api"
 OPEN_DATA = "open_data"
 OBSERVATION_SOURCES = (API, OPEN_DATA)  # GMGBD_OBSERVATION_SOURCE
@@ -125,6 +129,8 @@ class Settings:
     caption_dtype: str = "auto"
     caption_compile: bool = False
     missing_error_share: float = DEFAULT_MISSING_ERROR_SHARE
+    row_drop_share: float = DEFAULT_ROW_DROP_SHARE
+    row_drop_min_rows: int = DEFAULT_ROW_DROP_MIN_ROWS
     splits: SplitConfig = field(default_factory=SplitConfig)
     obscured: str = KEEP
     taxonomy_snapshot: str = ""
@@ -196,6 +202,7 @@ class Settings:
             shard_max_samples=_positive("GMGBD_SHARD_MAX_SAMPLES", int(_env("GMGBD_SHARD_MAX_SAMPLES", "1000"))),
             shard_max_mb=_positive("GMGBD_SHARD_MAX_MB", float(_env("GMGBD_SHARD_MAX_MB", "500"))),
             missing_error_share=float(_env("GMGBD_MISSING_ERROR_SHARE", str(DEFAULT_MISSING_ERROR_SHARE))),
+            **_row_drop(),
             splits=_splits(),
             obscured=parse_policy(_env("GMGBD_OBSCURED", KEEP)),
             taxonomy_snapshot=_env("GMGBD_TAXONOMY_SNAPSHOT", ""),
@@ -204,6 +211,16 @@ class Settings:
             taxonomy_archive=_optional_path("GMGBD_TAXONOMY_ARCHIVE"),
             **_deployment(data_dir),
         )
+
+
+def _row_drop() -> dict[str, float | int]:
+    share = float(_env("GMGBD_ROW_DROP_SHARE", str(DEFAULT_ROW_DROP_SHARE)))
+    if not 0 < share <= 1:
+        raise ValueError(f"GMGBD_ROW_DROP_SHARE must be in (0, 1], not {share}")
+    rows = int(_env("GMGBD_ROW_DROP_MIN_ROWS", str(DEFAULT_ROW_DROP_MIN_ROWS)))
+    if rows < 1:
+        raise ValueError(f"GMGBD_ROW_DROP_MIN_ROWS must be at least 1, not {rows}")
+    return {"row_drop_share": share, "row_drop_min_rows": rows}
 
 
 def _observation_source(value: str) -> str:

@@ -365,7 +365,7 @@ def test_the_tar_bundle_and_gzipped_files_give_the_same_records(tmp_path: Path) 
     assert by_uuid(plain) == by_uuid(gzipped) == by_uuid(bundled)
     assert plain.rows == gzipped.rows == bundled.rows
     assert bundled.source == "inaturalist-open-data:20240701" and bundled.snapshot_date_source == "name"
-    assert not (tmp_path / "bundle-staging" / "work").exists()  # extracted members are not left behind
+    assert not (Path(bundled.staging_dir) / "work").exists()  # extracted members are not left behind
     # The bundle's own taxa give the lineages, read from its staging like loose files' (no API).
     lineage = od.ExportTaxa(bundled).taxa([12727, 999])
     assert lineage.taxa == od.ExportTaxa(plain).taxa([12727, 999]).taxa
@@ -503,13 +503,17 @@ def test_the_staging_holds_one_folder_per_month_and_a_date_reads_only_its_own(tm
 def test_an_older_single_file_staging_is_restaged(tmp_path: Path) -> None:
     folder = write_export(export_dir(tmp_path), [obs(1)], [photo(1, 1)])
     info = stage(tmp_path, folder)
-    old = json.loads((tmp_path / "staging" / "snapshot.json").read_text())
+    current = Path(info.staging_dir) / "snapshot.json"
+    old = json.loads(current.read_text())
     old["version"] = 2
+    current.write_text(json.dumps(old))
+    # What staging version 2 kept directly in the staging folder, before versions and the CURRENT pointer.
     (tmp_path / "staging" / "snapshot.json").write_text(json.dumps(old))
     (tmp_path / "staging" / "observations.parquet").write_bytes(b"PAR1")
     assert od.load_snapshot(tmp_path / "staging") is None
     again = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging")
     assert again.version == info.version and not (tmp_path / "staging" / "observations.parquet").exists()
+    assert not (tmp_path / "staging" / "snapshot.json").exists()
     assert [r.observation_uuid for r in od.observations_on(again, DAY)] == [uuid(1)]
 
 

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from gmgbd_assets.resources.duckdb_store import TableStore
 from gmgbd_assets.resources.observation_source import ObservationSource, OpenDataObservationSource
 
 
@@ -19,22 +20,28 @@ class OpenDataSnapshotConfig(dg.Config):
     output_required=False,
 )
 def open_data_snapshot(
-    context: dg.AssetExecutionContext, config: OpenDataSnapshotConfig, observation_source: ObservationSource
+    context: dg.AssetExecutionContext,
+    config: OpenDataSnapshotConfig,
+    observation_source: ObservationSource,
+    store: TableStore,
 ) -> Iterator[dg.MaterializeResult]:
     """The open-data snapshot ``raw_observations`` reads when ``GMGBD_OBSERVATION_SOURCE=open_data``.
 
     iNaturalist publishes every observation with an openly licensed photo once a month; this asset reads that
     snapshot's four files once with DuckDB and keeps its research-grade observations, each with its first photo,
-    observer and taxon, in one Parquet file sorted by sighting date, so each date of ``raw_observations`` reads
-    only its own rows. The metadata says which snapshot it is (``snapshot_date``) and accounts for every line:
+    observer and taxon, in Parquet with one folder per sighting month, so each date of ``raw_observations`` reads
+    only its own month. The metadata says which snapshot it is (``snapshot_date``) and accounts for every line:
     rows read per file, lines that could not be split into columns, rows set aside (not research grade, no
     date, duplicates) and records kept with an ``invalid_reason``. ``raw_observations`` stages on its own if
     this has not run; materializing it first only moves that work here. Skipped with the API source.
+
+    Each staging is a new version, switched to only once complete, under the store's lock: a run reading the
+    previous version meanwhile keeps reading it whole.
     """
     if not isinstance(observation_source, OpenDataObservationSource):
         context.log.info("GMGBD_OBSERVATION_SOURCE is api: there is no snapshot to stage")
         return
-    info = observation_source.snapshot(force=config.force)
+    info = observation_source.snapshot(force=config.force, store=store)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": info.staged_rows,

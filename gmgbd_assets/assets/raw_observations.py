@@ -2,7 +2,7 @@
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
@@ -107,6 +107,24 @@ class RawObservationsConfig(dg.Config):
         description="Most observations taken per sighting date (lowest ids first from the API, lowest uuids from "
         "the open-data export); defaults to GMGBD_MAX_PER_DAY.",
     )
+    allow_empty_replace: bool = Field(
+        default=False,
+        description="Replace a date that holds rows with zero rows even when the source does not say for certain "
+        "that the date has none (an empty API page without a stated total of 0). Off: such a date is refused and "
+        "keeps its rows.",
+    )
+
+
+def stored_counts(store: TableStore, start: date, end: date) -> dict[date, int]:
+    """Rows ``raw_observations`` holds per date of ``[start, end)`` (dates without rows are absent)."""
+    if not store.table_exists(RAW_OBSERVATIONS.name):
+        return {}
+    counts = store.query(
+        f"SELECT sighting_date, count(*) AS n FROM {RAW_OBSERVATIONS.name} "
+        "WHERE sighting_date >= ? AND sighting_date < ? GROUP BY sighting_date",
+        [start, end],
+    )
+    return dict(counts.iter_rows())
 
 
 @dated_table_asset(RAW_OBSERVATIONS, group_name="ingest", pool="inaturalist")
@@ -129,6 +147,11 @@ def raw_observations(
     parse) stay here with ``invalid_reason`` set, so the final table can account for every one of them.
     Obscured observations keep ``coordinates_obscured = true``: their public position is randomised by up to
     ~22 km, so filter them out for fine-grained habitat work.
+
+    A date that holds rows is never replaced by zero rows unless the source says for certain that it has none
+    (or run config ``allow_empty_replace``): the date keeps its rows and the run fails naming it, after the other
+    dates are written. ``per_date`` records each date's ``stored_before``, which the blocking ``row_drop`` check
+    compares with what was written.
     """
     start, end = partition_window(context)
     limit = config.max_per_day or observation_source.default_limit
@@ -137,18 +160,35 @@ def raw_observations(
     per_date: dict[str, dict[str, int]] = {}
     reasons: Counter[str] = Counter()
     total = 0
-    with observation_source.reader(log=context.log.warning) as reader:
+    before = stored_counts(store, start, end)
+    refused: list[str] = []
+    with observation_source.reader(log=context.log.warning, store=store) as reader:
         for day in days(start, end):
             fetch = reader.read(day, limit)
+            stored = before.get(day, 0)
+            if not fetch.observations and stored and not (fetch.empty_is_certain or config.allow_empty_replace):
+                refused.append(f"{day} ({stored} rows stored)")
+                context.log.error(f"{day}: the source returned no observations without saying the date has none; "
+                                  f"its {stored} stored rows are kept")
+                continue
             fetched_at = datetime.now(UTC).replace(tzinfo=None)
             rows = [_row(obs, reader.source, fetched_at) for obs in fetch.observations]
             # One transaction per date: a long range run keeps every finished date if it is interrupted.
             written = store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(rows), day, day + timedelta(1))
             total += written
             reasons.update(obs.invalid_reason for obs in fetch.observations if obs.invalid_reason)
-            per_date[day.isoformat()] = {"rows": written, "available": fetch.available, **fetch.counts}
+            per_date[day.isoformat()] = {
+                "rows": written, "stored_before": stored, "available": fetch.available, **fetch.counts
+            }
             context.log.info(f"{day}: {written} observations ({fetch.available} available, cap {limit})")
         run_metadata = reader.metadata()
+    if refused:
+        raise dg.Failure(
+            f"raw_observations: not replacing {', '.join(refused)} with zero rows: the source returned none without "
+            "saying for certain that the date has none (a failed or partial read looks the same). The stored rows "
+            "are kept. If the dates really have no observations now, run them again with run config "
+            "ops: {raw_observations: {config: {allow_empty_replace: true}}}."
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,

@@ -78,6 +78,8 @@ class DayFetch:
     day: date
     observations: list[Observation] = field(default_factory=list)
     total_results: int = 0
+    # The response said total_results: a 0 is then the API's word that the date has none, not a missing field.
+    total_results_stated: bool = False
     requests: int = 0
     duplicates_dropped: int = 0
     records_without_id: int = 0
@@ -273,7 +275,8 @@ class INaturalistClient:
             fetch.requests += 1
             if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
                 raise ValueError(f"iNaturalist: unexpected response shape for {day}: {str(payload)[:200]}")
-            fetch.total_results = _int(payload.get("total_results")) or 0
+            total = _int(payload.get("total_results"))
+            fetch.total_results, fetch.total_results_stated = total or 0, total is not None
             results = payload["results"]
             page_max_id = id_above
             for result in results:

@@ -23,20 +23,32 @@ from gmgbd_assets.open_data import (
     available_on,
     locate_export,
     observations_on,
+    reading,
     stage_snapshot,
 )
+from gmgbd_assets.resources.duckdb_store import TableStore
 from gmgbd_assets.resources.inaturalist import INaturalistResource, Observation
+
+# The store lock every staging of the open-data snapshot holds (``TableStore.lock``): one at a time, on every
+# machine of the deployment.
+STAGING_LOCK = "open-data-staging"
 
 
 @dataclass
 class SourceDay:
     """One date's records and the counts a researcher needs to trust them (``counts``: requests sent, records
-    set aside because they had no usable id or uuid, duplicates dropped; whatever the source can say)."""
+    set aside because they had no usable id or uuid, duplicates dropped; whatever the source can say).
+
+    ``empty_is_certain``: no records is the source's own word that the date has none (the API stated a total of
+    0; the date's month is not in a complete staged snapshot, or is and holds no row of that date), not a read
+    that found nothing. ``raw_observations`` replaces a stored date with zero rows only then.
+    """
 
     day: date
     observations: list[Observation | ExportObservation]
     available: int
     counts: dict[str, int] = field(default_factory=dict)
+    empty_is_certain: bool = False
 
 
 class DayReader:
@@ -61,8 +73,11 @@ class ObservationSource(dg.ConfigurableResource):
         """What ``observation_source`` says about records from this source."""
         return label
 
-    def reader(self, log: Callable[[str], None] | None = None) -> AbstractContextManager[DayReader]:
-        """The source opened for one run (closed, with its connections, when the block ends)."""
+    def reader(
+        self, log: Callable[[str], None] | None = None, store: TableStore | None = None
+    ) -> AbstractContextManager[DayReader]:
+        """The source opened for one run (closed, with its connections, when the block ends). ``store``: the
+        deployment's store, whose lock a source that stages serialises its staging with."""
         raise NotImplementedError
 
     def taxa(self) -> ExportTaxa | None:
@@ -80,7 +95,7 @@ class ApiObservationSource(ObservationSource):
         return self.inaturalist.max_per_day
 
     @contextmanager
-    def reader(self, log: Callable[[str], None] | None = None) -> Iterator[DayReader]:
+    def reader(self, log: Callable[[str], None] | None = None, store: TableStore | None = None) -> Iterator[DayReader]:
         client = self.inaturalist.client(log=log)
 
         def read(day: date, limit: int) -> SourceDay:
@@ -98,6 +113,9 @@ class ApiObservationSource(ObservationSource):
                     "records_without_id": fetch.records_without_id,
                     "records_without_uuid": fetch.records_without_uuid,
                 },
+                # Only the first page's stated 0 is the API's word: a response without total_results counts 0
+                # as well, and a later page's total counts only the ids after the cursor.
+                empty_is_certain=fetch.requests == 1 and fetch.total_results_stated and fetch.total_results == 0,
             )
 
         try:
@@ -111,7 +129,8 @@ class OpenDataObservationSource(ObservationSource):
 
     ``export_dir`` is ``GMGBD_OPEN_DATA_DIR``; ``taxonomy_archive`` (``GMGBD_TAXONOMY_ARCHIVE``) gives English
     common names; the staging lives in ``staging_dir`` under the data directory and is rebuilt only when the
-    export's files change, so a run after the first reads only its dates' rows.
+    export's files change, so a run after the first reads only its dates' rows. A reader holds the staged version
+    it opened for the whole run, so a restage meanwhile never takes its files away.
     """
 
     export_dir: str
@@ -124,10 +143,12 @@ class OpenDataObservationSource(ObservationSource):
     def default_limit(self) -> int:
         return self.max_per_day
 
-    def snapshot(self, force: bool = False) -> SnapshotInfo:
-        """The staged snapshot: staged now if there is none, or if the export changed since (or ``force``)."""
+    def snapshot(self, force: bool = False, store: TableStore | None = None) -> SnapshotInfo:
+        """The staged snapshot: staged now if there is none, or if the export changed since (or ``force``),
+        under ``store``'s lock when given (see ``open_data.stage_snapshot``)."""
         files = locate_export(self.export_dir)
-        return stage_snapshot(files, Path(self.staging_dir), self.taxonomy_archive, force=force)
+        lock = (lambda: store.lock(STAGING_LOCK)) if store is not None else None
+        return stage_snapshot(files, Path(self.staging_dir), self.taxonomy_archive, force=force, lock=lock)
 
     def taxa(self) -> ExportTaxa | None:
         """The export's own ``taxa`` file (as staged, from loose files or a bundle), so lineages match the snapshot
@@ -135,14 +156,20 @@ class OpenDataObservationSource(ObservationSource):
         return ExportTaxa(self.snapshot())
 
     @contextmanager
-    def reader(self, log: Callable[[str], None] | None = None) -> Iterator[DayReader]:
-        info = self.snapshot()
+    def reader(self, log: Callable[[str], None] | None = None, store: TableStore | None = None) -> Iterator[DayReader]:
+        with reading(self.staging_dir, lambda: self.snapshot(store=store)) as info:
 
-        def read(day: date, limit: int) -> SourceDay:
-            return SourceDay(day, list(observations_on(info, day, self.photo_size, limit)), available_on(info, day))
+            def read(day: date, limit: int) -> SourceDay:
+                # A staged version is complete, and a file of it that has gone raises: what is read is the snapshot.
+                return SourceDay(
+                    day,
+                    list(observations_on(info, day, self.photo_size, limit)),
+                    available_on(info, day),
+                    empty_is_certain=True,
+                )
 
-        yield DayReader(
-            self.provenance(info.source),
-            read,
-            lambda: {"snapshot_date": info.snapshot_date.isoformat(), "staging": str(info.parquet)},
-        )
+            yield DayReader(
+                self.provenance(info.source),
+                read,
+                lambda: {"snapshot_date": info.snapshot_date.isoformat(), "staging": str(info.parquet)},
+            )
