@@ -20,11 +20,19 @@ from pathlib import Path
 
 import yaml
 
+from gmgbd_assets.atomic_files import write_atomically
 from gmgbd_assets.resources.duckdb_store import Column
 
 # How a declared SQL type appears in the sample JSON and, so, in the Hugging Face features.
-_HF_DTYPES = {"BIGINT": "int64", "INTEGER": "int32", "DOUBLE": "float64", "VARCHAR": "string",
-              "BOOLEAN": "bool", "DATE": "string", "TIMESTAMP": "string"}
+_HF_DTYPES = {
+    "BIGINT": "int64",
+    "INTEGER": "int32",
+    "DOUBLE": "float64",
+    "VARCHAR": "string",
+    "BOOLEAN": "bool",
+    "DATE": "string",
+    "TIMESTAMP": "string",
+}
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,5 @@ def write_hf_readme(directory: Path, columns: Sequence[Column], shard_glob: str,
     path = directory / "README.md"
     directory.mkdir(parents=True, exist_ok=True)
     text = f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n{body.strip()}\n"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, text)
     return path

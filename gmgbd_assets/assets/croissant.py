@@ -21,6 +21,7 @@ from gmgbd_assets.assets.exports import (
     SPLITS_CSV_COLUMNS,
     SPLITS_CSV_FILE,
 )
+from gmgbd_assets.atomic_files import write_atomically
 from gmgbd_assets.croissant import CROISSANT_FILE, Facts, TableFiles, build, export_files
 from gmgbd_assets.resources.duckdb_store import KEY
 from gmgbd_assets.resources.exports import ExportsResource
@@ -245,9 +246,7 @@ def croissant(exports: ExportsResource) -> dg.MaterializeResult:
     root.mkdir(parents=True, exist_ok=True)
     facts = read_facts(root)
     doc = document(root, facts, datetime.now(UTC))
-    tmp = root / f".{CROISSANT_FILE}.tmp"
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(root / CROISSANT_FILE)
+    write_atomically(root / CROISSANT_FILE, json.dumps(doc, indent=2, ensure_ascii=False))
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str((root / CROISSANT_FILE).resolve())),

@@ -7,7 +7,6 @@ summarizes (and is skipped with the exports when ``gmgbd``'s blocking checks fai
 """
 
 import fcntl
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -17,7 +16,9 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.assets.gmgbd import GMGBD
+from gmgbd_assets.atomic_files import replacing, replacing_directory, write_atomically
 from gmgbd_assets.checks import completeness_result
+from gmgbd_assets.csv_safety import write_safe_csv
 from gmgbd_assets.earth_engine_layers import (
     COVARIATES,
     DEM,
@@ -31,7 +32,7 @@ from gmgbd_assets.earth_engine_layers import (
 from gmgbd_assets.export_history import licence_name, record_build, removed_since_previous
 from gmgbd_assets.geoprivacy import KEEP, OBSCURED_EXCLUDED
 from gmgbd_assets.licenses import OPEN, polars_mask
-from gmgbd_assets.markdown import markdown_table
+from gmgbd_assets.markdown import markdown_table, markdown_text
 from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
 from gmgbd_assets.resources.duckdb_store import Column, TableStore
 from gmgbd_assets.resources.exports import ExportsResource
@@ -43,8 +44,15 @@ REMOVED_FILE = "removed_since_previous_build.csv"
 # The card lists at most this many removed records; the CSV beside it has them all.
 REMOVED_LISTED = 100
 PLOTS_DIR = "card"
-PROVENANCE = ("observation_source", "caption_model", "geocoder", "weather_source", "elevation_source",
-              "ndvi_source", "water_source")
+PROVENANCE = (
+    "observation_source",
+    "caption_model",
+    "geocoder",
+    "weather_source",
+    "elevation_source",
+    "ndvi_source",
+    "water_source",
+)
 # A text column with at most this many distinct values lists them as its range.
 LIST_VALUES_UP_TO = 6
 # Lower bound of each NDVI category, as the ndvi asset assigns them.
@@ -53,6 +61,8 @@ NDVI_THRESHOLDS = ((NDVI_RANGE[0], NDVI_FLOOR_CLASS), *sorted(NDVI_CLASSES))
 
 @dataclass(frozen=True)
 class ColumnProfile:
+    """A gmgbd column's unique and missing counts and its range, as Markdown (its values escaped)."""
+
     column: Column
     unique: int
     missing: int
@@ -88,7 +98,7 @@ def profile_columns(store: TableStore) -> list[ColumnProfile]:
             value_range = f"true in {row[f'r{i}']} of {total} rows"
         elif c.sql_type == "VARCHAR" and 0 < unique <= LIST_VALUES_UP_TO:
             values = store.query(f'SELECT DISTINCT "{c.name}" AS v FROM gmgbd WHERE "{c.name}" IS NOT NULL ORDER BY 1')
-            value_range = ", ".join(values["v"])
+            value_range = ", ".join(markdown_text(v) for v in values["v"])
         elif c.sql_type == "VARCHAR" or row[f"lo{i}"] is None:
             value_range = "—"
         else:
@@ -135,9 +145,7 @@ def gather(store: TableStore, exports: ExportsResource, obscured_policy: str = K
         "SELECT asset, reason, count(DISTINCT observation_uuid) AS observations FROM quarantine "
         "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
     )
-    countries = store.query(
-        "SELECT country, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
-    )
+    countries = store.query("SELECT country, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")
     provenance = {
         c: store.query(f'SELECT "{c}" AS value, count(*) AS records FROM gmgbd GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5')
         for c in PROVENANCE
@@ -153,47 +161,81 @@ def gather(store: TableStore, exports: ExportsResource, obscured_policy: str = K
         splits = store.query(
             "SELECT scheme, split, count(*) AS records, count(DISTINCT block) AS blocks FROM splits GROUP BY 1, 2"
         )
-        rules = tuple(store.query(
-            "SELECT DISTINCT split_version || ' (' || split_params || ')' AS r FROM splits ORDER BY 1")["r"])
+        rules = tuple(
+            store.query("SELECT DISTINCT split_version || ' (' || split_params || ')' AS r FROM splits ORDER BY 1")["r"]
+        )
     taxonomy = store.query(
         'SELECT kingdom, "class", count(*) AS records, count(*) FILTER (WHERE species IS NULL) AS above_species '
         "FROM gmgbd GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2 NULLS LAST"
     )
-    snapshots = tuple(store.query(
-        "SELECT DISTINCT taxonomy_snapshot AS s FROM gmgbd WHERE taxonomy_snapshot IS NOT NULL ORDER BY 1")["s"])
+    snapshots = tuple(
+        store.query("SELECT DISTINCT taxonomy_snapshot AS s FROM gmgbd WHERE taxonomy_snapshot IS NOT NULL ORDER BY 1")[
+            "s"
+        ]
+    )
     obscured = store.query(
         "SELECT (SELECT count(*) FROM raw_observations WHERE coordinates_obscured AND invalid_reason IS NULL) AS raw, "
         "(SELECT count(*) FROM gmgbd WHERE coordinates_obscured) AS kept, "
         "(SELECT count(DISTINCT observation_uuid) FROM quarantine WHERE reason = ?) AS excluded",
         [OBSCURED_EXCLUDED],
     ).row(0, named=True)
-    return CardData(profile_columns(store), counts, licences, quarantine, countries, provenance, per_date, points,
-                    splits, rules, removed_since_previous(store, exports.license_filter), taxonomy, snapshots,
-                    obscured_policy, obscured)
+    return CardData(
+        profile_columns(store),
+        counts,
+        licences,
+        quarantine,
+        countries,
+        provenance,
+        per_date,
+        points,
+        splits,
+        rules,
+        removed_since_previous(store, exports.license_filter),
+        taxonomy,
+        snapshots,
+        obscured_policy,
+        obscured,
+    )
 
 
 def _taxonomy_section(data: CardData) -> list[str]:
+    snapshots = ", ".join(markdown_text(s) for s in data.taxonomy_snapshots) or "—"
     lines = [
         "## Taxonomy",
         "",
         "Every record carries its lineage, kingdom to species, with iNaturalist taxon ids (`kingdom_id` ...), as "
-        "read at `taxonomy_snapshot` (" + (", ".join(f"`{s}`" for s in data.taxonomy_snapshots) or "—") + "). A rank "
+        f"read at `taxonomy_snapshot` ({snapshots}). A rank "
         "the lineage does not have is empty, never guessed: an identification to genus has no species.",
         "",
     ]
     if data.taxonomy is None or not data.taxonomy.height:
         return [*lines, "No lineage yet: materialize `taxonomy`.", ""]
-    per_kingdom = data.taxonomy.group_by("kingdom").agg(pl.col("records").sum(), pl.col("class").n_unique(),
-                                                        pl.col("above_species").sum()).sort("records", descending=True)
+    per_kingdom = (
+        data.taxonomy.group_by("kingdom")
+        .agg(pl.col("records").sum(), pl.col("class").n_unique(), pl.col("above_species").sum())
+        .sort("records", descending=True)
+    )
     return [
         *lines,
-        markdown_table(per_kingdom.select("kingdom", "records", "class", "above_species").iter_rows(),
-                       ["kingdom", "records", "classes", "identified above species"]),
+        markdown_table(
+            (
+                (markdown_text(k), n, classes, above)
+                for k, n, classes, above in per_kingdom.select(
+                    "kingdom", "records", "class", "above_species"
+                ).iter_rows()
+            ),
+            ["kingdom", "records", "classes", "identified above species"],
+        ),
         "",
         "Records per class:",
         "",
-        markdown_table(((k, c or "— (none in the lineage)", n) for k, c, n, _ in data.taxonomy.iter_rows()),
-                       ["kingdom", "class", "records"]),
+        markdown_table(
+            (
+                (markdown_text(k), markdown_text(c) if c else "— (none in the lineage)", n)
+                for k, c, n, _ in data.taxonomy.iter_rows()
+            ),
+            ["kingdom", "class", "records"],
+        ),
         "",
     ]
 
@@ -231,8 +273,9 @@ def covariate_manifest(data: CardData) -> list[tuple[str, ...]]:
         gap = missing.get(c.name)
         share = f"{gap / records:.1%}" if records and gap is not None else "n/a"
         source = f"`{c.dataset}`" + (f" band `{c.band}`" if c.band else " (ee.Terrain)")
-        rows.append((f"`{c.name}`", source, c.version, f"{c.resolution_m:g} m", c.unit, f"x {c.scale:g}",
-                     c.licence, share))
+        rows.append(
+            (f"`{c.name}`", source, c.version, f"{c.resolution_m:g} m", c.unit, f"x {c.scale:g}", c.licence, share)
+        )
     return rows
 
 
@@ -288,10 +331,21 @@ def _removed_section(data: CardData) -> list[str]:
         return [*lines, "None.", ""]
     counts = data.removed.group_by("reason").len().sort("len", "reason", descending=[True, False])
     shown = data.removed.head(REMOVED_LISTED)
-    more = (f"The first {shown.height} of {data.removed.height}; all of them are in `{REMOVED_FILE}` beside this "
-            "card." if data.removed.height > shown.height else f"All of them are also in `{REMOVED_FILE}`.")
-    return [*lines, markdown_table(counts.iter_rows(), ["reason", "records"]), "", more, "",
-            markdown_table(shown.iter_rows(), list(shown.columns)), ""]
+    more = (
+        f"The first {shown.height} of {data.removed.height}; all of them are in `{REMOVED_FILE}` beside this card."
+        if data.removed.height > shown.height
+        else f"All of them are also in `{REMOVED_FILE}`."
+    )
+    listed = (tuple(map(markdown_text, row)) for row in shown.iter_rows())
+    return [
+        *lines,
+        markdown_table(((markdown_text(r), n) for r, n in counts.iter_rows()), ["reason", "records"]),
+        "",
+        more,
+        "",
+        markdown_table(listed, list(shown.columns)),
+        "",
+    ]
 
 
 def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], str], generated_at: datetime) -> str:
@@ -308,8 +362,11 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
     ]
     if emulated:
-        lines += ["> **Demo data.** Values in this table come from emulated services or a test model (see",
-                  "> Provenance below). Do not use them for research.", ""]
+        lines += [
+            "> **Demo data.** Values in this table come from emulated services or a test model (see",
+            "> Provenance below). Do not use them for research.",
+            "",
+        ]
     raw = c["raw_observations"]
     complete_share = f" ({c['records'] / raw:.1%} of raw observations)" if raw else ""
     lines += [
@@ -338,8 +395,18 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "The first 15 columns are the reference dataset's, in its order; they are never missing.",
         "",
         markdown_table(
-            [(f"`{p.column.name}`", p.column.sql_type, p.column.description, p.column.unit,
-              p.value_range, p.unique, p.missing) for p in data.profiles],
+            [
+                (
+                    f"`{p.column.name}`",
+                    p.column.sql_type,
+                    p.column.description,
+                    p.column.unit,
+                    p.value_range,
+                    p.unique,
+                    p.missing,
+                )
+                for p in data.profiles
+            ],
             ["column", "type", "description", "unit", "range", "unique", "missing"],
         ),
         "",
@@ -351,7 +418,9 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
         "Top countries:",
         "",
-        markdown_table(data.countries.iter_rows(), ["country", "records"]),
+        markdown_table(
+            ((markdown_text(country), n) for country, n in data.countries.iter_rows()), ["country", "records"]
+        ),
         "",
         "## Environment",
         "",
@@ -371,8 +440,10 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "Optional columns after the reference ones: a record missing one stays in the table (NULL with a reason in "
         "the `covariates` table). Sampled in the same Earth Engine request as NDVI and water distance.",
         "",
-        markdown_table(covariate_manifest(data), ["column", "source", "version", "resolution", "unit",
-                                                  "scale applied", "licence", "missing"]),
+        markdown_table(
+            covariate_manifest(data),
+            ["column", "source", "version", "resolution", "unit", "scale applied", "licence", "missing"],
+        ),
         "",
         "## Licences",
         "",
@@ -380,8 +451,10 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "record carries its licence and attribution.",
         "",
         markdown_table(
-            [(licence_name(code), n, "yes" if is_open else "no", "yes" if exported else "no")
-             for code, n, exported, is_open in data.licences.iter_rows()],
+            [
+                (markdown_text(licence_name(code)), n, "yes" if is_open else "no", "yes" if exported else "no")
+                for code, n, exported, is_open in data.licences.iter_rows()
+            ],
             ["licence", "records", "open", "exported"],
         ),
         "",
@@ -394,14 +467,20 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "Observations not in the table, by the asset that could not complete them and its reason (an observation "
         "can have several reasons).",
         "",
-        markdown_table(data.quarantine.iter_rows(), ["asset", "reason", "observations"])
-        if data.quarantine.height else "None.",
+        markdown_table(
+            ((markdown_text(a), markdown_text(r), n) for a, r, n in data.quarantine.iter_rows()),
+            ["asset", "reason", "observations"],
+        )
+        if data.quarantine.height
+        else "None.",
         "",
         "## Provenance",
         "",
         markdown_table(
-            [(f"`{col}`", ", ".join(f"{v} ({n})" for v, n in frame.iter_rows()))
-             for col, frame in data.provenance.items()],
+            [
+                (f"`{col}`", ", ".join(f"{markdown_text(v)} ({n})" for v, n in frame.iter_rows()))
+                for col, frame in data.provenance.items()
+            ],
             ["column", "values (records)"],
         ),
         "",
@@ -420,7 +499,9 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
         "- `csv/sighting_date=YYYY-MM-DD/gmgbd.csv` with exactly the 15 reference columns, `images/<filename>`, "
         "`attribution.csv` (licence, attribution, link per photo) and `splits.csv` (train/val/test per scheme, "
-        "same rows): `pl.read_csv('csv/*/gmgbd.csv')`.",
+        "same rows): `pl.read_csv('csv/*/gmgbd.csv')`. A text cell that a spreadsheet would run as a formula "
+        "(it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) carries a leading `'` in the CSV files "
+        "only (CSV injection, OWASP); numbers are untouched, and Parquet and WebDataset keep every value verbatim.",
         "- `parquet/sighting_date=YYYY-MM-DD/gmgbd.parquet`, every column and the split columns, zstd: "
         "`duckdb.sql(\"SELECT * FROM 'parquet/*/*.parquet'\")`.",
         "- `webdataset/sighting_date=YYYY-MM-DD/*.tar`, photo + JSON per sample: "
@@ -454,8 +535,15 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     ax = fig.add_subplot()
     cities = _cities()
     ax.scatter(cities["lon"], cities["lat"], s=0.05, c="0.75", linewidths=0, rasterized=True)
-    ax.scatter(data.points["longitude"], data.points["latitude"], s=14, c="#d62728", edgecolors="black",
-               linewidths=0.3, label=f"{data.points.height} observations")
+    ax.scatter(
+        data.points["longitude"],
+        data.points["latitude"],
+        s=14,
+        c="#d62728",
+        edgecolors="black",
+        linewidths=0.3,
+        label=f"{data.points.height} observations",
+    )
     ax.set(xlim=(-180, 180), ylim=(-90, 90), xlabel="longitude (°)", ylabel="latitude (°)", aspect="equal")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
@@ -481,8 +569,7 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     ax = fig.add_subplot()
     dates = data.per_date["sighting_date"].to_list()
     ax.bar(dates, data.per_date["complete"], color="#1f77b4", label="complete")
-    ax.bar(dates, data.per_date["quarantined"], bottom=data.per_date["complete"], color="#bbbbbb",
-           label="left out")
+    ax.bar(dates, data.per_date["quarantined"], bottom=data.per_date["complete"], color="#bbbbbb", label="left out")
     ax.set(ylabel="observations")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
@@ -513,8 +600,7 @@ def dataset_card(
             raise dg.Failure(f"Table {table} does not exist: materialize gmgbd first.")
     completeness = completeness_result(store, None, None)
     if not completeness.passed:
-        raise dg.Failure(f"gmgbd fails its completeness check: {completeness.description}. The card was not "
-                         "rewritten.")
+        raise dg.Failure(f"gmgbd fails its completeness check: {completeness.description}. The card was not rewritten.")
     root = Path(exports.root)
     root.mkdir(parents=True, exist_ok=True)
     # Runs of different dates finish at the same time and each rewrites the whole-table card: take turns.
@@ -522,25 +608,19 @@ def dataset_card(
     with open(root / ".card.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = gather(store, exports, dataset_policy.obscured)
-        staging = root / f".{PLOTS_DIR}-staging"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        plots = write_plots(data, staging) if data.counts["records"] else []
+        with replacing_directory(root / PLOTS_DIR, remove_if_empty=False) as staging:
+            plots = write_plots(data, staging) if data.counts["records"] else []
         generated_at = datetime.now(UTC)
         card = render(data, exports, lambda f, caption: f"![{caption}]({PLOTS_DIR}/{f})", generated_at)
-        shutil.rmtree(root / PLOTS_DIR, ignore_errors=True)
-        staging.rename(root / PLOTS_DIR)
-        tmp = root / f".{CARD_FILE}.tmp"
-        tmp.write_text(card, encoding="utf-8")
-        tmp.replace(root / CARD_FILE)
+        write_atomically(root / CARD_FILE, card)
         if data.removed is not None and data.removed.height:
-            data.removed.write_csv(root / REMOVED_FILE)
+            with replacing(root / REMOVED_FILE) as temporary:
+                write_safe_csv(data.removed, temporary)
         else:
             (root / REMOVED_FILE).unlink(missing_ok=True)  # a list from an older build would read as this one's
         # Only once the card that lists this build's removals is in place: a failed build compares again.
         record_build(store, exports.license_filter, generated_at)
-    ui_card = render(data, exports, lambda f, caption: f"*{caption}:* `{root.resolve() / PLOTS_DIR / f}`",
-                     generated_at)
+    ui_card = render(data, exports, lambda f, caption: f"*{caption}:* `{root.resolve() / PLOTS_DIR / f}`", generated_at)
     c = data.counts
     return dg.MaterializeResult(
         metadata={
@@ -555,5 +635,3 @@ def dataset_card(
             "plots": [p.name for p in plots],
         }
     )
-
-

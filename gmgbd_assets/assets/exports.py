@@ -28,6 +28,7 @@ from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
 from gmgbd_assets.assets.splits import EXPORT_COLUMNS as SPLIT_COLUMNS
 from gmgbd_assets.assets.splits import wide_sql
 from gmgbd_assets.checks import completeness_result, lineage_result, splits_parity_result
+from gmgbd_assets.csv_safety import write_safe_csv
 from gmgbd_assets.exports_webdataset import Sample, write_hf_readme, write_shards
 from gmgbd_assets.licenses import polars_mask
 from gmgbd_assets.partitions import dated_backfill_policy, days, partition_window, sighting_date_partitions
@@ -37,7 +38,12 @@ from gmgbd_assets.resources.exports import ExportsResource
 CSV_FILE = "gmgbd.csv"
 ATTRIBUTION_FILE = "attribution.csv"
 ATTRIBUTION_COLUMNS = (
-    "filename", "observation_uuid", "observation_id", "photo_license", "photo_attribution", "observation_url"
+    "filename",
+    "observation_uuid",
+    "observation_id",
+    "photo_license",
+    "photo_attribution",
+    "observation_url",
 )
 SPLITS_CSV_FILE = "splits.csv"
 PARQUET_FILE = "gmgbd.parquet"
@@ -90,13 +96,17 @@ def _load(store: TableStore, exports: ExportsResource, start: date, end: date, w
         )
     split_columns = ", ".join(f's."{c.name}"' for c in SPLIT_COLUMNS)
     columns = ", ".join(f'g."{c}"' for c in GMGBD.column_names) + ", " + split_columns
-    split_join = (f"JOIN ({wide_sql('sighting_date >= ? AND sighting_date < ?')}) s "
-                  "ON s.observation_uuid = g.observation_uuid AND s.sighting_date = g.sighting_date ")
+    split_join = (
+        f"JOIN ({wide_sql('sighting_date >= ? AND sighting_date < ?')}) s "
+        "ON s.observation_uuid = g.observation_uuid AND s.sighting_date = g.sighting_date "
+    )
     if with_images:
         if not store.table_exists("images"):
             raise dg.Failure("Table images does not exist: materialize images for these dates first.")
-        sql = (f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256 FROM gmgbd g {split_join}"
-               "LEFT JOIN images i ON i.observation_uuid = g.observation_uuid AND i.sighting_date = g.sighting_date ")
+        sql = (
+            f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256 FROM gmgbd g {split_join}"
+            "LEFT JOIN images i ON i.observation_uuid = g.observation_uuid AND i.sighting_date = g.sighting_date "
+        )
     else:
         sql = f"SELECT {columns} FROM gmgbd g {split_join}"
     frame = store.query(
@@ -113,8 +123,11 @@ def _load(store: TableStore, exports: ExportsResource, start: date, end: date, w
 
 
 def _require_image_files(records: pl.DataFrame) -> None:
-    absent = [key for key, path in records.select("observation_uuid", "image_path").iter_rows()
-              if path is None or not os.path.isfile(path)]
+    absent = [
+        key
+        for key, path in records.select("observation_uuid", "image_path").iter_rows()
+        if path is None or not os.path.isfile(path)
+    ]
     if absent:
         raise dg.Failure(
             f"{len(absent)} complete records have no image file on disk (first uuids: {absent[:10]}): "
@@ -125,8 +138,11 @@ def _require_image_files(records: pl.DataFrame) -> None:
 
 def _per_date(window: ExportWindow, written: dict[date, dict]) -> dict[str, dict]:
     return {
-        day.isoformat(): {"exported": window.of(day).height, "left_out_by_licence": window.left_out.get(day, 0),
-                          **written.get(day, {})}
+        day.isoformat(): {
+            "exported": window.of(day).height,
+            "left_out_by_licence": window.left_out.get(day, 0),
+            **written.get(day, {}),
+        }
         for day in window.days
     }
 
@@ -168,7 +184,8 @@ def export_csv(context: dg.AssetExecutionContext, store: TableStore, exports: Ex
     redistributes the photos needs them). Notebooks written for the reference dataset read it unchanged, so the
     train/val/test sides go to ``splits.csv`` beside it (filename, observation_uuid, ``split_spatial``,
     ``block_spatial``, ``split_observer``, ``block_observer``, ``split_temporal``, ``split_version``,
-    ``split_params``), row for row in the same order: join on ``filename``.
+    ``split_params``), row for row in the same order: join on ``filename``. A text cell a spreadsheet would run
+    as a formula (it starts with ``=``, ``+``, ``-``, ``@``, TAB or CR) gets a leading ``'`` (``csv_safety``).
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=True)
@@ -178,9 +195,9 @@ def export_csv(context: dg.AssetExecutionContext, store: TableStore, exports: Ex
         with exports.replace_date("csv", day) as folder:
             if not rows.height:
                 continue
-            rows.select(REFERENCE_COLUMNS).write_csv(folder / CSV_FILE)
-            rows.select(ATTRIBUTION_COLUMNS).write_csv(folder / ATTRIBUTION_FILE)
-            rows.select(SPLITS_CSV_COLUMNS).write_csv(folder / SPLITS_CSV_FILE)
+            write_safe_csv(rows.select(REFERENCE_COLUMNS), folder / CSV_FILE)
+            write_safe_csv(rows.select(ATTRIBUTION_COLUMNS), folder / ATTRIBUTION_FILE)
+            write_safe_csv(rows.select(SPLITS_CSV_COLUMNS), folder / SPLITS_CSV_FILE)
             (folder / "images").mkdir()
             for filename, path in rows.select("filename", "image_path").iter_rows():
                 _link_or_copy(path, folder / "images" / filename)
@@ -212,8 +229,9 @@ def export_parquet(
         rows = window.of(day)
         with exports.replace_date("parquet", day) as folder:
             if rows.height:
-                rows.select(EXPORT_SPEC.column_names).write_parquet(folder / PARQUET_FILE, compression="zstd",
-                                                              statistics=True)
+                rows.select(EXPORT_SPEC.column_names).write_parquet(
+                    folder / PARQUET_FILE, compression="zstd", statistics=True
+                )
                 written[day] = {"parquet_bytes": (folder / PARQUET_FILE).stat().st_size}
     return _result(exports, "parquet", window, written)
 
@@ -280,10 +298,10 @@ def export_webdataset(
     for day in window.days:
         rows = window.of(day)
         with exports.replace_date("webdataset", day) as folder:
-            shards = write_shards(_samples(rows), folder, f"gmgbd-{day.isoformat()}", exports.shard_max_samples,
-                                  max_bytes)
+            shards = write_shards(
+                _samples(rows), folder, f"gmgbd-{day.isoformat()}", exports.shard_max_samples, max_bytes
+            )
             if shards:
                 written[day] = {"shards": len(shards), "shard_bytes": sum(s.path.stat().st_size for s in shards)}
     write_hf_readme(exports.directory("webdataset"), EXPORT_SPEC.columns, SHARD_GLOB, WEBDATASET_README)
     return _result(exports, "webdataset", window, written)
-

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -12,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from gmgbd_assets.atomic_files import replacing_directory
 from gmgbd_assets.licenses import LicenseFilter
 
 
@@ -20,8 +19,9 @@ class ExportsResource(dg.ConfigurableResource):
 
     Every format keeps one folder per sighting date, ``<format>/sighting_date=YYYY-MM-DD/``, so a date can be
     rewritten on its own and synced incrementally. A rewrite builds the new folder next to the old one and swaps
-    it in: readers see the old files or the new ones, never a mix, and no stale file (an old shard, the image of
-    a record that has since been filtered out) survives.
+    it in (``atomic_files.replacing_directory``): readers see the old files or the new ones, never a mix, a run
+    killed midway leaves the old folder in place, and no stale file (an old shard, the image of a record that has
+    since been filtered out) survives.
     """
 
     root: str
@@ -44,8 +44,9 @@ class ExportsResource(dg.ConfigurableResource):
         """Yield an empty staging folder; on success it becomes the date's folder (removed if left empty).
 
         Two runs exporting the same date take turns: otherwise one would sweep away the other's staging folder
-        as a leftover, or swap its folder in halfway through the other's swap. The lock is an ``flock``, which
-        the kernel releases when a process dies, so a killed run never blocks the next.
+        as a leftover, or swap its folder in halfway through the other's swap. A run killed mid-swap left the
+        good copy under a retired name: the next one puts it back before it stages anything. The lock is an
+        ``flock``, which the kernel releases when a process dies, so a killed run never blocks the next.
         """
         target = self.date_directory(export_format, day)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -53,26 +54,5 @@ class ExportsResource(dg.ConfigurableResource):
         locks.mkdir(parents=True, exist_ok=True)
         with open(locks / f"{export_format}-{day.isoformat()}", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            with self._swap_in(target, day) as staging:
+            with replacing_directory(target) as staging:
                 yield staging
-
-    @staticmethod
-    @contextmanager
-    def _swap_in(target: Path, day: date) -> Iterator[Path]:
-        for leftover in target.parent.glob(f".*-{day.isoformat()}-*"):  # from a run that was killed mid-swap
-            shutil.rmtree(leftover, ignore_errors=True)
-        staging = target.parent / f".staging-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        try:
-            yield staging
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        retired = target.parent / f".retired-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
-        if target.exists():
-            target.rename(retired)
-        if any(staging.iterdir()):
-            staging.rename(target)
-        else:
-            staging.rmdir()
-        shutil.rmtree(retired, ignore_errors=True)
