@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-# iNaturalist's photo licence codes. A photo with no code is "all rights reserved".
+# iNaturalist's photo licence codes. A photo with no code is "all rights reserved". Any other code is refused where
+# a record comes in (edge_validation: unknown_license), so no stored licence is outside this list.
 KNOWN = ("cc0", "pd", "cc-by", "cc-by-sa", "cc-by-nd", "cc-by-nc", "cc-by-nc-sa", "cc-by-nc-nd", "gfdl")
 # Licences that allow reuse, modification and redistribution for any purpose (the Open Definition):
 # the photos a model can be trained on and shipped with no further question.
