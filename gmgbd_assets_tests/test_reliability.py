@@ -7,13 +7,17 @@ Each test runs the real pipeline (every asset and check, offline) in subprocesse
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
@@ -151,13 +155,104 @@ def test_a_killed_backfill_converges_when_rerun(reference, tmp_path, marker, del
     assert_images_intact(tmp_path)
 
 
-def test_an_earth_engine_key_never_appears_in_output_or_errors(tmp_path):
-    sentinel = "SENTINEL-3f9a-private-key-never-print-me"
+SENTINEL = "SENTINEL-3f9a-private-key-never-print-me"
+_PEM = f"-----BEGIN PRIVATE KEY-----\n{SENTINEL}\n-----END PRIVATE KEY-----\n"
+_EMAIL = "gmgbd@project.iam.gserviceaccount.com"
+
+
+def _json_key(**fields: object) -> str:
+    # token_uri on a closed local port: nothing here may ever reach Google, even with a key that parses.
+    return json.dumps({"type": "service_account", "token_uri": "http://127.0.0.1:9/token", **fields})
+
+
+def _real_private_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem.decode()
+
+
+# Every way the key can be handled: text that is no key, JSON cut short, JSON whose private key google-auth cannot
+# read (its error quotes the whole key), JSON missing fields (quoted too), the same in a key file.
+KEYS: dict[str, Callable[[Path], str]] = {
+    "not_json": lambda _: SENTINEL,
+    "json_cut_short": lambda _: _json_key(client_email=_EMAIL, private_key=_PEM)[:-20],
+    "json_with_a_bad_private_key": lambda _: _json_key(client_email=_EMAIL, private_key=_PEM, private_key_id=SENTINEL),
+    "json_missing_fields": lambda _: json.dumps({"private_key_id": SENTINEL, "project_id": "gmgbd"}),
+    "key_file_with_a_bad_private_key": lambda tmp: _key_file(
+        tmp / "key.json", _json_key(client_email=_EMAIL, private_key=_PEM)
+    ),
+    "pem_file": lambda tmp: _key_file(tmp / "key.pem", _PEM),
+}
+
+
+def _key_file(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _everything_shown(exc: BaseException) -> str:
+    """The message, the traceback as Python prints it and the error as Dagster stores it in the run's events."""
+    from dagster._utils.error import serializable_error_info_from_exc_info
+
+    info = serializable_error_info_from_exc_info((type(exc), exc, exc.__traceback__))
+    return "\n".join([str(exc), "".join(traceback.format_exception(exc)), info.to_string()])
+
+
+def _key_failures(key: str) -> list[BaseException]:
+    """What the session raises for ``key``, and what the resource turns it into (each layer hides the key)."""
+    from gmgbd_assets.resources.earth_engine import EarthEngineResource, initialize_session
+
+    with pytest.raises(Exception) as session:
+        initialize_session(None, key, high_volume=True)
+    with pytest.raises(dg.Failure) as resource:
+        EarthEngineResource(service_account_key=key).backend()
+    assert "GMGBD_EE_SERVICE_ACCOUNT_KEY" in str(resource.value)
+    return [session.value, resource.value]
+
+
+@pytest.mark.parametrize("case", sorted(KEYS))
+def test_a_bad_earth_engine_key_is_never_echoed_by_the_failure(case, tmp_path, monkeypatch):
+    import ee
+
+    monkeypatch.setattr(ee, "Initialize", lambda *a, **k: pytest.fail("a bad key must not reach ee.Initialize"))
+    key = KEYS[case](tmp_path)
+    for failure in _key_failures(key):
+        shown = _everything_shown(failure)
+        assert SENTINEL not in shown
+        assert key not in shown
+
+
+def test_a_library_error_quoting_a_good_key_is_not_echoed(monkeypatch):
+    import ee
+
+    private_key = _real_private_key()
+    key = _json_key(client_email=_EMAIL, private_key=private_key, private_key_id=SENTINEL, project_id="gmgbd")
+
+    def refuse(credentials: object, **_: object) -> None:
+        raise RuntimeError(f"refused credentials {credentials!r} from {key}")  # what an echoing library does
+
+    monkeypatch.setattr(ee, "Initialize", refuse)
+    for failure in _key_failures(key):
+        shown = _everything_shown(failure)
+        assert SENTINEL not in shown
+        assert "BEGIN PRIVATE KEY" not in shown and private_key.splitlines()[1] not in shown
+
+
+@pytest.mark.parametrize("case", ["not_json", "json_with_a_bad_private_key", "key_file_with_a_bad_private_key"])
+def test_an_earth_engine_key_never_appears_in_output_or_errors(case, tmp_path):
+    data_dir = tmp_path / "data"
+    key = KEYS[case](tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "gmgbd_assets_tests.pipeline_run", "2024-06-01", "2024-06-01", "ndvi"],
-        cwd=REPO, capture_output=True, text=True, timeout=400,
-        env=_env(tmp_path, GMGBD_PROFILE="live", GMGBD_EE_SERVICE_ACCOUNT_KEY=sentinel),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=_env(data_dir, GMGBD_PROFILE="live", GMGBD_EE_SERVICE_ACCOUNT_KEY=key),
     )
     assert proc.returncode != 0 and "GMGBD_EE_SERVICE_ACCOUNT_KEY" in proc.stdout + proc.stderr
-    assert sentinel not in proc.stdout + proc.stderr
-    assert not any(sentinel.encode() in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert SENTINEL not in proc.stdout + proc.stderr
+    assert not any(SENTINEL.encode() in p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
