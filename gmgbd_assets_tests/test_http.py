@@ -635,3 +635,19 @@ def test_retry_after_shorter_than_the_backoff_waits_the_backoff(fake_clock, monk
     )
     assert _http(handler, fake_clock, backoff_base_s=2.0).get_json("https://svc.test/x") == {}
     assert fake_clock.sleeps == [2.0, 4.0, 8.0]
+
+
+def test_every_service_has_a_total_deadline_and_a_body_cap(tmp_path):
+    clients = {
+        "inaturalist": INaturalistResource().client().http,
+        "open_meteo": OpenMeteoResource().client().http,
+        "nominatim": GeocoderResource(contact="me@example.org")
+        .nominatim_client(DuckDBStore(path=str(tmp_path / "c")))
+        .http,
+        "photos": PhotosResource(images_dir=str(tmp_path), allowed_hosts=[]).client().http,
+    }
+    for name, http in clients.items():
+        assert 0 < http.policy.total_deadline_s <= 480, name
+        assert http.policy.max_body_bytes is not None and http.policy.max_body_bytes <= 64_000_000, name
+        (guard,) = http.client.event_hooks["response"]
+        assert guard.__self__.deadline_s == http.policy.total_deadline_s, name

@@ -70,9 +70,10 @@ class ServicePolicy:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 120.0
     retry_after_max_s: float = 600.0
-    # Per socket operation (connect, each read); ``deadline_s`` bounds the whole request, every read included.
+    # Per socket operation (connect, each read); ``deadline_s`` bounds the whole request, every read included
+    # (None: four times ``timeout_s``, 120 s for most services, 480 s for Open-Meteo's slow archive queries).
     timeout_s: float = 30.0
-    deadline_s: float = 120.0
+    deadline_s: float | None = None
     # Decoded bytes one response may hold (a JSON page is a few MB at most); None = the caller caps it.
     max_body_bytes: int | None = 32_000_000
     # Where the service's bucket is shared by every process on the machine; None = this process only.
@@ -87,6 +88,11 @@ class ServicePolicy:
         if self.daily_budget is not None:
             windows.append((DAY_S, self.daily_budget))
         return window_rates(windows)
+
+    @property
+    def total_deadline_s(self) -> float:
+        """Seconds one request may take from being sent to its last body byte."""
+        return self.deadline_s if self.deadline_s is not None else 4 * self.timeout_s
 
     @property
     def retry(self) -> RetryPolicy:
@@ -132,7 +138,7 @@ class ServiceHttp:
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
             follow_redirects=False,
-            event_hooks=ResponseGuard(policy.deadline_s, wall_clock).event_hooks,
+            event_hooks=ResponseGuard(policy.total_deadline_s, wall_clock).event_hooks,
         )
 
     def close(self) -> None:
