@@ -216,7 +216,8 @@ def test_no_password_is_on_any_command_line(deployment: tuple[LocalDeployment, s
     assert {"postgres", "redis", "worker-cpu1", "worker-gpu1", "daemon"} <= {s.name for s in cluster.services.services}
     assert all(pid in lines for pid in started)
     for secret in (cluster.postgres.password, cluster.redis.password):
-        assert not [line for line in lines.values() if secret in line]
+        # The PIDs, not the lines: a failure must not print the password it found.
+        assert not [pid for pid, line in lines.items() if secret in line]
 
 
 def test_redis_refuses_a_client_without_the_password(deployment: tuple[LocalDeployment, str]) -> None:

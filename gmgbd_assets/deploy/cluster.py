@@ -243,11 +243,20 @@ def local_deployment(
 
 
 def _initialise(deployment: LocalDeployment) -> None:
-    """Create the instance's tables and the lake's catalog once, before several processes race to."""
+    """Create the instance's tables, every pool's concurrency row and the lake's catalog once, before several
+    processes race to."""
     import dagster as dg
 
+    from gmgbd_assets.definitions import build_definitions
     from gmgbd_assets.resources.ducklake_store import DuckLakeStore
+    from gmgbd_assets.settings import Settings
 
-    dg.DagsterInstance.get().get_runs(limit=1)
+    instance = dg.DagsterInstance.get()
+    instance.get_runs(limit=1)
+    # Two runs that meet a pool for the first time at once both insert its row; on Postgres the loser's UPDATE then
+    # runs in an aborted transaction and its run fails (Dagster 1.13's initialize_concurrency_limit_to_default).
+    graph = build_definitions(Settings.from_env()).resolve_asset_graph()
+    for pool in sorted({pool for key in graph.get_all_asset_keys() for pool in graph.get(key).pools or ()}):
+        instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
     with DuckLakeStore(catalog=deployment.lake_dsn, data_path=deployment.env["GMGBD_DUCKLAKE_DATA_PATH"]).connect():
         pass
