@@ -1,7 +1,8 @@
 """The asset graph as a researcher meets it in the UI, pinned: a refactor must not change it.
 
 Like dagster-open-platform's ``test_defs.py``: the Definitions load, and their shape (keys, dependencies,
-partitions, checks, groups, pools, backfill policies, jobs, schedules, sensors) equals the committed snapshot.
+partitions, checks, groups, pools, backfill policies, each asset's column schema and metadata keys, jobs,
+schedules, sensors) equals the committed snapshot.
 A deliberate change regenerates it: ``GMGBD_UPDATE_SNAPSHOT=1 pytest gmgbd_assets_tests/test_defs_snapshot.py``.
 """
 
@@ -26,6 +27,14 @@ def _partitions(node: Any) -> str | None:
     return type(p).__name__
 
 
+def _columns(node: Any) -> list[str] | None:
+    """``name type`` per column of the asset's ``dagster/column_schema``: what the UI's column table shows."""
+    schema = node.metadata.get("dagster/column_schema")
+    if schema is None:
+        return None
+    return [f"{c.name} {c.type}" for c in getattr(schema, "schema", schema).columns]
+
+
 def graph_shape(defs: dg.Definitions) -> dict[str, Any]:
     graph = defs.resolve_asset_graph()
     assets = {}
@@ -39,6 +48,8 @@ def graph_shape(defs: dg.Definitions) -> dict[str, Any]:
             "pools": sorted(node.pools or []),
             "automation": type(node.automation_condition).__name__ if node.automation_condition else None,
             "kinds": sorted(node.kinds),
+            "columns": _columns(node),
+            "metadata_keys": sorted(node.metadata),
         }
     checks = sorted(
         f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys
