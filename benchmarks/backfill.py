@@ -26,8 +26,8 @@ import dagster as dg
 from benchmarks import report
 from benchmarks.emulated import Services, VirtualClock, write_sample
 from benchmarks.service_calls import QUIET, offline_environment, service_counts
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.settings import Settings
 
 _clocks: list[VirtualClock] = []  # kept alive: shared limiters are keyed by id(clock)
 
@@ -71,7 +71,7 @@ def run(workdir: Path, dates: list, mode: str) -> dict[str, float]:
 
 
 def _rows(settings: Settings) -> int:
-    from gmgbd_assets.resources.duckdb_store import DuckDBStore
+    from gmgbd_assets.core.duckdb_store import DuckDBStore
 
     return int(DuckDBStore(path=str(settings.duckdb_path)).query("SELECT count(*) AS n FROM gmgbd")["n"][0])
 

@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 
 from benchmarks import report
-from gmgbd_assets.resources.captioner import Captioner, GenerationSettings, compile_vision_encoder, quantize_int8
+from gmgbd_assets.media.captioner import Captioner, GenerationSettings, compile_vision_encoder, quantize_int8
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"
 WHAT = {

@@ -23,10 +23,10 @@ import ee
 from ee import apitestcase
 
 from benchmarks import report
-from gmgbd_assets import earth_engine_layers as layers
-from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.layers import SamplePoint
+from gmgbd_assets.earth_engine.resource import EarthEngineClient, MemorySampleCache
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets.resources.earth_engine import EarthEngineClient, MemorySampleCache
 
 DAY = date(2024, 6, 3)
 

@@ -23,14 +23,14 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from gmgbd_assets.core.rate_limits import RequestBudget, using_clock, window_rates
+from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS
 from gmgbd_assets.emulators import earth_engine as ee_emulator
 from gmgbd_assets.emulators import open_meteo as om_emulator
 from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FaultInjector
 from gmgbd_assets.emulators.inaturalist import API_HOST, BUNDLED_SAMPLE_DIR
 from gmgbd_assets.emulators.nominatim import HOST as NOMINATIM_HOST
-from gmgbd_assets.resources.rate_limits import RequestBudget, using_clock, window_rates
-from gmgbd_assets.settings import INAT_PHOTO_HOSTS
 
 OPEN_METEO_HOSTS = (om_emulator.ARCHIVE_HOST, om_emulator.FORECAST_HOST)
 START = date(2023, 5, 1)  # well past ERA5's delay, inside MODIS

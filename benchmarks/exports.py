@@ -21,15 +21,15 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks import report
-from gmgbd_assets.assets.covariates import COVARIATE_COLUMNS
-from gmgbd_assets.assets.dataset_card import dataset_card
-from gmgbd_assets.assets.exports import export_csv, export_parquet, export_webdataset
-from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.assets.splits import splits
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.exports import ExportsResource
-from gmgbd_assets.resources.splits import SplitsResource
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.dataset.gmgbd import GMGBD, QUARANTINE
+from gmgbd_assets.dataset.split_settings import SplitsResource
+from gmgbd_assets.dataset.splits import splits
+from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS
+from gmgbd_assets.exports.card import dataset_card
+from gmgbd_assets.exports.formats import export_csv, export_parquet, export_webdataset
+from gmgbd_assets.exports.resource import ExportsResource
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 
 START = date(2024, 6, 1)
 LICENCES = ["cc0", "cc-by", "cc-by-sa", "cc-by-nc", "cc-by-nc-sa", None]

@@ -23,7 +23,7 @@ import numpy as np
 import pycountry
 
 from benchmarks import report
-from gmgbd_assets.resources import offline_geocoder as og
+from gmgbd_assets.geocodes import offline_geocoder as og
 
 REFERENCE = Path(__file__).with_name("geocoder_reference.csv")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks import report
-from gmgbd_assets.open_data import locate_export, observations_on, stage_snapshot
+from gmgbd_assets.observations.open_data import locate_export, observations_on, stage_snapshot
 
 TAXA = 50_000
 OBSERVERS = 200_000

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from benchmarks import report
 from benchmarks.synthetic import fill_upstream, synthetic_raw_observations
-from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE, build_window
-from gmgbd_assets.checks import RULES, completeness_result, evaluate, lineage_result
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
+from gmgbd_assets.core.checks import RULES, completeness_result, evaluate, lineage_result
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.dataset.gmgbd import GMGBD, QUARANTINE, build_window
 
 START = date(2024, 6, 1)
 

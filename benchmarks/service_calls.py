@@ -41,12 +41,16 @@ import httpx
 
 from benchmarks import report as doc
 from benchmarks.emulated import NOMINATIM_HOST, OPEN_METEO_HOSTS, Services, VirtualClock, write_sample
-from gmgbd_assets.assets import geocodes, images, ndvi, raw_observations, water_distance, weather
+from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS, Settings
 from gmgbd_assets.definitions import build_resources
-from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.earth_engine import ndvi, water_distance
+from gmgbd_assets.earth_engine.layers import SamplePoint
 from gmgbd_assets.emulators.inaturalist import API_HOST
-from gmgbd_assets.resources.observation_source import ApiObservationSource
-from gmgbd_assets.settings import INAT_PHOTO_HOSTS, Settings
+from gmgbd_assets.geocodes import geocodes
+from gmgbd_assets.media import images
+from gmgbd_assets.observations import raw_observations
+from gmgbd_assets.observations.sources import ApiObservationSource
+from gmgbd_assets.weather import weather
 
 PER_DAY = 200
 REFERENCE_PAGE = 40

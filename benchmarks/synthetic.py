@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.earth_engine_layers import COVARIATES
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.taxonomy import MAIN_RANKS
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.earth_engine.layers import COVARIATES
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.observations.taxa import MAIN_RANKS
 
 # The contract columns of each enrichment table (see the asset modules) and a complete value for each.
 UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {

@@ -1,7 +1,7 @@
 """Celery settings of every GMGBD worker: ``celery -A dagster_celery.app worker`` imports this module when it is
 on PYTHONPATH (``deploy/``). The broker is the same ``GMGBD_CELERY_BROKER`` the executor submits to."""
 
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.core.settings import Settings
 
 _settings = Settings.from_env()
 broker_url = _settings.celery_broker

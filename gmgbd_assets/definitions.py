@@ -7,24 +7,19 @@ from typing import Any
 
 import dagster as dg
 
-from gmgbd_assets.assets import (
-    captions,
-    covariates,
-    croissant,
-    dataset_card,
-    exports,
-    geocodes,
-    gmgbd,
-    images,
-    ndvi,
-    open_data_snapshot,
-    raw_observations,
-    splits,
-    taxonomy,
-    water_distance,
-    weather,
-)
-from gmgbd_assets.checks import all_checks
+from gmgbd_assets.automation.freshness import freshness_checks, freshness_sensor
+from gmgbd_assets.automation.lake_maintenance import lake_maintenance_job, lake_maintenance_schedule
+from gmgbd_assets.automation.refill import refill_not_yet_available
+from gmgbd_assets.automation.schedules import settled_date_job, settled_date_schedule
+from gmgbd_assets.core.checks import all_checks
+from gmgbd_assets.core.duckdb_store import DuckDBStore, TableStore
+from gmgbd_assets.core.ducklake_store import DuckLakeStore
+from gmgbd_assets.core.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set, set_in_env
+from gmgbd_assets.dataset import gmgbd, splits
+from gmgbd_assets.dataset.policy import DatasetPolicyResource
+from gmgbd_assets.dataset.split_settings import SplitsResource
+from gmgbd_assets.earth_engine import covariates, ndvi, water_distance
+from gmgbd_assets.earth_engine.resource import EarthEngineResource
 from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.resources import (
     EmulatedEarthEngineResource,
@@ -34,28 +29,24 @@ from gmgbd_assets.emulators.resources import (
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
-from gmgbd_assets.freshness import freshness_checks, freshness_sensor
-from gmgbd_assets.lake_maintenance import lake_maintenance_job, lake_maintenance_schedule
-from gmgbd_assets.refill import refill_not_yet_available
-from gmgbd_assets.resources.captioner import CaptionerResource
-from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
-from gmgbd_assets.resources.duckdb_store import DuckDBStore, TableStore
-from gmgbd_assets.resources.ducklake_store import DuckLakeStore
-from gmgbd_assets.resources.earth_engine import EarthEngineResource
-from gmgbd_assets.resources.exports import ExportsResource
-from gmgbd_assets.resources.geocoder import GeocoderResource
-from gmgbd_assets.resources.inaturalist import INaturalistResource
-from gmgbd_assets.resources.observation_source import (
+from gmgbd_assets.exports import card as dataset_card
+from gmgbd_assets.exports import croissant, formats
+from gmgbd_assets.exports.resource import ExportsResource
+from gmgbd_assets.geocodes import geocodes
+from gmgbd_assets.geocodes.geocoder import GeocoderResource
+from gmgbd_assets.media import captions, images
+from gmgbd_assets.media.captioner import CaptionerResource
+from gmgbd_assets.media.photos import PhotosResource
+from gmgbd_assets.observations import open_data_snapshot, raw_observations, taxonomy
+from gmgbd_assets.observations.inaturalist import INaturalistResource
+from gmgbd_assets.observations.sources import (
     ApiObservationSource,
     ObservationSource,
     OpenDataObservationSource,
 )
-from gmgbd_assets.resources.open_meteo import OpenMeteoResource
-from gmgbd_assets.resources.photos import PhotosResource
-from gmgbd_assets.resources.splits import SplitsResource
-from gmgbd_assets.resources.weather import WeatherServiceResource
-from gmgbd_assets.schedules import settled_date_job, settled_date_schedule
-from gmgbd_assets.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set, set_in_env
+from gmgbd_assets.weather import weather
+from gmgbd_assets.weather.open_meteo import OpenMeteoResource
+from gmgbd_assets.weather.sources import WeatherServiceResource
 
 
 def secret_from_env(name: str, value: str) -> str:
@@ -235,7 +226,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 ASSET_MODULES = [open_data_snapshot, raw_observations, images, captions, geocodes, weather, ndvi, water_distance,
-                 covariates, taxonomy, gmgbd, splits, exports, dataset_card, croissant]
+                 covariates, taxonomy, gmgbd, splits, formats, dataset_card, croissant]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from gmgbd_assets.automation.refill import refill_commands
 from gmgbd_assets.definitions import defs
-from gmgbd_assets.refill import refill_commands
 
 
 def main() -> int:

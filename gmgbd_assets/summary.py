@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.core.settings import Settings
 
 
 def main() -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gmgbd_assets.assets.splits import SPLITS
-from gmgbd_assets.checks import SPECS
-from gmgbd_assets.export_history import EXPORTED_RECORDS
-from gmgbd_assets.markdown import markdown_table
-from gmgbd_assets.resources.duckdb_store import Column, TableSpec
+from gmgbd_assets.core.checks import SPECS
+from gmgbd_assets.core.duckdb_store import Column, TableSpec
+from gmgbd_assets.core.markdown import markdown_table
+from gmgbd_assets.dataset.splits import SPLITS
+from gmgbd_assets.exports.history import EXPORTED_RECORDS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.settings import Settings
 
 
 class FakeClock:

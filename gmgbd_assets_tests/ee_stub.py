@@ -12,7 +12,7 @@ from typing import Any
 import ee
 from ee import apitestcase
 
-from gmgbd_assets import earth_engine_layers as layers
+from gmgbd_assets.earth_engine import layers
 from gmgbd_assets.emulators.earth_engine_graph import Catalog, EarthEngineGraphError, GraphInterpreter, to_json
 
 # The bands of every dataset the expressions load, as the Earth Engine catalog lists them.

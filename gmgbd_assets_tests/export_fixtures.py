@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from benchmarks.synthetic import fill_upstream
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 
 IMAGE_SIZE = (16, 12)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from gmgbd_assets import atomic_files
-from gmgbd_assets.assets.croissant import croissant
-from gmgbd_assets.assets.exports import EXPORT_SPEC, SHARD_GLOB
-from gmgbd_assets.croissant import CROISSANT_FILE
-from gmgbd_assets.exports_webdataset import write_hf_readme
-from gmgbd_assets.resources.exports import ExportsResource
+from gmgbd_assets.core import atomic_files
+from gmgbd_assets.exports.croissant import croissant
+from gmgbd_assets.exports.croissant_metadata import CROISSANT_FILE
+from gmgbd_assets.exports.formats import EXPORT_SPEC, SHARD_GLOB
+from gmgbd_assets.exports.resource import ExportsResource
+from gmgbd_assets.exports.webdataset import write_hf_readme
 
 DAY = date(2024, 6, 1)
 
@@ -31,8 +31,8 @@ KILLED_BETWEEN_RENAMES = """
 import os, signal, sys
 from datetime import date
 from pathlib import Path
-from gmgbd_assets import atomic_files
-from gmgbd_assets.resources.exports import ExportsResource
+from gmgbd_assets.core import atomic_files
+from gmgbd_assets.exports.resource import ExportsResource
 
 exports = ExportsResource(root=sys.argv[1])
 target = exports.date_directory("csv", date(2024, 6, 1))

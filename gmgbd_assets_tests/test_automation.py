@@ -12,12 +12,8 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import freeze_time
 
-from gmgbd_assets import settings
-from gmgbd_assets.assets import raw_observations
-from gmgbd_assets.definitions import with_automation
-from gmgbd_assets.freshness import FRESHNESS_SENSOR
-from gmgbd_assets.partitions import partition_window, settled_daily_partitions, sighting_date_partitions
-from gmgbd_assets.refill import (
+from gmgbd_assets.automation.freshness import FRESHNESS_SENSOR
+from gmgbd_assets.automation.refill import (
     NOT_YET_AVAILABLE,
     REFILL_SENSOR,
     RefillBatch,
@@ -25,9 +21,13 @@ from gmgbd_assets.refill import (
     pending_dates,
     refill_commands,
 )
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
-from gmgbd_assets.schedules import SETTLED_DATE_JOB, SETTLED_DATE_SCHEDULE
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.automation.schedules import SETTLED_DATE_JOB, SETTLED_DATE_SCHEDULE
+from gmgbd_assets.core import settings
+from gmgbd_assets.core.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.core.partitions import partition_window, settled_daily_partitions, sighting_date_partitions
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.definitions import with_automation
+from gmgbd_assets.observations import raw_observations
 from gmgbd_assets_tests.conftest import materialize_range
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # after the 09:00 UTC freshness deadline
@@ -254,7 +254,7 @@ def test_partitions_per_run_spreads_a_range_backfill_over_runs() -> None:
     """GMGBD_PARTITIONS_PER_RUN=N: a range backfill becomes runs of N dates that workers can share."""
     code = (
         "import dagster as dg; from gmgbd_assets.definitions import build_definitions; "
-        "from gmgbd_assets.settings import Settings; "
+        "from gmgbd_assets.core.settings import Settings; "
         "g = build_definitions(Settings.from_env()).resolve_asset_graph(); "
         "print(sorted({str(g.get(k).backfill_policy) for k in g.get_all_asset_keys() if g.get(k).partitions_def}))"
     )

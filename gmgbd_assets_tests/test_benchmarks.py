@@ -19,7 +19,7 @@ from gmgbd_assets.emulators.faults import FaultInjector
 from gmgbd_assets.emulators.inaturalist import API_HOST
 from gmgbd_assets.emulators.nominatim import HOST as NOMINATIM_HOST
 from gmgbd_assets.emulators.resources import EmulatedGeocoderResource
-from gmgbd_assets.resources.offline_geocoder import offline_geocoder
+from gmgbd_assets.geocodes.offline_geocoder import offline_geocoder
 
 BENCHMARKS_DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

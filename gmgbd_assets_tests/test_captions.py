@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gmgbd_assets import tiny_blip
-from gmgbd_assets.assets import captions as captions_asset
-from gmgbd_assets.assets.captions import CAPTIONS
-from gmgbd_assets.assets.images import IMAGES
-from gmgbd_assets.caption_cache import CACHE_TABLE, CachedCaption, CaptionCache
-from gmgbd_assets.resources.captioner import (
+from gmgbd_assets.media import captions as captions_asset
+from gmgbd_assets.media import tiny_blip
+from gmgbd_assets.media.caption_cache import CACHE_TABLE, CachedCaption, CaptionCache
+from gmgbd_assets.media.captioner import (
     Captioner,
     CaptionerResource,
     CaptionModelUnavailableError,
     GenerationSettings,
     load_captioner,
 )
+from gmgbd_assets.media.captions import CAPTIONS
+from gmgbd_assets.media.images import IMAGES
 from gmgbd_assets_tests.conftest import materialize_range
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "sample" / "photos"

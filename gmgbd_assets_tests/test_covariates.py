@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from gmgbd_assets import earth_engine_layers as layers
-from gmgbd_assets.earth_engine_layers import COVARIATES, SamplePoint, composites_around
+from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.layers import COVARIATES, SamplePoint, composites_around
+from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend, MemorySampleCache
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets.resources.earth_engine import EarthEngineClient, LiveBackend, MemorySampleCache
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted
 
 DAY = date(2024, 6, 3)
@@ -148,8 +148,8 @@ def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_def
     reference columns."""
     import polars as pl
 
-    from gmgbd_assets.assets.covariates import COVARIATES_TABLE
-    from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
+    from gmgbd_assets.dataset.gmgbd import GMGBD, REFERENCE_COLUMNS
+    from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE
     from gmgbd_assets_tests.conftest import materialize_range
 
     result = materialize_range(offline_defs, ["raw_observations", "ndvi", "water_distance", "covariates"],

@@ -17,13 +17,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from gmgbd_assets.assets.croissant import tables
-from gmgbd_assets.assets.exports import CSV_SPEC, EXPORT_SPEC
-from gmgbd_assets.croissant import CONFORMS_TO, DATA_TYPES
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine_layers import COVARIATES
-from gmgbd_assets.resources.photos import sha256_file
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.earth_engine.layers import COVARIATES
+from gmgbd_assets.exports.croissant import tables
+from gmgbd_assets.exports.croissant_metadata import CONFORMS_TO, DATA_TYPES
+from gmgbd_assets.exports.formats import CSV_SPEC, EXPORT_SPEC
+from gmgbd_assets.media.photos import sha256_file
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import build_complete, offline_settings
 

@@ -11,13 +11,13 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from gmgbd_assets.assets.gmgbd import GMGBD, QUARANTINE
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.dataset.gmgbd import GMGBD, QUARANTINE
+from gmgbd_assets.dataset.splitting import SplitConfig
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine_layers import COVARIATES
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.settings import Settings
-from gmgbd_assets.splits import SplitConfig
+from gmgbd_assets.earth_engine.layers import COVARIATES
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import fill_upstream_with_images, offline_settings
 

@@ -73,8 +73,8 @@ def test_asset_graph_matches_the_snapshot(offline_defs: dg.Definitions) -> None:
 
 def test_the_live_profile_has_the_same_graph(offline_defs: dg.Definitions, monkeypatch) -> None:
     """Profiles change where requests go, never what the graph is."""
+    from gmgbd_assets.core.settings import Settings
     from gmgbd_assets.definitions import build_definitions
-    from gmgbd_assets.settings import Settings
 
     monkeypatch.setenv("GMGBD_PROFILE", "live")
     assert graph_shape(build_definitions(Settings.from_env())) == graph_shape(offline_defs)

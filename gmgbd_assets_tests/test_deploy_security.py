@@ -22,9 +22,9 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._core.system_config.objects import ResolvedRunConfig
 from dagster_shared.serdes import serialize_value
 
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.deploy.services import free_port
-from gmgbd_assets.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -253,7 +253,7 @@ def test_a_store_taken_straight_from_the_definitions_reads_its_catalog_variable(
     """``refill_commands`` uses ``defs.resources["store"]`` without a run: the store reads the variable itself
     instead of opening a catalog file named after it."""
     pytest.importorskip("duckdb_extension_ducklake", reason="the [distributed] extra")
-    from gmgbd_assets.resources.ducklake_store import DuckLakeStore
+    from gmgbd_assets.core.ducklake_store import DuckLakeStore
 
     catalog = tmp_path / "catalog.sqlite"
     monkeypatch.setenv("GMGBD_TEST_CATALOG", str(catalog))

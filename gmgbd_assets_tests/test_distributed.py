@@ -21,12 +21,12 @@ import duckdb
 import polars as pl
 import pytest
 
+from gmgbd_assets.automation.lake_maintenance import lake_maintenance_job, maintain
+from gmgbd_assets.core.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.core.ducklake_store import DuckLakeStore
 from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment, run_partition
 from gmgbd_assets.deploy.compare import differences
 from gmgbd_assets.deploy.services import LocalServices, descendants, stop_pid
-from gmgbd_assets.lake_maintenance import lake_maintenance_job, maintain
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
-from gmgbd_assets.resources.ducklake_store import DuckLakeStore
 
 # The module fixture builds the deployment and runs a backfill: minutes, more than the default per-test timeout.
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(1800)]
@@ -144,7 +144,7 @@ def test_two_workers_together_respect_a_services_rate_limit(deployment: tuple[Lo
     script = (
         "import sys\n"
         "from pyrate_limiter import Rate, RateItem, WallClock\n"
-        "from gmgbd_assets.resources.rate_limits import make_bucket\n"
+        "from gmgbd_assets.core.rate_limits import make_bucket\n"
         "bucket = make_bucket([Rate(6, 60_000)], sys.argv[1], 'shared-test')\n"
         "print(sum(bool(bucket.put(RateItem('x', WallClock().now(), 1))) for _ in range(6)))\n"
     )

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gmgbd_assets import open_data as od
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.edge_validation import (
+from gmgbd_assets.core.licenses import KNOWN
+from gmgbd_assets.emulators.inaturalist import sample_observations
+from gmgbd_assets.observations import open_data as od
+from gmgbd_assets.observations.edge_validation import (
     EDGE_REASONS,
     INVALID_ATTRIBUTION,
     INVALID_OBSERVER,
@@ -30,9 +31,8 @@ from gmgbd_assets.edge_validation import (
     refused_character,
     url_extension,
 )
-from gmgbd_assets.emulators.inaturalist import sample_observations
-from gmgbd_assets.licenses import KNOWN
-from gmgbd_assets.resources.inaturalist import NO_COORDINATES, Observation, parse_observation
+from gmgbd_assets.observations.inaturalist import NO_COORDINATES, Observation, parse_observation
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.test_open_data import BIRD, export_dir, obs, photo, uuid, write_export
 
 DAY = date(2024, 6, 1)

@@ -14,9 +14,9 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from gmgbd_assets.checks import ROW_DROP, all_checks, row_drop_result
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.inaturalist import DayFetch, INaturalistClient
+from gmgbd_assets.core.checks import ROW_DROP, all_checks, row_drop_result
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.observations.inaturalist import DayFetch, INaturalistClient
 
 from .conftest import materialize_range
 

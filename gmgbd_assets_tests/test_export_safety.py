@@ -17,9 +17,9 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from gmgbd_assets.core.licenses import OPEN, LicenseFilter
+from gmgbd_assets.core.markdown import markdown_cell, markdown_table, markdown_text
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.licenses import OPEN, LicenseFilter
-from gmgbd_assets.markdown import markdown_cell, markdown_table, markdown_text
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import build_complete, copy_complete
 

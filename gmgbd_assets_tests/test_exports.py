@@ -20,13 +20,13 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from gmgbd_assets.assets import gmgbd as gmgbd_module
-from gmgbd_assets.assets.exports import EXPORT_SPEC, SPLITS_CSV_COLUMNS
-from gmgbd_assets.checks import REFERENCE_COLUMNS, all_checks
+from gmgbd_assets.core.checks import REFERENCE_COLUMNS, all_checks
+from gmgbd_assets.core.licenses import OPEN, LicenseFilter
+from gmgbd_assets.dataset import gmgbd as gmgbd_module
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.exports_webdataset import Sample, write_shards
-from gmgbd_assets.licenses import OPEN, LicenseFilter
-from gmgbd_assets.resources.exports import ExportsResource
+from gmgbd_assets.exports.formats import EXPORT_SPEC, SPLITS_CSV_COLUMNS
+from gmgbd_assets.exports.resource import ExportsResource
+from gmgbd_assets.exports.webdataset import Sample, write_shards
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import IMAGE_SIZE, build_complete, copy_complete, jpeg
 

@@ -13,7 +13,7 @@ import pycountry
 import pytest
 
 from benchmarks.geocoder_agreement import reference
-from gmgbd_assets.resources.offline_geocoder import offline_geocoder
+from gmgbd_assets.geocodes.offline_geocoder import offline_geocoder
 
 # GeoNames (2025 extract) still files these towns under their former province: Burgersfort, Sekhukhune
 # District, has been in Limpopo since the 2006 boundary change, GeoNames says Mpumalanga.

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import shapely
 
-from gmgbd_assets.assets.geocodes import GEOCODES
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.core.http import ServiceHttp, ServicePolicy
 from gmgbd_assets.emulators.nominatim import NominatimEmulator
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
-from gmgbd_assets.resources.nominatim import CACHE_TABLE, NominatimClient, parse_reverse
-from gmgbd_assets.resources.offline_geocoder import COAST_TOLERANCE_DEG, offline_geocoder
+from gmgbd_assets.geocodes.geocodes import GEOCODES
+from gmgbd_assets.geocodes.nominatim import CACHE_TABLE, NominatimClient, parse_reverse
+from gmgbd_assets.geocodes.offline_geocoder import COAST_TOLERANCE_DEG, offline_geocoder
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
 
 OCEAN = (-35.0, -20.0)
@@ -224,8 +224,8 @@ def test_geocodes_asset_on_the_sample(offline_defs, store):
 
 def test_geocodes_with_emulated_nominatim_asks_once(offline_env, monkeypatch, store):
     monkeypatch.setenv("GMGBD_GEOCODER", "nominatim")
+    from gmgbd_assets.core.settings import Settings
     from gmgbd_assets.definitions import build_definitions
-    from gmgbd_assets.settings import Settings
 
     defs = build_definitions(Settings.from_env())
     first = materialize_range(defs, ["raw_observations", "geocodes"], "2024-06-01", "2024-06-03")
@@ -240,7 +240,7 @@ def test_geocodes_with_emulated_nominatim_asks_once(offline_env, monkeypatch, st
 
 
 def test_unknown_geocoder_is_refused(monkeypatch):
-    from gmgbd_assets.settings import Settings
+    from gmgbd_assets.core.settings import Settings
 
     monkeypatch.setenv("GMGBD_GEOCODER", "google")
     with pytest.raises(ValueError, match="GMGBD_GEOCODER"):
@@ -252,7 +252,7 @@ def test_assets_are_registered(offline_defs):
 
 
 def test_a_city_state_is_its_own_first_level_division_flagged():
-    from gmgbd_assets.resources.offline_geocoder import offline_geocoder
+    from gmgbd_assets.geocodes.offline_geocoder import offline_geocoder
 
     address = offline_geocoder().lookup(1.3521, 103.8198)
     assert (address.country_code, address.state, address.state_level) == ("SG", "Singapore", "country")

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 
 from benchmarks.synthetic import fill_upstream
-from gmgbd_assets import checks
-from gmgbd_assets.assets.gmgbd import GMGBD, gmgbd
-from gmgbd_assets.checks import REFERENCE_COLUMNS, RULES, SPECS, TableRules, all_checks, evaluate
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.core import checks
+from gmgbd_assets.core.checks import REFERENCE_COLUMNS, RULES, SPECS, TableRules, all_checks, evaluate
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.dataset.gmgbd import GMGBD, gmgbd
 from gmgbd_assets_tests.conftest import materialize_range
 
 START, END = date(2024, 6, 1), date(2024, 6, 8)

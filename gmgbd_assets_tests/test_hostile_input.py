@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR, SERVED_ON
-from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.media.photos import PhotosResource
 from gmgbd_assets_tests.located_photos import ORIENTATION, located_jpeg, location_left, orientation, pixels
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,6 +21,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.http import (
+    ResponseTooLargeError,
+    ServiceHttp,
+    ServicePolicy,
+    ServiceResponseError,
+    ServiceUnavailableError,
+)
+from gmgbd_assets.core.rate_limits import SYSTEM_CLOCK, shared_budget, using_clock, window_rates
+from gmgbd_assets.core.retries import retry_after_seconds
+from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS
 from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FAULT_KINDS, FaultInjector
 from gmgbd_assets.emulators.resources import (
@@ -29,21 +40,10 @@ from gmgbd_assets.emulators.resources import (
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.geocoder import GeocoderResource
-from gmgbd_assets.resources.http import (
-    ResponseTooLargeError,
-    ServiceHttp,
-    ServicePolicy,
-    ServiceResponseError,
-    ServiceUnavailableError,
-)
-from gmgbd_assets.resources.inaturalist import INaturalistResource
-from gmgbd_assets.resources.open_meteo import OpenMeteoResource
-from gmgbd_assets.resources.photos import PHOTO_TOO_LARGE, PhotoClient, PhotoRefused, PhotosResource
-from gmgbd_assets.resources.rate_limits import SYSTEM_CLOCK, shared_budget, using_clock, window_rates
-from gmgbd_assets.resources.retries import retry_after_seconds
-from gmgbd_assets.settings import INAT_PHOTO_HOSTS
+from gmgbd_assets.geocodes.geocoder import GeocoderResource
+from gmgbd_assets.media.photos import PHOTO_TOO_LARGE, PhotoClient, PhotoRefused, PhotosResource
+from gmgbd_assets.observations.inaturalist import INaturalistResource
+from gmgbd_assets.weather.open_meteo import OpenMeteoResource
 from gmgbd_assets_tests.conftest import FakeClock
 
 

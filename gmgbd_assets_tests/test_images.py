@@ -12,11 +12,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from gmgbd_assets.assets.images import IMAGES
+from gmgbd_assets.core.http import ServiceHttp, ServicePolicy, ServiceUnavailableError
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.emulators.faults import HTML_ERROR_PAGE
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy, ServiceUnavailableError
-from gmgbd_assets.resources.photos import (
+from gmgbd_assets.media.images import IMAGES
+from gmgbd_assets.media.photos import (
     PHOTO_HOST_NOT_ALLOWED,
     PHOTO_INVALID,
     PHOTO_NOT_FOUND,
@@ -26,7 +27,6 @@ from gmgbd_assets.resources.photos import (
     PhotoRequest,
     StoredPhoto,
 )
-from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
 from gmgbd_assets_tests.located_photos import ORIENTATION, located_jpeg, location_left, orientation, pixels
 

@@ -9,10 +9,10 @@ from datetime import date
 import httpx
 import pytest
 
-from gmgbd_assets.edge_validation import INVALID_TAXON
+from gmgbd_assets.core.http import ServiceHttp, ServicePolicy
 from gmgbd_assets.emulators.inaturalist import INaturalistEmulator, sample_observations
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
-from gmgbd_assets.resources.inaturalist import (
+from gmgbd_assets.observations.edge_validation import INVALID_TAXON
+from gmgbd_assets.observations.inaturalist import (
     INVALID_COORDINATES,
     INVALID_DATE,
     NO_COORDINATES,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms
 
-from gmgbd_assets.jpeg_metadata import (
+from gmgbd_assets.media.jpeg_metadata import (
     JpegStructureError,
     exif_orientation,
     orientation_segment,

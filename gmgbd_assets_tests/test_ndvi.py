@@ -8,10 +8,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from gmgbd_assets import earth_engine_layers as layers
-from gmgbd_assets.assets.ndvi import NDVI
-from gmgbd_assets.assets.ndvi import ndvi as ndvi_asset
-from gmgbd_assets.earth_engine_layers import (
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.http import ServiceUnavailableError
+from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.layers import (
     EPOCH,
     SamplePoint,
     composite_start_containing,
@@ -19,15 +19,15 @@ from gmgbd_assets.earth_engine_layers import (
     ndvi_category,
     parse_ndvi_response,
 )
-from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.earth_engine import (
+from gmgbd_assets.earth_engine.ndvi import NDVI
+from gmgbd_assets.earth_engine.ndvi import ndvi as ndvi_asset
+from gmgbd_assets.earth_engine.resource import (
     EarthEngineClient,
     EarthEngineResource,
     LiveBackend,
     RetryPolicy,
 )
-from gmgbd_assets.resources.http import ServiceUnavailableError
+from gmgbd_assets.emulators.earth_engine import OfflineSampler
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
 
@@ -345,7 +345,7 @@ def test_without_credentials_the_asset_fails_at_once_saying_what_to_set(tmp_path
 
 
 def test_a_bad_key_is_never_echoed() -> None:
-    from gmgbd_assets.resources.earth_engine import EarthEngineCredentialsError, initialize_session
+    from gmgbd_assets.earth_engine.resource import EarthEngineCredentialsError, initialize_session
 
     key = '{"type": "service_account", "client_email": "a@b.iam", "private_key": "SECRET-KEY-MATERIAL"}'
     with pytest.raises(EarthEngineCredentialsError) as info:
@@ -400,7 +400,7 @@ def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBSto
 def test_one_lazy_session_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     import ee
 
-    from gmgbd_assets.resources import earth_engine
+    from gmgbd_assets.earth_engine import resource as earth_engine
 
     calls_made: list[dict] = []
     monkeypatch.setattr(ee, "Initialize", lambda credentials, **kw: calls_made.append({"cred": credentials, **kw}))

@@ -9,10 +9,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.observation_source import ApiObservationSource, OpenDataObservationSource
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.observations.sources import ApiObservationSource, OpenDataObservationSource
 
 from .conftest import materialize_range
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from gmgbd_assets import open_data as od
-from gmgbd_assets.edge_validation import INVALID_PHOTO_EXTENSION, INVALID_TAXON
-from gmgbd_assets.resources.inaturalist import (
+from gmgbd_assets.observations import open_data as od
+from gmgbd_assets.observations.edge_validation import INVALID_PHOTO_EXTENSION, INVALID_TAXON
+from gmgbd_assets.observations.inaturalist import (
     INVALID_COORDINATES,
     NO_COORDINATES,
     NO_PHOTO,

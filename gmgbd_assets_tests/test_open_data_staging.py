@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gmgbd_assets import open_data as od
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.observation_source import STAGING_LOCK, OpenDataObservationSource
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.observations import open_data as od
+from gmgbd_assets.observations.sources import STAGING_LOCK, OpenDataObservationSource
 
 from .test_open_data import DAY, export_dir, obs, photo, write_export
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from gmgbd_assets.core.provenance import is_emulated
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import RESOURCES_BY_PROFILE
-from gmgbd_assets.provenance import is_emulated
-from gmgbd_assets.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gmgbd_assets"
 SERVICES = ("inaturalist", "photos", "geocoder", "earth_engine")
@@ -64,8 +64,8 @@ def test_provenance_says_emulated_one_way(offline_env):
         assert is_emulated(label(offline)) and not is_emulated(label(live)), column
 
 
-@pytest.mark.parametrize("module", ["gmgbd_assets.resources.json_values", "gmgbd_assets.checks",
-                                    "gmgbd_assets.assets.ndvi"])
+@pytest.mark.parametrize("module", ["gmgbd_assets.core.json_values", "gmgbd_assets.core.checks",
+                                    "gmgbd_assets.earth_engine.ndvi"])
 def test_importing_a_submodule_builds_no_definitions_and_reads_no_configuration(module):
     code = f"import sys, {module}; assert 'gmgbd_assets.definitions' not in sys.modules, 'definitions built'"
     env = {**os.environ, "GMGBD_MAX_PER_DAY": "not a number", "GMGBD_PROFILE": "nonsense"}
@@ -81,8 +81,8 @@ def test_defs_still_load_as_the_package_attribute(offline_env):
 
 
 def test_only_a_lake_store_gets_the_maintenance_job_and_its_stopped_schedule(offline_env):
+    from gmgbd_assets.automation.lake_maintenance import LAKE_MAINTENANCE_JOB, LAKE_MAINTENANCE_SCHEDULE
     from gmgbd_assets.definitions import build_definitions
-    from gmgbd_assets.lake_maintenance import LAKE_MAINTENANCE_JOB, LAKE_MAINTENANCE_SCHEDULE
 
     lake = build_definitions(Settings(**{**offline_env.__dict__, "store": "ducklake"}))
     assert lake.get_job_def(LAKE_MAINTENANCE_JOB) is not None

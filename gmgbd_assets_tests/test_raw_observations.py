@@ -7,9 +7,9 @@ from datetime import date
 
 import dagster as dg
 
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.core.partitions import sighting_date_partitions
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR
-from gmgbd_assets.partitions import sighting_date_partitions
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.conftest import materialize_range
 
 SAMPLE = json.loads((BUNDLED_SAMPLE_DIR / "observations.json").read_text())["results"]
@@ -66,8 +66,8 @@ def test_edge_cases_survive_and_are_labelled_as_emulated(offline_defs, store):
 
 def test_a_failing_service_fails_the_run_and_stores_nothing(offline_env, monkeypatch, store):
     monkeypatch.setenv("GMGBD_EMULATOR_FAULT_RATE", "0.99")
+    from gmgbd_assets.core.settings import Settings
     from gmgbd_assets.definitions import build_definitions
-    from gmgbd_assets.settings import Settings
 
     defs = build_definitions(Settings.from_env())
     result = materialize_range(defs, ["raw_observations"], "2024-06-01", "2024-06-01")
@@ -77,7 +77,7 @@ def test_a_failing_service_fails_the_run_and_stores_nothing(offline_env, monkeyp
 
 def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfills(offline_defs):
     # The dataset card and the Croissant file describe the whole table, and the open-data snapshot is staged whole
-    # once, so none of them is partitioned (see assets/dataset_card.py, croissant.py, open_data_snapshot.py).
+    # once, so none of them is partitioned (see exports/card.py, croissant.py, open_data_snapshot.py).
     whole_table = {dg.AssetKey("dataset_card"), dg.AssetKey("croissant"), dg.AssetKey("open_data_snapshot")}
     graph = offline_defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():

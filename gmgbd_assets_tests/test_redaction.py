@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gmgbd_assets.resources.redaction import MASK, redact, redact_url
+from gmgbd_assets.core.redaction import MASK, redact, redact_url
 
 SECRET = "s3cr3t"
 

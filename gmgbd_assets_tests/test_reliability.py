@@ -203,7 +203,7 @@ def _everything_shown(exc: BaseException) -> str:
 
 def _key_failures(key: str) -> list[BaseException]:
     """What the session raises for ``key``, and what the resource turns it into (each layer hides the key)."""
-    from gmgbd_assets.resources.earth_engine import EarthEngineResource, initialize_session
+    from gmgbd_assets.earth_engine.resource import EarthEngineResource, initialize_session
 
     with pytest.raises(Exception) as session:
         initialize_session(None, key, high_volume=True)

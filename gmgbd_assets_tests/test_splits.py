@@ -11,9 +11,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from gmgbd_assets.checks import ONE_SIDE_PER_BLOCK, ROW_PARITY, TEMPORAL_ORDER, all_checks, evaluate_splits
+from gmgbd_assets.core.checks import ONE_SIDE_PER_BLOCK, ROW_PARITY, TEMPORAL_ORDER, all_checks, evaluate_splits
+from gmgbd_assets.dataset.splitting import NO_OBSERVER, SplitConfig, assign, hashed_side, spatial_block
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.splits import NO_OBSERVER, SplitConfig, assign, hashed_side, spatial_block
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import build_complete, copy_complete
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from gmgbd_assets.resources.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.core.duckdb_store import Column, DuckDBStore, TableSpec
 
 SPEC = TableSpec(
     name="things",
@@ -95,8 +95,8 @@ def test_two_processes_writing_different_dates_both_succeed(store: DuckDBStore):
 def test_an_enrichment_table_keyed_by_observation_id_gets_its_uuids_from_raw_observations(store: DuckDBStore):
     """The upgrade of a data directory built before observation_uuid was the key: each row takes the uuid of the
     raw observation with its id and date; a row whose raw observation has none is removed and recorded."""
-    from gmgbd_assets.assets.geocodes import GEOCODES
-    from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+    from gmgbd_assets.geocodes.geocodes import GEOCODES
+    from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 
     d = date(2024, 6, 1)
     store.ensure_table(RAW_OBSERVATIONS)

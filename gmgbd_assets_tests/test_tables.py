@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gmgbd_assets import earth_engine_layers as layers
 from gmgbd_assets import table_docs
-from gmgbd_assets.assets.gmgbd import GMGBD, REFERENCE_COLUMNS
-from gmgbd_assets.assets.ndvi import NDVI
-from gmgbd_assets.assets.water_distance import WATER_DISTANCE
-from gmgbd_assets.checks import RULES, SPECS, TableRules
+from gmgbd_assets.core.checks import RULES, SPECS, TableRules
+from gmgbd_assets.dataset.gmgbd import GMGBD, REFERENCE_COLUMNS
+from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.ndvi import NDVI
+from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 
 
 def test_docs_tables_md_is_generated_from_the_contracts():

@@ -11,16 +11,16 @@ import httpx
 import pytest
 
 from benchmarks.synthetic import fill_upstream
-from gmgbd_assets.assets.gmgbd import gmgbd
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.geoprivacy import OBSCURED_EXCLUDED, half_diagonal_m
+from gmgbd_assets.core.http import ServiceHttp, ServicePolicy
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.dataset.gmgbd import gmgbd
+from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR, INaturalistEmulator
-from gmgbd_assets.geoprivacy import OBSCURED_EXCLUDED, half_diagonal_m
-from gmgbd_assets.open_data import ExportTaxa, locate_export, stage_snapshot
-from gmgbd_assets.resources.dataset_policy import DatasetPolicyResource
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.http import ServiceHttp, ServicePolicy
-from gmgbd_assets.resources.inaturalist import INaturalistClient
-from gmgbd_assets.settings import Settings
-from gmgbd_assets.taxonomy import (
+from gmgbd_assets.observations.inaturalist import INaturalistClient
+from gmgbd_assets.observations.open_data import ExportTaxa, locate_export, stage_snapshot
+from gmgbd_assets.observations.taxa import (
     ANCESTOR_NOT_FOUND,
     MAIN_RANKS,
     NO_KINGDOM,

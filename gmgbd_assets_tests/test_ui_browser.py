@@ -34,8 +34,8 @@ try:
 except ImportError:  # reported by the `page` fixture, with what to install
     expect = None
 
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

@@ -9,13 +9,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from gmgbd_assets.assets.water_distance import WATER_DISTANCE
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions, build_resources
-from gmgbd_assets.earth_engine_layers import SamplePoint, parse_water_response, utm_epsg
+from gmgbd_assets.earth_engine.layers import SamplePoint, parse_water_response, utm_epsg
+from gmgbd_assets.earth_engine.resource import EarthEngineClient, EarthEngineResource, LiveBackend
+from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.earth_engine import EarthEngineClient, EarthEngineResource, LiveBackend
-from gmgbd_assets.settings import Settings
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, invocations, point_coords, point_ids
 
@@ -186,8 +186,8 @@ def test_selecting_other_assets_never_needs_earth_engine(
 def test_raw_rows_that_cannot_be_sampled_keep_their_upstream_reason(
     offline_defs: dg.Definitions, store: DuckDBStore
 ) -> None:
-    from gmgbd_assets.assets.ndvi import NDVI
-    from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
+    from gmgbd_assets.earth_engine.ndvi import NDVI
+    from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 
     day = date(2024, 6, 1)
     base = {"sighting_date": day, "coordinates_obscured": False, "observation_source": "test"}

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from gmgbd_assets.assets.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.assets.weather import WEATHER, _EarthEngineDay
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.rate_limits import RequestBudget, window_rates
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine_layers import DEM, ERA5_LAND_DAILY, Era5Sample, SamplePoint, parse_weather_response
+from gmgbd_assets.earth_engine.layers import DEM, ERA5_LAND_DAILY, Era5Sample, SamplePoint, parse_weather_response
+from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend
 from gmgbd_assets.emulators.earth_engine import OfflineSampler, era5_land_ingested_on
 from gmgbd_assets.emulators.open_meteo import (
     ArchiveEmulator,
@@ -20,11 +22,9 @@ from gmgbd_assets.emulators.open_meteo import (
     emulated_elevation_m,
     emulated_mean_temperature_c,
 )
-from gmgbd_assets.resources.duckdb_store import DuckDBStore
-from gmgbd_assets.resources.earth_engine import EarthEngineClient, LiveBackend
-from gmgbd_assets.resources.open_meteo import OpenMeteoRequestError, OpenMeteoResource
-from gmgbd_assets.resources.rate_limits import RequestBudget, window_rates
-from gmgbd_assets.settings import Settings
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.weather.open_meteo import OpenMeteoRequestError, OpenMeteoResource
+from gmgbd_assets.weather.weather import WEATHER, _EarthEngineDay
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
 

@@ -104,8 +104,8 @@ class LocalDeployment:
         import dagster as dg
         from dagster._core.execution.backfill import PartitionBackfill
 
+        from gmgbd_assets.core.settings import OPEN_DATA, Settings
         from gmgbd_assets.definitions import build_definitions
-        from gmgbd_assets.settings import OPEN_DATA, Settings
 
         settings = Settings.from_env()
         graph = build_definitions(settings).resolve_asset_graph()
@@ -247,9 +247,9 @@ def _initialise(deployment: LocalDeployment) -> None:
     processes race to."""
     import dagster as dg
 
+    from gmgbd_assets.core.ducklake_store import DuckLakeStore
+    from gmgbd_assets.core.settings import Settings
     from gmgbd_assets.definitions import build_definitions
-    from gmgbd_assets.resources.ducklake_store import DuckLakeStore
-    from gmgbd_assets.settings import Settings
 
     instance = dg.DagsterInstance.get()
     instance.get_runs(limit=1)

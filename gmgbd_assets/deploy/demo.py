@@ -18,8 +18,8 @@ from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
+from gmgbd_assets.core.redaction import redact
 from gmgbd_assets.deploy.cluster import LocalDeployment, Placement, local_deployment
-from gmgbd_assets.resources.redaction import redact
 
 BACKFILL_TIMEOUT_S = 1800.0
 
@@ -64,8 +64,8 @@ def report(deployment: LocalDeployment, backfill_id: str, status: str) -> int:
     print(f"backfill {backfill_id}: {status}, {len(runs) - len(failed)} of {len(runs)} runs succeeded")
     for line in placement_lines(deployment.placements(backfill_id)):
         print(line)
-    from gmgbd_assets.lake_maintenance import RETENTION_DAYS, maintain
-    from gmgbd_assets.resources.ducklake_store import DuckLakeStore
+    from gmgbd_assets.automation.lake_maintenance import RETENTION_DAYS, maintain
+    from gmgbd_assets.core.ducklake_store import DuckLakeStore
 
     store = DuckLakeStore(catalog=deployment.lake_dsn, data_path=deployment.env["GMGBD_DUCKLAKE_DATA_PATH"])
     tables = store.query(

@@ -2,7 +2,7 @@
 
 It answers the same requests as ``LiveBackend`` (``ndvi``, ``water``, ``weather``) with the result shape the live
 expressions produce, so chunking, retries and parsing are the same code in both profiles. Every value it makes
-is stored with an ``emulated:<dataset id>`` source (``gmgbd_assets.provenance``).
+is stored with an ``emulated:<dataset id>`` source (``gmgbd_assets.core.provenance``).
 
 How values are made (a pure function of latitude, longitude and date; nothing random between runs):
 
@@ -34,10 +34,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import gmgbd_assets.earth_engine_layers as layers
-from gmgbd_assets.earth_engine_layers import SamplePoint
+from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.layers import SamplePoint
 from gmgbd_assets.emulators.open_meteo import emulated_elevation_m, emulated_mean_temperature_c
-from gmgbd_assets.resources.offline_geocoder import nearest_place_km
+from gmgbd_assets.geocodes.offline_geocoder import nearest_place_km
 
 OPEN_SEA_KM = 300.0
 MODIS_PUBLICATION_DAYS = 14  # a composite appears this long after its 16-day window ends
@@ -153,7 +153,7 @@ def covariate_bands(lat: float, lon: float, is_sea: bool) -> dict[str, int | flo
 
 
 class OfflineSampler:
-    """Implements the ``Backend`` protocol of ``gmgbd_assets.resources.earth_engine`` without a network."""
+    """Implements the ``Backend`` protocol of ``gmgbd_assets.earth_engine.resource`` without a network."""
 
     def __init__(self, fault_rate: float = 0.0, seed: int = 0, today: date | None = None) -> None:
         if not 0.0 <= fault_rate < 1.0:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gmgbd_assets.settings import INAT_PHOTO_HOSTS, sample_dir_override
+from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS, sample_dir_override
 
 BUNDLED_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 RESULT_WINDOW = 10_000

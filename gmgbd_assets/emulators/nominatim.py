@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from gmgbd_assets.resources.offline_geocoder import offline_geocoder
+from gmgbd_assets.geocodes.offline_geocoder import offline_geocoder
 
 HOST = "nominatim.openstreetmap.org"
 _LOCALITY_KEYS = ("city", "town", "village", "hamlet")

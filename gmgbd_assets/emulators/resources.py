@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import httpx
 
+from gmgbd_assets.core.http import ServiceResource
+from gmgbd_assets.core.provenance import emulated
+from gmgbd_assets.earth_engine.resource import Backend, EarthEngineResource
 from gmgbd_assets.emulators.earth_engine import offline_sampler
 from gmgbd_assets.emulators.router import offline_transport
-from gmgbd_assets.provenance import emulated
-from gmgbd_assets.resources.earth_engine import Backend, EarthEngineResource
-from gmgbd_assets.resources.geocoder import OFFLINE, GeocoderResource
-from gmgbd_assets.resources.http import ServiceResource
-from gmgbd_assets.resources.inaturalist import INaturalistResource
-from gmgbd_assets.resources.observation_source import OpenDataObservationSource
-from gmgbd_assets.resources.open_meteo import OpenMeteoResource
-from gmgbd_assets.resources.photos import PhotosResource
+from gmgbd_assets.geocodes.geocoder import OFFLINE, GeocoderResource
+from gmgbd_assets.media.photos import PhotosResource
+from gmgbd_assets.observations.inaturalist import INaturalistResource
+from gmgbd_assets.observations.sources import OpenDataObservationSource
+from gmgbd_assets.weather.open_meteo import OpenMeteoResource
 
 
 class EmulatedService(ServiceResource):

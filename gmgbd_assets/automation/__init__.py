@@ -1,0 +1,3 @@
+"""What runs without a person: the daily schedule, freshness checks, the re-fill of values not yet available, lake
+maintenance.
+"""

@@ -1,0 +1,115 @@
+"""What every enrichment asset does around its own computation, written once.
+
+For each sighting date of the run's window: read the date's upstream rows, split off the rows that cannot be
+enriched (they keep their upstream reason, so every table has one row per raw observation and the final table
+can say why a record is missing), compute the rest, replace the date in the table, and collect the per-date
+metadata the UI shows. An asset supplies only ``compute``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+
+from gmgbd_assets.core.duckdb_store import TableSpec, TableStore
+from gmgbd_assets.core.partitions import days, partition_window
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CarryRule:
+    """When an upstream row cannot be enriched, and which reason it carries downstream.
+
+    A row is carried when its ``reason_column`` is set (that reason and its detail are kept), or when one of the
+    ``needed`` columns is NULL (``fallback_reason``). A carried row keeps the upstream ``keep`` columns.
+    """
+
+    reason_column: str
+    detail_column: str
+    needed: tuple[str, ...]
+    fallback_reason: str
+    keep: tuple[str, ...] = ()
+
+    def reason(self, row: Mapping[str, Any]) -> tuple[str, str | None] | None:
+        if row.get(self.reason_column):
+            return row[self.reason_column], row.get(self.detail_column)
+        if any(row.get(c) is None for c in self.needed):
+            return self.fallback_reason, row.get(self.detail_column)
+        return None
+
+
+# A raw observation without usable coordinates or with an invalid_reason is not placed, sampled or looked up.
+RAW_POINT = CarryRule("invalid_reason", "invalid_detail", ("latitude", "longitude"), "no_coordinates")
+
+
+@dataclass
+class DateOutput:
+    """One date's computed rows (by observation uuid), what carried rows are stamped with, and its metadata."""
+
+    rows: Mapping[str, Row]
+    carried_columns: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EnrichmentSummary:
+    rows: int = 0
+    per_date: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing_reasons: Counter[str] = field(default_factory=Counter)
+
+    def result(self, **metadata: Any) -> dg.MaterializeResult:
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": self.rows,
+                "per_date": self.per_date,
+                "missing_reasons": dict(self.missing_reasons),
+                **metadata,
+            }
+        )
+
+
+def enrich_each_date(
+    context: dg.AssetExecutionContext,
+    store: TableStore,
+    table: TableSpec,
+    upstream: TableSpec,
+    rule: CarryRule,
+    compute: Callable[[date, Sequence[Row]], DateOutput],
+) -> EnrichmentSummary:
+    """Runs ``compute`` on each date's enrichable upstream rows and replaces the date in ``table``.
+
+    Rows come out in upstream order; a computed row and a carried one both get ``observation_uuid`` and
+    ``sighting_date``. Each date is committed on its own, so an interrupted range keeps its finished dates.
+    """
+    start, end = partition_window(context)
+    summary = EnrichmentSummary()
+    for day in days(start, end):
+        upstream_rows = store.read_window(upstream, day, day + timedelta(days=1)).to_dicts()
+        carried = {r["observation_uuid"]: rule.reason(r) for r in upstream_rows}
+        out = compute(day, [r for r in upstream_rows if carried[r["observation_uuid"]] is None])
+        rows = []
+        for r in upstream_rows:
+            key = {"observation_uuid": r["observation_uuid"], "sighting_date": day}
+            why = carried[r["observation_uuid"]]
+            if why is None:
+                rows.append({**out.rows[r["observation_uuid"]], **key})
+            else:
+                kept = {c: r.get(c) for c in rule.keep}
+                rows.append({**out.carried_columns, **kept, **key, "missing_reason": why[0], "missing_detail": why[1]})
+        written = store.replace_window(table, table.frame(rows), day, day + timedelta(days=1))
+        day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
+        summary.rows += written
+        summary.missing_reasons.update(day_reasons)
+        summary.per_date[day.isoformat()] = {
+            "rows": written,
+            **out.metadata,
+            **{f"missing_{k}": v for k, v in sorted(day_reasons.items())},
+        }
+        context.log.info(f"{day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")
+    return summary

@@ -1,0 +1,398 @@
+"""Google Earth Engine: one lazily created session per process, batched sampling, retries on quota errors.
+
+``EarthEngineResource.client()`` is called only by the ``ndvi`` and ``water_distance`` assets (and by ``weather``
+when ``GMGBD_WEATHER_SOURCE=earth_engine``), so selecting any other asset never needs Earth Engine credentials.
+Without credentials the client refuses at once and says what to set. Credentials come from ``GMGBD_EE_PROJECT``
+(with ``earthengine authenticate`` or application-default credentials) or a service-account key passed as
+``dagster.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY")``; the key is never logged or put into metadata.
+
+Every request is one ``computeValue`` over at most 5,000 points of one sighting date (see
+``gmgbd_assets.earth_engine.layers``). Quota errors (429, "Too many concurrent aggregations"), 5xx and timeouts
+are retried with exponential backoff and full jitter; a failure that outlasts the retries fails the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import dagster as dg
+from pydantic import Field
+
+from gmgbd_assets.core.rate_limits import Clock, default_clock
+from gmgbd_assets.core.retries import Retrier, RetryPolicy
+from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.layers import CovariateSample, Era5Sample, NdviSample, SamplePoint, WaterSample
+
+LIVE_NDVI_SOURCE = layers.MODIS_NDVI
+LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
+LIVE_WEATHER_SOURCE = f"earth-engine:{layers.ERA5_LAND_DAILY} (UTC day)"
+LIVE_ELEVATION_SOURCE = f"earth-engine:{layers.DEM}"
+LIVE_COVARIATES_SOURCE = "+".join(dict.fromkeys(c.dataset for c in layers.COVARIATES))
+# Part of every cached answer's key: bump it when point_layers_expression changes what it samples.
+POINT_LAYERS_VERSION = "point-layers-1"
+HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
+
+_TRANSIENT = re.compile(
+    r"\b429\b|too many (concurrent|requests)|quota|rate limit|resource[_ ]exhausted"
+    r"|\b50[0234]\b|internal error|backend error|unavailable|deadline|timed? ?out"
+    r"|connection (reset|aborted|refused)",
+    re.IGNORECASE,
+)
+
+
+class EarthEngineCredentialsError(RuntimeError):
+    """No way to authenticate: the message says which variables to set."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Quota, overload and network failures are worth retrying; a bad expression or a 403 is not."""
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    return bool(_TRANSIENT.search(str(exc)))
+
+
+class Backend(Protocol):
+    """Evaluates one layer request for one chunk of points and returns Earth Engine's JSON result."""
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> Any: ...
+
+    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any: ...
+
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> Any: ...
+
+    def point_layers(
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+    ) -> Any: ...
+
+
+class LiveBackend:
+    """Builds the expressions and sends each as one ``ee.data.computeValue`` request."""
+
+    def __init__(self, compute: Callable[[Any], Any] | None = None) -> None:
+        if compute is None:
+            import ee
+
+            compute = ee.data.computeValue
+        self._compute = compute
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
+        return self._compute(layers.ndvi_expression(day, points, window_days))
+
+    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any:
+        return self._compute(layers.water_expression(points, radius_m, scale_m))
+
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> Any:
+        return self._compute(layers.weather_expression(day, points))
+
+    def point_layers(
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+    ) -> Any:
+        return self._compute(layers.point_layers_expression(day, points, window_days, radius_m, scale_m))
+
+
+class SampleCache(Protocol):
+    """Where one chunk's combined answer is kept so that ndvi, water_distance and covariates share one request.
+
+    ``lock(key)`` is held around "look up, else request and store", so two steps sampling the same chunk at the
+    same time (multiprocess executor) send one request: the second waits and reads the first one's answer.
+    """
+
+    def get(self, key: str) -> Any | None: ...
+
+    def put(self, key: str, day: date, value: Any) -> None: ...
+
+    def lock(self, key: str) -> AbstractContextManager[None]: ...
+
+
+class MemorySampleCache:
+    """A process-local cache (benchmarks, tests, one client used for all three layers)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        return self._values.get(key)
+
+    def put(self, key: str, day: date, value: Any) -> None:
+        self._values[key] = value
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        with self._lock:
+            yield
+
+
+@dataclass(frozen=True)
+class PointLayers:
+    """Every Earth Engine layer of one date, parsed, from one request per chunk."""
+
+    ndvi: dict[str, NdviSample]
+    water: dict[str, WaterSample]
+    covariates: dict[str, CovariateSample]
+    requests: int  # requests this call sent (0 when every chunk came from the cache)
+    cache_hits: int
+
+
+class EarthEngineClient:
+    """Chunks a date's points, sends one request per chunk and layer, retries transient errors, parses."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        source_ndvi: str,
+        source_water: str,
+        window_days: int = 32,
+        radius_m: float = 25_000.0,
+        scale_m: float = 100.0,
+        chunk_size: int = layers.MAX_POINTS_PER_REQUEST,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        log: Callable[[str], None] | None = None,
+        cache: SampleCache | None = None,
+        source_covariates: str = LIVE_COVARIATES_SOURCE,
+    ) -> None:
+        if not 0 <= window_days <= 96:
+            raise ValueError(f"ndvi window must be 0..96 days (a season at most), not {window_days}")
+        if not 0 < scale_m <= radius_m <= 1024 * scale_m:
+            raise ValueError(f"water search radius {radius_m} m must be within 1..1024 grid cells of {scale_m} m")
+        self.backend = backend
+        self.source_ndvi = source_ndvi
+        self.source_water = source_water
+        self.window_days = window_days
+        self.radius_m = radius_m
+        self.scale_m = scale_m
+        self.chunk_size = chunk_size
+        self.clock = clock or default_clock()
+        self.retry = Retrier(
+            "earth_engine", retry or RetryPolicy(backoff_base_s=2.0), sleep=self.clock.sleep, log=log,
+            is_transient=is_transient,
+        )
+        self.requests = {"ndvi": 0, "water": 0, "weather": 0, "point_layers": 0}
+        self.cache = cache or MemorySampleCache()
+        self.source_covariates = source_covariates
+        self.cache_hits = 0
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
+
+    def _call(self, layer: str, send: Callable[[], Any]) -> Any:
+        def attempt() -> Any:
+            self.requests[layer] += 1
+            return send()
+
+        return self.retry(attempt, layer)
+
+    def ndvi(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> dict[str, NdviSample]:
+        """NDVI per observation; with ``today``, composites not published yet make values provisional."""
+        if day < layers.MODIS_FIRST_COMPOSITE:
+            return {p.observation_uuid: layers.before_modis_sample(day) for p in points}
+        out: dict[str, NdviSample] = {}
+        for chunk in layers.chunks(points, self.chunk_size):
+            response = self._call("ndvi", lambda c=chunk: self.backend.ndvi(day, c, self.window_days))
+            out.update(layers.parse_ndvi_response(day, chunk, response, self.window_days, today))
+        return out
+
+    def water(self, points: Sequence[SamplePoint]) -> dict[str, WaterSample]:
+        out: dict[str, WaterSample] = {}
+        for chunk in layers.chunks(points, self.chunk_size):
+            response = self._call("water", lambda c=chunk: self.backend.water(c, self.radius_m, self.scale_m))
+            out.update(layers.parse_water_response(chunk, response, self.radius_m))
+        return out
+
+    def chunk_key(self, day: date, chunk: Sequence[SamplePoint]) -> str:
+        """What identifies a chunk's combined answer: the date, the request's parameters and its points."""
+        spec = [POINT_LAYERS_VERSION, day.isoformat(), self.window_days, self.radius_m, self.scale_m,
+                [(p.observation_uuid, p.latitude, p.longitude) for p in chunk]]
+        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
+
+    def _point_layers_chunk(self, day: date, chunk: Sequence[SamplePoint]) -> tuple[Any, bool]:
+        """(the chunk's combined answer, whether it came from the cache)."""
+        key = self.chunk_key(day, chunk)
+        with self.cache.lock(key):
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.cache_hits += 1
+                return cached, True
+            response = self._call(
+                "point_layers",
+                lambda: self.backend.point_layers(day, chunk, self.window_days, self.radius_m, self.scale_m),
+            )
+            self.cache.put(key, day, response)
+            return response, False
+
+    def point_layers(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> PointLayers:
+        """NDVI, distance to water and every covariate per observation: one request per chunk, shared through
+        the cache by whichever of the three assets samples the date first."""
+        ndvi: dict[str, NdviSample] = {}
+        water: dict[str, WaterSample] = {}
+        covariates: dict[str, CovariateSample] = {}
+        sent = hits = 0
+        for chunk in layers.chunks(points, self.chunk_size):
+            response, hit = self._point_layers_chunk(day, chunk)
+            hits += hit
+            sent += not hit
+            ndvi_part, zones = layers.split_point_layers(response)
+            if ndvi_part is None:
+                if day >= layers.MODIS_FIRST_COMPOSITE:
+                    raise ValueError(f"Earth Engine point layers: no NDVI part for {day}")
+                ndvi.update({p.observation_uuid: layers.before_modis_sample(day) for p in chunk})
+            else:
+                ndvi.update(layers.parse_ndvi_response(day, chunk, ndvi_part, self.window_days, today))
+            water.update(layers.parse_water_response(chunk, zones, self.radius_m))
+            covariates.update(layers.parse_covariates_response(chunk, zones))
+        return PointLayers(ndvi, water, covariates, sent, hits)
+
+    def weather(self, day: date, points: Sequence[SamplePoint]) -> tuple[bool, dict[str, Era5Sample]]:
+        """(whether ERA5-Land has published ``day``, temperature and elevation per observation)."""
+        published, out = True, {}
+        for chunk in layers.chunks(points, self.chunk_size):
+            response = self._call("weather", lambda c=chunk: self.backend.weather(day, c))
+            chunk_published, values = layers.parse_weather_response(chunk, response)
+            published = published and chunk_published
+            out.update(values)
+        return published, out
+
+
+# One Earth Engine session per process: ``ee.Initialize`` sets global state, so it is done once and shared by
+# both assets of a run (the in-process executor runs them in one process).
+_session_lock = threading.Lock()
+_session_key: tuple[str | None, str] | None = None
+
+
+def _credentials_from_key(key: str) -> tuple[Any, str | None]:
+    """A service-account key given as JSON text or as a path to a JSON/PEM file."""
+    import ee
+
+    text = key.strip()
+    if text.startswith("{"):
+        info = json.loads(text)
+        return ee.ServiceAccountCredentials(info.get("client_email"), key_data=text), info.get("project_id")
+    if not os.path.isfile(text):
+        raise EarthEngineCredentialsError(
+            "GMGBD_EE_SERVICE_ACCOUNT_KEY is neither a JSON key nor the path of an existing key file"
+        )
+    project = None
+    if not text.endswith(".pem"):
+        with open(text, encoding="utf-8") as handle:
+            project = json.load(handle).get("project_id")
+    return ee.ServiceAccountCredentials(None, key_file=text), project
+
+
+def initialize_session(
+    project: str | None, service_account_key: str | None, high_volume: bool, timeout_s: float = 300.0
+) -> None:
+    """``ee.Initialize`` once per process for these settings; raises with what to set when it cannot."""
+    global _session_key
+    if not project and not service_account_key:
+        raise EarthEngineCredentialsError(
+            "Earth Engine is not configured: set GMGBD_EE_PROJECT to a Google Cloud project registered for Earth "
+            "Engine (and run `earthengine authenticate` once, or provide application-default credentials), or "
+            "set GMGBD_EE_SERVICE_ACCOUNT_KEY to a service-account key (JSON text or key-file path). "
+            "For a demo without Earth Engine use GMGBD_PROFILE=offline."
+        )
+    # Identify the key without keeping it: a different key in the same process initializes again.
+    key = (project, hashlib.sha256(service_account_key.encode()).hexdigest() if service_account_key else "user")
+    with _session_lock:
+        if _session_key == key:
+            return
+        import ee
+
+        credentials: Any = "persistent"
+        key_project = None
+        try:
+            if service_account_key:
+                credentials, key_project = _credentials_from_key(service_account_key)
+            ee.Initialize(
+                credentials,
+                url=HIGH_VOLUME_URL if high_volume else None,
+                project=project or key_project,
+            )
+            ee.data.setDeadline(int(timeout_s * 1000))  # a hung request becomes a retryable timeout
+        except EarthEngineCredentialsError:
+            raise
+        except Exception as exc:
+            # A key parser's message may quote the key: name the exception type only when a key was given.
+            said = type(exc).__name__ if service_account_key else f"{type(exc).__name__}: {str(exc)[:300]}"
+            raise EarthEngineCredentialsError(
+                f"Earth Engine refused to initialize for project {project or key_project!r} ({said}). "
+                "Check GMGBD_EE_PROJECT / GMGBD_EE_SERVICE_ACCOUNT_KEY."
+            ) from None
+        _session_key = key
+
+
+class EarthEngineResource(dg.ConfigurableResource):
+    """Google Earth Engine for NDVI and distance to water. Retries, chunking and windows are set here."""
+
+    project: str | None = Field(default=None, description="Google Cloud project (GMGBD_EE_PROJECT)")
+    service_account_key: str | None = Field(
+        default=None, description="Service-account key, JSON text or file path (EnvVar GMGBD_EE_SERVICE_ACCOUNT_KEY)"
+    )
+    high_volume: bool = Field(default=True, description="Use the high-volume endpoint meant for batch requests")
+    ndvi_window_days: int = Field(default=32, description="Farthest a substitute composite may be, in days")
+    water_radius_m: float = Field(default=25_000.0, description="Search radius for water, metres")
+    water_scale_m: float = Field(default=100.0, description="Grid size of the distance transform, metres")
+    chunk_size: int = Field(default=layers.MAX_POINTS_PER_REQUEST, description="Points per request (<= 5,000)")
+    request_timeout_s: float = Field(default=300.0, description="Client deadline per request, seconds")
+    max_attempts: int = 6
+    backoff_base_s: float = 2.0
+
+    def provenance(self, label: str) -> str:
+        """What a provenance column says about values from Earth Engine."""
+        return label
+
+    def backend(self) -> Backend:
+        """The first call in a process initializes Earth Engine; no credentials means an immediate failure."""
+        try:
+            initialize_session(self.project, self.service_account_key, self.high_volume, self.request_timeout_s)
+        except EarthEngineCredentialsError as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from None
+        return LiveBackend()
+
+    @property
+    def ndvi_source(self) -> str:
+        return self.provenance(LIVE_NDVI_SOURCE)
+
+    @property
+    def water_source(self) -> str:
+        return self.provenance(LIVE_WATER_SOURCE)
+
+    @property
+    def weather_source(self) -> str:
+        return self.provenance(LIVE_WEATHER_SOURCE)
+
+    @property
+    def elevation_source(self) -> str:
+        return self.provenance(LIVE_ELEVATION_SOURCE)
+
+    @property
+    def covariates_source(self) -> str:
+        return self.provenance(LIVE_COVARIATES_SOURCE)
+
+    def client(
+        self, log: Callable[[str], None] | None = None, cache: SampleCache | None = None
+    ) -> EarthEngineClient:
+        return EarthEngineClient(
+            self.backend(),
+            source_ndvi=self.ndvi_source,
+            source_water=self.water_source,
+            window_days=self.ndvi_window_days,
+            radius_m=self.water_radius_m,
+            scale_m=self.water_scale_m,
+            chunk_size=self.chunk_size,
+            retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
+            log=log,
+            cache=cache,
+            source_covariates=self.covariates_source,
+        )
