@@ -20,9 +20,11 @@ from pathlib import Path
 
 from benchmarks import report
 from benchmarks.synthetic import fill_upstream, synthetic_raw_observations
-from gmgbd_assets.core.checks import RULES, completeness_result, evaluate, lineage_result
+from gmgbd_assets.core.checks import evaluate
 from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.dataset.checks import completeness_result, lineage_result
 from gmgbd_assets.dataset.gmgbd import GMGBD, QUARANTINE, build_window
+from gmgbd_assets.definitions import RULES
 
 START = date(2024, 6, 1)
 

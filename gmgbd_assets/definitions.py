@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dagster as dg
@@ -11,14 +11,16 @@ from gmgbd_assets.automation.freshness import freshness_checks, freshness_sensor
 from gmgbd_assets.automation.lake_maintenance import lake_maintenance_job, lake_maintenance_schedule
 from gmgbd_assets.automation.refill import refill_not_yet_available
 from gmgbd_assets.automation.schedules import settled_date_job, settled_date_schedule
-from gmgbd_assets.core.checks import all_checks
+from gmgbd_assets.core.checks import TableRules
 from gmgbd_assets.core.duckdb_store import DuckDBStore, TableStore
 from gmgbd_assets.core.ducklake_store import DuckLakeStore
+from gmgbd_assets.core.features import Feature
 from gmgbd_assets.core.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set, set_in_env
-from gmgbd_assets.dataset import gmgbd, splits
+from gmgbd_assets.core.tables import TableSpec
+from gmgbd_assets.dataset.feature import FEATURE as DATASET
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.dataset.split_settings import SplitsResource
-from gmgbd_assets.earth_engine import covariates, ndvi, water_distance
+from gmgbd_assets.earth_engine.feature import FEATURE as EARTH_ENGINE
 from gmgbd_assets.earth_engine.resource import EarthEngineResource
 from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.resources import (
@@ -29,22 +31,21 @@ from gmgbd_assets.emulators.resources import (
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
-from gmgbd_assets.exports import card as dataset_card
-from gmgbd_assets.exports import croissant, formats
+from gmgbd_assets.exports.feature import FEATURE as EXPORTS
 from gmgbd_assets.exports.resource import ExportsResource
-from gmgbd_assets.geocodes import geocodes
+from gmgbd_assets.geocodes.feature import FEATURE as GEOCODES
 from gmgbd_assets.geocodes.geocoder import GeocoderResource
-from gmgbd_assets.media import captions, images
 from gmgbd_assets.media.captioner import CaptionerResource
+from gmgbd_assets.media.feature import FEATURE as MEDIA
 from gmgbd_assets.media.photos import PhotosResource
-from gmgbd_assets.observations import open_data_snapshot, raw_observations, taxonomy
+from gmgbd_assets.observations.feature import FEATURE as OBSERVATIONS
 from gmgbd_assets.observations.inaturalist import INaturalistResource
 from gmgbd_assets.observations.sources import (
     ApiObservationSource,
     ObservationSource,
     OpenDataObservationSource,
 )
-from gmgbd_assets.weather import weather
+from gmgbd_assets.weather.feature import FEATURE as WEATHER
 from gmgbd_assets.weather.open_meteo import OpenMeteoResource
 from gmgbd_assets.weather.sources import WeatherServiceResource
 
@@ -225,23 +226,29 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return RESOURCES_BY_PROFILE[settings.profile](settings)
 
 
-ASSET_MODULES = [open_data_snapshot, raw_observations, images, captions, geocodes, weather, ndvi, water_distance,
-                 covariates, taxonomy, gmgbd, splits, formats, dataset_card, croissant]
+# The features in data-flow order: each may use only the core and the features before it (test_layers.py).
+FEATURES: list[Feature] = [OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, DATASET, EXPORTS]
+# Every table a feature owns, by name: what the standard checks, the card and docs/tables.md describe.
+SPECS: dict[str, TableSpec] = {spec.name: spec for feature in FEATURES for spec in feature.tables}
+# What a complete, valid row of each of them is, with the contract's own bounds.
+RULES: dict[str, TableRules] = {name: TableRules.of(spec) for name, spec in SPECS.items()}
+
+
+def all_checks(settings: Settings, tables: Iterable[str] | None = None) -> list[dg.AssetChecksDefinition]:
+    """Every feature's checks, or only those of the assets named in ``tables``."""
+    checks = [check for feature in FEATURES for check in feature.checks(settings)]
+    if tables is None:
+        return checks
+    wanted = set(tables)
+    return [c for c in checks if {key.asset_key.to_user_string() for key in c.check_keys} <= wanted]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    assets = dg.load_assets_from_modules(ASSET_MODULES)
     # Only a lake accumulates snapshots and small files; the DuckDB file store has nothing to maintain.
     lake = settings.store == "ducklake"
     return with_automation(dg.Definitions(
-        assets=assets,
-        asset_checks=all_checks(
-            (key.to_user_string() for a in assets for key in a.keys),
-            water_radius_m=settings.water_radius_m,
-            missing_error_share=settings.missing_error_share,
-            row_drop_share=settings.row_drop_share,
-            row_drop_min_rows=settings.row_drop_min_rows,
-        ),
+        assets=[asset for feature in FEATURES for asset in feature.assets],
+        asset_checks=all_checks(settings),
         jobs=[lake_maintenance_job] if lake else [],
         schedules=[lake_maintenance_schedule] if lake else [],
         resources=build_resources(settings),

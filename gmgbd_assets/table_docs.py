@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gmgbd_assets.core.checks import SPECS
-from gmgbd_assets.core.duckdb_store import Column, TableSpec
 from gmgbd_assets.core.markdown import markdown_table
+from gmgbd_assets.core.tables import Column, TableSpec
 from gmgbd_assets.dataset.splits import SPLITS
+from gmgbd_assets.definitions import SPECS
 from gmgbd_assets.exports.history import EXPORTED_RECORDS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tables.md"

@@ -23,9 +23,10 @@ from gmgbd_assets.automation.refill import (
 )
 from gmgbd_assets.automation.schedules import SETTLED_DATE_JOB, SETTLED_DATE_SCHEDULE
 from gmgbd_assets.core import settings
-from gmgbd_assets.core.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.partitions import partition_window, settled_daily_partitions, sighting_date_partitions
 from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.core.tables import Column, TableSpec
 from gmgbd_assets.definitions import with_automation
 from gmgbd_assets.observations import raw_observations
 from gmgbd_assets_tests.conftest import materialize_range

@@ -12,9 +12,8 @@ import dagster as dg
 import pytest
 
 from gmgbd_assets.core.duckdb_store import DuckDBStore
-from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.core.settings import Settings, SplitConfig
 from gmgbd_assets.dataset.gmgbd import GMGBD, QUARANTINE
-from gmgbd_assets.dataset.splitting import SplitConfig
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.earth_engine.layers import COVARIATES
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS

@@ -22,8 +22,9 @@ import polars as pl
 import pytest
 
 from gmgbd_assets.automation.lake_maintenance import lake_maintenance_job, maintain
-from gmgbd_assets.core.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.ducklake_store import DuckLakeStore
+from gmgbd_assets.core.tables import Column, TableSpec
 from gmgbd_assets.deploy.cluster import REPO, LocalDeployment, local_deployment, run_partition
 from gmgbd_assets.deploy.compare import differences
 from gmgbd_assets.deploy.services import LocalServices, descendants, stop_pid

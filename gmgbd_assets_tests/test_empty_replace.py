@@ -14,8 +14,10 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from gmgbd_assets.core.checks import ROW_DROP, all_checks, row_drop_result
 from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.definitions import all_checks
+from gmgbd_assets.observations.checks import ROW_DROP, row_drop_result
 from gmgbd_assets.observations.inaturalist import DayFetch, INaturalistClient
 
 from .conftest import materialize_range
@@ -101,7 +103,7 @@ def test_a_sharp_drop_fails_the_blocking_check_and_nothing_downstream_runs(
     )
     assets = [offline_defs.get_assets_def(k) for k in ("raw_observations", "images")]
     result = dg.materialize(
-        [*assets, *all_checks(["raw_observations"])],
+        [*assets, *all_checks(Settings.from_env(), ["raw_observations"])],
         resources=offline_defs.resources,
         partition_key=DAY,
         raise_on_error=False,

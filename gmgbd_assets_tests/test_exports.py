@@ -20,10 +20,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from gmgbd_assets.core.checks import REFERENCE_COLUMNS, all_checks
 from gmgbd_assets.core.licenses import OPEN, LicenseFilter
+from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.dataset import gmgbd as gmgbd_module
-from gmgbd_assets.definitions import build_definitions
+from gmgbd_assets.dataset.gmgbd import REFERENCE_COLUMNS
+from gmgbd_assets.definitions import all_checks, build_definitions
 from gmgbd_assets.exports.formats import EXPORT_SPEC, SPLITS_CSV_COLUMNS
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.exports.webdataset import Sample, write_shards
@@ -217,7 +218,7 @@ def test_exports_and_card_are_blocked_when_completeness_fails_in_the_same_run(
     _corrupt_after_build(monkeypatch)
     assets = [offline_defs.get_assets_def(k) for k in ["gmgbd", *EXPORTS, "dataset_card"]]
     result = dg.materialize(
-        [*assets, *all_checks(["gmgbd"])],
+        [*assets, *all_checks(Settings.from_env(), ["gmgbd"])],
         resources=offline_defs.resources,
         tags={"dagster/asset_partition_range_start": "2024-06-01", "dagster/asset_partition_range_end": "2024-06-07"},
         raise_on_error=False,

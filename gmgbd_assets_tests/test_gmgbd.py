@@ -8,10 +8,11 @@ import dagster as dg
 import pytest
 
 from benchmarks.synthetic import fill_upstream
-from gmgbd_assets.core import checks
-from gmgbd_assets.core.checks import REFERENCE_COLUMNS, RULES, SPECS, TableRules, all_checks, evaluate
+from gmgbd_assets.core.checks import TableRules, evaluate
 from gmgbd_assets.core.settings import Settings
-from gmgbd_assets.dataset.gmgbd import GMGBD, gmgbd
+from gmgbd_assets.dataset import checks
+from gmgbd_assets.dataset.gmgbd import GMGBD, REFERENCE_COLUMNS, gmgbd
+from gmgbd_assets.definitions import RULES, SPECS, all_checks
 from gmgbd_assets_tests.conftest import materialize_range
 
 START, END = date(2024, 6, 1), date(2024, 6, 8)
@@ -28,7 +29,7 @@ def loaded(offline_defs, store):
 
 def _build(offline_defs, store, start="2024-06-01", end="2024-06-07"):
     return dg.materialize(
-        [gmgbd, *all_checks(["gmgbd"])],
+        [gmgbd, *all_checks(Settings.from_env(), ["gmgbd"])],
         resources=offline_defs.resources,
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         raise_on_error=False,

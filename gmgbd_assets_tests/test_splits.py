@@ -11,9 +11,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from gmgbd_assets.core.checks import ONE_SIDE_PER_BLOCK, ROW_PARITY, TEMPORAL_ORDER, all_checks, evaluate_splits
-from gmgbd_assets.dataset.splitting import NO_OBSERVER, SplitConfig, assign, hashed_side, spatial_block
-from gmgbd_assets.definitions import build_definitions
+from gmgbd_assets.core.checks import ROW_PARITY
+from gmgbd_assets.core.settings import Settings, SplitConfig
+from gmgbd_assets.dataset.checks import ONE_SIDE_PER_BLOCK, TEMPORAL_ORDER, evaluate_splits
+from gmgbd_assets.dataset.splitting import NO_OBSERVER, assign, hashed_side, spatial_block
+from gmgbd_assets.definitions import all_checks, build_definitions
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import build_complete, copy_complete
 
@@ -47,7 +49,8 @@ def _materialize(defs, start, end) -> dg.ExecuteInJobResult:
     """``splits`` over ``start..end`` with its checks, as the UI runs them."""
     tags = {} if start == end else {"dagster/asset_partition_range_start": start,
                                     "dagster/asset_partition_range_end": end}
-    return dg.materialize([defs.get_assets_def("splits"), *all_checks(["splits"])], resources=defs.resources,
+    checks = all_checks(Settings.from_env(), ["splits"])
+    return dg.materialize([defs.get_assets_def("splits"), *checks], resources=defs.resources,
                           partition_key=start if start == end else None, tags=tags, raise_on_error=False)
 
 

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from gmgbd_assets.core.duckdb_store import Column, DuckDBStore, TableSpec
+from gmgbd_assets.core.duckdb_store import DuckDBStore
+from gmgbd_assets.core.tables import Column, TableSpec
 
 SPEC = TableSpec(
     name="things",

@@ -21,12 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from gmgbd_assets.core.duckdb_store import TableStore
+from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE, PROVISIONAL_SUFFIX, REASON_COLUMN
 
-NOT_YET_AVAILABLE = "not_yet_available"
 REFILL_SENSOR = "refill_not_yet_available"
 REFILL_TAG = "gmgbd/refill"
-REASON_COLUMN = "missing_reason"
-PROVISIONAL_SUFFIX = "_provisional"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import Any
 
 import dagster as dg
 
-from gmgbd_assets.core.duckdb_store import TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.partitions import days, partition_window
+from gmgbd_assets.core.tables import TableSpec
 
 Row = dict[str, Any]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import dagster as dg
 
-from gmgbd_assets.core.duckdb_store import TableSpec
 from gmgbd_assets.core.settings import partitions_per_run, settle_days
+from gmgbd_assets.core.tables import TableSpec
 
 FIRST_SIGHTING_DATE = "2000-02-18"
 # The Celery queue of GPU workers (GMGBD_EXECUTOR=celery); every other step goes to dagster-celery's default queue.

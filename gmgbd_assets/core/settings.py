@@ -6,6 +6,7 @@ The table of variables lives in docs/configuration.md. Secrets never pass throug
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,8 +15,6 @@ from typing import TypeVar
 
 from gmgbd_assets.core.geoprivacy import KEEP, parse_policy
 from gmgbd_assets.core.licenses import LicenseFilter
-from gmgbd_assets.dataset.splitting import SplitConfig
-from gmgbd_assets.earth_engine.layers import DEFAULT_WATER_RADIUS_M
 
 LIVE = "live"
 OFFLINE = "offline"
@@ -36,6 +35,39 @@ OPEN_DATA = "open_data"
 OBSERVATION_SOURCES = (API, OPEN_DATA)  # GMGBD_OBSERVATION_SOURCE
 STORES = ("duckdb", "ducklake")  # GMGBD_STORE
 EXECUTORS = ("multiprocess", "celery")  # GMGBD_EXECUTOR
+DEFAULT_WATER_RADIUS_M = 25_000.0  # GMGBD_WATER_RADIUS_M: farther water is NULL beyond_search_radius
+
+# The splits (gmgbd_assets/dataset/splitting.py): GMGBD_SPLIT_*.
+DEFAULT_BLOCK_KM = 50.0
+DEFAULT_SHARES = (0.8, 0.1, 0.1)
+DEFAULT_VAL_FROM = date(2025, 1, 1)
+DEFAULT_TEST_FROM = date(2026, 1, 1)
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    block_km: float = DEFAULT_BLOCK_KM
+    shares: tuple[float, float, float] = DEFAULT_SHARES
+    val_from: date = DEFAULT_VAL_FROM
+    test_from: date = DEFAULT_TEST_FROM
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        if self.block_km <= 0:
+            raise ValueError(f"GMGBD_SPLIT_BLOCK_KM must be positive, not {self.block_km}")
+        if len(self.shares) != 3 or any(s < 0 for s in self.shares) or not math.isclose(sum(self.shares), 1.0):
+            raise ValueError(f"GMGBD_SPLIT_SHARES must be three non-negative shares summing to 1, not {self.shares}")
+        if self.val_from > self.test_from:
+            raise ValueError(f"GMGBD_SPLIT_TEMPORAL_VAL_FROM ({self.val_from}) must not follow "
+                             f"GMGBD_SPLIT_TEMPORAL_TEST_FROM ({self.test_from})")
+
+    @property
+    def params(self) -> str:
+        """The settings the assignment used, stored beside ``split_version``: a change shows in the table."""
+        shares = "/".join(f"{s:g}" for s in self.shares)
+        return (f"block_km={self.block_km:g} shares={shares} seed={self.seed} "
+                f"val_from={self.val_from.isoformat()} test_from={self.test_from.isoformat()}")
 
 
 # ERA5 (Open-Meteo's archive) arrives ~5 days late and most iNaturalist observations reach research grade within a

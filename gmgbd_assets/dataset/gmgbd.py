@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import duckdb
 
-from gmgbd_assets.core.duckdb_store import KEY, OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.geoprivacy import KEEP, OBSCURED_EXCLUDED, uncertainty_sql
 from gmgbd_assets.core.markdown import markdown_table
 from gmgbd_assets.core.partitions import dated_table_asset, partition_window
+from gmgbd_assets.core.tables import KEY, OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS, COVARIATES_TABLE
 from gmgbd_assets.earth_engine.ndvi import NDVI

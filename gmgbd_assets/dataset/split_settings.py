@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from gmgbd_assets.dataset.splitting import (
+from gmgbd_assets.core.settings import (
     DEFAULT_BLOCK_KM,
     DEFAULT_SEED,
     DEFAULT_SHARES,

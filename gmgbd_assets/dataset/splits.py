@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.markdown import markdown_table
 from gmgbd_assets.core.partitions import dated_table_asset, partition_window
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.dataset.gmgbd import GMGBD
 from gmgbd_assets.dataset.split_settings import SplitsResource
 from gmgbd_assets.dataset.splitting import SCHEMES, SIDES, SPLIT_VERSION, assign

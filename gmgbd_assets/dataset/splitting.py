@@ -23,48 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
+
+from gmgbd_assets.core.settings import (
+    SplitConfig,
+)
 
 SPLIT_VERSION = "v1"
 SCHEMES = ("spatial", "observer", "temporal")
 SIDES = ("train", "val", "test")
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 NO_OBSERVER = "(no observer)"
-
-DEFAULT_BLOCK_KM = 50.0
-DEFAULT_SHARES = (0.8, 0.1, 0.1)
-DEFAULT_VAL_FROM = date(2025, 1, 1)
-DEFAULT_TEST_FROM = date(2026, 1, 1)
-DEFAULT_SEED = 0
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    block_km: float = DEFAULT_BLOCK_KM
-    shares: tuple[float, float, float] = DEFAULT_SHARES
-    val_from: date = DEFAULT_VAL_FROM
-    test_from: date = DEFAULT_TEST_FROM
-    seed: int = DEFAULT_SEED
-
-    def __post_init__(self) -> None:
-        if self.block_km <= 0:
-            raise ValueError(f"GMGBD_SPLIT_BLOCK_KM must be positive, not {self.block_km}")
-        if len(self.shares) != 3 or any(s < 0 for s in self.shares) or not math.isclose(sum(self.shares), 1.0):
-            raise ValueError(f"GMGBD_SPLIT_SHARES must be three non-negative shares summing to 1, not {self.shares}")
-        if self.val_from > self.test_from:
-            raise ValueError(f"GMGBD_SPLIT_TEMPORAL_VAL_FROM ({self.val_from}) must not follow "
-                             f"GMGBD_SPLIT_TEMPORAL_TEST_FROM ({self.test_from})")
-
-    @property
-    def params(self) -> str:
-        """The settings the assignment used, stored beside ``split_version``: a change shows in the table."""
-        shares = "/".join(f"{s:g}" for s in self.shares)
-        return (f"block_km={self.block_km:g} shares={shares} seed={self.seed} "
-                f"val_from={self.val_from.isoformat()} test_from={self.test_from.isoformat()}")
-
 
 def spatial_block(latitude: float, longitude: float, block_km: float) -> str:
     """The equal-area grid cell of a point: ``ea<km>:<ix>:<iy>``."""

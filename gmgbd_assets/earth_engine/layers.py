@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from gmgbd_assets.automation.refill import NOT_YET_AVAILABLE
 from gmgbd_assets.core.json_values import finite_float
+from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
 
 # --- datasets -------------------------------------------------------------------------------------------------
 MODIS_NDVI = "MODIS/061/MOD13A1"
@@ -50,7 +50,6 @@ HYDROSHEDS_LAT_RANGE = (-56.0, 60.0)
 WATER_MASK = "MODIS/006/MOD44W"
 WATER_MASK_YEAR = 2015
 WATER_MASK_BAND = "water_mask"
-DEFAULT_WATER_RADIUS_M = 25_000.0  # GMGBD_WATER_RADIUS_M: farther water is NULL beyond_search_radius
 
 ERA5_LAND_DAILY = "ECMWF/ERA5_LAND/DAILY_AGGR"  # one image per UTC day; 0.1 degree (~9 km), land only
 ERA5_TEMPERATURE_BAND = "temperature_2m"  # daily mean, kelvin

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from gmgbd_assets.core.duckdb_store import Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
+from gmgbd_assets.core.tables import Column, TableSpec
 
 EARTH_ENGINE_SAMPLES = TableSpec(
     name="earth_engine_samples",

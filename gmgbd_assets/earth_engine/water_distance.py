@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
-from gmgbd_assets.earth_engine.layers import BEYOND_SEARCH_RADIUS, DEFAULT_WATER_RADIUS_M, SamplePoint
+from gmgbd_assets.core.settings import DEFAULT_WATER_RADIUS_M
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
+from gmgbd_assets.earth_engine.layers import BEYOND_SEARCH_RADIUS, SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineResource
 from gmgbd_assets.earth_engine.sample_cache import StoredSampleCache
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS

@@ -16,11 +16,12 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.core.atomic_files import replacing, replacing_directory, write_atomically
-from gmgbd_assets.core.checks import completeness_result
-from gmgbd_assets.core.duckdb_store import Column, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.geoprivacy import KEEP, OBSCURED_EXCLUDED
 from gmgbd_assets.core.licenses import OPEN, polars_mask
 from gmgbd_assets.core.markdown import markdown_table, markdown_text
+from gmgbd_assets.core.tables import Column
+from gmgbd_assets.dataset.checks import completeness_result
 from gmgbd_assets.dataset.gmgbd import GMGBD
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.dataset.splitting import SCHEMES, SIDES

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.core.atomic_files import write_atomically
-from gmgbd_assets.core.duckdb_store import KEY
+from gmgbd_assets.core.tables import KEY
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS
 from gmgbd_assets.exports.card import CARD_FILE, PLOTS_DIR, PROVENANCE, REMOVED_FILE
 from gmgbd_assets.exports.croissant_metadata import CROISSANT_FILE, Facts, TableFiles, build, export_files

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmgbd_assets.core.duckdb_store import Column
+from gmgbd_assets.core.tables import Column
 from gmgbd_assets.earth_engine.layers import COVARIATE_BY_NAME, DEM, DEM_NOTICE, Covariate
 from gmgbd_assets.media.photos import sha256_file
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from gmgbd_assets.core.checks import completeness_result, lineage_result, splits_parity_result
-from gmgbd_assets.core.duckdb_store import TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.licenses import polars_mask
 from gmgbd_assets.core.partitions import dated_backfill_policy, days, partition_window, sighting_date_partitions
+from gmgbd_assets.core.tables import TableSpec
+from gmgbd_assets.dataset.checks import completeness_result, lineage_result, splits_parity_result
 from gmgbd_assets.dataset.gmgbd import GMGBD, REFERENCE_COLUMNS
 from gmgbd_assets.dataset.splits import EXPORT_COLUMNS as SPLIT_COLUMNS
 from gmgbd_assets.dataset.splits import wide_sql

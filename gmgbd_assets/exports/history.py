@@ -12,8 +12,9 @@ from datetime import datetime
 
 import polars as pl
 
-from gmgbd_assets.core.duckdb_store import KEY, OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.licenses import LicenseFilter, polars_mask
+from gmgbd_assets.core.tables import KEY, OBSERVATION_KEY, Column, TableSpec
 
 LICENCE_NOT_ALLOWED = "licence_not_allowed"
 NOT_COMPLETE = "not_complete"

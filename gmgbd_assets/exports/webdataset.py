@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from gmgbd_assets.core.atomic_files import write_atomically
-from gmgbd_assets.core.duckdb_store import Column
+from gmgbd_assets.core.tables import Column
 
 # How a declared SQL type appears in the sample JSON and, so, in the Hugging Face features.
 _HF_DTYPES = {

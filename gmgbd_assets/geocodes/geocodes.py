@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.geocodes.geocoder import GeocoderResource
 from gmgbd_assets.geocodes.offline_geocoder import NO_ADDRESS, NO_LOCALITY, NO_STATE
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS

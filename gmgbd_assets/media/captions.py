@@ -8,9 +8,10 @@ from pathlib import Path
 import dagster as dg
 from PIL import Image
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import GPU_QUEUE, dated_table_asset
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.media.caption_cache import CachedCaption, CaptionCache
 from gmgbd_assets.media.captioner import Captioner, CaptionerResource
 from gmgbd_assets.media.images import IMAGES

@@ -7,9 +7,10 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.media.photos import (
     MAX_URL_LENGTH,
     PHOTO_HOST_NOT_ALLOWED,

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.partitions import dated_table_asset, days, partition_window
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.observations.edge_validation import EDGE_REASONS
 from gmgbd_assets.observations.inaturalist import (
     INVALID_COORDINATES,

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gmgbd_assets.core.duckdb_store import Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
+from gmgbd_assets.core.tables import Column, TableSpec
 
 MAIN_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.observations.inaturalist import INaturalistResource
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.observations.sources import ObservationSource

@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from gmgbd_assets.automation.refill import NOT_YET_AVAILABLE
-from gmgbd_assets.core.duckdb_store import OBSERVATION_KEY, Column, TableSpec, TableStore
+from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
 from gmgbd_assets.core.settings import EARTH_ENGINE
+from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.earth_engine.layers import (
     DEM,
     ERA5_LAND_DAILY,

@@ -1,0 +1,21 @@
+"""The Earth Engine feature: NDVI, distance to water and the covariates."""
+
+import dagster as dg
+
+from gmgbd_assets.core.checks import table_checks
+from gmgbd_assets.core.features import Feature
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE, covariates
+from gmgbd_assets.earth_engine.ndvi import NDVI, ndvi
+from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE, water_distance
+
+TABLES = [NDVI, WATER_DISTANCE, COVARIATES_TABLE]
+
+
+def checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    # No stored water distance can exceed the radius the request searched within (configuration).
+    searched = {"dist_to_water_m": (0.0, settings.water_radius_m)}
+    return table_checks(TABLES, searched, settings.missing_error_share)
+
+
+FEATURE = Feature("earth_engine", assets=[ndvi, water_distance, covariates], tables=TABLES, checks=checks)
