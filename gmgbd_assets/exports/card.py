@@ -353,7 +353,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
     """The card as Markdown; ``plot(file, caption)`` renders a reference to a plot file."""
     c = data.counts
     emulated = sum(
-        frame.filter(pl.col("value").cast(pl.String).str.contains("(?i)emulated|test model"))["records"].sum()
+        frame.filter(pl.col("value").cast(pl.String).str.contains("(?i)emulated"))["records"].sum()
         for frame in data.provenance.values()
     )
     lines = [
