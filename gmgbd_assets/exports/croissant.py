@@ -11,7 +11,8 @@ import polars as pl
 from gmgbd_assets.core.atomic_files import write_atomically
 from gmgbd_assets.core.tables import KEY
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS
-from gmgbd_assets.exports.card import CARD_FILE, PLOTS_DIR, PROVENANCE, REMOVED_FILE
+from gmgbd_assets.exports.card import CARD_FILE, PLOTS_DIR
+from gmgbd_assets.exports.card_data import PROVENANCE
 from gmgbd_assets.exports.croissant_metadata import CROISSANT_FILE, Facts, TableFiles, build, export_files
 from gmgbd_assets.exports.formats import (
     ATTRIBUTION_COLUMNS,
@@ -24,6 +25,7 @@ from gmgbd_assets.exports.formats import (
     SPLITS_CSV_COLUMNS,
     SPLITS_CSV_FILE,
 )
+from gmgbd_assets.exports.history import REMOVED_FILE
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.version import __version__
 

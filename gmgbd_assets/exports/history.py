@@ -36,6 +36,8 @@ EXPORTED_RECORDS = TableSpec(
 )
 QUARANTINE_REASON = "asset || ': ' || reason"
 REMOVED_COLUMNS = (KEY, "sighting_date", "licence_then", "licence_now", "reason", "detail")
+# Beside the card: every record of REMOVED_COLUMNS, where the card lists only the first ones.
+REMOVED_FILE = "removed_since_previous_build.csv"
 
 
 def exported_now(store: TableStore, license_filter: LicenseFilter) -> pl.DataFrame:
