@@ -36,13 +36,17 @@ PLOTS_DIR = "card"
 def dataset_card(
     store: TableStore, exports: ExportsResource, dataset_policy: DatasetPolicyResource
 ) -> dg.MaterializeResult:
-    """The dataset card: what every column means, its unit, range, unique and missing counts, and the plots.
+    """``exports/DATASET_CARD.md``: what the dataset holds and how far to trust it, read before using the files.
 
-    Regenerated from the whole ``gmgbd`` table (and ``quarantine``) each time it runs, replacing the data
-    dictionary the reference README wrote by hand: record, species, country and date counts; the licence mix and
-    which licences the export filter lets through; why observations were left out; which services and models
-    produced the values; a world map, NDVI and temperature distributions, and observations per date. Written to
-    ``exports/DATASET_CARD.md`` with PNG plots in ``exports/card/``, and shown here in the asset's metadata.
+    Regenerated from the whole ``gmgbd`` table each time it runs: a data dictionary (every column's meaning, type,
+    unit, range, unique and missing counts); record, species, country and date counts; where and when the
+    records are (world map, observations per date, top countries); NDVI and temperature distributions and the
+    limits of each environmental source; a manifest per covariate (source, version, resolution, scale, licence,
+    share missing); the licence mix and what the export filter lets through; the train/val/test shares of each
+    split scheme; the taxonomy; how many records have obscured coordinates; why observations were left out;
+    which services and models produced the values (with a demo-data warning when they were emulated); and which
+    records this build no longer exports since the previous one, with ``removed_since_previous_build.csv``
+    beside the card listing them all. Plots are PNGs in ``exports/card/``; the card is also shown here.
     """
     for table in ("gmgbd", "quarantine", "raw_observations"):
         if not store.table_exists(table):

@@ -186,7 +186,8 @@ def export_csv(context: dg.AssetExecutionContext, store: TableStore, exports: Ex
     train/val/test sides go to ``splits.csv`` beside it (filename, observation_uuid, ``split_spatial``,
     ``block_spatial``, ``split_observer``, ``block_observer``, ``split_temporal``, ``split_version``,
     ``split_params``), row for row in the same order: join on ``filename``. A text cell a spreadsheet would run
-    as a formula (it starts with ``=``, ``+``, ``-``, ``@``, TAB or CR) gets a leading ``'`` (``csv_safety``).
+    as a formula (it starts with ``=``, ``+``, ``-``, ``@``, TAB or CR) gets a leading ``'`` in these CSV files
+    only, so opening one runs nothing; the Parquet and WebDataset exports keep the value verbatim.
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=True)
@@ -219,9 +220,10 @@ def export_parquet(
 
     ``parquet/sighting_date=YYYY-MM-DD/gmgbd.parquet`` (Hive-style folders: DuckDB, Polars, pyarrow and Spark
     read the folder as one table and skip dates a filter excludes; each file also keeps its ``sighting_date``
-    column). Holds the 15 reference columns plus licence, attribution, observation link, the flags and every
-    provenance column, then the split columns (``split_spatial``, ``split_observer``, ``split_temporal``, their
-    blocks, ``split_version``). Images are not inside: they are in the CSV and WebDataset exports.
+    column). Holds every ``gmgbd`` column: the 15 reference columns, licence, attribution and observation link,
+    the flags, coordinate uncertainty, the covariates, the taxonomic lineage and every provenance column; then
+    the split columns (``split_spatial``, ``split_observer``, ``split_temporal``, their blocks, ``split_version``,
+    ``split_params``). Images are not inside: they are in the CSV and WebDataset exports.
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=False)
@@ -287,10 +289,12 @@ def export_webdataset(
 ) -> dg.MaterializeResult:
     """Training-ready WebDataset shards: each sample is a photo and a JSON of its record, licence included.
 
-    ``webdataset/sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-000000.tar``, ...: a shard closes at
-    ``GMGBD_SHARD_MAX_SAMPLES`` samples or ``GMGBD_SHARD_MAX_MB`` megabytes. ``webdataset/README.md`` declares
-    the features, so ``datasets.load_dataset("<exports>/webdataset")`` loads it with no network. Each photo is
-    checked against the sha256 recorded when it was downloaded.
+    ``webdataset/sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-000000.tar``, ...: per record ``<observation_uuid>.jpg``
+    and ``<observation_uuid>.json`` (every ``gmgbd`` column and the split columns, as in the Parquet export); a
+    shard closes at ``GMGBD_SHARD_MAX_SAMPLES`` samples or ``GMGBD_SHARD_MAX_MB`` megabytes.
+    ``webdataset/README.md`` declares the features, so ``datasets.load_dataset("<exports>/webdataset")`` loads
+    it with no network. Each photo is checked against the sha256 the ``images`` asset recorded for the stored
+    file, so a shard never carries a photo that changed on disk.
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=True)
