@@ -44,7 +44,7 @@ from benchmarks.emulated import NOMINATIM_HOST, OPEN_METEO_HOSTS, Services, Virt
 from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS, Settings
 from gmgbd_assets.definitions import build_resources
 from gmgbd_assets.earth_engine import ndvi, water_distance
-from gmgbd_assets.earth_engine.layers import SamplePoint
+from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.emulators.inaturalist import API_HOST
 from gmgbd_assets.geocodes import geocodes
 from gmgbd_assets.media import images
@@ -54,7 +54,7 @@ from gmgbd_assets.weather import weather
 
 PER_DAY = 200
 REFERENCE_PAGE = 40
-# Free-tier daily caps (shared/design/external-apis.md) and what one record costs against each.
+# Free-tier daily caps (the services' published usage policies: docs/scaling.md) and what one record costs against each.
 INAT_REQUESTS_PER_DAY = 10_000
 OPEN_METEO_WEIGHT_PER_DAY = 10_000
 NOMINATIM_PER_DAY = 86_400  # 1 request/s

@@ -1,6 +1,6 @@
 """Synthetic tables for tests and benchmarks: raw observations at any scale, and complete enrichment tables.
 
-The enrichment tables have the contract columns of the real assets (see ``gmgbd_assets/assets/``), so the final
+The enrichment tables have the contract columns of the real assets (each feature's ``TableSpec``), so the final
 table and the checks can be exercised without running the services.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from gmgbd_assets.core.duckdb_store import DuckDBStore
-from gmgbd_assets.earth_engine.layers import COVARIATES
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.observations.taxa import MAIN_RANKS
 
@@ -27,7 +27,7 @@ UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "captions": {
         "blip_caption": ("VARCHAR", "'a bird sitting on a branch ' || r.observation_id"),
-        "caption_model": ("VARCHAR", "'tiny-random-blip (TEST MODEL)'"),
+        "caption_model": ("VARCHAR", "'emulated:tiny-random-blip'"),
     },
     "geocodes": {
         "country": ("VARCHAR", "'Norway'"),

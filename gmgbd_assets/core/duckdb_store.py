@@ -1,9 +1,9 @@
 """DuckDB storage: one file, tables named after asset keys, declared schemas, idempotent partition writes.
 
 We own reads and writes instead of using dagster-duckdb's IO managers: they infer schemas from the first frame,
-skip empty frames (so an empty day never creates its table) and break under duckdb 2.0 (see
-``shared/design/dagster-notes.md``). Here a write replaces exactly one sighting-date window inside one
-transaction, so a re-run never duplicates or loses rows and readers never see half a partition.
+skip empty frames (so an empty day never creates its table) and break under duckdb 2.0. Here a write replaces
+exactly one sighting-date window inside one transaction, so a re-run never duplicates or loses rows and readers
+never see half a partition.
 
 DuckDB allows one writing process per file. Connections are short-lived and opening one retries while another
 process holds the lock, so two runs writing different dates at the same time both succeed.
