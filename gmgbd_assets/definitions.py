@@ -15,7 +15,15 @@ from gmgbd_assets.core.checks import TableRules
 from gmgbd_assets.core.duckdb_store import DuckDBStore, TableStore
 from gmgbd_assets.core.ducklake_store import DuckLakeStore
 from gmgbd_assets.core.features import Feature
-from gmgbd_assets.core.settings import LIVE, OFFLINE, OPEN_DATA, Settings, ee_service_account_key_set, set_in_env
+from gmgbd_assets.core.settings import (
+    LIVE,
+    OFFLINE,
+    OPEN_DATA,
+    OPEN_METEO,
+    Settings,
+    ee_service_account_key_set,
+    set_in_env,
+)
 from gmgbd_assets.core.tables import TableSpec
 from gmgbd_assets.dataset.feature import FEATURE as DATASET
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
@@ -25,7 +33,7 @@ from gmgbd_assets.earth_engine.resource import EarthEngineResource
 from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.resources import (
     EmulatedEarthEngineResource,
-    EmulatedGeocoderResource,
+    EmulatedNominatimGeocoderResource,
     EmulatedINaturalistResource,
     EmulatedOpenDataObservationSource,
     EmulatedOpenMeteoResource,
@@ -34,7 +42,12 @@ from gmgbd_assets.emulators.resources import (
 from gmgbd_assets.exports.feature import FEATURE as EXPORTS
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.geocodes.feature import FEATURE as GEOCODES
-from gmgbd_assets.geocodes.geocoder import GeocoderResource
+from gmgbd_assets.geocodes.geocoder import (
+    NOMINATIM,
+    GeocoderResource,
+    NominatimGeocoderResource,
+    OfflineGeocoderResource,
+)
 from gmgbd_assets.media.captioner import CaptionerResource
 from gmgbd_assets.media.feature import FEATURE as MEDIA
 from gmgbd_assets.media.photos import PhotosResource
@@ -47,7 +60,7 @@ from gmgbd_assets.observations.sources import (
 )
 from gmgbd_assets.weather.feature import FEATURE as WEATHER
 from gmgbd_assets.weather.open_meteo import OpenMeteoResource
-from gmgbd_assets.weather.sources import WeatherServiceResource
+from gmgbd_assets.weather.sources import EarthEngineWeather, OpenMeteoWeather, WeatherSource
 
 
 def secret_from_env(name: str, value: str) -> str:
@@ -97,13 +110,11 @@ def _emulator(settings: Settings) -> dict[str, Any]:
 
 
 def _shared(settings: Settings, earth_engine: EarthEngineResource, open_meteo: OpenMeteoResource) -> dict[str, Any]:
-    """The resources that are the same in every profile, and the weather choice over the two services."""
+    """The resources that are the same in every profile, and the weather source over the profile's services."""
     return {
         "store": make_store(settings),
         "earth_engine": earth_engine,
-        "weather_service": WeatherServiceResource(
-            source=settings.weather_source, open_meteo=open_meteo, earth_engine=earth_engine
-        ),
+        "weather_service": _weather_source(settings, earth_engine, open_meteo),
         "exports": ExportsResource(
             root=str(settings.exports_dir),
             licenses=settings.export_licenses.to_setting(),
@@ -128,6 +139,23 @@ def _earth_engine(settings: Settings) -> dict[str, Any]:
 def _captioner(settings: Settings) -> dict[str, Any]:
     return {"batch_size": settings.caption_batch_size, "dtype": settings.caption_dtype,
             "compile_vision": settings.caption_compile}
+
+
+def _weather_source(
+    settings: Settings, earth_engine: EarthEngineResource, open_meteo: OpenMeteoResource
+) -> WeatherSource:
+    """``GMGBD_WEATHER_SOURCE``: the Open-Meteo archive, or ERA5-Land and the Copernicus DEM in Earth Engine."""
+    if settings.weather_source == OPEN_METEO:
+        return OpenMeteoWeather(open_meteo=open_meteo)
+    return EarthEngineWeather(earth_engine=earth_engine)
+
+
+def _geocoder(settings: Settings, nominatim: type[NominatimGeocoderResource], **service: Any) -> GeocoderResource:
+    """``GMGBD_GEOCODER``: the embedded offline geocoder (the same in every profile, it asks no service), or
+    Nominatim through the profile's ``nominatim`` class."""
+    if settings.geocoder == NOMINATIM:
+        return nominatim(nominatim_url=settings.nominatim_url, **service)
+    return OfflineGeocoderResource()
 
 
 def _observation_source(
@@ -176,7 +204,7 @@ def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             photo_size=settings.photo_size, **service,
         ),
         "captioner": CaptionerResource(model=settings.caption_model, **_captioner(settings)),
-        "geocoder": GeocoderResource(backend=settings.geocoder, nominatim_url=settings.nominatim_url, **service),
+        "geocoder": _geocoder(settings, NominatimGeocoderResource, **service),
         **_shared(settings, earth_engine, open_meteo),
     }
 
@@ -208,9 +236,7 @@ def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "captioner": CaptionerResource(
             model=str(settings.data_dir / "models" / "tiny-blip"), build_tiny_model=True, **_captioner(settings)
         ),
-        "geocoder": EmulatedGeocoderResource(
-            backend=settings.geocoder, nominatim_url=settings.nominatim_url, min_interval_s=0.0, **service, **fast
-        ),
+        "geocoder": _geocoder(settings, EmulatedNominatimGeocoderResource, min_interval_s=0.0, **service, **fast),
         **_shared(settings, earth_engine, open_meteo),
     }
 

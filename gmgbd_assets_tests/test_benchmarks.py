@@ -18,7 +18,7 @@ from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FaultInjector
 from gmgbd_assets.emulators.inaturalist import API_HOST
 from gmgbd_assets.emulators.nominatim import HOST as NOMINATIM_HOST
-from gmgbd_assets.emulators.resources import EmulatedGeocoderResource
+from gmgbd_assets.emulators.resources import EmulatedNominatimGeocoderResource
 from gmgbd_assets.geocodes.offline_geocoder import offline_geocoder
 
 BENCHMARKS_DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -50,7 +50,7 @@ def test_router_sleeps_each_hosts_latency_and_counts() -> None:
 
 def test_serving_routes_every_resource_to_one_internet_and_restores() -> None:
     shared = router.emulated_internet()
-    resource = EmulatedGeocoderResource()
+    resource = EmulatedNominatimGeocoderResource()
     with router.serving(shared):
         with httpx.Client(transport=resource.transport()) as client:
             client.get(f"https://{NOMINATIM_HOST}/reverse", params={"lat": 51.5, "lon": -0.12, "format": "jsonv2"})

@@ -12,6 +12,7 @@ import shapely
 
 from gmgbd_assets.core.http import ServiceHttp, ServicePolicy
 from gmgbd_assets.emulators.nominatim import NominatimEmulator
+from gmgbd_assets.emulators.resources import EmulatedNominatimGeocoderResource
 from gmgbd_assets.geocodes.geocodes import GEOCODES
 from gmgbd_assets.geocodes.nominatim import CACHE_TABLE, NominatimClient, parse_reverse
 from gmgbd_assets.geocodes.offline_geocoder import COAST_TOLERANCE_DEG, offline_geocoder
@@ -190,6 +191,18 @@ def test_nominatim_bad_request_fails_loudly(store, fake_clock: FakeClock):
     with pytest.raises(Exception, match="HTTP 400"):
         client.reverse_many([(95.0, 10.0)])  # latitude out of range
     assert store.query(f"SELECT count(*) AS n FROM {CACHE_TABLE}")["n"][0] == 0
+
+
+def test_the_nominatim_geocoder_closes_its_client_even_when_a_lookup_fails(store, monkeypatch):
+    closed = []
+    monkeypatch.setattr(NominatimClient, "close", lambda client: closed.append(client.http.client))
+    geocoder = EmulatedNominatimGeocoderResource(min_interval_s=0.0, backoff_base_s=0.01)
+    with pytest.raises(Exception, match="HTTP 400"):
+        geocoder.reverse(store, [(95.0, 10.0)])  # latitude out of range
+    batch = geocoder.reverse(store, [(48.1371, 11.5754)])
+    assert len(closed) == 2
+    assert (batch.label, batch.requests, batch.addresses[0].country_code) == (
+        "emulated:nominatim:nominatim.openstreetmap.org", 1, "DE")
 
 
 # -- the asset -----------------------------------------------------------------------------------------------

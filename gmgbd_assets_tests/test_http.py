@@ -35,12 +35,12 @@ from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS
 from gmgbd_assets.emulators import router
 from gmgbd_assets.emulators.faults import FAULT_KINDS, FaultInjector
 from gmgbd_assets.emulators.resources import (
-    EmulatedGeocoderResource,
     EmulatedINaturalistResource,
+    EmulatedNominatimGeocoderResource,
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
-from gmgbd_assets.geocodes.geocoder import GeocoderResource
+from gmgbd_assets.geocodes.geocoder import NominatimGeocoderResource
 from gmgbd_assets.media.photos import PHOTO_TOO_LARGE, PhotoClient, PhotoRefused, PhotosResource
 from gmgbd_assets.observations.inaturalist import INaturalistResource
 from gmgbd_assets.weather.open_meteo import OpenMeteoResource
@@ -268,7 +268,7 @@ SERVICES: dict[str, Callable[[Path], object]] = {
     ),
     "open_meteo": lambda _: EmulatedOpenMeteoResource(**_ATTEMPTS).client().daily_mean_temperature(DAY, [(48.1, 11.5)]),
     "nominatim": lambda tmp: (
-        EmulatedGeocoderResource(backend="nominatim", min_interval_s=0, **_ATTEMPTS)
+        EmulatedNominatimGeocoderResource(min_interval_s=0, **_ATTEMPTS)
         .nominatim_client(DuckDBStore(path=str(tmp / "cache.duckdb")))
         .reverse_many([(48.1, 11.5)])
     ),
@@ -365,7 +365,9 @@ def _limits(http: ServiceHttp) -> list[tuple[int, float]]:
 def test_each_service_has_its_published_limits(tmp_path):
     assert _limits(INaturalistResource().client().http) == [(1, 1.0), (9_000, 86_400.0)]
     assert _limits(OpenMeteoResource().client().http) == [(599, 60.0), (4_999, 3600.0), (9_999, 86_400.0)]
-    nominatim = GeocoderResource(contact="me@example.org").nominatim_client(DuckDBStore(path=str(tmp_path / "c")))
+    nominatim = NominatimGeocoderResource(contact="me@example.org").nominatim_client(
+        DuckDBStore(path=str(tmp_path / "c"))
+    )
     assert _limits(nominatim.http) == [(1, 1.0)]
     photos = PhotosResource(images_dir=str(tmp_path), allowed_hosts=[]).client()
     assert _limits(photos.http) == [(1, 0.1), (100_000, 86_400.0)]
@@ -641,7 +643,7 @@ def test_every_service_has_a_total_deadline_and_a_body_cap(tmp_path):
     clients = {
         "inaturalist": INaturalistResource().client().http,
         "open_meteo": OpenMeteoResource().client().http,
-        "nominatim": GeocoderResource(contact="me@example.org")
+        "nominatim": NominatimGeocoderResource(contact="me@example.org")
         .nominatim_client(DuckDBStore(path=str(tmp_path / "c")))
         .http,
         "photos": PhotosResource(images_dir=str(tmp_path), allowed_hosts=[]).client().http,

@@ -15,9 +15,16 @@ import pytest
 from gmgbd_assets.core.provenance import is_emulated
 from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import RESOURCES_BY_PROFILE
+from gmgbd_assets.emulators.resources import (
+    EmulatedNominatimGeocoderResource,
+    EmulatedOpenMeteoResource,
+)
+from gmgbd_assets.geocodes.geocoder import NominatimGeocoderResource, OfflineGeocoderResource
+from gmgbd_assets.weather.open_meteo import OpenMeteoResource
+from gmgbd_assets.weather.sources import EarthEngineWeather, OpenMeteoWeather
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gmgbd_assets"
-SERVICES = ("inaturalist", "photos", "geocoder", "earth_engine")
+SERVICES = ("inaturalist", "photos", "earth_engine")
 
 
 def _imports(path: Path) -> set[str]:
@@ -45,6 +52,34 @@ def test_the_offline_profile_takes_every_service_from_emulators_and_the_live_one
         assert not type(live[key]).__module__.startswith("gmgbd_assets.emulators"), key
         assert isinstance(offline[key], type(live[key])), key  # the live code, with requests sent elsewhere
     assert not any(hasattr(r, "emulated") for r in (*offline.values(), *live.values()))
+
+
+def _both_profiles(settings: Settings, **changes: str) -> tuple[dict, dict]:
+    chosen = Settings(**{**settings.__dict__, **changes})
+    return (RESOURCES_BY_PROFILE["offline"](chosen),
+            RESOURCES_BY_PROFILE["live"](Settings(**{**chosen.__dict__, "profile": "live"})))
+
+
+def test_the_geocoder_setting_picks_a_sibling_class_and_only_nominatim_is_emulated(offline_env):
+    offline, live = _both_profiles(offline_env, geocoder="offline")
+    # The embedded geocoder asks no service: the same class, and its real labels, in both profiles.
+    assert type(offline["geocoder"]) is type(live["geocoder"]) is OfflineGeocoderResource
+    offline, live = _both_profiles(offline_env, geocoder="nominatim", nominatim_url="https://osm.example.org")
+    assert type(live["geocoder"]) is NominatimGeocoderResource
+    assert type(offline["geocoder"]) is EmulatedNominatimGeocoderResource
+    assert offline["geocoder"].nominatim_url == live["geocoder"].nominatim_url == "https://osm.example.org"
+    assert offline["geocoder"].min_interval_s == 0.0 and live["geocoder"].min_interval_s == 1.0
+
+
+def test_the_weather_setting_picks_a_sibling_class_over_the_profiles_services(offline_env):
+    for resources, service in zip(_both_profiles(offline_env, weather_source="open_meteo"),
+                                  (EmulatedOpenMeteoResource, OpenMeteoResource), strict=True):
+        assert type(resources["weather_service"]) is OpenMeteoWeather
+        assert type(resources["weather_service"].open_meteo) is service
+    for resources in _both_profiles(offline_env, weather_source="earth_engine"):
+        assert type(resources["weather_service"]) is EarthEngineWeather
+        # The one Earth Engine resource of the profile, the same that ndvi and water_distance use.
+        assert resources["weather_service"].earth_engine is resources["earth_engine"]
 
 
 def test_provenance_says_emulated_one_way(offline_env):

@@ -22,9 +22,11 @@ from gmgbd_assets.emulators.open_meteo import (
     emulated_elevation_m,
     emulated_mean_temperature_c,
 )
+from gmgbd_assets.emulators.resources import EmulatedOpenMeteoResource
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.weather.open_meteo import OpenMeteoRequestError, OpenMeteoResource
-from gmgbd_assets.weather.weather import WEATHER, _EarthEngineDay
+from gmgbd_assets.weather.sources import EarthEngineReader, OpenMeteoWeather
+from gmgbd_assets.weather.weather import WEATHER
 from gmgbd_assets_tests.conftest import FakeClock, materialize_range
 from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
 
@@ -116,12 +118,24 @@ def test_a_location_repeated_on_a_date_is_asked_once(fake_clock: FakeClock):
     points = [garden, park, garden, (51.500121, -0.123454), park, (40.0, -3.7)]
     answers = client.daily_mean_temperature(DAY, points)
     elevations = client.elevations(points)
-    assert internet.archive.weights == [3] and client.http.budget.used == 6  # 3 archive + 3 elevation calls
+    assert internet.archive.weights == [3] and client.weighted_calls == 6  # 3 archive + 3 elevation calls
     assert [a.temperature_c for a in answers] == [
         emulated_mean_temperature_c(round(lat, 5), round(lon, 5), DAY) for lat, lon in points
     ]
     assert elevations == [emulated_elevation_m(round(lat, 5), round(lon, 5)) for lat, lon in points]
     assert answers[0].temperature_c != answers[1].temperature_c
+
+
+def test_the_open_meteo_reader_closes_its_client_when_the_run_ends_even_on_error():
+    source = OpenMeteoWeather(open_meteo=EmulatedOpenMeteoResource())
+    with pytest.raises(RuntimeError, match="a date failed"), source.reader(log=print) as reader:
+        assert reader.source == "emulated:open-meteo-archive:era5_seamless"
+        assert not reader.client.http.client.is_closed
+        raise RuntimeError("a date failed")
+    assert reader.client.http.client.is_closed
+    # The weighted calls are the process's own on the shared limits: other tests' runs count there too.
+    assert set(reader.metadata()) == {"archive_requests", "elevation_requests", "weighted_calls"}
+    assert (reader.metadata()["archive_requests"], reader.metadata()["elevation_requests"]) == (0, 0)
 
 
 def test_single_location_response_is_an_object(fake_clock: FakeClock):
@@ -347,11 +361,9 @@ def test_era5_land_in_earth_engine_is_waited_for_three_months(age_days, reason):
     """The catalog ingests ERA5-Land up to three months late: a missing day younger than ~100 days is retried by
     the refill sensor, not stored as a final gap."""
     day = date(2024, 6, 3)
-    fetcher = _EarthEngineDay.__new__(_EarthEngineDay)
     # A catalog that does not hold the day (yet), asked when the day is ``age_days`` old.
-    fetcher.client = EarthEngineClient(OfflineSampler(today=day), source_ndvi="x", source_water="y")
-    fetcher.elevation_source = "e"
-    (point,) = fetcher.fetch(day, [(46.5, 7.9)], day + timedelta(days=age_days))
+    client = EarthEngineClient(OfflineSampler(today=day), source_ndvi="x", source_water="y")
+    (point,) = EarthEngineReader(client, "w", "e").fetch(day, [(46.5, 7.9)], day + timedelta(days=age_days))
     assert point.temperature_c is None and point.elevation_m is not None
     assert [p[0] for p in point.problems] == [reason]
 

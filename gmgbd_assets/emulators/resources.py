@@ -15,7 +15,7 @@ from gmgbd_assets.core.provenance import emulated
 from gmgbd_assets.earth_engine.resource import Backend, EarthEngineResource
 from gmgbd_assets.emulators.earth_engine import offline_sampler
 from gmgbd_assets.emulators.router import offline_transport
-from gmgbd_assets.geocodes.geocoder import OFFLINE, GeocoderResource
+from gmgbd_assets.geocodes.geocoder import NominatimGeocoderResource
 from gmgbd_assets.media.photos import PhotosResource
 from gmgbd_assets.observations.inaturalist import INaturalistResource
 from gmgbd_assets.observations.sources import OpenDataObservationSource
@@ -56,12 +56,9 @@ class EmulatedPhotosResource(EmulatedService, PhotosResource):
     """iNaturalist's photo hosts serving the sample's JPEGs."""
 
 
-class EmulatedGeocoderResource(EmulatedService, GeocoderResource):
-    """Nominatim answered by its emulator; the embedded geocoder is the same in both profiles."""
-
-    def provenance(self, label: str) -> str:
-        # The embedded geocoder makes no request: its places are real data, not emulated ones.
-        return label if self.backend == OFFLINE else emulated(label)
+class EmulatedNominatimGeocoderResource(EmulatedService, NominatimGeocoderResource):
+    """Nominatim answered by its emulator (the embedded offline geocoder asks no service: it is the same in both
+    profiles, and its places are real data)."""
 
 
 class EmulatedOpenMeteoResource(EmulatedService, OpenMeteoResource):

@@ -113,7 +113,7 @@ def geocodes(context: dg.AssetExecutionContext, store: TableStore, geocoder: Geo
 
     summary = enrich_each_date(context, store, GEOCODES, RAW_OBSERVATIONS, RAW_POINT, compute)
     return summary.result(
-        geocoder=", ".join(sorted(labels)) or geocoder.backend,
+        geocoder=", ".join(sorted(labels)) or geocoder.setting,
         requests=totals["requests"],
         cache_hits=totals["cache_hits"],
     )

@@ -110,6 +110,9 @@ class NominatimClient:
     def label(self) -> str:
         return f"nominatim:{self.server}"
 
+    def close(self) -> None:
+        self.http.close()
+
     def _key(self, lat: float, lon: float) -> tuple[float, float]:
         return round(lat, self.cache_decimals), round(lon, self.cache_decimals)
 

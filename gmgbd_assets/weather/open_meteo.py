@@ -97,6 +97,14 @@ class OpenMeteoClient:
         self.archive_requests = 0
         self.elevation_requests = 0
 
+    @property
+    def weighted_calls(self) -> int:
+        """The weighted calls this process has spent against the free tier's limits, by every client of it."""
+        return self.http.budget.used
+
+    def close(self) -> None:
+        self.http.close()
+
     def _get(self, url: str, params: dict[str, str], weight: int, what: str) -> Any:
         """One request, retried by ``ServiceHttp``: a 200 whose body is not JSON (an HTML error page from a proxy)
         is transient like a 5xx; 400 and other 4xx fail with the server's reason."""

@@ -1,8 +1,7 @@
 """``weather``: mean 2 m air temperature on the sighting date, and terrain elevation, per observation."""
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -10,19 +9,10 @@ from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
 from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
-from gmgbd_assets.core.settings import EARTH_ENGINE
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
-from gmgbd_assets.earth_engine.layers import (
-    DEM,
-    ERA5_LAND_DAILY,
-    ERA5_LAND_DELAY_DAYS,
-    ERA5_LAND_FINAL_DAYS,
-    SamplePoint,
-)
-from gmgbd_assets.earth_engine.resource import EarthEngineResource
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
-from gmgbd_assets.weather.open_meteo import NO_ELEVATION, NO_TEMPERATURE, OpenMeteoResource
-from gmgbd_assets.weather.sources import WeatherServiceResource
+from gmgbd_assets.weather.open_meteo import NO_ELEVATION, NO_TEMPERATURE
+from gmgbd_assets.weather.sources import WeatherSource
 
 WEATHER = TableSpec(
     name="weather",
@@ -75,114 +65,9 @@ WEATHER = TableSpec(
 )
 
 
-@dataclass(frozen=True)
-class PointWeather:
-    """One observation's values, and why any of them is missing."""
-
-    temperature_c: float | None
-    elevation_m: float | None
-    elevation_source: str | None
-    problems: tuple[tuple[str, str], ...] = ()
-
-
-def _temperature_problem(
-    day: date, today: date, delay_days: int, where: str, final_after_days: int | None = None
-) -> tuple[str, str]:
-    """Why a date has no temperature: too recent for the reanalysis (a later run fills it in), or simply none.
-
-    A date counts as final ``final_after_days`` after it (default: twice the usual delay), when a missing value
-    can no longer be a late publication.
-    """
-    if (today - day).days <= (final_after_days if final_after_days is not None else 2 * delay_days):
-        return NOT_YET_AVAILABLE, f"{where} has no value for {day} yet (expected after {day + timedelta(delay_days)})"
-    return NO_TEMPERATURE, f"{where} has no value for {day}"
-
-
-class _OpenMeteoDay:
-    """All of a date's points from the Open-Meteo archive, and the elevation API where the archive had none."""
-
-    def __init__(self, resource: OpenMeteoResource, log: Callable[[str], None]) -> None:
-        self.resource = resource
-        self.client = resource.client(log=log)
-        self.source = resource.source
-
-    def fetch(self, day: date, points: list[tuple[float, float]], today: date) -> list[PointWeather]:
-        delay = self.resource.archive_delay_days
-        archive_ok = day <= today - timedelta(days=delay)
-        answers = self.client.daily_mean_temperature(day, points) if archive_ok and points else []
-        archive_elev = [a.elevation_m for a in answers] if answers else [None] * len(points)
-        need = [i for i, e in enumerate(archive_elev) if e is None]
-        looked_up = dict(zip(need, self.client.elevations([points[i] for i in need]), strict=True)) if need else {}
-        out = []
-        for i in range(len(points)):
-            temp = answers[i].temperature_c if answers else None
-            elev, elev_source = archive_elev[i], self.resource.provenance("open-meteo-archive")
-            if elev is None:
-                elev, elev_source = looked_up.get(i), self.resource.provenance("open-meteo-elevation")
-            problems = []
-            if temp is None:
-                problems.append(_temperature_problem(day, today, delay, "the Open-Meteo archive"))
-            if elev is None:
-                problems.append((NO_ELEVATION, "neither the archive nor the elevation API gave a value"))
-            out.append(PointWeather(temp, elev, elev_source if elev is not None else None, tuple(problems)))
-        return out
-
-    def metadata(self) -> dict:
-        return {
-            "archive_requests": self.client.archive_requests,
-            "elevation_requests": self.client.elevation_requests,
-            "weighted_calls": self.client.http.budget.used,
-        }
-
-    def close(self) -> None:
-        self.client.http.close()
-
-
-class _EarthEngineDay:
-    """All of a date's points from ERA5-Land daily aggregates and the Copernicus DEM, in one request per 5,000."""
-
-    def __init__(self, resource: EarthEngineResource, log: Callable[[str], None]) -> None:
-        self.client = resource.client(log=log)
-        self.source = resource.weather_source
-        self.elevation_source = resource.elevation_source
-
-    def fetch(self, day: date, points: list[tuple[float, float]], today: date) -> list[PointWeather]:
-        if not points:
-            return []
-        samples = [SamplePoint(str(i), lat, lon) for i, (lat, lon) in enumerate(points)]
-        published, values = self.client.weather(day, samples)
-        out = []
-        for p in samples:
-            v = values[p.observation_uuid]
-            problems = []
-            if v.temperature_c is None:
-                problems.append(
-                    (NO_TEMPERATURE, "ERA5-Land has no cell here (it covers land only: sea or a large lake)")
-                    if published
-                    else _temperature_problem(day, today, ERA5_LAND_DELAY_DAYS, ERA5_LAND_DAILY, ERA5_LAND_FINAL_DAYS)
-                )
-            if v.elevation_m is None:
-                problems.append((NO_ELEVATION, f"{DEM} has no tile here (open sea)"))
-            out.append(
-                PointWeather(
-                    v.temperature_c,
-                    v.elevation_m,
-                    self.elevation_source if v.elevation_m is not None else None,
-                    tuple(problems),
-                )
-            )
-        return out
-
-    def metadata(self) -> dict:
-        return {"earth_engine_requests": self.client.requests["weather"]}
-
-    def close(self) -> None:
-        """Nothing to release: the Earth Engine session is shared by the process."""
-
-
 @dated_table_asset(WEATHER, group_name="enrich", deps=["raw_observations"], pool="open_meteo")
 def weather(
-    context: dg.AssetExecutionContext, store: TableStore, weather_service: WeatherServiceResource
+    context: dg.AssetExecutionContext, store: TableStore, weather_service: WeatherSource
 ) -> dg.MaterializeResult:
     """The conditions of the sighting day: mean 2 m air temperature (°C) over the observation's local calendar
     day, and the terrain elevation (m) of the point.
@@ -190,40 +75,33 @@ def weather(
     Temperature is ERA5/ERA5-Land reanalysis from the Open-Meteo archive: a grid-cell value (~9-25 km), not a
     station reading, so it smooths over valleys and coasts. It arrives about five days late: a recent date is
     NULL with ``not_yet_available`` until a later re-run fills it in. Elevation comes with the archive answer
-    (90 m DEM) or, where absent, from Open-Meteo's elevation API. Rows for raw records without usable
-    coordinates are NULL with the upstream reason.
+    (90 m DEM) or, where absent, from Open-Meteo's elevation API (Copernicus GLO-90). Rows for raw records
+    without usable coordinates are NULL with the upstream reason.
 
     With ``GMGBD_WEATHER_SOURCE=earth_engine`` (for runs beyond Open-Meteo's 10,000 calls a day) the values are
-    ERA5-Land's daily mean over the UTC day and the Copernicus DEM, sampled in Earth Engine; ``weather_source``
-    says which source every row came from.
+    ERA5-Land's daily mean over the UTC day and the Copernicus GLO-30 DEM, sampled in Earth Engine: ERA5-Land
+    covers land only (a point at sea is ``no_temperature``) and is published up to three months late (a missing
+    day younger than 100 days is ``not_yet_available``). ``weather_source`` says which source every row came
+    from; do not mix the two in one analysis.
     """
-    log = context.log.warning
-    source = weather_service.checked_source()
-    fetcher = (
-        _EarthEngineDay(weather_service.earth_engine, log)
-        if source == EARTH_ENGINE
-        else _OpenMeteoDay(weather_service.open_meteo, log)
-    )
     today = datetime.now(UTC).date()
+    with weather_service.reader(log=context.log.warning) as reader:
 
-    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        found = fetcher.fetch(day, [(r["latitude"], r["longitude"]) for r in usable], today)
-        stamp = {"weather_source": fetcher.source, "fetched_at": datetime.now(UTC).replace(tzinfo=None)}
-        rows = {
-            r["observation_uuid"]: {
-                "avg_temp_C": w.temperature_c,
-                "elevation_m": w.elevation_m,
-                "elevation_source": w.elevation_source,
-                "missing_reason": w.problems[0][0] if w.problems else None,
-                "missing_detail": "; ".join(d for _, d in w.problems) or None,
-                **stamp,
+        def compute(day: date, usable: Sequence[Row]) -> DateOutput:
+            found = reader.fetch(day, [(r["latitude"], r["longitude"]) for r in usable], today)
+            stamp = {"weather_source": reader.source, "fetched_at": datetime.now(UTC).replace(tzinfo=None)}
+            rows = {
+                r["observation_uuid"]: {
+                    "avg_temp_C": w.temperature_c,
+                    "elevation_m": w.elevation_m,
+                    "elevation_source": w.elevation_source,
+                    "missing_reason": w.problems[0][0] if w.problems else None,
+                    "missing_detail": "; ".join(d for _, d in w.problems) or None,
+                    **stamp,
+                }
+                for r, w in zip(usable, found, strict=True)
             }
-            for r, w in zip(usable, found, strict=True)
-        }
-        return DateOutput(rows, stamp)
+            return DateOutput(rows, stamp)
 
-    try:
         summary = enrich_each_date(context, store, WEATHER, RAW_OBSERVATIONS, RAW_POINT, compute)
-    finally:
-        fetcher.close()
-    return summary.result(source=fetcher.source, **fetcher.metadata())
+    return summary.result(source=reader.source, **reader.metadata())
