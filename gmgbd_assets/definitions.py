@@ -33,8 +33,8 @@ from gmgbd_assets.earth_engine.resource import EarthEngineResource
 from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.resources import (
     EmulatedEarthEngineResource,
-    EmulatedNominatimGeocoderResource,
     EmulatedINaturalistResource,
+    EmulatedNominatimGeocoderResource,
     EmulatedOpenDataObservationSource,
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
