@@ -26,7 +26,9 @@ from pathlib import Path
 import duckdb
 
 from benchmarks import report
-from gmgbd_assets.observations.open_data import locate_export, observations_on, stage_snapshot
+from gmgbd_assets.observations.open_data.files import locate_export
+from gmgbd_assets.observations.open_data.reader import observations_on
+from gmgbd_assets.observations.open_data.staging import stage_snapshot
 
 TAXA = 50_000
 OBSERVERS = 200_000

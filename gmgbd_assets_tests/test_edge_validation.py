@@ -12,7 +12,6 @@ import pytest
 
 from gmgbd_assets.core.licenses import KNOWN
 from gmgbd_assets.emulators.inaturalist import sample_observations
-from gmgbd_assets.observations import open_data as od
 from gmgbd_assets.observations.edge_validation import (
     EDGE_REASONS,
     INVALID_ATTRIBUTION,
@@ -31,7 +30,11 @@ from gmgbd_assets.observations.edge_validation import (
     refused_character,
     url_extension,
 )
-from gmgbd_assets.observations.inaturalist import NO_COORDINATES, Observation, parse_observation
+from gmgbd_assets.observations.inaturalist import NO_COORDINATES, parse_observation
+from gmgbd_assets.observations.observation import Observation
+from gmgbd_assets.observations.open_data.files import locate_export
+from gmgbd_assets.observations.open_data.reader import PHOTO_HOST, observations_on
+from gmgbd_assets.observations.open_data.staging import stage_snapshot
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.test_open_data import BIRD, export_dir, obs, photo, uuid, write_export
 
@@ -162,7 +165,7 @@ def _export(
     name: str = "",
     rank: str = BIRD[3],
     common: str | None = None,
-) -> od.ExportObservation:
+) -> Observation:
     taxa = [[*BIRD[:3], rank, taxon_name, BIRD[5]]]
     folder = write_export(
         export_dir(tmp_path), [obs(1)], [photo(1, 5, **(photo_fields or {}))], taxa, [["1", login, name]]
@@ -171,8 +174,8 @@ def _export(
     if common is not None:
         archive = tmp_path / "VernacularNames-english.csv"
         archive.write_text(f"id,vernacularName,language\n{BIRD[0]},{common},en\n", encoding="utf-8")
-    info = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging", archive, force=True)
-    [record] = od.observations_on(info, DAY)
+    info = stage_snapshot(locate_export(folder), tmp_path / "staging", archive, force=True)
+    [record] = observations_on(info, DAY)
     assert record.observation_uuid == uuid(1)
     return record
 
@@ -194,7 +197,7 @@ def _photo(**fields: str):
 
 
 def _extension(ext: str):
-    return lambda r: r["photos"][0].update(url=f"{od.PHOTO_HOST}/photos/5/square.{ext}")
+    return lambda r: r["photos"][0].update(url=f"{PHOTO_HOST}/photos/5/square.{ext}")
 
 
 # (case, API change, export arguments, expected reason, the fields that must then be NULL)
@@ -308,7 +311,7 @@ def test_edge_reasons_come_after_the_sources_own(tmp_path: Path) -> None:
 
     api = _api(change)
     folder = write_export(export_dir(tmp_path), [obs(1, latitude="")], [photo(1, 5, license="CC-BY-XYZ")])
-    [export] = od.observations_on(od.stage_snapshot(od.locate_export(folder), tmp_path / "staging", force=True), DAY)
+    [export] = observations_on(stage_snapshot(locate_export(folder), tmp_path / "staging", force=True), DAY)
     for record in (api, export):
         assert record.invalid_reason == NO_COORDINATES
         assert record.invalid_detail.startswith("no_coordinates: ")

@@ -82,11 +82,8 @@ def test_a_stated_total_of_zero_is_the_apis_word_and_replaces_the_date(
 
 
 def test_the_api_client_says_whether_the_total_was_stated(offline_defs: dg.Definitions) -> None:
-    client = offline_defs.resources["inaturalist"].client()
-    try:
+    with offline_defs.resources["inaturalist"].client() as client:
         some, none = client.observations_on(date(2024, 6, 2), 200), client.observations_on(date(2024, 6, 4), 200)
-    finally:
-        client.http.close()
     assert (some.total_results, some.total_results_stated) == (STORED, True)
     assert (none.total_results, none.total_results_stated, none.requests) == (0, True, 1)
 

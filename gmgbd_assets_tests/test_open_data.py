@@ -22,16 +22,22 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from gmgbd_assets.observations import open_data as od
 from gmgbd_assets.observations.edge_validation import INVALID_PHOTO_EXTENSION, INVALID_TAXON
 from gmgbd_assets.observations.inaturalist import (
     INVALID_COORDINATES,
     NO_COORDINATES,
     NO_PHOTO,
     NO_TAXON,
-    Observation,
     parse_observation,
 )
+from gmgbd_assets.observations.observation import Observation
+from gmgbd_assets.observations.open_data.files import ExportFormatError, locate_export
+from gmgbd_assets.observations.open_data.reader import PHOTO_HOST, attribution, available_on, observations_on
+from gmgbd_assets.observations.open_data.staged import TAXON_NOT_IN_EXPORT, SnapshotInfo
+from gmgbd_assets.observations.open_data.staging import stage_snapshot
+from gmgbd_assets.observations.open_data.taxa import ExportTaxa
+from gmgbd_assets.observations.open_data.versions import load_snapshot
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -91,12 +97,12 @@ def write_export(folder: Path, observations: list, photos: list, taxa: list[list
     return folder
 
 
-def stage(tmp_path: Path, folder: Path, taxonomy: Path | None = None) -> od.SnapshotInfo:
-    return od.stage_snapshot(od.locate_export(folder), tmp_path / "staging", taxonomy, force=True)
+def stage(tmp_path: Path, folder: Path, taxonomy: Path | None = None) -> SnapshotInfo:
+    return stage_snapshot(locate_export(folder), tmp_path / "staging", taxonomy, force=True)
 
 
-def by_uuid(info: od.SnapshotInfo, day: date = DAY) -> dict[str, od.ExportObservation]:
-    return {o.observation_uuid: o for o in od.observations_on(info, day)}
+def by_uuid(info: SnapshotInfo, day: date = DAY) -> dict[str, Observation]:
+    return {o.observation_uuid: o for o in observations_on(info, day)}
 
 
 def export_dir(tmp_path: Path) -> Path:
@@ -105,11 +111,17 @@ def export_dir(tmp_path: Path) -> Path:
 
 # --- the record type ----------------------------------------------------------------------------------------------
 
-def test_export_observation_has_the_api_fields_plus_the_uuid() -> None:
-    api = [f.name for f in dataclasses.fields(Observation)]
-    export = [f.name for f in dataclasses.fields(od.ExportObservation)]
-    assert set(export) == set(api) | {"observation_uuid"}
-    assert dataclasses.fields(od.ExportObservation)[0].type == "int | None"
+def test_both_sources_build_the_one_record_that_raw_observations_stores(tmp_path: Path) -> None:
+    """One record type for both sources, every field of it a column of raw_observations (and the uuid, the
+    shared identity, required)."""
+    [export] = observations_on(stage(tmp_path, write_export(export_dir(tmp_path), [obs(1)], [photo(1, 5)])), DAY)
+    result = json.loads((SAMPLE / "observations.json").read_text(encoding="utf-8"))["results"][0]
+    api = parse_observation(result, date.fromisoformat(result["observed_on"]))
+    assert type(export) is type(api) is Observation
+    fields = {f.name: f for f in dataclasses.fields(Observation)}
+    stored = {c.name for c in RAW_OBSERVATIONS.columns} - {"observation_source", "fetched_at"}
+    assert set(fields) == stored
+    assert fields["observation_uuid"].type == "str" and fields["observation_id"].type == "int | None"
 
 
 # --- reading by header name ---------------------------------------------------------------------------------------
@@ -128,7 +140,7 @@ def test_columns_are_read_by_header_name_including_the_legacy_user_id(tmp_path: 
 def test_a_header_without_a_required_column_is_an_error_naming_it(tmp_path: Path) -> None:
     header = [c for c in OBS_HEADER if c != "latitude"]
     folder = write_export(export_dir(tmp_path), [obs(1)], [photo(1, 5)], obs_header=header)
-    with pytest.raises(od.ExportFormatError, match="latitude"):
+    with pytest.raises(ExportFormatError, match="latitude"):
         stage(tmp_path, folder)
 
 
@@ -183,11 +195,11 @@ def test_a_photo_id_shared_by_two_observations_goes_to_both(tmp_path: Path) -> N
 def test_the_url_keeps_the_extension_case(tmp_path: Path) -> None:
     photos = [photo(1, 1, extension="JPG"), photo(2, 2, extension="jpeg"), photo(3, 3, extension="png")]
     info = stage(tmp_path, write_export(export_dir(tmp_path), [obs(1), obs(2), obs(3)], photos))
-    urls = {o.photo_id: o.photo_url for o in od.observations_on(info, DAY, photo_size="medium")}
-    assert urls == {1: f"{od.PHOTO_HOST}/photos/1/medium.JPG", 2: f"{od.PHOTO_HOST}/photos/2/medium.jpeg",
-                    3: f"{od.PHOTO_HOST}/photos/3/medium.png"}
+    urls = {o.photo_id: o.photo_url for o in observations_on(info, DAY, photo_size="medium")}
+    assert urls == {1: f"{PHOTO_HOST}/photos/1/medium.JPG", 2: f"{PHOTO_HOST}/photos/2/medium.jpeg",
+                    3: f"{PHOTO_HOST}/photos/3/medium.png"}
     with pytest.raises(ValueError, match="photo size"):
-        od.observations_on(info, DAY, photo_size="huge")
+        observations_on(info, DAY, photo_size="huge")
 
 
 def test_uncommon_extension_and_licence_spellings_are_kept_as_written(tmp_path: Path) -> None:
@@ -197,9 +209,9 @@ def test_uncommon_extension_and_licence_spellings_are_kept_as_written(tmp_path: 
               photo(2, 2, extension="Png", license="cc-by-nc"), photo(2, 1, extension="png", position="3"),
               photo(3, 3, license=""), photo(4, 4, extension="webp")]
     records = by_uuid(stage(tmp_path, write_export(export_dir(tmp_path), [obs(n) for n in (1, 2, 3, 4)], photos)))
-    assert (records[uuid(1)].photo_id, records[uuid(1)].photo_url) == (1, f"{od.PHOTO_HOST}/photos/1/large.Jpeg")
+    assert (records[uuid(1)].photo_id, records[uuid(1)].photo_url) == (1, f"{PHOTO_HOST}/photos/1/large.Jpeg")
     assert records[uuid(1)].photo_license == "cc-by-sa"
-    assert (records[uuid(2)].photo_id, records[uuid(2)].photo_url) == (2, f"{od.PHOTO_HOST}/photos/2/large.Png")
+    assert (records[uuid(2)].photo_id, records[uuid(2)].photo_url) == (2, f"{PHOTO_HOST}/photos/2/large.Png")
     assert records[uuid(2)].photo_license == "cc-by-nc"
     assert (records[uuid(4)].photo_id, records[uuid(4)].photo_url) == (4, None)
     assert records[uuid(4)].invalid_reason == INVALID_PHOTO_EXTENSION and "'webp'" in records[uuid(4)].invalid_detail
@@ -225,10 +237,10 @@ def test_licences_map_to_the_api_codes_and_attributions(tmp_path: Path, export: 
 
 
 def test_attribution_uses_the_name_when_there_is_one() -> None:
-    assert od.attribution("cc-by-nc", "kestrel_k", "Kim Kestrel") == "(c) Kim Kestrel, some rights reserved (CC BY-NC)"
-    assert od.attribution("cc-by-nc", "kestrel_k", "") == "(c) kestrel_k, some rights reserved (CC BY-NC)"
-    assert od.attribution(None, "kestrel_k") == "(c) kestrel_k, all rights reserved"
-    assert od.attribution("cc-by", None, None) is None
+    assert attribution("cc-by-nc", "kestrel_k", "Kim Kestrel") == "(c) Kim Kestrel, some rights reserved (CC BY-NC)"
+    assert attribution("cc-by-nc", "kestrel_k", "") == "(c) kestrel_k, some rights reserved (CC BY-NC)"
+    assert attribution(None, "kestrel_k") == "(c) kestrel_k, all rights reserved"
+    assert attribution("cc-by", None, None) is None
 
 
 def test_an_observation_without_a_photo_row_has_a_reason(tmp_path: Path) -> None:
@@ -247,7 +259,7 @@ def test_an_observation_without_a_photo_row_has_a_reason(tmp_path: Path) -> None
 def test_a_taxon_missing_from_taxa_has_its_own_reason(tmp_path: Path) -> None:
     folder = write_export(export_dir(tmp_path), [obs(1, taxon_id="999999")], [photo(1, 1)])
     record = by_uuid(stage(tmp_path, folder))[uuid(1)]
-    assert record.invalid_reason == od.TAXON_NOT_IN_EXPORT
+    assert record.invalid_reason == TAXON_NOT_IN_EXPORT
     assert record.taxon_id == 999999 and record.scientific_name is None
 
 
@@ -284,8 +296,8 @@ def test_a_common_name_of_a_taxon_missing_from_the_taxa_file_is_kept_without_a_l
     info = stage(tmp_path, folder, archive)
     record = by_uuid(info)[uuid(1)]
     assert (record.common_name, record.scientific_name, record.invalid_reason) == (
-        "Lost Beetle", None, od.TAXON_NOT_IN_EXPORT)
-    assert od.ExportTaxa(info).taxa([4242]).taxa == {}
+        "Lost Beetle", None, TAXON_NOT_IN_EXPORT)
+    assert ExportTaxa(info).taxa([4242]).taxa == {}
 
 
 # --- values that do not parse -------------------------------------------------------------------------------------
@@ -343,8 +355,8 @@ def test_broken_lines_are_counted_and_shown_and_the_others_kept(tmp_path: Path) 
 def test_duplicate_uuids_are_counted_and_read_once(tmp_path: Path) -> None:
     info = stage(tmp_path, write_export(export_dir(tmp_path), [obs(1), obs(1)], [photo(1, 1)]))
     assert info.counts["duplicate_uuids"] == 1
-    assert len(od.observations_on(info, DAY)) == 1
-    assert od.available_on(info, DAY) == 1
+    assert len(observations_on(info, DAY)) == 1
+    assert available_on(info, DAY) == 1
 
 
 # --- where the files are --------------------------------------------------------------------------------------------
@@ -359,48 +371,48 @@ def test_the_tar_bundle_and_gzipped_files_give_the_same_records(tmp_path: Path) 
     source = write_export(tmp_path / "src" / "inaturalist-open-data-20240701", rows, photos)
     with tarfile.open(bundle, "w:gz") as tar:
         tar.add(source, arcname=source.name)
-    files = od.locate_export(bundle.parent)  # a folder holding the bundle finds it
+    files = locate_export(bundle.parent)  # a folder holding the bundle finds it
     assert files.bundle == bundle and files.snapshot_date == date(2024, 7, 1)
-    bundled = od.stage_snapshot(files, tmp_path / "bundle-staging")
+    bundled = stage_snapshot(files, tmp_path / "bundle-staging")
     assert by_uuid(plain) == by_uuid(gzipped) == by_uuid(bundled)
     assert plain.rows == gzipped.rows == bundled.rows
     assert bundled.source == "inaturalist-open-data:20240701" and bundled.snapshot_date_source == "name"
     assert not (Path(bundled.staging_dir) / "work").exists()  # extracted members are not left behind
     # The bundle's own taxa give the lineages, read from its staging like loose files' (no API).
-    lineage = od.ExportTaxa(bundled).taxa([12727, 999])
-    assert lineage.taxa == od.ExportTaxa(plain).taxa([12727, 999]).taxa
+    lineage = ExportTaxa(bundled).taxa([12727, 999])
+    assert lineage.taxa == ExportTaxa(plain).taxa([12727, 999]).taxa
     assert lineage.taxa[12727].ancestor_ids == (48460, 1, 2, 355675, 3, 12727) and 999 not in lineage.taxa
 
 
 def test_without_a_dated_name_the_snapshot_date_is_the_file_date_and_says_so(tmp_path: Path) -> None:
     folder = write_export(tmp_path / "export", [obs(1)], [photo(1, 1)])
     os.utime(folder / "observations.csv", (1717200000, 1717200000))  # 2024-06-01 UTC
-    files = od.locate_export(folder)
+    files = locate_export(folder)
     assert (files.snapshot_date, files.snapshot_date_source) == (date(2024, 6, 1), "mtime")
 
 
 def test_a_missing_table_is_named(tmp_path: Path) -> None:
     folder = write_export(export_dir(tmp_path), [obs(1)], [photo(1, 1)])
     (folder / "taxa.csv").unlink()
-    with pytest.raises(od.ExportFormatError, match="taxa"):
-        od.locate_export(folder)
+    with pytest.raises(ExportFormatError, match="taxa"):
+        locate_export(folder)
 
 
 def test_a_staging_is_reused_until_the_export_changes(tmp_path: Path) -> None:
     folder = write_export(export_dir(tmp_path), [obs(1)], [photo(1, 1)])
-    first = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging")
-    again = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging")
-    assert again.staged_at == first.staged_at and od.load_snapshot(tmp_path / "staging") == first
+    first = stage_snapshot(locate_export(folder), tmp_path / "staging")
+    again = stage_snapshot(locate_export(folder), tmp_path / "staging")
+    assert again.staged_at == first.staged_at and load_snapshot(tmp_path / "staging") == first
     write_export(folder, [obs(1), obs(2)], [photo(1, 1), photo(2, 2)])
     os.utime(folder / "observations.csv", (1, 1))  # a new size and time, whatever the clock's resolution
-    changed = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging")
+    changed = stage_snapshot(locate_export(folder), tmp_path / "staging")
     assert changed.staged_rows == 2
 
 
 def test_a_limit_takes_the_lowest_uuids(tmp_path: Path) -> None:
     info = stage(tmp_path, write_export(export_dir(tmp_path), [obs(3), obs(1), obs(2)],
                                         [photo(n, n) for n in (1, 2, 3)]))
-    assert [o.observation_uuid for o in od.observations_on(info, DAY, limit=2)] == [uuid(1), uuid(2)]
+    assert [o.observation_uuid for o in observations_on(info, DAY, limit=2)] == [uuid(1), uuid(2)]
 
 
 # --- the bundled sample ---------------------------------------------------------------------------------------------
@@ -418,7 +430,7 @@ def test_the_bundled_sample_yields_the_api_samples_records(tmp_path: Path) -> No
     """Same records by uuid on every sample date, apart from what the export cannot carry: the integer id, the
     obscured flag, the URL's cache-busting query, and the one photo that is all rights reserved (not in the
     open-data bucket, so that observation has no photo). Attribution is iNaturalist's wording, not the sample's."""
-    info = od.stage_snapshot(od.locate_export(SAMPLE / "open_data"), tmp_path / "staging",
+    info = stage_snapshot(locate_export(SAMPLE / "open_data"), tmp_path / "staging",
                              SAMPLE / "open_data" / "VernacularNames-english.csv")
     assert info.source == "inaturalist-open-data:20240701"
     api = _api_sample()
@@ -426,7 +438,7 @@ def test_the_bundled_sample_yields_the_api_samples_records(tmp_path: Path) -> No
     seen = set()
     for offset in range(7):
         day = date(2024, 6, 1 + offset)
-        export = {o.observation_uuid: o for o in od.observations_on(info, day)}
+        export = {o.observation_uuid: o for o in observations_on(info, day)}
         expected = {u: o for u, o in api.items() if o.sighting_date == day}
         assert export.keys() == expected.keys(), day
         for u, theirs in expected.items():
@@ -436,7 +448,7 @@ def test_the_bundled_sample_yields_the_api_samples_records(tmp_path: Path) -> No
                 assert (ours.invalid_reason, ours.photo_id) == (NO_PHOTO, None)
                 continue
             assert ours.photo_url == theirs.photo_url.split("?")[0]
-            assert ours.photo_attribution == od.attribution(theirs.photo_license, theirs.observer)
+            assert ours.photo_attribution == attribution(theirs.photo_license, theirs.observer)
             assert ours.observation_url == f"https://www.inaturalist.org/observations/{u}"
             assert (ours.observation_id, ours.coordinates_obscured) == (None, None)
             skip = {"observation_id", "coordinates_obscured", "photo_url", "photo_attribution", "observation_url",
@@ -458,11 +470,11 @@ def test_the_bundled_sample_is_what_its_generator_writes(tmp_path: Path) -> None
 
 
 def test_the_bundled_sample_carries_the_quirks(tmp_path: Path) -> None:
-    info = od.stage_snapshot(od.locate_export(SAMPLE / "open_data"), tmp_path / "staging")
-    quirks = {o.observation_uuid[-2:]: o for o in od.observations_on(info, date(2024, 5, 31))}
+    info = stage_snapshot(locate_export(SAMPLE / "open_data"), tmp_path / "staging")
+    quirks = {o.observation_uuid[-2:]: o for o in observations_on(info, date(2024, 5, 31))}
     assert quirks["01"].photo_url.endswith("/large.JPG") and quirks["01"].photo_id == quirks["02"].photo_id
     assert quirks["01"].photo_attribution == '(c) Ana "Polilla" Ruiz, some rights reserved (CC BY)'
-    assert quirks["05"].invalid_reason == od.TAXON_NOT_IN_EXPORT
+    assert quirks["05"].invalid_reason == TAXON_NOT_IN_EXPORT
     assert quirks["06"].invalid_reason == NO_PHOTO
     assert quirks["10"].observer is None
     assert info.counts["undated"] == 1 and info.counts["not_research_grade"] == 2
@@ -493,10 +505,10 @@ def test_the_staging_holds_one_folder_per_month_and_a_date_reads_only_its_own(tm
     june = duckdb.sql(f"SELECT DISTINCT sighting_date FROM read_parquet('{info.month_files(date(2024, 6, 1))}')")
     assert sorted(d for (d,) in june.fetchall()) == [date(2024, 6, 1), date(2024, 6, 30)]
     for day in days:
-        records = od.observations_on(info, date.fromisoformat(day))
+        records = observations_on(info, date.fromisoformat(day))
         assert len(records) == 10 and {r.sighting_date for r in records} == {date.fromisoformat(day)}
-        assert od.available_on(info, date.fromisoformat(day)) == 10
-    assert od.observations_on(info, date(2024, 8, 1)) == [] and od.available_on(info, date(2024, 8, 1)) == 0
+        assert available_on(info, date.fromisoformat(day)) == 10
+    assert observations_on(info, date(2024, 8, 1)) == [] and available_on(info, date(2024, 8, 1)) == 0
     assert info.staged_rows == 50
 
 
@@ -510,11 +522,11 @@ def test_an_older_single_file_staging_is_restaged(tmp_path: Path) -> None:
     # What staging version 2 kept directly in the staging folder, before versions and the CURRENT pointer.
     (tmp_path / "staging" / "snapshot.json").write_text(json.dumps(old))
     (tmp_path / "staging" / "observations.parquet").write_bytes(b"PAR1")
-    assert od.load_snapshot(tmp_path / "staging") is None
-    again = od.stage_snapshot(od.locate_export(folder), tmp_path / "staging")
+    assert load_snapshot(tmp_path / "staging") is None
+    again = stage_snapshot(locate_export(folder), tmp_path / "staging")
     assert again.version == info.version and not (tmp_path / "staging" / "observations.parquet").exists()
     assert not (tmp_path / "staging" / "snapshot.json").exists()
-    assert [r.observation_uuid for r in od.observations_on(again, DAY)] == [uuid(1)]
+    assert [r.observation_uuid for r in observations_on(again, DAY)] == [uuid(1)]
 
 
 # --- the open-data bucket, emulated ---------------------------------------------------------------------------------
@@ -532,7 +544,7 @@ def test_the_bucket_emulator_serves_a_photo_only_under_its_published_extension(t
     bucket = OpenDataBucketEmulator(tmp_path, {"11": {"JPG"}, "12": {"png"}})
 
     def get(path: str) -> httpx.Response:
-        return bucket(httpx.Request("GET", f"{od.PHOTO_HOST}{path}"))
+        return bucket(httpx.Request("GET", f"{PHOTO_HOST}{path}"))
 
     served = get("/photos/11/large.JPG")
     assert served.status_code == 200 and served.content == jpeg and served.headers["Content-Type"] == "image/jpeg"

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from gmgbd_assets.core.duckdb_store import DuckDBStore
-from gmgbd_assets.observations import open_data as od
+from gmgbd_assets.observations.open_data import staging as open_data_staging
+from gmgbd_assets.observations.open_data.files import locate_export
+from gmgbd_assets.observations.open_data.reader import available_on, observations_on
+from gmgbd_assets.observations.open_data.staged import SnapshotInfo, StagingGoneError
+from gmgbd_assets.observations.open_data.staging import stage_snapshot
+from gmgbd_assets.observations.open_data.versions import load_snapshot
 from gmgbd_assets.observations.sources import STAGING_LOCK, OpenDataObservationSource
 
 from .test_open_data import DAY, export_dir, obs, photo, write_export
@@ -29,18 +34,18 @@ def _export(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def _paused_restage(monkeypatch: pytest.MonkeyPatch, stage: Callable[[], od.SnapshotInfo]) -> Iterator[list]:
+def _paused_restage(monkeypatch: pytest.MonkeyPatch, stage: Callable[[], SnapshotInfo]) -> Iterator[list]:
     """Runs ``stage`` in a thread, held inside ``_stage`` (the old version, if any, already set aside by then)
     until the block ends; yields the list the thread's result or exception lands in."""
     entered, release = threading.Event(), threading.Event()
-    real = od._stage
+    real = open_data_staging._stage
 
-    def paused(*args: object) -> od.SnapshotInfo:
+    def paused(*args: object) -> SnapshotInfo:
         entered.set()
         assert release.wait(WAIT_S)
         return real(*args)
 
-    monkeypatch.setattr(od, "_stage", paused)
+    monkeypatch.setattr(open_data_staging, "_stage", paused)
     outcome: list = []
 
     def run() -> None:
@@ -57,7 +62,7 @@ def _paused_restage(monkeypatch: pytest.MonkeyPatch, stage: Callable[[], od.Snap
     finally:
         release.set()
         thread.join(WAIT_S)
-        monkeypatch.setattr(od, "_stage", real)
+        monkeypatch.setattr(open_data_staging, "_stage", real)
     assert outcome and not isinstance(outcome[0], BaseException), outcome
 
 
@@ -65,19 +70,19 @@ def test_a_reader_of_the_old_staging_reads_every_row_while_a_restage_is_half_don
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder, staging = _export(tmp_path), tmp_path / "staging"
-    od.stage_snapshot(od.locate_export(folder), staging)
-    pinned = od.load_snapshot(staging)  # the reader resolves the snapshot...
+    stage_snapshot(locate_export(folder), staging)
+    pinned = load_snapshot(staging)  # the reader resolves the snapshot...
     assert pinned is not None
-    with _paused_restage(monkeypatch, lambda: od.stage_snapshot(od.locate_export(folder), staging, force=True)):
+    with _paused_restage(monkeypatch, lambda: stage_snapshot(locate_export(folder), staging, force=True)):
         # ...and reads while the restage runs: the whole date, never nothing.
-        assert len(od.observations_on(pinned, DAY)) == ROWS and od.available_on(pinned, DAY) == ROWS
-        arriving = od.load_snapshot(staging)  # a reader that arrives now finds the complete old version
+        assert len(observations_on(pinned, DAY)) == ROWS and available_on(pinned, DAY) == ROWS
+        arriving = load_snapshot(staging)  # a reader that arrives now finds the complete old version
         assert arriving is not None and arriving.staging_dir == pinned.staging_dir
-        assert len(od.observations_on(arriving, DAY)) == ROWS
-    after = od.load_snapshot(staging)
+        assert len(observations_on(arriving, DAY)) == ROWS
+    after = load_snapshot(staging)
     assert after is not None and after.staging_dir != pinned.staging_dir
-    assert len(od.observations_on(after, DAY)) == ROWS
-    assert len(od.observations_on(pinned, DAY)) == ROWS  # the previous version stays for its readers
+    assert len(observations_on(after, DAY)) == ROWS
+    assert len(observations_on(pinned, DAY)) == ROWS  # the previous version stays for its readers
 
 
 def test_a_run_keeps_reading_its_version_through_two_restages_and_it_goes_after(
@@ -99,14 +104,14 @@ def test_a_run_keeps_reading_its_version_through_two_restages_and_it_goes_after(
 
 def test_a_version_removed_under_a_reader_without_a_lease_is_an_error_not_an_empty_date(tmp_path: Path) -> None:
     folder, staging = _export(tmp_path), tmp_path / "staging"
-    pinned = od.stage_snapshot(od.locate_export(folder), staging)
+    pinned = stage_snapshot(locate_export(folder), staging)
     for _ in range(2):
-        od.stage_snapshot(od.locate_export(folder), staging, force=True)
+        stage_snapshot(locate_export(folder), staging, force=True)
     assert not Path(pinned.staging_dir).exists()
-    with pytest.raises(od.StagingGoneError, match="removed while it was read"):
-        od.observations_on(pinned, DAY)
-    with pytest.raises(od.StagingGoneError):
-        od.available_on(pinned, DAY)
+    with pytest.raises(StagingGoneError, match="removed while it was read"):
+        observations_on(pinned, DAY)
+    with pytest.raises(StagingGoneError):
+        available_on(pinned, DAY)
 
 
 def test_stagings_of_one_folder_run_one_at_a_time_and_the_second_reuses_the_first(
@@ -114,11 +119,11 @@ def test_stagings_of_one_folder_run_one_at_a_time_and_the_second_reuses_the_firs
 ) -> None:
     folder, staging = _export(tmp_path), tmp_path / "staging"
     running, most, calls = [0], [0], [0]
-    real = od._stage
+    real = open_data_staging._stage
     guard = threading.Lock()
     both_started = threading.Barrier(2)
 
-    def counted(*args: object) -> od.SnapshotInfo:
+    def counted(*args: object) -> SnapshotInfo:
         with guard:
             running[0] += 1
             calls[0] += 1
@@ -132,10 +137,10 @@ def test_stagings_of_one_folder_run_one_at_a_time_and_the_second_reuses_the_firs
             with guard:
                 running[0] -= 1
 
-    monkeypatch.setattr(od, "_stage", counted)
-    results: list[od.SnapshotInfo] = []
+    monkeypatch.setattr(open_data_staging, "_stage", counted)
+    results: list[SnapshotInfo] = []
     threads = [
-        threading.Thread(target=lambda: results.append(od.stage_snapshot(od.locate_export(folder), staging)))
+        threading.Thread(target=lambda: results.append(stage_snapshot(locate_export(folder), staging)))
         for _ in range(2)
     ]
     for thread in threads:
@@ -152,14 +157,14 @@ def test_staging_waits_for_the_stores_lock(tmp_path: Path, monkeypatch: pytest.M
     store = DuckDBStore(path=str(tmp_path / "gmgbd.duckdb"))
     source = OpenDataObservationSource(export_dir=str(folder), staging_dir=str(tmp_path / "staging"))
     entered = threading.Event()
-    real = od._stage
+    real = open_data_staging._stage
 
-    def noted(*args: object) -> od.SnapshotInfo:
+    def noted(*args: object) -> SnapshotInfo:
         entered.set()
         return real(*args)
 
-    monkeypatch.setattr(od, "_stage", noted)
-    done: list[od.SnapshotInfo] = []
+    monkeypatch.setattr(open_data_staging, "_stage", noted)
+    done: list[SnapshotInfo] = []
     thread = threading.Thread(target=lambda: done.append(source.snapshot(store=store)))
     with store.lock(STAGING_LOCK):
         thread.start()
@@ -172,13 +177,13 @@ def test_a_failed_staging_leaves_the_current_version_and_no_leftovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder, staging = _export(tmp_path), tmp_path / "staging"
-    first = od.stage_snapshot(od.locate_export(folder), staging)
+    first = stage_snapshot(locate_export(folder), staging)
 
-    def broken(*args: object) -> od.SnapshotInfo:
+    def broken(*args: object) -> SnapshotInfo:
         raise OSError("disk full")
 
-    monkeypatch.setattr(od, "_stage", broken)
+    monkeypatch.setattr(open_data_staging, "_stage", broken)
     with pytest.raises(OSError, match="disk full"):
-        od.stage_snapshot(od.locate_export(folder), staging, force=True)
-    assert od.load_snapshot(staging) == first
+        stage_snapshot(locate_export(folder), staging, force=True)
+    assert load_snapshot(staging) == first
     assert [p.name for p in staging.iterdir() if p.is_dir()] == [Path(first.staging_dir).name]

@@ -19,7 +19,9 @@ from gmgbd_assets.dataset.gmgbd import gmgbd
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR, INaturalistEmulator
 from gmgbd_assets.observations.inaturalist import INaturalistClient
-from gmgbd_assets.observations.open_data import ExportTaxa, locate_export, stage_snapshot
+from gmgbd_assets.observations.open_data.files import locate_export
+from gmgbd_assets.observations.open_data.staging import stage_snapshot
+from gmgbd_assets.observations.open_data.taxa import ExportTaxa
 from gmgbd_assets.observations.taxa import (
     ANCESTOR_NOT_FOUND,
     MAIN_RANKS,

@@ -1,6 +1,7 @@
 """iNaturalist API v1: research-grade observations with photos, one sighting date at a time.
 
-The JSON is parsed here, once, into ``Observation`` records. A record that cannot be used (no coordinates, no
+The JSON is parsed here, once, into ``observation.Observation`` records, the record the open-data export's
+reader builds too. A record that cannot be used (no coordinates, no
 photo, an unparseable date) is kept with a reason code instead of being dropped, so the final table can say why
 it is not there. Its outside text (names, login, licence, attribution, photo extension) passes through
 ``edge_validation``, the same rules as the open-data export's records.
@@ -26,6 +27,7 @@ from gmgbd_assets.observations.edge_validation import (
     plausible_name,
     url_extension,
 )
+from gmgbd_assets.observations.observation import Observation
 from gmgbd_assets.observations.taxa import TaxaAnswer, TaxonRecord, format_ancestor_ids, parse_ancestor_ids
 
 PER_PAGE_MAX = 200
@@ -40,35 +42,6 @@ INVALID_COORDINATES = "invalid_coordinates"
 NO_PHOTO = "no_photo"
 INVALID_DATE = "invalid_date"
 NO_TAXON = "no_taxon"
-
-
-@dataclass(frozen=True)
-class Observation:
-    observation_id: int
-    sighting_date: date
-    latitude: float | None
-    longitude: float | None
-    positional_accuracy_m: float | None
-    coordinates_obscured: bool
-    scientific_name: str | None
-    common_name: str | None
-    taxon_id: int | None
-    taxon_rank: str | None
-    iconic_taxon: str | None
-    photo_id: int | None
-    photo_url: str | None
-    photo_license: str | None
-    photo_attribution: str | None
-    observer: str | None
-    quality_grade: str | None
-    observation_url: str | None
-    invalid_reason: str | None
-    invalid_detail: str | None
-    # The identity the open-data export shares (the API's ``uuid``); None when a record carries none, which
-    # ``INaturalistClient`` then counts instead of returning.
-    observation_uuid: str | None = None
-    # ``taxon.ancestor_ids``, root first and ending with the taxon, '/'-joined; None when absent or malformed.
-    taxon_ancestor_ids: str | None = None
 
 
 @dataclass
@@ -146,11 +119,23 @@ def parse_observed_on(value: str | None) -> date | None:
         return None
 
 
-def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str = "large") -> Observation | None:
-    """One API result as a typed record; ``None`` only when it has no usable id to key it by."""
+def observation_id(result: dict[str, Any]) -> int | None:
+    """The result's observation id, or None when it has none that could key it."""
     obs_id = _int(result.get("id"))
-    if obs_id is None or obs_id <= 0:
+    return obs_id if obs_id is not None and obs_id > 0 else None
+
+
+def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str = "large") -> Observation | None:
+    """One API result as the shared record; None when it has no usable id or uuid to key it by (the client counts
+    those, see :class:`DayFetch`)."""
+    obs_id = observation_id(result)
+    uuid_ = parse_uuid(result.get("uuid"))
+    if obs_id is None or uuid_ is None:
         return None
+    return _parse(result, obs_id, uuid_, queried_day, photo_size)
+
+
+def _parse(result: dict[str, Any], obs_id: int, uuid_: str, queried_day: date, photo_size: str) -> Observation:
     problems: list[tuple[str, str]] = []
 
     lat, lon, coord_problem = _coordinates(result)
@@ -190,6 +175,7 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
     )
     reason, detail = explain([*problems, *checked.problems])
     return Observation(
+        observation_uuid=uuid_,
         observation_id=obs_id,
         sighting_date=queried_day,
         latitude=lat,
@@ -201,6 +187,7 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         taxon_id=_int(taxon.get("id")),
         taxon_rank=checked.taxon_rank,
         iconic_taxon=checked.iconic_taxon,
+        taxon_ancestor_ids=format_ancestor_ids(parse_ancestor_ids(taxon.get("ancestor_ids"))),
         photo_id=_int(photo.get("id")),
         photo_url=photo_url_at_size(raw_url, photo_size) if raw_url and checked.photo_ok else None,
         photo_license=checked.photo_license,
@@ -210,8 +197,6 @@ def parse_observation(result: dict[str, Any], queried_day: date, photo_size: str
         observation_url=observation_url(obs_id),
         invalid_reason=reason,
         invalid_detail=detail,
-        observation_uuid=parse_uuid(result.get("uuid")),
-        taxon_ancestor_ids=format_ancestor_ids(parse_ancestor_ids(taxon.get("ancestor_ids"))),
     )
 
 
@@ -245,12 +230,28 @@ def parse_uuid(value: Any) -> str | None:
 
 
 class INaturalistClient:
-    """Pages ``/observations`` for one date by ``id_above`` (``page`` fails past 10,000 results)."""
+    """Pages ``/observations`` for one date by ``id_above`` (``page`` fails past 10,000 results).
+
+    Use it as a context manager (or call :meth:`close`): its HTTP connections are closed when the block ends."""
 
     def __init__(self, http: ServiceHttp, base_url: str, photo_size: str = "large") -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.photo_size = photo_size
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests this client has sent so far."""
+        return self.http.requests_sent
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> INaturalistClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def observations_on(self, day: date, limit: int) -> DayFetch:
         fetch = DayFetch(day=day)
@@ -280,28 +281,26 @@ class INaturalistClient:
             results = payload["results"]
             page_max_id = id_above
             for result in results:
-                if not isinstance(result, dict):
+                obs_id = observation_id(result) if isinstance(result, dict) else None
+                if obs_id is None:
                     fetch.records_without_id += 1
                     continue
-                obs = parse_observation(result, day, self.photo_size)
-                if obs is None:
-                    fetch.records_without_id += 1
-                    continue
-                page_max_id = max(page_max_id, obs.observation_id)
-                if obs.observation_id in seen:
+                page_max_id = max(page_max_id, obs_id)
+                if obs_id in seen:
                     fetch.duplicates_dropped += 1
                     continue
-                seen.add(obs.observation_id)
-                if obs.observation_uuid is None:
+                seen.add(obs_id)
+                uuid_ = parse_uuid(result.get("uuid"))
+                if uuid_ is None:
                     fetch.records_without_uuid += 1
-                    fetch.ids_without_uuid.append(obs.observation_id)
+                    fetch.ids_without_uuid.append(obs_id)
                     continue
-                if obs.observation_uuid in seen_uuids:  # two ids, one observation: the key must stay unique
+                if uuid_ in seen_uuids:  # two ids, one observation: the key must stay unique
                     fetch.duplicates_dropped += 1
                     continue
-                seen_uuids.add(obs.observation_uuid)
+                seen_uuids.add(uuid_)
                 if len(fetch.observations) < limit:
-                    fetch.observations.append(obs)
+                    fetch.observations.append(_parse(result, obs_id, uuid_, day, self.photo_size))
             if len(results) < per_page or page_max_id <= id_above:
                 break
             id_above = page_max_id

@@ -11,15 +11,9 @@ from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.partitions import dated_table_asset, days, partition_window
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.observations.edge_validation import EDGE_REASONS
-from gmgbd_assets.observations.inaturalist import (
-    INVALID_COORDINATES,
-    INVALID_DATE,
-    NO_COORDINATES,
-    NO_PHOTO,
-    NO_TAXON,
-    Observation,
-)
-from gmgbd_assets.observations.open_data import TAXON_NOT_IN_EXPORT, ExportObservation
+from gmgbd_assets.observations.inaturalist import INVALID_COORDINATES, INVALID_DATE, NO_COORDINATES, NO_PHOTO, NO_TAXON
+from gmgbd_assets.observations.observation import Observation
+from gmgbd_assets.observations.open_data.staged import TAXON_NOT_IN_EXPORT
 from gmgbd_assets.observations.sources import ObservationSource
 
 RAW_REASONS = (NO_COORDINATES, INVALID_COORDINATES, NO_PHOTO, INVALID_DATE, NO_TAXON, TAXON_NOT_IN_EXPORT,
@@ -202,5 +196,5 @@ def raw_observations(
     )
 
 
-def _row(obs: Observation | ExportObservation, source: str, fetched_at: datetime) -> dict:
+def _row(obs: Observation, source: str, fetched_at: datetime) -> dict:
     return {**dataclasses.asdict(obs), "observation_source": source, "fetched_at": fetched_at}

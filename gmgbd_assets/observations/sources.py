@@ -1,8 +1,8 @@
 """Where ``raw_observations`` gets its sightings: iNaturalist's API, or its open-data export.
 
 Both sources answer the same question, "the research-grade observations seen on this date, at most N, always the
-same N", with records that have the same fields (the API's ``Observation``, the export's ``ExportObservation``)
-and the same identity, ``observation_uuid``. ``definitions.py`` picks one (``GMGBD_OBSERVATION_SOURCE``);
+same N", with the same record (``observation.Observation``, which each parses its input into) and the same
+identity, ``observation_uuid``. ``definitions.py`` picks one (``GMGBD_OBSERVATION_SOURCE``);
 ``raw_observations`` reads through :class:`ObservationSource` without knowing which.
 """
 
@@ -17,17 +17,14 @@ from pathlib import Path
 import dagster as dg
 
 from gmgbd_assets.core.duckdb_store import TableStore
-from gmgbd_assets.observations.inaturalist import INaturalistResource, Observation
-from gmgbd_assets.observations.open_data import (
-    ExportObservation,
-    ExportTaxa,
-    SnapshotInfo,
-    available_on,
-    locate_export,
-    observations_on,
-    reading,
-    stage_snapshot,
-)
+from gmgbd_assets.observations.inaturalist import INaturalistResource
+from gmgbd_assets.observations.observation import Observation
+from gmgbd_assets.observations.open_data.files import locate_export
+from gmgbd_assets.observations.open_data.reader import available_on, observations_on
+from gmgbd_assets.observations.open_data.staged import SnapshotInfo
+from gmgbd_assets.observations.open_data.staging import stage_snapshot
+from gmgbd_assets.observations.open_data.taxa import ExportTaxa
+from gmgbd_assets.observations.open_data.versions import reading
 
 # The store lock every staging of the open-data snapshot holds (``TableStore.lock``): one at a time, on every
 # machine of the deployment.
@@ -45,7 +42,7 @@ class SourceDay:
     """
 
     day: date
-    observations: list[Observation | ExportObservation]
+    observations: list[Observation]
     available: int
     counts: dict[str, int] = field(default_factory=dict)
     empty_is_certain: bool = False
@@ -96,36 +93,35 @@ class ApiObservationSource(ObservationSource):
 
     @contextmanager
     def reader(self, log: Callable[[str], None] | None = None, store: TableStore | None = None) -> Iterator[DayReader]:
-        client = self.inaturalist.client(log=log)
+        with self.inaturalist.client(log=log) as client:
 
-        def read(day: date, limit: int) -> SourceDay:
-            fetch = client.observations_on(day, limit)
-            if fetch.ids_without_uuid and log is not None:
-                shown = fetch.ids_without_uuid[:10]
-                log(f"{day}: {fetch.records_without_uuid} records without a uuid not stored (ids {shown})")
-            return SourceDay(
-                day,
-                list(fetch.observations),
-                fetch.total_results,
-                {
-                    "requests": fetch.requests,
-                    "duplicates_dropped": fetch.duplicates_dropped,
-                    "records_without_id": fetch.records_without_id,
-                    "records_without_uuid": fetch.records_without_uuid,
-                },
-                # Only the first page's stated 0 is the API's word: a response without total_results counts 0
-                # as well, and a later page's total counts only the ids after the cursor.
-                empty_is_certain=fetch.requests == 1 and fetch.total_results_stated and fetch.total_results == 0,
-            )
+            def read(day: date, limit: int) -> SourceDay:
+                fetch = client.observations_on(day, limit)
+                if fetch.ids_without_uuid and log is not None:
+                    shown = fetch.ids_without_uuid[:10]
+                    log(f"{day}: {fetch.records_without_uuid} records without a uuid not stored (ids {shown})")
+                return SourceDay(
+                    day,
+                    list(fetch.observations),
+                    fetch.total_results,
+                    {
+                        "requests": fetch.requests,
+                        "duplicates_dropped": fetch.duplicates_dropped,
+                        "records_without_id": fetch.records_without_id,
+                        "records_without_uuid": fetch.records_without_uuid,
+                    },
+                    # Only the first page's stated 0 is the API's word: a response without total_results counts 0
+                    # as well, and a later page's total counts only the ids after the cursor.
+                    empty_is_certain=(
+                        fetch.requests == 1 and fetch.total_results_stated and fetch.total_results == 0
+                    ),
+                )
 
-        try:
-            yield DayReader(self.inaturalist.source, read, lambda: {"requests": client.http.requests_sent})
-        finally:
-            client.http.close()
+            yield DayReader(self.inaturalist.source, read, lambda: {"requests": client.requests_sent})
 
 
 class OpenDataObservationSource(ObservationSource):
-    """iNaturalist's open-data snapshot, staged once into Parquet (``open_data.stage_snapshot``), read per date.
+    """iNaturalist's open-data snapshot, staged once into Parquet (``open_data.staging``), read per date.
 
     ``export_dir`` is ``GMGBD_OPEN_DATA_DIR``; ``taxonomy_archive`` (``GMGBD_TAXONOMY_ARCHIVE``) gives English
     common names; the staging lives in ``staging_dir`` under the data directory and is rebuilt only when the
@@ -145,7 +141,7 @@ class OpenDataObservationSource(ObservationSource):
 
     def snapshot(self, force: bool = False, store: TableStore | None = None) -> SnapshotInfo:
         """The staged snapshot: staged now if there is none, or if the export changed since (or ``force``),
-        under ``store``'s lock when given (see ``open_data.stage_snapshot``)."""
+        under ``store``'s lock when given (see ``open_data.staging.stage_snapshot``)."""
         files = locate_export(self.export_dir)
         lock = (lambda: store.lock(STAGING_LOCK)) if store is not None else None
         return stage_snapshot(files, Path(self.staging_dir), self.taxonomy_archive, force=force, lock=lock)

@@ -10,7 +10,7 @@ from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.enrichment import CarryRule, DateOutput, Row, enrich_each_date
 from gmgbd_assets.core.partitions import dated_table_asset
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
-from gmgbd_assets.observations.inaturalist import INaturalistResource
+from gmgbd_assets.observations.inaturalist import INaturalistClient, INaturalistResource
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.observations.sources import ObservationSource
 from gmgbd_assets.observations.taxa import (
@@ -91,7 +91,17 @@ def taxonomy(
     from the open-data export take the lineages of the export's own ``taxa`` file (no request), and
     ``taxonomy_snapshot`` is then the export's date.
     """
-    client = inaturalist.client(log=context.log.warning)
+    with inaturalist.client(log=context.log.warning) as client:
+        return _taxonomy(context, store, client, inaturalist, observation_source)
+
+
+def _taxonomy(
+    context: dg.AssetExecutionContext,
+    store: TableStore,
+    client: INaturalistClient,
+    inaturalist: INaturalistResource,
+    observation_source: ObservationSource,
+) -> dg.MaterializeResult:
     export = observation_source.taxa()
     taxa_source = export or client
     snapshot = export.snapshot if export else inaturalist.snapshot
@@ -116,10 +126,7 @@ def taxonomy(
         }
         return DateOutput(rows, stamp, {"requests": resolved.requests, "cache_hits": resolved.cache_hits})
 
-    try:
-        summary = enrich_each_date(context, store, TAXONOMY, RAW_OBSERVATIONS, RAW_TAXON, compute)
-    finally:
-        client.http.close()
+    summary = enrich_each_date(context, store, TAXONOMY, RAW_OBSERVATIONS, RAW_TAXON, compute)
     return summary.result(
         requests=totals["requests"],
         taxa_fetched=totals["fetched"],
