@@ -30,6 +30,7 @@ from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.dataset.split_settings import SplitsResource
 from gmgbd_assets.earth_engine.feature import FEATURE as EARTH_ENGINE
 from gmgbd_assets.earth_engine.resource import EarthEngineResource
+from gmgbd_assets.emulators.captioner import EmulatedCaptionerResource
 from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.resources import (
     EmulatedEarthEngineResource,
@@ -211,7 +212,8 @@ def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The emulated services of the offline profile: no network, no spacing (the emulators have no usage policy
-    to respect), short backoff, and the tiny test caption model the project builds itself (never downloaded)."""
+    to respect), short backoff, and a captioner on the tiny random model the project builds itself (never
+    downloaded)."""
     service = {**_service(settings), **_emulator(settings)}
     fast = {"backoff_base_s": 0.05}
     earth_engine = EmulatedEarthEngineResource(
@@ -233,8 +235,8 @@ def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             images_dir=str(settings.data_dir / "images"), allowed_hosts=list(settings.photo_hosts),
             photo_size=settings.photo_size, min_interval_s=0.0, **service, **fast,
         ),
-        "captioner": CaptionerResource(
-            model=str(settings.data_dir / "models" / "tiny-blip"), build_tiny_model=True, **_captioner(settings)
+        "captioner": EmulatedCaptionerResource(
+            model=str(settings.data_dir / "models" / "tiny-blip"), **_captioner(settings)
         ),
         "geocoder": _geocoder(settings, EmulatedNominatimGeocoderResource, min_interval_s=0.0, **service, **fast),
         **_shared(settings, earth_engine, open_meteo),

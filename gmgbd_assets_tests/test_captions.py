@@ -1,4 +1,5 @@
-"""captions: the BLIP captioner resource on the project's tiny random model, and the asset on the sample."""
+"""captions: the BLIP captioner on the project's tiny random model (the offline profile's emulated captioner),
+and the asset on the sample."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from gmgbd_assets.core.provenance import is_emulated
+from gmgbd_assets.core.settings import Settings
+from gmgbd_assets.definitions import RESOURCES_BY_PROFILE
+from gmgbd_assets.emulators import tiny_blip
+from gmgbd_assets.emulators.captioner import EmulatedCaptionerResource
 from gmgbd_assets.media import captions as captions_asset
-from gmgbd_assets.media import tiny_blip
 from gmgbd_assets.media.caption_cache import CACHE_TABLE, CachedCaption, CaptionCache
 from gmgbd_assets.media.captioner import (
     Captioner,
@@ -17,6 +22,7 @@ from gmgbd_assets.media.captioner import (
     CaptionModelUnavailableError,
     GenerationSettings,
     load_captioner,
+    weights_sha256,
 )
 from gmgbd_assets.media.captions import CAPTIONS
 from gmgbd_assets.media.images import IMAGES
@@ -38,7 +44,7 @@ def photos() -> list[Image.Image]:
 
 def test_tiny_model_is_rebuilt_identically(tiny_dir, tmp_path):
     again = tiny_blip.build_tiny_blip(tmp_path / "tiny-blip")
-    assert tiny_blip.weights_sha256(again) == tiny_blip.weights_sha256(tiny_dir)
+    assert weights_sha256(again) == weights_sha256(tiny_dir)
     assert tiny_blip.is_tiny_model(again)
 
 
@@ -50,12 +56,33 @@ def test_batched_captions_equal_one_by_one(tiny_dir, photos):
     assert len(set(one)) > 1  # the words depend on the image
 
 
-def test_captions_are_deterministic_and_labelled_as_test_model(tiny_dir, photos):
-    captioner = load_captioner(str(tiny_dir), batch_size=8)
+def test_captions_are_deterministic_and_labelled_by_their_weights(tiny_dir, photos):
+    captioner = load_captioner(str(tiny_dir), batch_size=8, device="cpu")
     assert captioner.caption(photos) == captioner.caption(photos)
-    assert captioner.model_label.startswith("tiny-random-blip (TEST MODEL")
-    assert captioner.model_label.endswith(tiny_blip.weights_sha256(tiny_dir))
+    assert captioner.model_label == f"tiny-blip (local directory) sha256:{weights_sha256(tiny_dir)}"
     assert captioner.device == "cpu" and str(captioner.dtype) == "torch.float32"
+
+
+def test_the_offline_captioner_is_emulated_and_runs_the_live_blip_code(offline_env, tmp_path, photos):
+    offline = RESOURCES_BY_PROFILE["offline"](offline_env)["captioner"]
+    live = RESOURCES_BY_PROFILE["live"](Settings(**{**offline_env.__dict__, "profile": "live"}))["captioner"]
+    assert isinstance(offline, EmulatedCaptionerResource) and type(live) is CaptionerResource
+    assert not offline.allow_download and live.model == "Salesforce/blip-image-captioning-large"
+
+    directory = tmp_path / "models" / "tiny-blip"
+    built: list[str] = []
+    captioner = EmulatedCaptionerResource(model=str(directory), device="cpu").load(log=built.append)
+    assert tiny_blip.is_tiny_model(directory) and len(built) == 1  # built on first use, said so
+    assert captioner.model_label == f"emulated:tiny-random-blip sha256:{weights_sha256(directory)}"
+    assert is_emulated(captioner.model_label) and not is_emulated(load_captioner(str(directory)).model_label)
+    # The real transformers model and generation, not a canned string: the words depend on the image.
+    assert type(captioner.model).__name__ == "BlipForConditionalGeneration"
+    captions = captioner.caption(photos)
+    assert captions == load_captioner(str(directory), device="cpu").caption(photos) and len(set(captions)) > 1
+
+    again = EmulatedCaptionerResource(model=str(directory), device="cpu", dtype="int8").load(log=built.append)
+    assert len(built) == 1  # the built model is reused
+    assert again.model_label == f"emulated:tiny-random-blip sha256:{weights_sha256(directory)} +int8-dynamic"
 
 
 def test_int8_is_opt_in_and_recorded(tiny_dir, photos):
@@ -110,7 +137,8 @@ def test_captions_on_the_sample(offline_defs, store, offline_env):
                            suffix="_image")
     stored = joined.filter(joined["sha256"].is_not_null())
     assert stored["blip_caption"].null_count() == 0 and stored["missing_reason"].null_count() == stored.height
-    assert all("TEST MODEL" in m for m in stored["caption_model"].to_list())
+    label = f"emulated:tiny-random-blip sha256:{weights_sha256(offline_env.data_dir / 'models' / 'tiny-blip')}"
+    assert stored["caption_model"].unique().to_list() == [label]
     missing = joined.filter(joined["sha256"].is_null())
     assert missing.height == 1
     assert missing["missing_reason"].to_list() == missing["missing_reason_image"].to_list() == ["photo_invalid"]
@@ -172,7 +200,7 @@ def test_an_interrupted_run_resumes_from_the_caption_cache(offline_defs, store, 
 def test_the_caption_cache_is_keyed_by_model_and_settings(tiny_dir, store):
     long = load_captioner(str(tiny_dir), device="cpu", generation=GenerationSettings(max_length=50))
     short = load_captioner(str(tiny_dir), device="cpu", generation=GenerationSettings(max_length=20))
-    assert long.cache_key != short.cache_key and "TEST MODEL" in long.cache_key
+    assert long.cache_key != short.cache_key and long.cache_key.startswith(long.model_label)
     at = datetime(2026, 1, 1)
     CaptionCache(store, long.cache_key).put({"ab12": "a bird on a branch", "cd34": None}, at)
     assert CaptionCache(store, short.cache_key).get(["ab12", "cd34"]) == {}

@@ -172,9 +172,11 @@ def test_redirect_off_the_list_is_not_followed(tmp_path):
 
 def test_redirect_within_the_list_is_followed(tmp_path):
     host = Host(httpx.Response(301, headers={"Location": "https://static.inaturalist.org/photos/7/large.jpg"}), ok())
-    outcome = _client(tmp_path, host, hosts=(HOST, "static.inaturalist.org")).get(_request())
+    client = _client(tmp_path, host, hosts=(HOST, "static.inaturalist.org"))
+    outcome = client.get(_request())
     assert outcome.photo is not None
     assert [r.url.host for r in host.requests] == [HOST, "static.inaturalist.org"]
+    assert client.requests_sent == 2  # each hop is a request (the images asset reports this count)
 
 
 def test_oversized_body_is_refused_by_its_content_length(tmp_path):
@@ -229,6 +231,7 @@ def test_transient_errors_are_retried_then_succeed(tmp_path):
     outcome = client.get(_request())
     assert outcome.photo is not None and outcome.photo.sha256 == hashlib.sha256(JPEG).hexdigest()
     assert len(host.requests) == 4 and len(client.http.clock.sleeps) == 3
+    assert client.requests_sent == 4
 
 
 def test_timeouts_that_persist_fail_the_run(tmp_path):
@@ -352,6 +355,9 @@ def test_images_on_the_sample(offline_defs, store):
     again = materialize_range(offline_defs, ["images"], "2024-06-01", "2024-06-07")
     meta = again.asset_materializations_for_node("images")[0].metadata
     assert meta["downloaded"].value == 0 and meta["already_stored"].value == present.height
+    assert meta["requests"].value == missing.height  # only the invalid photo is asked for again
+    first = result.asset_materializations_for_node("images")[0].metadata
+    assert first["requests"].value >= first["downloaded"].value == present.height
     after = store.read_window(IMAGES, date(2024, 6, 1), date(2024, 6, 8))
     assert after.filter(after["missing_reason"].is_null()).equals(present)  # downloaded_at kept too
     assert after.drop("downloaded_at").equals(frame.drop("downloaded_at"))

@@ -6,6 +6,8 @@ CPU is opt-in (``dtype="bf16"``, ``GMGBD_CAPTION_DTYPE``) because it changes the
 ``dtype="int8"`` (CPU only): dynamic int8 quantisation of every Linear layer, about 2x faster on a CPU with
 AVX-512 VNNI (see ``benchmarks/captions.py``), recorded in ``caption_model`` as ``+int8-dynamic``. Every caption is
 recorded with the model that produced it: hub id and commit, or the SHA-256 of a local directory's weights.
+The offline profile's captioner (``emulators.captioner.EmulatedCaptionerResource``) runs this same code on a tiny
+random model and labels its captions ``emulated:``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 
 import dagster as dg
 
-from gmgbd_assets.media import tiny_blip
+from gmgbd_assets.media.photos import sha256_file
 
 DEFAULT_MODEL = "Salesforce/blip-image-captioning-large"
 DTYPES = ("auto", "fp32", "fp16", "bf16", "int8")
+WEIGHTS_FILE = "model.safetensors"
 
 
 class CaptionModelUnavailableError(RuntimeError):
@@ -45,8 +48,8 @@ def unavailable_message(model: str, cause: BaseException | None) -> str:
         f"BLIP caption model {model!r} is not available on this machine and cannot be downloaded{why}. Fix: on a "
         f"machine with network run `hf download {model}` (huggingface_hub CLI) and copy the Hugging Face cache "
         "(~/.cache/huggingface, or $HF_HOME) here; or save the model with save_pretrained to a local directory "
-        "and set GMGBD_CAPTION_MODEL=/path/to/that/directory. The offline profile (GMGBD_PROFILE=offline) uses a "
-        "tiny random test model instead and needs no download."
+        "and set GMGBD_CAPTION_MODEL=/path/to/that/directory. The offline profile (GMGBD_PROFILE=offline) builds "
+        "a tiny random model instead and needs no download."
     )
 
 
@@ -150,17 +153,17 @@ def load_captioner(
     device: str = "auto",
     generation: GenerationSettings | None = None,
     allow_download: bool = True,
-    build_tiny_model: bool = False,
     compile_vision: bool = False,
+    label: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Captioner:
-    """Load the model once. Raises ``CaptionModelUnavailableError`` with the fix when the weights are missing."""
+    """Load the model once. Raises ``CaptionModelUnavailableError`` with the fix when the weights are missing.
+
+    ``label`` is what ``caption_model`` calls the weights; by default ``model_label`` (hub id@commit, or the local
+    directory's weights SHA-256)."""
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
     log = log or (lambda _m: None)
-    if build_tiny_model and not tiny_blip.is_tiny_model(Path(model)):
-        log(f"building the tiny random test BLIP into {model} (first use)")
-        tiny_blip.ensure_tiny_blip(Path(model))
     device, torch_dtype = _pick_device_dtype(device, dtype)
     local_dir = Path(model).expanduser()
     is_local = local_dir.is_dir()
@@ -180,7 +183,7 @@ def load_captioner(
     except OSError as exc:
         raise CaptionModelUnavailableError(unavailable_message(model, exc)) from exc
     blip = blip.to(device).eval()
-    label = model_label(model, local_dir if is_local else None, blip)
+    label = label or model_label(model, local_dir if is_local else None, blip)
     if dtype == "int8":
         blip = quantize_int8(blip)
         label += " +int8-dynamic"
@@ -212,12 +215,15 @@ def quantize_int8(model: Any) -> Any:
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def weights_sha256(directory: Path) -> str:
+    """SHA-256 (hex) of a saved model directory's weights file."""
+    return sha256_file(directory / WEIGHTS_FILE)
+
+
 def model_label(model: str, local_dir: Path | None, blip: Any) -> str:
-    """What goes in ``caption_model``: id and revision, or the weights' SHA-256; the tiny model says what it is."""
+    """What goes in ``caption_model``: id and revision, or a local directory's weights SHA-256."""
     if local_dir is not None:
-        digest = tiny_blip.weights_sha256(local_dir) if (local_dir / tiny_blip.WEIGHTS_FILE).is_file() else None
-        if tiny_blip.is_tiny_model(local_dir):
-            return f"tiny-random-blip (TEST MODEL, captions are gibberish) sha256:{digest}"
+        digest = weights_sha256(local_dir) if (local_dir / WEIGHTS_FILE).is_file() else None
         return f"{local_dir.name} (local directory) sha256:{digest}" if digest else f"{local_dir} (local directory)"
     revision = getattr(blip.config, "_commit_hash", None)
     return f"{model}@{revision}" if revision else model
@@ -234,8 +240,11 @@ class CaptionerResource(dg.ConfigurableResource):
     num_beams: int = 1
     prompt: str | None = None
     allow_download: bool = True
-    build_tiny_model: bool = False
     compile_vision: bool = False
+
+    def weights_label(self) -> str | None:
+        """What ``caption_model`` calls the weights; None: ``model_label`` (hub id@commit or the weights' SHA-256)."""
+        return None
 
     def load(self, log: Callable[[str], None] | None = None) -> Captioner:
         return load_captioner(
@@ -244,8 +253,8 @@ class CaptionerResource(dg.ConfigurableResource):
             dtype=self.dtype,
             device=self.device,
             generation=GenerationSettings(self.max_length, self.num_beams, self.prompt),
-            allow_download=self.allow_download and not self.build_tiny_model,
-            build_tiny_model=self.build_tiny_model,
+            allow_download=self.allow_download,
             compile_vision=self.compile_vision,
+            label=self.weights_label(),
             log=log,
         )

@@ -37,8 +37,8 @@ CAPTIONS = TableSpec(
         Column(
             "caption_model",
             "VARCHAR",
-            "Model that wrote the caption: hub id@commit or a local directory's weights SHA-256; the offline "
-            "demo's tiny random model is labelled TEST MODEL",
+            "Model that wrote the caption: hub id@commit or a local directory's weights SHA-256; "
+            "'emulated:tiny-random-blip sha256:...' for the offline demo's tiny random model",
             required=True,
         ),
         Column(
@@ -67,7 +67,8 @@ def captions(
     caption. Captions describe the scene as a general-purpose model sees it ("a bird sitting on a branch"); they
     do not identify species (use ``scientific_name``). ``caption_model`` records the exact weights used. A photo
     that could not be downloaded has no caption and carries the ``images`` table's ``missing_reason``. In the
-    offline demo a tiny random model writes gibberish and ``caption_model`` says it is a test model.
+    offline demo a tiny random model writes gibberish and ``caption_model`` says it is emulated
+    (``emulated:tiny-random-blip sha256:...``).
 
     Every caption is also kept in ``caption_cache`` by photo SHA-256 and model settings as soon as its batch is
     done, so an interrupted or repeated run captions only the photos it has not captioned yet; ``captioned_at``

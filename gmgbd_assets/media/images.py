@@ -96,9 +96,9 @@ def images(context: dg.AssetExecutionContext, store: TableStore, photos: PhotosR
     ``images/YYYY/MM/DD/<observation_uuid>_<photo_id>.jpg`` with its SHA-256, pixel size and byte count, so a
     researcher can verify every file against this table. The stored file carries no location metadata (EXIF GPS,
     XMP, IPTC are removed losslessly, the EXIF Orientation kept): for an obscured observation it would give the
-    hidden location back. A photo that no longer exists, is not a valid image, or
-    sits on a host we do not trust has NULL file columns and a ``missing_reason``; records that could not be used
-    upstream carry their ``raw_observations.invalid_reason``. Re-running a date downloads only what is not
+    hidden location back. A photo that no longer exists, is not a valid image, is too large, has a malformed URL
+    or sits on a host we do not trust has NULL file columns and a ``missing_reason``; records that could not be
+    used upstream carry their ``raw_observations.invalid_reason``. Re-running a date downloads only what is not
     already stored intact. Respect each photo's licence (``raw_observations.photo_license``) when reusing it.
     """
     client = photos.client(log=context.log.warning)
@@ -124,7 +124,7 @@ def images(context: dg.AssetExecutionContext, store: TableStore, photos: PhotosR
         downloaded=totals["downloaded"],
         already_stored=totals["already_stored"],
         bytes_downloaded=client.media_budget.total,
-        requests=client.http.requests_sent,
+        requests=client.requests_sent,
         images_dir=str(client.images_dir.resolve()),
         source=photos.source,
     )

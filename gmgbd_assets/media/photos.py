@@ -164,6 +164,11 @@ class PhotoClient:
         self.media_budget = media_budget or MediaBudget(None, http.clock)
         self.downloads = 0
 
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests this client has sent, every redirect hop and retry counted."""
+        return self.http.requests_sent
+
     # -- where files go ---------------------------------------------------------------------------------------
     def target(self, request: PhotoRequest, extension: str = "jpg") -> Path:
         d = request.sighting_date

@@ -1,24 +1,26 @@
-"""A tiny, randomly initialised BLIP captioning model that the project builds itself.
+"""The emulated captioning model: a tiny, randomly initialised BLIP that the project builds itself.
 
 The offline profile, the tests and the demo cannot download ``Salesforce/blip-image-captioning-large``. This
 module builds a model with the same architecture classes, processor and generation path, but a few thousand
 parameters and a 100-word vocabulary, from a fixed seed, and saves it with ``save_pretrained``. Its captions are
-gibberish: it exists to exercise the code, never to describe a photo, and ``caption_model`` says so.
+gibberish: it exists to exercise the code, never to describe a photo, and ``caption_model`` labels it
+``emulated:tiny-random-blip sha256:<weights>`` (``captioner.EmulatedCaptionerResource``).
 
-    python -m gmgbd_assets.media.tiny_blip data/models/tiny-blip
+    python -m gmgbd_assets.emulators.tiny_blip data/models/tiny-blip
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from gmgbd_assets.media.captioner import weights_sha256
+
+NAME = "tiny-random-blip"
 SEED = 20240601
 IMAGE_SIZE = 32
-WEIGHTS_FILE = "model.safetensors"
 MARKER_FILE = "TINY_RANDOM_TEST_MODEL"
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
@@ -35,14 +37,6 @@ PAD_ID, SEP_ID, DEC_ID = VOCAB.index("[PAD]"), VOCAB.index("[SEP]"), VOCAB.index
 
 def is_tiny_model(directory: Path) -> bool:
     return (directory / MARKER_FILE).is_file()
-
-
-def weights_sha256(directory: Path) -> str:
-    digest = hashlib.sha256()
-    with open(directory / WEIGHTS_FILE, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_tiny_blip(directory: Path) -> Path:
@@ -91,7 +85,7 @@ def build_tiny_blip(directory: Path) -> Path:
     model.save_pretrained(staging)
     BlipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(staging)
     (staging / MARKER_FILE).write_text(
-        "Randomly initialised BLIP built by gmgbd_assets.media.tiny_blip for tests and the offline demo.\n"
+        "Randomly initialised BLIP built by gmgbd_assets.emulators.tiny_blip for tests and the offline demo.\n"
         "Its captions are gibberish. Never use it for real data.\n",
         encoding="utf-8",
     )
