@@ -1,0 +1,287 @@
+"""The covariate catalog: the static layers sampled at each sighting in the same request as NDVI and water
+(WorldClim bioclimate, terrain from the DEM, ESA WorldCover land cover, OpenLandMap soil, GPW population), how
+each raw band becomes the stored value, and how the answer is read.
+
+``covariate_image`` builds the Earth Engine part of the combined request (``gmgbd_assets.earth_engine.point_layers``)
+and needs an initialized ``ee``; the catalog itself is plain data, read by the table contract, the dataset card
+and the Croissant metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gmgbd_assets.core.json_values import finite_float
+from gmgbd_assets.earth_engine.points import NOT_RETURNED, SamplePoint, features_by_obs, masked_collection
+from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_BAND, DEM_COVERAGE, DEM_LICENCE
+
+# Every entry verified in the Earth Engine data catalog (docs/covariates.md gives the pages): id, band, scale
+# factor, unit, pixel size, date coverage and licence.
+WORLDCLIM_BIO = "WORLDCLIM/V1/BIO"  # ee.Image; 1960-1991 normals; 927.67 m; CC-BY-SA-4.0
+WORLDCOVER = "ESA/WorldCover/v200"  # ee.ImageCollection (one 2021 map, tiled); band Map; 10 m; CC-BY-4.0
+SOIL_ORGANIC_CARBON = "OpenLandMap/SOL/SOL_ORGANIC-CARBON_USDA-6A1C_M/v02"  # g/kg = raw x 5; 250 m; CC-BY-SA-4.0
+SOIL_PH = "OpenLandMap/SOL/SOL_PH-H2O_USDA-4C1A2A_M/v02"  # pH x 10; 250 m; CC-BY-SA-4.0
+SOIL_SAND = "OpenLandMap/SOL/SOL_SAND-WFRACTION_USDA-3A1A1A_M/v02"  # % (kg/kg); 250 m; CC-BY-SA-4.0
+SOIL_CLAY = "OpenLandMap/SOL/SOL_CLAY-WFRACTION_USDA-3A1A1A_M/v02"  # % (kg/kg); 250 m; CC-BY-SA-4.0
+POPULATION_DENSITY = "CIESIN/GPWv411/GPW_Population_Density"  # ee.ImageCollection, 2000..2020 every 5 years
+POPULATION_YEAR = 2020  # GPWv4.11's last modelled year
+SOIL_BANDS = ("b0", "b30")  # OpenLandMap standard depths used: 0 cm and 30 cm
+COVARIATE_PREFIX = "cov_"  # band names in the combined image, so no covariate can collide with another layer
+
+NO_COVARIATE_DATA = "no_covariate_data"  # one or more covariates have no pixel here (sea, Antarctica, ice...)
+
+LICENCE_CC_BY_SA = "CC-BY-SA-4.0"
+LICENCE_CC_BY = "CC-BY-4.0"
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """One covariate column: where it comes from and how its raw value becomes the stored one."""
+
+    name: str  # column in the covariates table
+    dataset: str  # Earth Engine id
+    band: str  # band of that dataset ('' for a derived terrain band)
+    scale: float  # stored = raw x scale
+    unit: str
+    valid_range: tuple[float, float]  # of the stored value
+    description: str
+    resolution_m: float  # native pixel size
+    licence: str
+    coverage: str  # date coverage of the source
+    version: str
+    integer: bool = False
+    decimals: int = 2
+
+    @property
+    def band_name(self) -> str:
+        return COVARIATE_PREFIX + self.name
+
+
+_BIO = (  # (band, description, unit, scale, stored range): catalog min/max scaled, widened to round limits
+    ("bio01", "Annual mean temperature", "°C", 0.1, (-60.0, 40.0)),
+    ("bio02", "Mean diurnal range (mean of monthly max - min temperature)", "°C", 0.1, (0.0, 30.0)),
+    ("bio03", "Isothermality (bio02 / bio07 x 100)", "%", 1.0, (0.0, 100.0)),
+    ("bio04", "Temperature seasonality (standard deviation x 100)", "°C", 0.01, (0.0, 300.0)),
+    ("bio05", "Max temperature of the warmest month", "°C", 0.1, (-30.0, 60.0)),
+    ("bio06", "Min temperature of the coldest month", "°C", 0.1, (-80.0, 40.0)),
+    ("bio07", "Temperature annual range (bio05 - bio06)", "°C", 0.1, (0.0, 90.0)),
+    ("bio08", "Mean temperature of the wettest quarter", "°C", 0.1, (-60.0, 50.0)),
+    ("bio09", "Mean temperature of the driest quarter", "°C", 0.1, (-70.0, 50.0)),
+    ("bio10", "Mean temperature of the warmest quarter", "°C", 0.1, (-30.0, 50.0)),
+    ("bio11", "Mean temperature of the coldest quarter", "°C", 0.1, (-70.0, 40.0)),
+    ("bio12", "Annual precipitation", "mm", 1.0, (0.0, 15000.0)),
+    ("bio13", "Precipitation of the wettest month", "mm", 1.0, (0.0, 4000.0)),
+    ("bio14", "Precipitation of the driest month", "mm", 1.0, (0.0, 1000.0)),
+    ("bio15", "Precipitation seasonality (coefficient of variation)", "%", 1.0, (0.0, 300.0)),
+    ("bio16", "Precipitation of the wettest quarter", "mm", 1.0, (0.0, 10000.0)),
+    ("bio17", "Precipitation of the driest quarter", "mm", 1.0, (0.0, 3000.0)),
+    ("bio18", "Precipitation of the warmest quarter", "mm", 1.0, (0.0, 8000.0)),
+    ("bio19", "Precipitation of the coldest quarter", "mm", 1.0, (0.0, 7000.0)),
+)
+_SOIL = (  # (name stem, dataset, description, unit, scale, stored range)
+    ("soil_organic_carbon", SOIL_ORGANIC_CARBON, "Soil organic carbon content", "g/kg", 5.0, (0.0, 600.0)),
+    ("soil_ph", SOIL_PH, "Soil pH in H2O", "pH", 0.1, (0.0, 14.0)),
+    ("soil_sand", SOIL_SAND, "Sand content (weight fraction)", "%", 1.0, (0.0, 100.0)),
+    ("soil_clay", SOIL_CLAY, "Clay content (weight fraction)", "%", 1.0, (0.0, 100.0)),
+)
+
+COVARIATES: tuple[Covariate, ...] = (
+    *(
+        Covariate(
+            band,
+            WORLDCLIM_BIO,
+            band,
+            scale,
+            unit,
+            valid,
+            f"{text}, 1960-1990 normal ({WORLDCLIM_BIO})",
+            927.67,
+            LICENCE_CC_BY_SA,
+            "1960-1990 (normals)",
+            "V1",
+            decimals=1 if scale == 0.1 else 2,
+        )
+        for band, text, unit, scale, valid in _BIO
+    ),
+    Covariate(
+        "slope_deg",
+        DEM,
+        "",
+        1.0,
+        "degrees",
+        (0.0, 90.0),
+        f"Terrain slope from {DEM} (ee.Terrain.slope on the DEM resampled to the sampling grid)",
+        30.0,
+        DEM_LICENCE,
+        DEM_COVERAGE,
+        "GLO-30 2024_1",
+        decimals=1,
+    ),
+    Covariate(
+        "aspect_deg",
+        DEM,
+        "",
+        1.0,
+        "degrees",
+        (0.0, 360.0),
+        f"Terrain aspect, clockwise from north, from {DEM} (ee.Terrain.aspect); flat ground has no "
+        "true aspect but is not NULL: read it together with slope_deg",
+        30.0,
+        DEM_LICENCE,
+        DEM_COVERAGE,
+        "GLO-30 2024_1",
+        decimals=1,
+    ),
+    Covariate(
+        "land_cover_code",
+        WORLDCOVER,
+        "Map",
+        1.0,
+        "class code",
+        (10.0, 100.0),
+        f"ESA WorldCover 2021 class code at the point ({WORLDCOVER}, 10 m; see land_cover_label)",
+        10.0,
+        LICENCE_CC_BY,
+        "2021",
+        "v200",
+        integer=True,
+        decimals=0,
+    ),
+    *(
+        Covariate(
+            f"{stem}_{depth}cm",
+            dataset,
+            f"b{depth}",
+            scale,
+            unit,
+            valid,
+            f"{text} at {depth} cm depth ({dataset}, raw x {scale:g})",
+            250.0,
+            LICENCE_CC_BY_SA,
+            "1950-2018 (soil profiles)",
+            "v02",
+            decimals=1,
+        )
+        for depth in (0, 30)
+        for stem, dataset, text, unit, scale, valid in _SOIL
+    ),
+    Covariate(
+        "population_density",
+        POPULATION_DENSITY,
+        "population_density",
+        1.0,
+        "persons/km²",
+        (0.0, 1_000_000.0),
+        f"Estimated persons per km² in {POPULATION_YEAR} ({POPULATION_DENSITY}, GPWv4.11, ~1 km)",
+        927.67,
+        LICENCE_CC_BY,
+        "2000-2020, every 5 years (2020 used)",
+        "4.11",
+        decimals=1,
+    ),
+)
+COVARIATE_BY_NAME = {c.name: c for c in COVARIATES}
+
+# ESA WorldCover v200 classes (the Map band's values) and their labels.
+LAND_COVER_CLASSES = {
+    10: "Tree cover",
+    20: "Shrubland",
+    30: "Grassland",
+    40: "Cropland",
+    50: "Built-up",
+    60: "Bare / sparse vegetation",
+    70: "Snow and ice",
+    80: "Permanent water bodies",
+    90: "Herbaceous wetland",
+    95: "Mangroves",
+    100: "Moss and lichen",
+}
+
+
+# --- the request part (needs an initialized ``ee``; tests stub the API) -----------------------------------------------
+def covariate_image(crs: str, scale_m: float) -> Any:
+    """Every covariate as one image, one band per covariate (``Covariate.band_name``), raw values.
+
+    Catalog collections (WorldCover, GPW, the DEM tiles) are mosaicked with a fully masked image of their band
+    merged in (``masked_collection``), so the band exists even where the collection has nothing. Slope and aspect are
+    computed by ``ee.Terrain`` on the DEM reprojected to the sampling grid (the zone's UTM grid, ``scale_m``).
+    """
+    import ee
+
+    def mosaic(dataset: str, band: str, collection: Any = None) -> Any:
+        source = (collection if collection is not None else ee.ImageCollection(dataset)).select(band)
+        return source.merge(masked_collection([band])).mosaic()
+
+    by_dataset: dict[str, list[Covariate]] = {}
+    for c in COVARIATES:
+        by_dataset.setdefault(c.dataset, []).append(c)
+    bio = by_dataset[WORLDCLIM_BIO]
+    image = ee.Image(WORLDCLIM_BIO).select([c.band for c in bio]).rename([c.band_name for c in bio])
+    dem = mosaic(DEM, DEM_BAND).reproject(crs=crs, scale=scale_m)
+    image = image.addBands(ee.Terrain.slope(dem).rename(COVARIATE_BY_NAME["slope_deg"].band_name))
+    image = image.addBands(ee.Terrain.aspect(dem).rename(COVARIATE_BY_NAME["aspect_deg"].band_name))
+    lc = COVARIATE_BY_NAME["land_cover_code"]
+    image = image.addBands(mosaic(WORLDCOVER, lc.band).rename(lc.band_name))
+    for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY):
+        soil = by_dataset[dataset]
+        image = image.addBands(ee.Image(dataset).select([c.band for c in soil]).rename([c.band_name for c in soil]))
+    pop = COVARIATE_BY_NAME["population_density"]
+    year = ee.ImageCollection(POPULATION_DENSITY).filterDate(f"{POPULATION_YEAR}-01-01", f"{POPULATION_YEAR + 1}-01-01")
+    return image.addBands(mosaic(POPULATION_DENSITY, pop.band, year).rename(pop.band_name))
+
+
+# --- reading the answer -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CovariateSample:
+    values: Mapping[str, float | int | None]  # by Covariate.name, scaled; None where the source has no pixel
+    land_cover_label: str | None
+    missing_reason: str | None
+    missing_detail: str | None
+
+
+def land_cover_label(code: int | None) -> str | None:
+    return LAND_COVER_CLASSES.get(code) if code is not None else None
+
+
+def _stored(c: Covariate, raw: float | None) -> float | int | None:
+    if raw is None:
+        return None
+    value = raw * c.scale
+    if c.integer:
+        return int(round(value))
+    if c.name == "aspect_deg":
+        value %= 360.0
+    return round(value, c.decimals)
+
+
+def parse_covariates_response(points: Sequence[SamplePoint], response: Any) -> dict[str, CovariateSample]:
+    """Scaled covariates per observation from the per-zone samples of ``point_layers_expression``."""
+    by_obs = features_by_obs(response, "covariates")
+    out: dict[str, CovariateSample] = {}
+    for p in points:
+        props = by_obs.get(str(p.observation_uuid))
+        if props is None:
+            out[p.observation_uuid] = CovariateSample(
+                {c.name: None for c in COVARIATES},
+                None,
+                NOT_RETURNED,
+                "Earth Engine returned no feature for this point",
+            )
+            continue
+        values = {c.name: _stored(c, finite_float(props.get(c.band_name))) for c in COVARIATES}
+        code = values["land_cover_code"]
+        if code is not None and code not in LAND_COVER_CLASSES:
+            raise ValueError(f"Earth Engine covariates: {WORLDCOVER} class {code} is not a WorldCover class")
+        gaps = [c for c in COVARIATES if values[c.name] is None]
+        reason = detail = None
+        if gaps:
+            sources = sorted({c.dataset for c in gaps})
+            reason = NO_COVARIATE_DATA
+            detail = (
+                f"no pixel here for {', '.join(c.name for c in gaps)} (from {', '.join(sources)}: sea, "
+                "Antarctica or outside the layer's land mask)"
+            )
+        out[p.observation_uuid] = CovariateSample(values, land_cover_label(code), reason, detail)
+    return out
