@@ -43,7 +43,7 @@ from benchmarks import report as doc
 from benchmarks.emulated import NOMINATIM_HOST, OPEN_METEO_HOSTS, Services, VirtualClock, write_sample
 from gmgbd_assets.core.settings import INAT_PHOTO_HOSTS, Settings
 from gmgbd_assets.definitions import build_resources
-from gmgbd_assets.earth_engine import ndvi, water_distance
+from gmgbd_assets.earth_engine import assets as earth_engine_assets
 from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.emulators.inaturalist import API_HOST
 from gmgbd_assets.geocodes import geocodes
@@ -62,7 +62,7 @@ MEDIA_BYTES_PER_DAY = 24e9
 PHOTO_BYTES = 250_000  # ASSUMED size of a 'large' (1024 px) iNaturalist JPEG; the benchmark serves tiny ones
 EE_CONCURRENT = 40  # requests in flight per project; no published daily request cap
 EE_SECONDS = 2.0
-ASSETS = [raw_observations, images, geocodes, weather, ndvi, water_distance]
+ASSETS = [raw_observations, images, geocodes, weather, earth_engine_assets]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 _clocks: list[VirtualClock] = []  # kept alive: shared limiters are keyed by id(clock)
 

@@ -1,4 +1,5 @@
-"""Earth Engine with the API stubbed the way the wheel's ``ee/apitestcase.py`` does it, plus graph helpers.
+"""Earth Engine with the API stubbed the way the wheel's ``ee/apitestcase.py`` does it, graph helpers, and runs of
+the Earth Engine multi-asset with a selection of its tables.
 
 Expressions build and serialize with no network; ``ee.data.computeValue`` is replaced by a recorder that keeps
 every serialized request and answers from a function the test provides.
@@ -6,28 +7,46 @@ every serialized request and answers from a function the test provides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
 from typing import Any
 
+import dagster as dg
 import ee
 from ee import apitestcase
 
-from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine.covariate_catalog import (
+    COVARIATE_PREFIX,
+    POPULATION_DENSITY,
+    SOIL_CLAY,
+    SOIL_ORGANIC_CARBON,
+    SOIL_PH,
+    SOIL_SAND,
+    WORLDCLIM_BIO,
+    WORLDCOVER,
+)
+from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
+from gmgbd_assets.earth_engine.water import HYDROSHEDS_ACC, WATER_MASK
+from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_DAILY
+from gmgbd_assets.emulators.earth_engine import OfflineSampler, serving
 from gmgbd_assets.emulators.earth_engine_graph import Catalog, EarthEngineGraphError, GraphInterpreter, to_json
 
 # The bands of every dataset the expressions load, as the Earth Engine catalog lists them.
 CATALOG_BANDS = {
-    layers.MODIS_NDVI: ("NDVI", "EVI", "DetailedQA", "SummaryQA"),
-    layers.ERA5_LAND_DAILY: ("dewpoint_temperature_2m", "temperature_2m", "total_precipitation_sum"),
-    layers.DEM: ("DEM",),
-    layers.HYDROSHEDS_ACC: ("b1",),
-    layers.WATER_MASK: ("water_mask",),
-    layers.WORLDCLIM_BIO: tuple(f"bio{i:02d}" for i in range(1, 20)),
-    layers.WORLDCOVER: ("Map",),
-    layers.POPULATION_DENSITY: ("population_density",),
+    MODIS_NDVI: ("NDVI", "EVI", "DetailedQA", "SummaryQA"),
+    ERA5_LAND_DAILY: ("dewpoint_temperature_2m", "temperature_2m", "total_precipitation_sum"),
+    DEM: ("DEM",),
+    HYDROSHEDS_ACC: ("b1",),
+    WATER_MASK: ("water_mask",),
+    WORLDCLIM_BIO: tuple(f"bio{i:02d}" for i in range(1, 20)),
+    WORLDCOVER: ("Map",),
+    POPULATION_DENSITY: ("population_density",),
     **{dataset: ("b0", "b10", "b30", "b60", "b100", "b200")
-       for dataset in (layers.SOIL_ORGANIC_CARBON, layers.SOIL_PH, layers.SOIL_SAND, layers.SOIL_CLAY)},
+       for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY)},
 }
+
+# GPW has an image every five years; the combined request filters its 2020 one.
+GPW_YEARS = {POPULATION_DENSITY: [date(y, 1, 1) for y in range(2000, 2021, 5)]}
 
 
 class StubbedEarthEngine:
@@ -78,14 +97,30 @@ def point_ids(graph: Any) -> list[int]:
     return [const(args["metadata"])["obs"] for args in calls(graph, "Feature")]
 
 
+def part(graph: Any, name: str) -> Any:
+    """One entry of a request that is an ``ee.Dictionary`` (the combined request's ``ndvi``, ``points``...)."""
+    return graph["dictionaryValue"]["values"][name]
+
+
 def point_coords(graph: Any) -> list[list[float]]:
     return [const(args["coordinates"]) for args in calls(graph, "GeometryConstructors.Point")]
 
 
-def interpreted(published: dict[str, Any], value: Callable[[str, dict[str, Any]], Any]) -> Callable[[Any], Any]:
+def raw_value(name: str, props: Mapping[str, Any]) -> float:
+    """A raw value of the right kind for every sampled output of the combined request (NDVI, water, covariates)."""
+    fixed = {"NDVI": 5000, "qa_best": 0, "stream_coverage": 1, "d_stream": 1200.0, "d_water": 800.0,
+             COVARIATE_PREFIX + "land_cover_code": 30, COVARIATE_PREFIX + "bio01": 115,
+             COVARIATE_PREFIX + "soil_ph_0cm": 65}
+    return fixed.get(name, 7)
+
+
+def interpreted(
+    published: dict[str, Any], value: Callable[[str, dict[str, Any]], Any] = raw_value
+) -> Callable[[Any], Any]:
     """An ``answer`` that evaluates each graph with Earth Engine's band semantics (``earth_engine_graph``):
-    ``published`` maps a dataset to the start dates of its images, ``value`` gives each sampled output."""
-    interpreter = GraphInterpreter(Catalog(CATALOG_BANDS, published), value)
+    ``published`` maps a dataset to the start dates of its images (GPW's years unless given), ``value`` gives
+    each sampled output."""
+    interpreter = GraphInterpreter(Catalog(CATALOG_BANDS, {**GPW_YEARS, **published}), value)
 
     def answer(graph: Any) -> Any:
         try:
@@ -94,3 +129,45 @@ def interpreted(published: dict[str, Any], value: Callable[[str, dict[str, Any]]
             raise ee.EEException(str(exc)) from exc
 
     return answer
+
+
+class CountingSamplers:
+    """Every offline sampler the emulated Earth Engine resource makes while the block runs, to count requests."""
+
+    def __init__(self) -> None:
+        self.made: list[OfflineSampler] = []
+
+    def __call__(self, **kwargs: Any) -> OfflineSampler:
+        sampler = OfflineSampler(**kwargs)
+        self.made.append(sampler)
+        return sampler
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.made)
+
+
+def materialize_selected(
+    defs: dg.Definitions, selection: list[str], start: str, end: str, samplers: CountingSamplers | None = None
+) -> dg.ExecuteInJobResult:
+    """Materialize exactly ``selection`` over ``start...end`` as one run: a subset of the Earth Engine multi-asset
+    writes only the selected tables."""
+    tags = {} if start == end else {
+        "dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+    with serving(samplers or CountingSamplers()):
+        return dg.materialize(
+            [defs.get_assets_def(key) for key in selection],
+            selection=selection,
+            resources=defs.resources,
+            partition_key=start if start == end else None,
+            raise_on_error=False,
+            tags=tags,
+        )
+
+
+def materialization(result: dg.ExecuteInJobResult, key: str) -> dg.AssetMaterialization:
+    """The materialization of asset ``key`` in the run (of a date range, the first date's: every date of the
+    range carries the same metadata)."""
+    return next(
+        e.materialization for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)
+    )

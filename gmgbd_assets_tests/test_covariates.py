@@ -1,5 +1,6 @@
 """covariates: the combined Earth Engine request (NDVI + water + every covariate band in one computeValue per
-chunk), its bands under Earth Engine's rules, the shared cache, and the offline sampler's values."""
+chunk), its bands under Earth Engine's rules, the offline sampler's values, and the one multi-asset step that
+writes ndvi, water_distance and covariates from it, whichever of them are selected."""
 
 from __future__ import annotations
 
@@ -7,25 +8,28 @@ from datetime import date
 
 import pytest
 
-from gmgbd_assets.earth_engine import layers
-from gmgbd_assets.earth_engine.layers import COVARIATES, SamplePoint, composites_around
-from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend, MemorySampleCache
+from gmgbd_assets.earth_engine import covariate_catalog as layers
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
+from gmgbd_assets.earth_engine.modis_ndvi import EPOCH, MODIS_NDVI, composites_around
+from gmgbd_assets.earth_engine.points import SamplePoint
+from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend
+from gmgbd_assets.earth_engine.water import HYDROSHEDS_ACC
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted
+from gmgbd_assets_tests.ee_stub import (
+    CountingSamplers,
+    StubbedEarthEngine,
+    calls,
+    const,
+    interpreted,
+    materialization,
+    materialize_selected,
+    raw_value,
+)
 
 DAY = date(2024, 6, 3)
-GPW = {layers.POPULATION_DENSITY: [date(y, 1, 1) for y in range(2000, 2021, 5)]}
 PARIS = SamplePoint(1, 48.8566, 2.3522)
 SYDNEY = SamplePoint(2, -33.87, 151.21)
 LYON = SamplePoint(3, 45.764, 4.8357)
-
-
-def _raw(name: str, props: dict) -> float:
-    """A raw value of the right kind for every sampled output of the combined image."""
-    fixed = {"NDVI": 5000, "qa_best": 0, "stream_coverage": 1, "d_stream": 1200.0, "d_water": 800.0,
-             layers.COVARIATE_PREFIX + "land_cover_code": 30, layers.COVARIATE_PREFIX + "bio01": 115,
-             layers.COVARIATE_PREFIX + "soil_ph_0cm": 65}
-    return fixed.get(name, 7)
 
 
 def test_twenty_nine_plus_variables_each_from_a_named_catalog_band() -> None:
@@ -44,14 +48,14 @@ def test_one_request_carries_every_layer_and_every_band_even_without_a_composite
     empty collection), yet the request succeeds and every covariate and water band comes back by name."""
     points = [PARIS, SYDNEY, LYON]
     with StubbedEarthEngine() as stub:
-        stub.answer = interpreted({layers.MODIS_NDVI: [date(2001, 1, 1)], **GPW}, _raw)  # no composite in the window
+        stub.answer = interpreted({MODIS_NDVI: [date(2001, 1, 1)]})  # no composite in the window
         client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
         got = client.point_layers(DAY, points)
     assert len(stub.requests) == 1 and client.requests["point_layers"] == 1
     graph = stub.requests[0]
     loaded = {const(a["id"]) for a in calls(graph, "Image.load")} | {
         const(a["id"]) for a in calls(graph, "ImageCollection.load")}
-    assert {c.dataset for c in COVARIATES} | {layers.MODIS_NDVI, layers.HYDROSHEDS_ACC} <= loaded
+    assert {c.dataset for c in COVARIATES} | {MODIS_NDVI, HYDROSHEDS_ACC} <= loaded
     # Two UTM zones (Paris and Lyon share one): one multi-band reduceRegions each, plus NDVI on MODIS' grid.
     assert len(calls(graph, "Image.reduceRegions")) == 3
     assert {s.missing_reason for s in got.ndvi.values()} == {"no_composite_in_window"}
@@ -68,8 +72,8 @@ def test_an_empty_collection_masks_its_covariate_and_fails_nothing() -> None:
     """GPW without its 2020 image: the masked placeholder keeps the band, the request succeeds, and only
     population_density is NULL with its reason."""
     with StubbedEarthEngine() as stub:
-        stub.answer = interpreted({layers.MODIS_NDVI: [date(2001, 1, 1)],
-                                   layers.POPULATION_DENSITY: [date(2015, 1, 1)], layers.WORLDCOVER: []}, _raw)
+        stub.answer = interpreted({MODIS_NDVI: [date(2001, 1, 1)],
+                                   layers.POPULATION_DENSITY: [date(2015, 1, 1)], layers.WORLDCOVER: []})
         got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").point_layers(DAY, [PARIS])
     sample = got.covariates[1]
     assert sample.values["population_density"] is None and sample.values["land_cover_code"] is None
@@ -82,27 +86,26 @@ def test_an_empty_collection_masks_its_covariate_and_fails_nothing() -> None:
 def test_the_combined_graph_reads_ndvi_when_composites_exist() -> None:
     candidates = [c.start for c in composites_around(DAY, 32)]
     with StubbedEarthEngine() as stub:
-        stub.answer = interpreted({layers.MODIS_NDVI: candidates, **GPW},
-                                  lambda name, props: {"start_day": (candidates[0] - layers.EPOCH).days}.get(
-                                      name, _raw(name, props)))
+        stub.answer = interpreted({MODIS_NDVI: candidates},
+                                  lambda name, props: {"start_day": (candidates[0] - EPOCH).days}.get(
+                                      name, raw_value(name, props)))
         got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").point_layers(DAY, [PARIS])
     assert got.ndvi[1].ndvi_value == 0.5 and got.covariates[1].missing_reason is None
 
 
 def test_ndvi_water_and_covariates_together_send_one_request_per_chunk() -> None:
-    """12,000 points on one date: three chunks, three requests, whichever layer asks first; the others read the
-    cache (the assets share it across steps through DuckDB)."""
+    """12,000 points on one date: three chunks, three requests, and every point has all three layers."""
     import random
 
     rng = random.Random(1)
     points = [SamplePoint(i + 1, rng.uniform(-50, 65), rng.uniform(-170, 170)) for i in range(12_000)]
     sampler = OfflineSampler(today=date(2025, 1, 1))
-    cache = MemorySampleCache()
-    clients = [EarthEngineClient(sampler, source_ndvi="x", source_water="y", cache=cache) for _ in range(3)]
-    results = [c.point_layers(DAY, points) for c in clients]
-    assert sampler.requests == 3 and sum(c.requests["point_layers"] for c in clients) == 3
-    assert [r.requests for r in results] == [3, 0, 0] and results[2].cache_hits == 3
-    assert results[0].covariates == results[2].covariates
+    client = EarthEngineClient(sampler, source_ndvi="x", source_water="y")
+    got = client.point_layers(DAY, points)
+    assert sampler.requests == 3 and client.requests["point_layers"] == 3
+    ids = {p.observation_uuid for p in points}
+    assert set(got.ndvi) == set(got.water) == set(got.covariates) == ids
+    assert sum(s.ndvi_value is not None for s in got.ndvi.values()) > 11_000
 
 
 def test_offline_covariates_are_in_range_of_the_right_kind_and_deterministic() -> None:
@@ -143,21 +146,26 @@ def test_an_unknown_land_cover_class_is_refused() -> None:
 
 
 def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_defs, store) -> None:  # noqa: ANN001
-    """One run, the three assets as separate steps: requests are those of one layer alone (one per date and
-    chunk); the covariates table has every raw observation and valid values, and gmgbd carries them after the
-    reference columns."""
+    """One run, the three tables from one step: the requests are one per date and chunk, and each table's
+    materialization reports them; the covariates table has every raw observation and valid values, and gmgbd
+    carries them after the reference columns."""
     import polars as pl
 
     from gmgbd_assets.dataset.gmgbd import GMGBD, REFERENCE_COLUMNS
     from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE
     from gmgbd_assets_tests.conftest import materialize_range
 
-    result = materialize_range(offline_defs, ["raw_observations", "ndvi", "water_distance", "covariates"],
-                               "2024-06-01", "2024-06-07")
+    samplers = CountingSamplers()
+    result = materialize_selected(offline_defs, ["raw_observations", "ndvi", "water_distance", "covariates"],
+                                  "2024-06-01", "2024-06-07", samplers)
     assert result.success
-    sent = {node: result.asset_materializations_for_node(node)[0].metadata["requests"].value
-            for node in ("ndvi", "water_distance", "covariates")}
-    assert sum(sent.values()) == 6, sent  # six dates with observations, one chunk each, whichever samples first
+    assert samplers.requests == 6  # six dates with observations, one chunk each, for the three tables together
+    steps = {e.step_key for e in result.all_events if e.is_step_success}
+    assert steps == {"raw_observations", "earth_engine_point_layers"}
+    for table in ("ndvi", "water_distance", "covariates"):
+        assert materialization(result, table).metadata["requests"].value == 6, table
+    covariates_meta = materialization(result, "covariates").metadata
+    assert set(covariates_meta["missing_per_covariate"].value) <= {c.name for c in COVARIATES}
     rows = store.read_window(COVARIATES_TABLE, date(2024, 6, 1), date(2024, 6, 8))
     raw = store.query("SELECT observation_uuid FROM raw_observations ORDER BY 1")
     assert rows["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()
@@ -175,3 +183,28 @@ def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_def
     assert names.index("bio01") > names.index("observation_source") and "land_cover_label" in names
     built = store.query("SELECT observation_uuid, bio01, land_cover_code FROM gmgbd")
     assert built.height and built["bio01"].null_count() < built.height
+
+
+def test_a_subset_writes_the_same_rows_from_the_same_requests(offline_defs, store) -> None:  # noqa: ANN001
+    """Selecting ``covariates`` alone sends the same one request per date as the three together, and writes the
+    same rows (only ``sampled_at`` differs) without touching the other two tables."""
+    from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE
+    from gmgbd_assets.earth_engine.ndvi import NDVI
+
+    def rows() -> list[dict]:
+        frame = store.read_window(COVARIATES_TABLE, date(2024, 6, 1), date(2024, 6, 4))
+        return frame.drop("sampled_at").sort("observation_uuid").to_dicts()
+
+    window = ("2024-06-01", "2024-06-03")
+    assert materialize_selected(offline_defs, ["raw_observations"], *window).success
+    together = CountingSamplers()
+    assert materialize_selected(offline_defs, ["ndvi", "water_distance", "covariates"], *window, together).success
+    both, ndvi_written = rows(), store.query("SELECT max(sampled_at) AS t FROM ndvi")["t"][0]
+    alone = CountingSamplers()
+    result = materialize_selected(offline_defs, ["covariates"], *window, alone)
+    assert result.success and len(both) > 40
+    assert alone.requests == together.requests == 3
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"covariates"}
+    assert rows() == both
+    assert store.query("SELECT max(sampled_at) AS t FROM ndvi")["t"][0] == ndvi_written  # ndvi not rewritten
+    assert store.read_window(NDVI, date(2024, 6, 1), date(2024, 6, 4)).height == len(both)

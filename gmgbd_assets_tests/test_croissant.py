@@ -19,7 +19,7 @@ import pytest
 
 from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine.layers import COVARIATES
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.exports.croissant import tables
 from gmgbd_assets.exports.croissant_metadata import CONFORMS_TO, DATA_TYPES
 from gmgbd_assets.exports.formats import CSV_SPEC, EXPORT_SPEC

@@ -15,7 +15,7 @@ from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.settings import Settings, SplitConfig
 from gmgbd_assets.dataset.gmgbd import GMGBD, QUARANTINE
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine.layers import COVARIATES
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import fill_upstream_with_images, offline_settings

@@ -1,4 +1,5 @@
-"""ndvi: the MODIS calendar, the Earth Engine graph we send, how answers are read, and the asset on the sample."""
+"""ndvi: the MODIS calendar, the NDVI part of the combined Earth Engine request, how answers are read, and the
+table written by the Earth Engine multi-asset (alone, as a subset) on the sample."""
 
 from __future__ import annotations
 
@@ -10,26 +11,38 @@ import pytest
 
 from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.http import ServiceUnavailableError
-from gmgbd_assets.earth_engine import layers
-from gmgbd_assets.earth_engine.layers import (
+from gmgbd_assets.earth_engine import modis_ndvi as layers
+from gmgbd_assets.earth_engine.assets import earth_engine_point_layers
+from gmgbd_assets.earth_engine.modis_ndvi import (
     EPOCH,
-    SamplePoint,
     composite_start_containing,
     composites_around,
     ndvi_category,
     parse_ndvi_response,
 )
 from gmgbd_assets.earth_engine.ndvi import NDVI
-from gmgbd_assets.earth_engine.ndvi import ndvi as ndvi_asset
+from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import (
     EarthEngineClient,
     EarthEngineResource,
     LiveBackend,
     RetryPolicy,
 )
+from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets_tests.conftest import FakeClock, materialize_range
-from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, interpreted, point_ids
+from gmgbd_assets_tests.conftest import FakeClock
+from gmgbd_assets_tests.ee_stub import (
+    CountingSamplers,
+    StubbedEarthEngine,
+    calls,
+    const,
+    interpreted,
+    materialization,
+    materialize_selected,
+    part,
+    point_ids,
+    raw_value,
+)
 
 DAY = date(2024, 6, 3)  # inside the composite of 2024-05-24 (day-of-year 145)
 
@@ -50,6 +63,13 @@ def _answer(points: list[SamplePoint], props: dict[int, dict], composites: list[
             ],
         },
     }
+
+
+def _combined(points: list[SamplePoint], props: dict[int, dict], composites: list[date]) -> dict:
+    """The combined request's answer with the NDVI part given and no water or covariate values."""
+    ndvi = _answer(points, props, composites)
+    return {"composites": ndvi["composites"], "ndvi": ndvi["samples"],
+            "points": {"type": "FeatureCollection", "features": []}}
 
 
 # --- calendar and categories ----------------------------------------------------------------------------------
@@ -103,14 +123,14 @@ def test_scale_and_category_boundaries(raw: int, value: float, category: str) ->
     assert sample.missing_reason is None
 
 
-# --- the serialized Earth Engine graph ------------------------------------------------------------------------
+# --- the NDVI part of the serialized Earth Engine request -----------------------------------------------------
 def test_graph_names_dataset_bands_qa_mask_scale_and_window() -> None:
     points = [SamplePoint(11, 48.85, 2.35), SamplePoint(12, -35.0, -20.0)]
     with StubbedEarthEngine() as stub:
-        stub.answer = lambda graph: _answer(points, {}, [])
-        EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").ndvi(DAY, points)
+        stub.answer = lambda graph: _combined(points, {}, [])
+        EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").point_layers(DAY, points)
     assert len(stub.requests) == 1
-    graph = stub.requests[0]
+    graph = part(stub.requests[0], "ndvi")
 
     assert {const(a["id"]) for a in calls(graph, "ImageCollection.load")} == {"MODIS/061/MOD13A1"}
     selected = [const(a["bandSelectors"]) for a in calls(graph, "Image.select")]
@@ -149,29 +169,36 @@ def test_graph_names_dataset_bands_qa_mask_scale_and_window() -> None:
 def test_a_narrower_window_narrows_the_graph() -> None:
     points = [SamplePoint(1, 0.0, 0.0)]
     with StubbedEarthEngine() as stub:
-        stub.answer = lambda graph: _answer(points, {}, [])
-        EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y", window_days=8).ndvi(DAY, points)
-    starts = {const(a["start"]) for a in calls(stub.requests[0], "DateRange")}
+        stub.answer = lambda graph: _combined(points, {}, [])
+        EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y", window_days=8).point_layers(DAY, points)
+    starts = {const(a["start"]) for a in calls(part(stub.requests[0], "ndvi"), "DateRange")}
     assert starts == {"2024-05-24", "2024-06-09"}
 
 
 def test_12000_points_on_one_date_take_three_requests() -> None:
+    """Three chunks of at most 5,000 points, one combined request each, answer NDVI, water and covariates."""
     points = [SamplePoint(i + 1, -50 + (i % 1000) / 10, -170 + (i // 1000) * 25) for i in range(12_000)]
     with StubbedEarthEngine() as stub:
         def answer(graph: dict) -> dict:
-            ids = point_ids(graph)
-            return _answer([SamplePoint(i, 0, 0) for i in ids],
-                           {i: {"NDVI": 5000, "start_day": (date(2024, 5, 24) - EPOCH).days} for i in ids},
-                           [date(2024, 5, 24)])
+            ids = point_ids(part(graph, "ndvi"))
+            combined = _combined([SamplePoint(i, 0, 0) for i in ids],
+                                 {i: {"NDVI": 5000, "start_day": (date(2024, 5, 24) - EPOCH).days} for i in ids},
+                                 [date(2024, 5, 24)])
+            zones = _answer([SamplePoint(i, 0, 0) for i in point_ids(part(graph, "points"))],
+                            {i: {"d_water": 900.0, "stream_coverage": 0} for i in ids}, [])
+            return {**combined, "points": zones["samples"]}
 
         stub.answer = answer
         client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
-        result = client.ndvi(DAY, points)
-    assert client.requests["ndvi"] == 3
-    sizes = [len(point_ids(g)) for g in stub.requests]
-    assert sizes == [5000, 5000, 2000]
-    assert sorted(i for g in stub.requests for i in point_ids(g)) == [p.observation_uuid for p in points]
-    assert len(result) == 12_000 and all(s.ndvi_value == 0.5 for s in result.values())
+        result = client.point_layers(DAY, points)
+    assert client.requests == {"point_layers": 3, "weather": 0} and len(stub.requests) == 3
+    for layer in ("ndvi", "points"):
+        assert [len(point_ids(part(g, layer))) for g in stub.requests] == [5000, 5000, 2000]
+        assert sorted(i for g in stub.requests for i in point_ids(part(g, layer))) == [
+            p.observation_uuid for p in points]
+    assert len(result.ndvi) == 12_000 and all(s.ndvi_value == 0.5 for s in result.ndvi.values())
+    assert {(s.distance_m, s.feature) for s in result.water.values()} == {(900.0, "water_body")}
+    assert len(result.covariates) == 12_000
 
 
 # --- reading answers ------------------------------------------------------------------------------------------
@@ -212,8 +239,9 @@ def test_a_window_without_any_published_composite_is_stored_with_a_reason(today:
     points = [SamplePoint(1, 48.0, 2.0), SamplePoint(2, -20.0, 30.0)]
     older = [c.start for c in composites_around(DAY - timedelta(days=200), 8)]  # MODIS exists, just not here
     with StubbedEarthEngine() as stub:
-        stub.answer = interpreted({layers.MODIS_NDVI: older}, lambda name, props: 4000)
-        got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").ndvi(DAY, points, today=today)
+        stub.answer = interpreted({layers.MODIS_NDVI: older})
+        client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
+        got = client.point_layers(DAY, points, today=today).ndvi
     assert {s.missing_reason for s in got.values()} == {reason}
     assert all(s.ndvi_value is None for s in got.values())
 
@@ -225,8 +253,8 @@ def test_the_interpreted_graph_reads_the_best_clear_composite() -> None:
     with StubbedEarthEngine() as stub:
         stub.answer = interpreted({layers.MODIS_NDVI: candidates},
                                   lambda name, props: {"NDVI": 5000, "start_day": (candidates[0] - layers.EPOCH).days,
-                                                       "qa_best": 0}.get(name, 1))
-        got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").ndvi(DAY, points)
+                                                       "qa_best": 0}.get(name, raw_value(name, props)))
+        got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").point_layers(DAY, points).ndvi
     assert got[1].ndvi_value == 0.5 and got[1].composite_start == candidates[0]
 
 
@@ -267,7 +295,7 @@ def test_the_offline_sampler_publishes_a_composite_two_weeks_after_its_window() 
 
 
 def _published(client: EarthEngineClient, points: list[SamplePoint]) -> set[date]:
-    response = client.backend.ndvi(DAY, points, client.window_days)
+    response = client.backend.point_layers(DAY, points, client.window_days, client.radius_m, client.scale_m)
     return {EPOCH + timedelta(days=ms // 86_400_000) for ms in response["composites"]}
 
 
@@ -279,12 +307,18 @@ def test_a_composite_outside_the_window_is_refused() -> None:
         parse_ndvi_response(DAY, points, answer, 32)
 
 
-def test_before_modis_needs_no_request() -> None:
-    sampler = OfflineSampler()
-    client = EarthEngineClient(sampler, source_ndvi="emulated", source_water="emulated")
-    got = client.ndvi(date(2000, 2, 17), [SamplePoint(1, 10.0, 10.0)])
-    assert got[1].missing_reason == "before_modis" and got[1].ndvi_value is None
-    assert client.requests["ndvi"] == 0 and sampler.requests == 0
+def test_before_modis_the_request_asks_no_ndvi() -> None:
+    """No composite can serve a date a window before MODIS began: the request carries no NDVI part, and the
+    value's reason says why; a date after MODIS began must have one."""
+    points = [SamplePoint(1, 10.0, 10.0)]
+    with StubbedEarthEngine() as stub:
+        stub.answer = lambda graph: {"points": {"type": "FeatureCollection", "features": []}}
+        client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
+        got = client.point_layers(date(1999, 6, 1), points).ndvi
+        assert set(stub.requests[0]["dictionaryValue"]["values"]) == {"points"}
+        assert got[1].missing_reason == "before_modis" and got[1].ndvi_value is None
+        with pytest.raises(ValueError, match="no NDVI part"):
+            client.point_layers(DAY, points)
 
 
 # --- retries and credentials ----------------------------------------------------------------------------------
@@ -293,11 +327,13 @@ class _Flaky:
         self.failures = failures
         self.calls = 0
 
-    def ndvi(self, day: date, points: list[SamplePoint], window_days: int) -> dict:
+    def point_layers(
+        self, day: date, points: list[SamplePoint], window_days: int, radius_m: float, scale_m: float
+    ) -> dict:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
-        return OfflineSampler().ndvi(day, points, window_days)
+        return OfflineSampler().point_layers(day, points, window_days, radius_m, scale_m)
 
 
 def test_quota_errors_are_retried_with_backoff() -> None:
@@ -307,7 +343,7 @@ def test_quota_errors_are_retried_with_backoff() -> None:
     clock = FakeClock()
     client = EarthEngineClient(backend, source_ndvi="x", source_water="y", clock=clock,
                                retry=RetryPolicy(max_attempts=4, backoff_base_s=2.0))
-    got = client.ndvi(DAY, [SamplePoint(1, 48.85, 2.35)])
+    got = client.point_layers(DAY, [SamplePoint(1, 48.85, 2.35)]).ndvi
     assert got[1].ndvi_value is not None
     assert backend.calls == 3 and client.retries == 2 and len(clock.sleeps) == 2
     assert clock.sleeps[0] <= 2.0 and clock.sleeps[1] <= 4.0
@@ -321,18 +357,19 @@ def test_persistent_quota_errors_fail_and_real_errors_are_not_retried() -> None:
     client = EarthEngineClient(backend, source_ndvi="x", source_water="y", clock=clock,
                                retry=RetryPolicy(max_attempts=3))
     with pytest.raises(ServiceUnavailableError, match="3 attempts"):
-        client.ndvi(DAY, [SamplePoint(1, 48.85, 2.35)])
+        client.point_layers(DAY, [SamplePoint(1, 48.85, 2.35)])
 
     backend = _Flaky([ee.EEException("Image.select: Pattern 'NDVI' did not match any bands.")])
     client = EarthEngineClient(backend, source_ndvi="x", source_water="y", clock=clock)
     with pytest.raises(ee.EEException, match="did not match"):
-        client.ndvi(DAY, [SamplePoint(1, 48.85, 2.35)])
+        client.point_layers(DAY, [SamplePoint(1, 48.85, 2.35)])
     assert backend.calls == 1
 
 
 def test_without_credentials_the_asset_fails_at_once_saying_what_to_set(tmp_path) -> None:
     result = dg.materialize(
-        [ndvi_asset],
+        [earth_engine_point_layers],
+        selection=["ndvi"],
         resources={"store": DuckDBStore(path=str(tmp_path / "x.duckdb")), "earth_engine": EarthEngineResource()},
         partition_key="2024-06-01",
         raise_on_error=False,
@@ -357,11 +394,11 @@ def test_a_bad_key_is_never_echoed() -> None:
 def test_offline_sampler_is_deterministic_and_plausible() -> None:
     points = [SamplePoint(1, -35.0, -20.0), SamplePoint(2, 1.35, 103.82), SamplePoint(3, 69.6492, 18.9553)]
     client = EarthEngineClient(OfflineSampler(), source_ndvi="emulated", source_water="emulated")
-    first = client.ndvi(DAY, points)
-    assert first == client.ndvi(DAY, points)
+    first = client.point_layers(DAY, points).ndvi
+    assert first == client.point_layers(DAY, points).ndvi
     assert first[1].ndvi_value < 0 and first[1].ndvi_category == "Non-Veg"  # open ocean
     assert first[2].ndvi_value > 0.3  # equatorial city, green year-round
-    later = client.ndvi(DAY + timedelta(days=120), points)
+    later = client.point_layers(DAY + timedelta(days=120), points).ndvi
     assert later[3].ndvi_value != first[3].ndvi_value  # depends on the date
 
 
@@ -371,13 +408,18 @@ def test_offline_faults_are_retried() -> None:
                                source_water="emulated", clock=clock, retry=RetryPolicy(max_attempts=10))
     points = [SamplePoint(1, 48.85, 2.35)]
     for offset in range(6):
-        client.ndvi(DAY + timedelta(days=offset), points)
-    assert client.retries > 0 and client.requests["ndvi"] == 6 + client.retries
+        client.point_layers(DAY + timedelta(days=offset), points)
+    assert client.retries > 0 and client.requests["point_layers"] == 6 + client.retries
 
 
 def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBStore) -> None:
-    result = materialize_range(offline_defs, ["raw_observations", "ndvi"], "2024-06-01", "2024-06-07")
+    """``ndvi`` selected alone: only its table is written, from the same one combined request per date."""
+    samplers = CountingSamplers()
+    result = materialize_selected(offline_defs, ["raw_observations", "ndvi"], "2024-06-01", "2024-06-07", samplers)
     assert result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {
+        "raw_observations", "ndvi"}
+    assert not store.table_exists(WATER_DISTANCE.name)
     raw = store.query("SELECT observation_uuid, latitude, longitude FROM raw_observations ORDER BY 1")
     rows = store.read_window(NDVI, date(2024, 6, 1), date(2024, 6, 8))
     assert rows["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()  # one row per observation
@@ -393,8 +435,11 @@ def test_ndvi_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBSto
     assert gaps["missing_reason"].null_count() == 0
     ocean = rows.join(raw, on="observation_uuid").filter(pl.col("latitude") == -35.0)
     assert ocean["NDVI_Category"].to_list() == ["Non-Veg"]
-    mat = result.asset_materializations_for_node("ndvi")[0]
-    assert mat.metadata["requests"].value == 6  # one per non-empty date (2024-06-04 has no observations)
+    mat = materialization(result, "ndvi")
+    assert mat.metadata["requests"].value == 6 == samplers.requests  # one per non-empty date (06-04 has none)
+    assert mat.metadata["source"].value == "emulated:MODIS/061/MOD13A1" and mat.metadata["window_days"].value == 32
+    per_date = mat.metadata["per_date"].value
+    assert sum(d["rows"] for d in per_date.values()) == rows.height and per_date["2024-06-04"]["requests"] == 0
 
 
 def test_one_lazy_session_per_process(monkeypatch: pytest.MonkeyPatch) -> None:

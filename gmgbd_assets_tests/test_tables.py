@@ -8,7 +8,7 @@ from gmgbd_assets import table_docs
 from gmgbd_assets.core.checks import TableRules
 from gmgbd_assets.dataset.gmgbd import GMGBD, REFERENCE_COLUMNS
 from gmgbd_assets.definitions import RULES, SPECS
-from gmgbd_assets.earth_engine import layers
+from gmgbd_assets.earth_engine import modis_ndvi as layers
 from gmgbd_assets.earth_engine.ndvi import NDVI
 from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 

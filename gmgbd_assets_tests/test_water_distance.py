@@ -1,4 +1,5 @@
-"""water_distance: metric grids per UTM zone, the graph we send, how answers are read, the asset on the sample."""
+"""water_distance: metric grids per UTM zone, the water part of the combined Earth Engine request, how answers are
+read, and the table written by the Earth Engine multi-asset (alone, as a subset) on the sample."""
 
 from __future__ import annotations
 
@@ -12,17 +13,30 @@ import pytest
 from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions, build_resources
-from gmgbd_assets.earth_engine.layers import SamplePoint, parse_water_response, utm_epsg
+from gmgbd_assets.earth_engine.ndvi import NDVI
+from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, EarthEngineResource, LiveBackend
+from gmgbd_assets.earth_engine.water import parse_water_response, utm_epsg
 from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 from gmgbd_assets.emulators.earth_engine import OfflineSampler
-from gmgbd_assets_tests.conftest import materialize_range
-from gmgbd_assets_tests.ee_stub import StubbedEarthEngine, calls, const, invocations, point_coords, point_ids
+from gmgbd_assets_tests.ee_stub import (
+    CountingSamplers,
+    StubbedEarthEngine,
+    calls,
+    const,
+    invocations,
+    materialization,
+    materialize_selected,
+    part,
+    point_coords,
+    point_ids,
+)
 
 PARIS = SamplePoint(1, 48.8566, 2.3522)
 OCEAN = SamplePoint(2, -35.0, -20.0)
 TROMSO = SamplePoint(3, 69.6492, 18.9553)
 LYON = SamplePoint(4, 45.764, 4.8357)  # same UTM zone as Paris
+DAY = date(2024, 6, 3)
 
 
 def _props(p: SamplePoint, props: dict[int, dict]) -> dict:
@@ -50,14 +64,18 @@ def test_utm_zones_and_polar_caps() -> None:
 def test_graph_measures_metres_on_a_utm_grid_per_zone() -> None:
     points = [PARIS, OCEAN, TROMSO, LYON]
     with StubbedEarthEngine() as stub:
-        stub.answer = lambda graph: _answer([SamplePoint(i, 0, 0) for i in point_ids(graph)], {})
-        EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y", radius_m=25_000, scale_m=100).water(points)
+        stub.answer = lambda graph: {
+            "ndvi": _answer([], {}),
+            "points": _answer([SamplePoint(i, 0, 0) for i in point_ids(part(graph, "points"))], {}),
+        }
+        client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y", radius_m=25_000, scale_m=100)
+        client.point_layers(DAY, points)
     assert len(stub.requests) == 1
-    graph = stub.requests[0]
+    graph = part(stub.requests[0], "points")  # water distances (and the covariates) per UTM zone
 
     # Datasets and bands: HydroSHEDS flow accumulation >= 100 cells, MODIS land/water mask.
-    assert {const(a["id"]) for a in calls(graph, "Image.load")} == {"WWF/HydroSHEDS/15ACC"}
-    assert {const(a["id"]) for a in calls(graph, "ImageCollection.load")} == {"MODIS/006/MOD44W"}
+    assert "WWF/HydroSHEDS/15ACC" in {const(a["id"]) for a in calls(graph, "Image.load")}
+    assert "MODIS/006/MOD44W" in {const(a["id"]) for a in calls(graph, "ImageCollection.load")}
     selected = [const(a["bandSelectors"]) for a in calls(graph, "Image.select")]
     assert ["b1"] in selected and ["water_mask"] in selected
     thresholds = {
@@ -93,21 +111,6 @@ def test_graph_measures_metres_on_a_utm_grid_per_zone() -> None:
     assert sorted(point_coords(graph)) == sorted([[p.longitude, p.latitude] for p in points])
 
 
-def test_12000_points_on_one_date_take_three_requests() -> None:
-    points = [SamplePoint(i + 1, -50 + (i % 1000) / 10, -170 + (i // 1000) * 25) for i in range(12_000)]
-    with StubbedEarthEngine() as stub:
-        stub.answer = lambda graph: _answer(
-            [SamplePoint(i, 0, 0) for i in point_ids(graph)],
-            {i: {"d_stream": 300.0, "d_water": 900.0, "stream_coverage": 1} for i in point_ids(graph)},
-        )
-        client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
-        result = client.water(points)
-    assert client.requests["water"] == 3
-    assert [len(point_ids(g)) for g in stub.requests] == [5000, 5000, 2000]
-    assert sorted(i for g in stub.requests for i in point_ids(g)) == [p.observation_uuid for p in points]
-    assert {(s.distance_m, s.feature) for s in result.values()} == {(300.0, "stream")}
-
-
 def test_parser_takes_the_nearest_source_and_respects_coverage_and_radius() -> None:
     points = [SamplePoint(i, 0, 0) for i in range(1, 7)]
     answer = _answer(
@@ -140,16 +143,20 @@ def test_parser_never_stores_an_impossible_distance() -> None:
 
 def test_offline_sampler_is_deterministic_and_plausible() -> None:
     client = EarthEngineClient(OfflineSampler(), source_ndvi="emulated", source_water="emulated")
-    first = client.water([PARIS, OCEAN, TROMSO])
-    assert first == client.water([TROMSO, OCEAN, PARIS])
+    first = client.point_layers(DAY, [PARIS, OCEAN, TROMSO]).water
+    assert first == client.point_layers(DAY, [TROMSO, OCEAN, PARIS]).water
     assert (first[2].distance_m, first[2].feature) == (0.0, "water_body")  # open ocean is water
     assert first[3].feature != "stream"  # north of HydroSHEDS
     assert all(s.distance_m is None or 0 <= s.distance_m <= 25_000 for s in first.values())
 
 
 def test_water_distance_asset_on_the_sample(offline_defs: dg.Definitions, store: DuckDBStore) -> None:
-    result = materialize_range(offline_defs, ["raw_observations", "water_distance"], "2024-06-01", "2024-06-07")
+    """``water_distance`` selected alone: only its table is written, from the same one combined request per date."""
+    samplers = CountingSamplers()
+    result = materialize_selected(offline_defs, ["raw_observations", "water_distance"], "2024-06-01", "2024-06-07",
+                                  samplers)
     assert result.success
+    assert not store.table_exists(NDVI.name)
     raw = store.query("SELECT observation_uuid, latitude, longitude FROM raw_observations ORDER BY 1")
     rows = store.read_window(WATER_DISTANCE, date(2024, 6, 1), date(2024, 6, 8))
     assert rows["observation_uuid"].sort().to_list() == raw["observation_uuid"].to_list()
@@ -163,8 +170,10 @@ def test_water_distance_asset_on_the_sample(offline_defs: dg.Definitions, store:
     assert ocean["dist_to_water_m"].to_list() == [0.0]
     north = joined.filter(pl.col("latitude") > 60)
     assert north.height and "stream" not in north["water_feature"].to_list()
-    mat = result.asset_materializations_for_node("water_distance")[0]
-    assert mat.metadata["requests"].value == 6
+    mat = materialization(result, "water_distance")
+    assert mat.metadata["requests"].value == 6 == samplers.requests
+    assert mat.metadata["search_radius_m"].value == 25_000
+    assert sum(mat.metadata["nearest_feature"].value.values()) == present.height
 
 
 def test_selecting_other_assets_never_needs_earth_engine(
@@ -186,7 +195,7 @@ def test_selecting_other_assets_never_needs_earth_engine(
 def test_raw_rows_that_cannot_be_sampled_keep_their_upstream_reason(
     offline_defs: dg.Definitions, store: DuckDBStore
 ) -> None:
-    from gmgbd_assets.earth_engine.ndvi import NDVI
+    from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE
     from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 
     day = date(2024, 6, 1)
@@ -199,8 +208,8 @@ def test_raw_rows_that_cannot_be_sampled_keep_their_upstream_reason(
          "invalid_detail": "no photo with a URL"},
     ]
     store.replace_window(RAW_OBSERVATIONS, RAW_OBSERVATIONS.frame(rows), day, date(2024, 6, 2))
-    result = materialize_range(offline_defs, ["ndvi", "water_distance"], "2024-06-01", "2024-06-01")
-    assert result.success
+    result = materialize_selected(offline_defs, ["ndvi", "water_distance"], "2024-06-01", "2024-06-01")
+    assert result.success and not store.table_exists(COVARIATES_TABLE.name)
     for spec, value in ((NDVI, "NDVI_value"), (WATER_DISTANCE, "dist_to_water_m")):
         got = {r["observation_uuid"]: r for r in store.read_window(spec, day, date(2024, 6, 2)).iter_rows(named=True)}
         assert set(got) == {"u1", "u2", "u3"}

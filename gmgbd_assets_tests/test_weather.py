@@ -12,8 +12,9 @@ from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.rate_limits import RequestBudget, window_rates
 from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.definitions import build_definitions
-from gmgbd_assets.earth_engine.layers import DEM, ERA5_LAND_DAILY, Era5Sample, SamplePoint, parse_weather_response
+from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend
+from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_DAILY, Era5Sample, parse_weather_response
 from gmgbd_assets.emulators.earth_engine import OfflineSampler, era5_land_ingested_on
 from gmgbd_assets.emulators.open_meteo import (
     ArchiveEmulator,

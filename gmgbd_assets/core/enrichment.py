@@ -3,7 +3,8 @@
 For each sighting date of the run's window: read the date's upstream rows, split off the rows that cannot be
 enriched (they keep their upstream reason, so every table has one row per raw observation and the final table
 can say why a record is missing), compute the rest, replace the date in the table, and collect the per-date
-metadata the UI shows. An asset supplies only ``compute``.
+metadata the UI shows. An asset supplies only ``compute``; a multi-asset that fills several tables from one
+computation per date (Earth Engine's NDVI, water and covariates) uses ``enrich_each_date_into``.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ class EnrichmentSummary:
     per_date: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing_reasons: Counter[str] = field(default_factory=Counter)
 
-    def result(self, **metadata: Any) -> dg.MaterializeResult:
+    def result(self, asset_key: str | None = None, **metadata: Any) -> dg.MaterializeResult:
+        """The materialization of the table; ``asset_key`` names which one when a step writes several."""
         return dg.MaterializeResult(
+            asset_key=asset_key,
             metadata={
                 "dagster/row_count": self.rows,
                 "per_date": self.per_date,
@@ -88,29 +91,64 @@ def enrich_each_date(
     Rows come out in upstream order; a computed row and a carried one both get ``observation_uuid`` and
     ``sighting_date``. Each date is committed on its own, so an interrupted range keeps its finished dates.
     """
+    summaries = enrich_each_date_into(
+        context, store, [table], upstream, rule, lambda day, usable: {table.name: compute(day, usable)}
+    )
+    return summaries[table.name]
+
+
+def enrich_each_date_into(
+    context: dg.AssetExecutionContext,
+    store: TableStore,
+    tables: Sequence[TableSpec],
+    upstream: TableSpec,
+    rule: CarryRule,
+    compute: Callable[[date, Sequence[Row]], Mapping[str, DateOutput]],
+) -> dict[str, EnrichmentSummary]:
+    """``enrich_each_date`` for several tables computed together (one multi-asset step): ``compute`` is called
+    once per date and answers one ``DateOutput`` per table name; each table's date is replaced in turn.
+
+    Every table gets the same rows in the same order, one per upstream row, so they stay joinable row for row.
+    """
     start, end = partition_window(context)
-    summary = EnrichmentSummary()
+    summaries = {table.name: EnrichmentSummary() for table in tables}
     for day in days(start, end):
         upstream_rows = store.read_window(upstream, day, day + timedelta(days=1)).to_dicts()
         carried = {r["observation_uuid"]: rule.reason(r) for r in upstream_rows}
-        out = compute(day, [r for r in upstream_rows if carried[r["observation_uuid"]] is None])
-        rows = []
-        for r in upstream_rows:
-            key = {"observation_uuid": r["observation_uuid"], "sighting_date": day}
-            why = carried[r["observation_uuid"]]
-            if why is None:
-                rows.append({**out.rows[r["observation_uuid"]], **key})
-            else:
-                kept = {c: r.get(c) for c in rule.keep}
-                rows.append({**out.carried_columns, **kept, **key, "missing_reason": why[0], "missing_detail": why[1]})
-        written = store.replace_window(table, table.frame(rows), day, day + timedelta(days=1))
-        day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
-        summary.rows += written
-        summary.missing_reasons.update(day_reasons)
-        summary.per_date[day.isoformat()] = {
-            "rows": written,
-            **out.metadata,
-            **{f"missing_{k}": v for k, v in sorted(day_reasons.items())},
-        }
-        context.log.info(f"{day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")
-    return summary
+        outputs = compute(day, [r for r in upstream_rows if carried[r["observation_uuid"]] is None])
+        for table in tables:
+            _replace_date(context, store, table, day, upstream_rows, carried, rule, outputs[table.name],
+                          summaries[table.name])
+    return summaries
+
+
+def _replace_date(
+    context: dg.AssetExecutionContext,
+    store: TableStore,
+    table: TableSpec,
+    day: date,
+    upstream_rows: Sequence[Row],
+    carried: Mapping[str, tuple[str, str | None] | None],
+    rule: CarryRule,
+    out: DateOutput,
+    summary: EnrichmentSummary,
+) -> None:
+    rows = []
+    for r in upstream_rows:
+        key = {"observation_uuid": r["observation_uuid"], "sighting_date": day}
+        why = carried[r["observation_uuid"]]
+        if why is None:
+            rows.append({**out.rows[r["observation_uuid"]], **key})
+        else:
+            kept = {c: r.get(c) for c in rule.keep}
+            rows.append({**out.carried_columns, **kept, **key, "missing_reason": why[0], "missing_detail": why[1]})
+    written = store.replace_window(table, table.frame(rows), day, day + timedelta(days=1))
+    day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
+    summary.rows += written
+    summary.missing_reasons.update(day_reasons)
+    summary.per_date[day.isoformat()] = {
+        "rows": written,
+        **out.metadata,
+        **{f"missing_{k}": v for k, v in sorted(day_reasons.items())},
+    }
+    context.log.info(f"{table.name} {day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")

@@ -1,26 +1,18 @@
 """``covariates``: bioclimate, terrain, land cover, soil and population at each sighting, from Google Earth Engine,
-sampled in the same request as NDVI and distance to water."""
+sampled in the same request as NDVI and distance to water: the table, what it means, and how a date's samples
+become its rows (written by ``gmgbd_assets.earth_engine.assets``)."""
+
+from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from typing import Any
 
-import dagster as dg
-
-from gmgbd_assets.core.duckdb_store import TableStore
-from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
-from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.enrichment import DateOutput, Row
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
-from gmgbd_assets.earth_engine.layers import (
-    COVARIATES,
-    LAND_COVER_CLASSES,
-    NO_COVARIATE_DATA,
-    NOT_RETURNED,
-    SamplePoint,
-)
-from gmgbd_assets.earth_engine.resource import EarthEngineResource
-from gmgbd_assets.earth_engine.sample_cache import StoredSampleCache
-from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES, LAND_COVER_CLASSES, NO_COVARIATE_DATA
+from gmgbd_assets.earth_engine.point_layers import PointLayers
+from gmgbd_assets.earth_engine.points import NOT_RETURNED
+from gmgbd_assets.earth_engine.resource import EarthEngineClient
 
 COVARIATE_COLUMNS = tuple(c.name for c in COVARIATES) + ("land_cover_label",)
 COVARIATE_REASONS = (NO_COVARIATE_DATA, NOT_RETURNED)
@@ -52,51 +44,48 @@ COVARIATES_TABLE = TableSpec(
 )
 
 
-@dated_table_asset(COVARIATES_TABLE, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
-def covariates(
-    context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
-) -> dg.MaterializeResult:
-    """Environmental covariates at each sighting: 19 WorldClim bioclimatic normals, slope and aspect from the
-    DEM, ESA WorldCover land cover (code and label), OpenLandMap soil (organic carbon, pH, sand, clay at 0 and
-    30 cm) and GPW population density (2020).
+COVARIATES_DESCRIPTION = """Environmental covariates at each sighting: 19 WorldClim bioclimatic normals, slope and
+aspect from the DEM, ESA WorldCover land cover (code and label), OpenLandMap soil (organic carbon, pH, sand, clay
+at 0 and 30 cm) and GPW population density (2020).
 
-    One row per raw observation. The values come from the same Earth Engine request per date and chunk as
-    ``ndvi`` and ``water_distance`` (one multi-band image per UTM zone, one ``reduceRegions``): whichever of the
-    three runs first samples, the others read its answer from DuckDB, so covariates add no request. Every
-    covariate is read at the sampling grid cell holding the point (the water grid, default 100 m UTM),
-    nearest-neighbour from its native pixels; scale factors are applied (WorldClim temperatures are stored in
-    °C, not °C x 10). A covariate whose source has no pixel at the point is NULL with ``no_covariate_data``;
-    the record stays in gmgbd (covariates are optional columns) and ``missing_values`` reports the gap.
-    """
-    client = earth_engine.client(log=context.log.warning, cache=StoredSampleCache(store, context.run.run_id))
-    gaps: Counter[str] = Counter()
+One row per raw observation. The values come from the same Earth Engine request per date and chunk as ``ndvi``
+and ``water_distance`` (one multi-band image per UTM zone, one ``reduceRegions``; one step writes the three
+tables), so covariates add no request. Every covariate is read at the sampling grid cell holding the point (the
+water grid, default 100 m UTM), nearest-neighbour from its native pixels; scale factors are applied (WorldClim
+temperatures are stored in °C, not °C x 10). A covariate whose source has no pixel at the point is NULL with
+``no_covariate_data``; the record stays in gmgbd (covariates are optional columns) and ``missing_values``
+reports the gap.
+"""
 
-    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        points = [SamplePoint(r["observation_uuid"], r["latitude"], r["longitude"]) for r in usable]
-        sampled = client.point_layers(day, points) if points else None
+
+class CovariateRows:
+    """The ``covariates`` rows of each date's samples, and what the materialization reports about the run."""
+
+    table = COVARIATES_TABLE
+
+    def __init__(self, client: EarthEngineClient) -> None:
+        self.client = client
+        self.gaps: Counter[str] = Counter()
+
+    def date_output(self, sampled: PointLayers | None, stamp: Row, requests: int) -> DateOutput:
         samples = sampled.covariates if sampled else {}
-        stamp = {"covariates_source": client.source_covariates, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
+        stamp = {"covariates_source": self.client.source_covariates, **stamp}
         rows = {
-            obs_id: {**s.values, "land_cover_label": s.land_cover_label, "missing_reason": s.missing_reason,
-                     "missing_detail": s.missing_detail, **stamp}
+            obs_id: {
+                **s.values,
+                "land_cover_label": s.land_cover_label,
+                "missing_reason": s.missing_reason,
+                "missing_detail": s.missing_detail,
+                **stamp,
+            }
             for obs_id, s in samples.items()
         }
-        gaps.update(name for s in samples.values() for name, v in s.values.items() if v is None)
+        self.gaps.update(name for s in samples.values() for name, v in s.values.items() if v is None)
         return DateOutput(
             rows,
             stamp,
-            {
-                "complete": sum(1 for s in samples.values() if s.missing_reason is None),
-                "requests": sampled.requests if sampled else 0,
-                "cache_hits": sampled.cache_hits if sampled else 0,
-            },
+            {"complete": sum(1 for s in samples.values() if s.missing_reason is None), "requests": requests},
         )
 
-    summary = enrich_each_date(context, store, COVARIATES_TABLE, RAW_OBSERVATIONS, RAW_POINT, compute)
-    return summary.result(
-        requests=client.requests["point_layers"],
-        cache_hits=client.cache_hits,
-        retries=client.retries,
-        source=client.source_covariates,
-        missing_per_covariate=dict(gaps),
-    )
+    def run_metadata(self) -> dict[str, Any]:
+        return {"source": self.client.source_covariates, "missing_per_covariate": dict(self.gaps)}

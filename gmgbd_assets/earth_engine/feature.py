@@ -1,13 +1,14 @@
-"""The Earth Engine feature: NDVI, distance to water and the covariates."""
+"""The Earth Engine feature: NDVI, distance to water and the covariates, three tables from one multi-asset."""
 
 import dagster as dg
 
 from gmgbd_assets.core.checks import table_checks
 from gmgbd_assets.core.features import Feature
 from gmgbd_assets.core.settings import Settings
-from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE, covariates
-from gmgbd_assets.earth_engine.ndvi import NDVI, ndvi
-from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE, water_distance
+from gmgbd_assets.earth_engine.assets import earth_engine_point_layers
+from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE
+from gmgbd_assets.earth_engine.ndvi import NDVI
+from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 
 TABLES = [NDVI, WATER_DISTANCE, COVARIATES_TABLE]
 
@@ -18,4 +19,4 @@ def checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     return table_checks(TABLES, searched, settings.missing_error_share)
 
 
-FEATURE = Feature("earth_engine", assets=[ndvi, water_distance, covariates], tables=TABLES, checks=checks)
+FEATURE = Feature("earth_engine", assets=[earth_engine_point_layers], tables=TABLES, checks=checks)

@@ -1,16 +1,14 @@
-"""``ndvi``: MODIS vegetation greenness at each sighting, from Google Earth Engine."""
+"""``ndvi``: MODIS vegetation greenness at each sighting, from Google Earth Engine: the table, what it means, and
+how a date's samples become its rows (written by ``gmgbd_assets.earth_engine.assets``)."""
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from __future__ import annotations
 
-import dagster as dg
+from typing import Any
 
-from gmgbd_assets.core.duckdb_store import TableStore
-from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
-from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.enrichment import DateOutput, Row
 from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
-from gmgbd_assets.earth_engine.layers import (
+from gmgbd_assets.earth_engine.modis_ndvi import (
     BEFORE_MODIS,
     NDVI_CATEGORIES,
     NDVI_CLASSES,
@@ -19,12 +17,10 @@ from gmgbd_assets.earth_engine.layers import (
     NO_CLEAR_COMPOSITE,
     NO_COMPOSITE,
     NO_MODIS_COVERAGE,
-    NOT_RETURNED,
-    SamplePoint,
 )
-from gmgbd_assets.earth_engine.resource import EarthEngineResource
-from gmgbd_assets.earth_engine.sample_cache import StoredSampleCache
-from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.earth_engine.point_layers import PointLayers
+from gmgbd_assets.earth_engine.points import NOT_RETURNED
+from gmgbd_assets.earth_engine.resource import EarthEngineClient
 
 NDVI_REASONS = (BEFORE_MODIS, NOT_YET_AVAILABLE, NO_CLEAR_COMPOSITE, NO_COMPOSITE, NO_MODIS_COVERAGE, NOT_RETURNED)
 NDVI_CLASSES_TEXT = ", ".join(f"{name} (> {threshold})" for threshold, name in NDVI_CLASSES) + f" or {NDVI_FLOOR_CLASS}"
@@ -71,32 +67,32 @@ NDVI = TableSpec(
 )
 
 
-@dated_table_asset(NDVI, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
-def ndvi(
-    context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
-) -> dg.MaterializeResult:
-    """How green the vegetation was where and when each organism was seen (MODIS NDVI, 500 m, 16-day).
+NDVI_DESCRIPTION = """How green the vegetation was where and when each organism was seen (MODIS NDVI, 500 m, 16-day).
 
-    One row per raw observation. ``NDVI_value`` comes from the MOD13A1 composite whose 16-day window contains the
-    sighting date, using only pixels whose SummaryQA is good or marginal. When that pixel is cloudy or snowy, the
-    nearest clear composite within the configured window (default 32 days) is used and ``ndvi_lag_days`` says how
-    far it is from the sighting; beyond the window the value is NULL with reason ``no_clear_composite``, never a
-    value from another season. ``NDVI_Category`` applies the reference dataset's thresholds. Values are a 500 m
-    pixel average: a pond-side sighting in a park can read as Sparse.
+One row per raw observation. ``NDVI_value`` comes from the MOD13A1 composite whose 16-day window contains the
+sighting date, using only pixels whose SummaryQA is good or marginal. When that pixel is cloudy or snowy, the
+nearest clear composite within the configured window (default 32 days) is used and ``ndvi_lag_days`` says how
+far it is from the sighting; beyond the window the value is NULL with reason ``no_clear_composite``, never a
+value from another season. ``NDVI_Category`` applies the reference dataset's thresholds. Values are a 500 m
+pixel average: a pond-side sighting in a park can read as Sparse.
 
-    A composite is published one to three weeks after its window ends, so a recent sighting may only have older
-    composites to draw on: its value is marked ``ndvi_provisional`` (or is NULL with ``not_yet_available``), and
-    the refill sensor re-runs the date until the nearer composites are out.
-    """
-    # One request per date and chunk serves ndvi, water_distance and covariates (whichever runs first samples).
-    client = earth_engine.client(log=context.log.warning, cache=StoredSampleCache(store, context.run.run_id))
-    today = datetime.now(UTC).date()
+A composite is published one to three weeks after its window ends, so a recent sighting may only have older
+composites to draw on: its value is marked ``ndvi_provisional`` (or is NULL with ``not_yet_available``), and
+the refill sensor re-runs the date until the nearer composites are out.
+"""
 
-    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        before = client.requests["point_layers"]
-        points = [SamplePoint(r["observation_uuid"], r["latitude"], r["longitude"]) for r in usable]
-        samples = client.point_layers(day, points, today=today).ndvi if points else {}
-        stamp = {"ndvi_source": client.source_ndvi, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
+
+class NdviRows:
+    """The ``ndvi`` rows of each date's samples, and what the materialization reports about the run."""
+
+    table = NDVI
+
+    def __init__(self, client: EarthEngineClient) -> None:
+        self.client = client
+
+    def date_output(self, sampled: PointLayers | None, stamp: Row, requests: int) -> DateOutput:
+        samples = sampled.ndvi if sampled else {}
+        stamp = {"ndvi_source": self.client.source_ndvi, **stamp}
         rows = {
             obs_id: {
                 "NDVI_value": s.ndvi_value,
@@ -117,15 +113,9 @@ def ndvi(
                 "with_value": sum(1 for s in samples.values() if s.ndvi_value is not None),
                 "lagged": sum(1 for s in samples.values() if s.lag_days),
                 "provisional": sum(1 for s in samples.values() if s.provisional),
-                "requests": client.requests["point_layers"] - before,
+                "requests": requests,
             },
         )
 
-    summary = enrich_each_date(context, store, NDVI, RAW_OBSERVATIONS, RAW_POINT, compute)
-    return summary.result(
-        requests=client.requests["point_layers"],
-        cache_hits=client.cache_hits,
-        retries=client.retries,
-        source=client.source_ndvi,
-        window_days=client.window_days,
-    )
+    def run_metadata(self) -> dict[str, Any]:
+        return {"source": self.client.source_ndvi, "window_days": self.client.window_days}

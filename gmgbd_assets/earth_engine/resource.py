@@ -1,14 +1,16 @@
 """Google Earth Engine: one lazily created session per process, batched sampling, retries on quota errors.
 
-``EarthEngineResource.client()`` is called only by the ``ndvi`` and ``water_distance`` assets (and by ``weather``
-when ``GMGBD_WEATHER_SOURCE=earth_engine``), so selecting any other asset never needs Earth Engine credentials.
-Without credentials the client refuses at once and says what to set. Credentials come from ``GMGBD_EE_PROJECT``
+``EarthEngineResource.client()`` is called only by the step that writes ``ndvi``, ``water_distance`` and
+``covariates`` (``gmgbd_assets.earth_engine.assets``) and by ``weather`` when ``GMGBD_WEATHER_SOURCE=earth_engine``,
+so selecting any other asset never needs Earth Engine credentials. Without credentials the client refuses at once
+and says what to set. Credentials come from ``GMGBD_EE_PROJECT``
 (with ``earthengine authenticate`` or application-default credentials) or a service-account key passed as
 ``dagster.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY")``; the key is never logged or put into metadata.
 
 Every request is one ``computeValue`` over at most 5,000 points of one sighting date (see
-``gmgbd_assets.earth_engine.layers``). Quota errors (429, "Too many concurrent aggregations"), 5xx and timeouts
-are retried with exponential backoff and full jitter; a failure that outlasts the retries fails the run.
+``gmgbd_assets.earth_engine.point_layers`` and ``weather_layers``). Quota errors (429, "Too many concurrent
+aggregations"), 5xx and timeouts are retried with exponential backoff and full jitter; a failure that outlasts the
+retries fails the run.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -29,16 +29,24 @@ from pydantic import Field
 
 from gmgbd_assets.core.rate_limits import Clock, default_clock
 from gmgbd_assets.core.retries import Retrier, RetryPolicy
-from gmgbd_assets.earth_engine import layers
-from gmgbd_assets.earth_engine.layers import CovariateSample, Era5Sample, NdviSample, SamplePoint, WaterSample
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
+from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
+from gmgbd_assets.earth_engine.point_layers import PointLayers, parse_point_layers, point_layers_expression
+from gmgbd_assets.earth_engine.points import MAX_POINTS_PER_REQUEST, SamplePoint, chunks
+from gmgbd_assets.earth_engine.water import HYDROSHEDS_ACC, WATER_MASK
+from gmgbd_assets.earth_engine.weather_layers import (
+    DEM,
+    ERA5_LAND_DAILY,
+    Era5Sample,
+    parse_weather_response,
+    weather_expression,
+)
 
-LIVE_NDVI_SOURCE = layers.MODIS_NDVI
-LIVE_WATER_SOURCE = f"{layers.HYDROSHEDS_ACC}+{layers.WATER_MASK}"
-LIVE_WEATHER_SOURCE = f"earth-engine:{layers.ERA5_LAND_DAILY} (UTC day)"
-LIVE_ELEVATION_SOURCE = f"earth-engine:{layers.DEM}"
-LIVE_COVARIATES_SOURCE = "+".join(dict.fromkeys(c.dataset for c in layers.COVARIATES))
-# Part of every cached answer's key: bump it when point_layers_expression changes what it samples.
-POINT_LAYERS_VERSION = "point-layers-1"
+LIVE_NDVI_SOURCE = MODIS_NDVI
+LIVE_WATER_SOURCE = f"{HYDROSHEDS_ACC}+{WATER_MASK}"
+LIVE_WEATHER_SOURCE = f"earth-engine:{ERA5_LAND_DAILY} (UTC day)"
+LIVE_ELEVATION_SOURCE = f"earth-engine:{DEM}"
+LIVE_COVARIATES_SOURCE = "+".join(dict.fromkeys(c.dataset for c in COVARIATES))
 HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
 
 _TRANSIENT = re.compile(
@@ -61,11 +69,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class Backend(Protocol):
-    """Evaluates one layer request for one chunk of points and returns Earth Engine's JSON result."""
-
-    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> Any: ...
-
-    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any: ...
+    """Evaluates one request for one chunk of points and returns Earth Engine's JSON result."""
 
     def weather(self, day: date, points: Sequence[SamplePoint]) -> Any: ...
 
@@ -84,67 +88,17 @@ class LiveBackend:
             compute = ee.data.computeValue
         self._compute = compute
 
-    def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> Any:
-        return self._compute(layers.ndvi_expression(day, points, window_days))
-
-    def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> Any:
-        return self._compute(layers.water_expression(points, radius_m, scale_m))
-
     def weather(self, day: date, points: Sequence[SamplePoint]) -> Any:
-        return self._compute(layers.weather_expression(day, points))
+        return self._compute(weather_expression(day, points))
 
     def point_layers(
         self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
     ) -> Any:
-        return self._compute(layers.point_layers_expression(day, points, window_days, radius_m, scale_m))
-
-
-class SampleCache(Protocol):
-    """Where one chunk's combined answer is kept so that ndvi, water_distance and covariates share one request.
-
-    ``lock(key)`` is held around "look up, else request and store", so two steps sampling the same chunk at the
-    same time (multiprocess executor) send one request: the second waits and reads the first one's answer.
-    """
-
-    def get(self, key: str) -> Any | None: ...
-
-    def put(self, key: str, day: date, value: Any) -> None: ...
-
-    def lock(self, key: str) -> AbstractContextManager[None]: ...
-
-
-class MemorySampleCache:
-    """A process-local cache (benchmarks, tests, one client used for all three layers)."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Any | None:
-        return self._values.get(key)
-
-    def put(self, key: str, day: date, value: Any) -> None:
-        self._values[key] = value
-
-    @contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        with self._lock:
-            yield
-
-
-@dataclass(frozen=True)
-class PointLayers:
-    """Every Earth Engine layer of one date, parsed, from one request per chunk."""
-
-    ndvi: dict[str, NdviSample]
-    water: dict[str, WaterSample]
-    covariates: dict[str, CovariateSample]
-    requests: int  # requests this call sent (0 when every chunk came from the cache)
-    cache_hits: int
+        return self._compute(point_layers_expression(day, points, window_days, radius_m, scale_m))
 
 
 class EarthEngineClient:
-    """Chunks a date's points, sends one request per chunk and layer, retries transient errors, parses."""
+    """Chunks a date's points, sends one request per chunk, retries transient errors, parses."""
 
     def __init__(
         self,
@@ -155,11 +109,10 @@ class EarthEngineClient:
         window_days: int = 32,
         radius_m: float = 25_000.0,
         scale_m: float = 100.0,
-        chunk_size: int = layers.MAX_POINTS_PER_REQUEST,
+        chunk_size: int = MAX_POINTS_PER_REQUEST,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
-        cache: SampleCache | None = None,
         source_covariates: str = LIVE_COVARIATES_SOURCE,
     ) -> None:
         if not 0 <= window_days <= 96:
@@ -178,10 +131,8 @@ class EarthEngineClient:
             "earth_engine", retry or RetryPolicy(backoff_base_s=2.0), sleep=self.clock.sleep, log=log,
             is_transient=is_transient,
         )
-        self.requests = {"ndvi": 0, "water": 0, "weather": 0, "point_layers": 0}
-        self.cache = cache or MemorySampleCache()
+        self.requests = {"point_layers": 0, "weather": 0}
         self.source_covariates = source_covariates
-        self.cache_hits = 0
 
     @property
     def retries(self) -> int:
@@ -194,79 +145,38 @@ class EarthEngineClient:
 
         return self.retry(attempt, layer)
 
-    def ndvi(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> dict[str, NdviSample]:
-        """NDVI per observation; with ``today``, composites not published yet make values provisional."""
-        if day < layers.MODIS_FIRST_COMPOSITE:
-            return {p.observation_uuid: layers.before_modis_sample(day) for p in points}
-        out: dict[str, NdviSample] = {}
-        for chunk in layers.chunks(points, self.chunk_size):
-            response = self._call("ndvi", lambda c=chunk: self.backend.ndvi(day, c, self.window_days))
-            out.update(layers.parse_ndvi_response(day, chunk, response, self.window_days, today))
-        return out
-
-    def water(self, points: Sequence[SamplePoint]) -> dict[str, WaterSample]:
-        out: dict[str, WaterSample] = {}
-        for chunk in layers.chunks(points, self.chunk_size):
-            response = self._call("water", lambda c=chunk: self.backend.water(c, self.radius_m, self.scale_m))
-            out.update(layers.parse_water_response(chunk, response, self.radius_m))
-        return out
-
-    def chunk_key(self, day: date, chunk: Sequence[SamplePoint]) -> str:
-        """What identifies a chunk's combined answer: the date, the request's parameters and its points."""
-        spec = [POINT_LAYERS_VERSION, day.isoformat(), self.window_days, self.radius_m, self.scale_m,
-                [(p.observation_uuid, p.latitude, p.longitude) for p in chunk]]
-        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
-
-    def _point_layers_chunk(self, day: date, chunk: Sequence[SamplePoint]) -> tuple[Any, bool]:
-        """(the chunk's combined answer, whether it came from the cache)."""
-        key = self.chunk_key(day, chunk)
-        with self.cache.lock(key):
-            cached = self.cache.get(key)
-            if cached is not None:
-                self.cache_hits += 1
-                return cached, True
-            response = self._call(
-                "point_layers",
-                lambda: self.backend.point_layers(day, chunk, self.window_days, self.radius_m, self.scale_m),
-            )
-            self.cache.put(key, day, response)
-            return response, False
-
     def point_layers(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> PointLayers:
-        """NDVI, distance to water and every covariate per observation: one request per chunk, shared through
-        the cache by whichever of the three assets samples the date first."""
-        ndvi: dict[str, NdviSample] = {}
-        water: dict[str, WaterSample] = {}
-        covariates: dict[str, CovariateSample] = {}
-        sent = hits = 0
-        for chunk in layers.chunks(points, self.chunk_size):
-            response, hit = self._point_layers_chunk(day, chunk)
-            hits += hit
-            sent += not hit
-            ndvi_part, zones = layers.split_point_layers(response)
-            if ndvi_part is None:
-                if day >= layers.MODIS_FIRST_COMPOSITE:
-                    raise ValueError(f"Earth Engine point layers: no NDVI part for {day}")
-                ndvi.update({p.observation_uuid: layers.before_modis_sample(day) for p in chunk})
-            else:
-                ndvi.update(layers.parse_ndvi_response(day, chunk, ndvi_part, self.window_days, today))
-            water.update(layers.parse_water_response(chunk, zones, self.radius_m))
-            covariates.update(layers.parse_covariates_response(chunk, zones))
-        return PointLayers(ndvi, water, covariates, sent, hits)
+        """NDVI, distance to water and every covariate per observation: one request per chunk of the date.
+
+        With ``today``, NDVI composites not published yet make values provisional (``parse_ndvi_response``)."""
+        return PointLayers.merged([
+            parse_point_layers(
+                day,
+                chunk,
+                self._call(
+                    "point_layers",
+                    lambda c=chunk: self.backend.point_layers(day, c, self.window_days, self.radius_m, self.scale_m),
+                ),
+                self.window_days,
+                self.radius_m,
+                today,
+            )
+            for chunk in chunks(points, self.chunk_size)
+        ])
 
     def weather(self, day: date, points: Sequence[SamplePoint]) -> tuple[bool, dict[str, Era5Sample]]:
         """(whether ERA5-Land has published ``day``, temperature and elevation per observation)."""
         published, out = True, {}
-        for chunk in layers.chunks(points, self.chunk_size):
+        for chunk in chunks(points, self.chunk_size):
             response = self._call("weather", lambda c=chunk: self.backend.weather(day, c))
-            chunk_published, values = layers.parse_weather_response(chunk, response)
+            chunk_published, values = parse_weather_response(chunk, response)
             published = published and chunk_published
             out.update(values)
         return published, out
 
 
 # One Earth Engine session per process: ``ee.Initialize`` sets global state, so it is done once and shared by
-# both assets of a run (the in-process executor runs them in one process).
+# the Earth Engine steps of a run (the in-process executor runs them in one process).
 _session_lock = threading.Lock()
 _session_key: tuple[str | None, str] | None = None
 
@@ -333,7 +243,8 @@ def initialize_session(
 
 
 class EarthEngineResource(dg.ConfigurableResource):
-    """Google Earth Engine for NDVI and distance to water. Retries, chunking and windows are set here."""
+    """Google Earth Engine for NDVI, distance to water, the covariates and (optionally) weather. Retries,
+    chunking and windows are set here."""
 
     project: str | None = Field(default=None, description="Google Cloud project (GMGBD_EE_PROJECT)")
     service_account_key: str | None = Field(
@@ -343,7 +254,7 @@ class EarthEngineResource(dg.ConfigurableResource):
     ndvi_window_days: int = Field(default=32, description="Farthest a substitute composite may be, in days")
     water_radius_m: float = Field(default=25_000.0, description="Search radius for water, metres")
     water_scale_m: float = Field(default=100.0, description="Grid size of the distance transform, metres")
-    chunk_size: int = Field(default=layers.MAX_POINTS_PER_REQUEST, description="Points per request (<= 5,000)")
+    chunk_size: int = Field(default=MAX_POINTS_PER_REQUEST, description="Points per request (<= 5,000)")
     request_timeout_s: float = Field(default=300.0, description="Client deadline per request, seconds")
     max_attempts: int = 6
     backoff_base_s: float = 2.0
@@ -380,9 +291,7 @@ class EarthEngineResource(dg.ConfigurableResource):
     def covariates_source(self) -> str:
         return self.provenance(LIVE_COVARIATES_SOURCE)
 
-    def client(
-        self, log: Callable[[str], None] | None = None, cache: SampleCache | None = None
-    ) -> EarthEngineClient:
+    def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
         return EarthEngineClient(
             self.backend(),
             source_ndvi=self.ndvi_source,
@@ -393,6 +302,5 @@ class EarthEngineResource(dg.ConfigurableResource):
             chunk_size=self.chunk_size,
             retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
             log=log,
-            cache=cache,
             source_covariates=self.covariates_source,
         )

@@ -1,20 +1,17 @@
-"""``water_distance``: how far each sighting is from the nearest stream, lake or sea, from Google Earth Engine."""
+"""``water_distance``: how far each sighting is from the nearest stream, lake or sea, from Google Earth Engine: the
+table, what it means, and how a date's samples become its rows (written by ``gmgbd_assets.earth_engine.assets``)."""
+
+from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from typing import Any
 
-import dagster as dg
-
-from gmgbd_assets.core.duckdb_store import TableStore
-from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date
-from gmgbd_assets.core.partitions import dated_table_asset
+from gmgbd_assets.core.enrichment import DateOutput, Row
 from gmgbd_assets.core.settings import DEFAULT_WATER_RADIUS_M
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
-from gmgbd_assets.earth_engine.layers import BEYOND_SEARCH_RADIUS, SamplePoint
-from gmgbd_assets.earth_engine.resource import EarthEngineResource
-from gmgbd_assets.earth_engine.sample_cache import StoredSampleCache
-from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
+from gmgbd_assets.earth_engine.point_layers import PointLayers
+from gmgbd_assets.earth_engine.resource import EarthEngineClient
+from gmgbd_assets.earth_engine.water import BEYOND_SEARCH_RADIUS
 
 WATER_DISTANCE = TableSpec(
     name="water_distance",
@@ -53,31 +50,32 @@ WATER_DISTANCE = TableSpec(
 )
 
 
-@dated_table_asset(WATER_DISTANCE, group_name="enrich", deps=[RAW_OBSERVATIONS.name], pool="earth_engine")
-def water_distance(
-    context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
-) -> dg.MaterializeResult:
-    """Distance on the ground from each sighting to the nearest fresh or salt water, in metres.
+WATER_DISTANCE_DESCRIPTION = """Distance on the ground from each sighting to the nearest fresh or salt water, in metres.
 
-    One row per raw observation. Water is a HydroSHEDS stream cell (at least 100 upstream cells, HydroSHEDS' own
-    river threshold; 56 S to 60 N only) or a permanent water pixel of the MODIS land/water mask (sea, lakes,
-    reservoirs, wide rivers; global). The mask ends in 2015 and has no newer version in the Earth Engine catalog,
-    so water bodies are those of 2015 whatever the sighting date: a reservoir filled or a lake drained since then
-    is not seen. Distances are computed on a 100 m metric (UTM) grid, so they are metres
-    at every latitude, resolved to about the grid size and the datasets' pixels (~464 m streams, 250 m water).
-    Nothing is searched beyond the radius (default 25 km): such sightings are NULL with ``beyond_search_radius``
-    rather than a made-up far distance. North of 60 N only the water mask is searched; small streams there are
-    missed, so distances there are upper bounds.
-    """
-    # One request per date and chunk serves ndvi, water_distance and covariates (whichever runs first samples).
-    client = earth_engine.client(log=context.log.warning, cache=StoredSampleCache(store, context.run.run_id))
-    features: Counter[str] = Counter()
+One row per raw observation. Water is a HydroSHEDS stream cell (at least 100 upstream cells, HydroSHEDS' own
+river threshold; 56 S to 60 N only) or a permanent water pixel of the MODIS land/water mask (sea, lakes,
+reservoirs, wide rivers; global). The mask ends in 2015 and has no newer version in the Earth Engine catalog,
+so water bodies are those of 2015 whatever the sighting date: a reservoir filled or a lake drained since then
+is not seen. Distances are computed on a 100 m metric (UTM) grid, so they are metres at every latitude,
+resolved to about the grid size and the datasets' pixels (~464 m streams, 250 m water). Nothing is searched
+beyond the radius (default 25 km): such sightings are NULL with ``beyond_search_radius`` rather than a made-up
+far distance. North of 60 N only the water mask is searched; small streams there are missed, so distances
+there are upper bounds.
+"""
 
-    def compute(day: date, usable: Sequence[Row]) -> DateOutput:
-        before = client.requests["point_layers"]
-        points = [SamplePoint(r["observation_uuid"], r["latitude"], r["longitude"]) for r in usable]
-        samples = client.point_layers(day, points).water if points else {}
-        stamp = {"water_source": client.source_water, "sampled_at": datetime.now(UTC).replace(tzinfo=None)}
+
+class WaterDistanceRows:
+    """The ``water_distance`` rows of each date's samples, and what the materialization reports about the run."""
+
+    table = WATER_DISTANCE
+
+    def __init__(self, client: EarthEngineClient) -> None:
+        self.client = client
+        self.features: Counter[str] = Counter()
+
+    def date_output(self, sampled: PointLayers | None, stamp: Row, requests: int) -> DateOutput:
+        samples = sampled.water if sampled else {}
+        stamp = {"water_source": self.client.source_water, **stamp}
         rows = {
             obs_id: {
                 "dist_to_water_m": s.distance_m,
@@ -88,7 +86,7 @@ def water_distance(
             }
             for obs_id, s in samples.items()
         }
-        features.update(s.feature for s in samples.values() if s.feature)
+        self.features.update(s.feature for s in samples.values() if s.feature)
         distances = sorted(s.distance_m for s in samples.values() if s.distance_m is not None)
         return DateOutput(
             rows,
@@ -97,16 +95,13 @@ def water_distance(
                 "with_value": len(distances),
                 "median_m": distances[len(distances) // 2] if distances else None,
                 "max_m": distances[-1] if distances else None,
-                "requests": client.requests["point_layers"] - before,
+                "requests": requests,
             },
         )
 
-    summary = enrich_each_date(context, store, WATER_DISTANCE, RAW_OBSERVATIONS, RAW_POINT, compute)
-    return summary.result(
-        nearest_feature=dict(features),
-        requests=client.requests["point_layers"],
-        cache_hits=client.cache_hits,
-        retries=client.retries,
-        source=client.source_water,
-        search_radius_m=client.radius_m,
-    )
+    def run_metadata(self) -> dict[str, Any]:
+        return {
+            "nearest_feature": dict(self.features),
+            "source": self.client.source_water,
+            "search_radius_m": self.client.radius_m,
+        }

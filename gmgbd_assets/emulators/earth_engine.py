@@ -1,6 +1,7 @@
-"""Offline stand-in for Earth Engine: deterministic, plausible NDVI and water distances, in Earth Engine's JSON.
+"""Offline stand-in for Earth Engine: deterministic, plausible NDVI, water distances, covariates and weather, in
+Earth Engine's JSON.
 
-It answers the same requests as ``LiveBackend`` (``ndvi``, ``water``, ``weather``) with the result shape the live
+It answers the same requests as ``LiveBackend`` (``point_layers``, ``weather``) with the result shape the live
 expressions produce, so chunking, retries and parsing are the same code in both profiles. Every value it makes
 is stored with an ``emulated:<dataset id>`` source (``gmgbd_assets.core.provenance``).
 
@@ -34,8 +35,11 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from gmgbd_assets.earth_engine import layers
-from gmgbd_assets.earth_engine.layers import SamplePoint
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_PREFIX
+from gmgbd_assets.earth_engine.modis_ndvi import EPOCH, NDVI_SCALE, QA_USABLE, composite_end, composites_around
+from gmgbd_assets.earth_engine.points import MAX_POINTS_PER_REQUEST, SamplePoint
+from gmgbd_assets.earth_engine.water import HYDROSHEDS_LAT_RANGE
+from gmgbd_assets.earth_engine.weather_layers import ERA5_TEMPERATURE_BAND, KELVIN
 from gmgbd_assets.emulators.open_meteo import emulated_elevation_m, emulated_mean_temperature_c
 from gmgbd_assets.geocodes.offline_geocoder import nearest_place_km
 
@@ -123,32 +127,32 @@ def covariate_bands(lat: float, lon: float, is_sea: bool) -> dict[str, int | flo
     }
     bio_c["bio07"] = bio_c["bio05"] - bio_c["bio06"]
     bio_c["bio02"] = min(bio_c["bio02"], 0.9 * bio_c["bio07"])  # the diurnal range is within the annual range
-    raw: dict[str, int | float] = {f"{layers.COVARIATE_PREFIX}{k}": int(round(v * 10)) for k, v in bio_c.items()}
+    raw: dict[str, int | float] = {f"{COVARIATE_PREFIX}{k}": int(round(v * 10)) for k, v in bio_c.items()}
     raw.update({
-        layers.COVARIATE_PREFIX + "bio03": int(round(100 * bio_c["bio02"] / bio_c["bio07"])),
-        layers.COVARIATE_PREFIX + "bio04": int(round(seasonal * 60 * 100 / 100)) * 10,
-        layers.COVARIATE_PREFIX + "bio12": int(round(precip)),
-        layers.COVARIATE_PREFIX + "bio13": int(round(wettest)),
-        layers.COVARIATE_PREFIX + "bio14": int(round(driest)),
-        layers.COVARIATE_PREFIX + "bio15": int(round(20 + 100 * u("cv"))),
-        layers.COVARIATE_PREFIX + "bio16": int(round(wettest * 2.7)),
-        layers.COVARIATE_PREFIX + "bio17": int(round(driest * 3.2)),
-        layers.COVARIATE_PREFIX + "bio18": int(round(precip * (0.1 + 0.3 * u("p18")))),
-        layers.COVARIATE_PREFIX + "bio19": int(round(precip * (0.1 + 0.3 * u("p19")))),
-        layers.COVARIATE_PREFIX + "slope_deg": round(-math.log(1 - u("slope")) * 4.0 % 60.0, 3),
-        layers.COVARIATE_PREFIX + "aspect_deg": round(360.0 * u("aspect"), 3),
-        layers.COVARIATE_PREFIX + "population_density": round(-math.log(1 - u("pop")) * 80.0, 3),
+        COVARIATE_PREFIX + "bio03": int(round(100 * bio_c["bio02"] / bio_c["bio07"])),
+        COVARIATE_PREFIX + "bio04": int(round(seasonal * 60 * 100 / 100)) * 10,
+        COVARIATE_PREFIX + "bio12": int(round(precip)),
+        COVARIATE_PREFIX + "bio13": int(round(wettest)),
+        COVARIATE_PREFIX + "bio14": int(round(driest)),
+        COVARIATE_PREFIX + "bio15": int(round(20 + 100 * u("cv"))),
+        COVARIATE_PREFIX + "bio16": int(round(wettest * 2.7)),
+        COVARIATE_PREFIX + "bio17": int(round(driest * 3.2)),
+        COVARIATE_PREFIX + "bio18": int(round(precip * (0.1 + 0.3 * u("p18")))),
+        COVARIATE_PREFIX + "bio19": int(round(precip * (0.1 + 0.3 * u("p19")))),
+        COVARIATE_PREFIX + "slope_deg": round(-math.log(1 - u("slope")) * 4.0 % 60.0, 3),
+        COVARIATE_PREFIX + "aspect_deg": round(360.0 * u("aspect"), 3),
+        COVARIATE_PREFIX + "population_density": round(-math.log(1 - u("pop")) * 80.0, 3),
     })
     if -60.0 <= lat <= 84.0:
         draw = u("lc")
-        raw[layers.COVARIATE_PREFIX + "land_cover_code"] = next(code for edge, code in _LAND_COVER_DRAW if draw < edge)
+        raw[COVARIATE_PREFIX + "land_cover_code"] = next(code for edge, code in _LAND_COVER_DRAW if draw < edge)
     if lat >= -60.0:
         for depth in (0, 30):
-            raw[f"{layers.COVARIATE_PREFIX}soil_organic_carbon_{depth}cm"] = int(round(1 + 20 * u(f"oc{depth}")))
-            raw[f"{layers.COVARIATE_PREFIX}soil_ph_{depth}cm"] = int(round(45 + 40 * u(f"ph{depth}")))
+            raw[f"{COVARIATE_PREFIX}soil_organic_carbon_{depth}cm"] = int(round(1 + 20 * u(f"oc{depth}")))
+            raw[f"{COVARIATE_PREFIX}soil_ph_{depth}cm"] = int(round(45 + 40 * u(f"ph{depth}")))
             sand = int(round(5 + 80 * u(f"sand{depth}")))
-            raw[f"{layers.COVARIATE_PREFIX}soil_sand_{depth}cm"] = sand
-            raw[f"{layers.COVARIATE_PREFIX}soil_clay_{depth}cm"] = int(round(2 + (95 - sand) * u(f"clay{depth}")))
+            raw[f"{COVARIATE_PREFIX}soil_sand_{depth}cm"] = sand
+            raw[f"{COVARIATE_PREFIX}soil_clay_{depth}cm"] = int(round(2 + (95 - sand) * u(f"clay{depth}")))
     return raw
 
 
@@ -179,10 +183,13 @@ class OfflineSampler:
         }
 
     def ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:
+        """One NDVI-only request, as the reference scripts made per record (``benchmarks.service_calls``' baseline);
+        the pipeline asks ``point_layers``."""
         self._maybe_fail()
         return self._ndvi(day, points, window_days)
 
     def water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> dict[str, Any]:
+        """One water-only request, as the reference scripts made per record (the baseline, as ``ndvi``)."""
         self._maybe_fail()
         return self._water(points, radius_m, scale_m)
 
@@ -196,17 +203,17 @@ class OfflineSampler:
         for feature, p, is_sea in zip(zones["features"], points, sea, strict=True):
             feature["properties"].update(covariate_bands(p.latitude, p.longitude, is_sea))
         out: dict[str, Any] = {"points": zones}
-        if layers.composites_around(day, window_days):
+        if composites_around(day, window_days):
             ndvi = self._ndvi(day, points, window_days)
             out["ndvi"], out["composites"] = ndvi["samples"], ndvi["composites"]
         return out
 
     def _ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:
-        if len(points) > layers.MAX_POINTS_PER_REQUEST:
+        if len(points) > MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
         today = self.today or datetime.now(UTC).date()
-        candidates = [c for c in layers.composites_around(day, window_days)
-                      if layers.composite_end(c.start) + timedelta(days=MODIS_PUBLICATION_DAYS) <= today]
+        candidates = [c for c in composites_around(day, window_days)
+                      if composite_end(c.start) + timedelta(days=MODIS_PUBLICATION_DAYS) <= today]
         sea = open_sea([(p.latitude, p.longitude) for p in points])
         features = []
         for p, is_sea in zip(points, sea, strict=True):
@@ -221,13 +228,13 @@ class OfflineSampler:
                         p.latitude, p.longitude, c.start
                     )
                 qas.append(qa)
-                if qa in layers.QA_USABLE:
+                if qa in QA_USABLE:
                     clear.append((c.priority, c, value))
             if clear:
                 _, best, value = max(clear, key=lambda t: t[0])
-                props["NDVI"] = int(round(value / layers.NDVI_SCALE))
+                props["NDVI"] = int(round(value / NDVI_SCALE))
                 props["priority"] = best.priority
-                props["start_day"] = (best.start - layers.EPOCH).days
+                props["start_day"] = (best.start - EPOCH).days
             if qas:
                 props["qa_best"] = min(qas)
             features.append(self._feature(p, props))
@@ -237,10 +244,10 @@ class OfflineSampler:
         }
 
     def _water(self, points: Sequence[SamplePoint], radius_m: float, scale_m: float) -> dict[str, Any]:
-        if len(points) > layers.MAX_POINTS_PER_REQUEST:
+        if len(points) > MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
         sea = open_sea([(p.latitude, p.longitude) for p in points])
-        lo, hi = layers.HYDROSHEDS_LAT_RANGE
+        lo, hi = HYDROSHEDS_LAT_RANGE
         features = []
         for p, is_sea in zip(points, sea, strict=True):
             place = _place(p.latitude, p.longitude)
@@ -262,7 +269,7 @@ class OfflineSampler:
 
     def weather(self, day: date, points: Sequence[SamplePoint]) -> dict[str, Any]:
         self._maybe_fail()
-        if len(points) > layers.MAX_POINTS_PER_REQUEST:
+        if len(points) > MAX_POINTS_PER_REQUEST:
             raise ValueError("Collection query aborted after accumulating over 5000 elements.")
         today = self.today or datetime.now(UTC).date()
         published = today >= era5_land_ingested_on(day)
@@ -273,8 +280,8 @@ class OfflineSampler:
             if not is_sea:
                 props["elevation"] = emulated_elevation_m(p.latitude, p.longitude)
                 if published:
-                    props[layers.ERA5_TEMPERATURE_BAND] = (
-                        emulated_mean_temperature_c(p.latitude, p.longitude, day) + layers.KELVIN
+                    props[ERA5_TEMPERATURE_BAND] = (
+                        emulated_mean_temperature_c(p.latitude, p.longitude, day) + KELVIN
                     )
             features.append(self._feature(p, props))
         return {"published": 1 if published else 0, "samples": {"type": "FeatureCollection", "features": features}}

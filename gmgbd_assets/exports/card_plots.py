@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from gmgbd_assets.earth_engine.layers import NDVI_CLASSES, NDVI_FLOOR_CLASS, NDVI_RANGE
+from gmgbd_assets.earth_engine.modis_ndvi import NDVI_CLASSES, NDVI_FLOOR_CLASS, NDVI_RANGE
 from gmgbd_assets.exports.card_data import CardData
 from gmgbd_assets.geocodes.offline_geocoder import places
 

@@ -24,14 +24,9 @@ from datetime import date, timedelta
 import dagster as dg
 
 from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
-from gmgbd_assets.earth_engine.layers import (
-    DEM,
-    ERA5_LAND_DAILY,
-    ERA5_LAND_DELAY_DAYS,
-    ERA5_LAND_FINAL_DAYS,
-    SamplePoint,
-)
+from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, EarthEngineResource
+from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_DAILY, ERA5_LAND_DELAY_DAYS, ERA5_LAND_FINAL_DAYS
 from gmgbd_assets.weather.open_meteo import NO_ELEVATION, NO_TEMPERATURE, OpenMeteoClient, OpenMeteoResource
 
 Points = list[tuple[float, float]]
