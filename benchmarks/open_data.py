@@ -6,7 +6,7 @@ DuckDB writes a synthetic export in the real format (tab-separated, unquoted, on
 over the 365 dates of 2023 (60% research grade, the rest needs_id and casual; 1% without coordinates), 1.5
 photos per observation with 0-based positions and gaps (0; 2 for every second observation), 50,000 taxa and
 200,000 observers. Generating it is not timed. Then, timed: ``stage_snapshot`` (read all four files, join, write
-the date-sorted Parquet) and ``observations_on`` for one date. It prints
+the Parquet by sighting month) and ``observations_on`` for one date. It prints
 ``rows=N rows_per_s=... peak_rss_mib=...``, where rows/s is N over staging plus the one date and the peak RSS
 covers this process and its children (DuckDB runs inside it).
 """

@@ -31,6 +31,7 @@ from gmgbd_assets.observations.inaturalist import (
     parse_observation,
 )
 from gmgbd_assets.observations.observation import Observation
+from gmgbd_assets.observations.open_data import queries
 from gmgbd_assets.observations.open_data.files import ExportFormatError, locate_export
 from gmgbd_assets.observations.open_data.reader import PHOTO_HOST, attribution, available_on, observations_on
 from gmgbd_assets.observations.open_data.staged import TAXON_NOT_IN_EXPORT, SnapshotInfo
@@ -479,6 +480,31 @@ def test_the_bundled_sample_carries_the_quirks(tmp_path: Path) -> None:
     assert quirks["10"].observer is None
     assert info.counts["undated"] == 1 and info.counts["not_research_grade"] == 2
     assert info.rejected_lines == {"observations": 1, "photos": 0, "taxa": 0, "observers": 1}
+
+
+# --- the SQL ------------------------------------------------------------------------------------------------------
+
+def test_every_sql_file_is_a_statement_the_package_runs() -> None:
+    """The statements ship as package data (``sql/*.sql``): each loads by name and each is named by a module."""
+    package = Path(queries.__file__).parent
+    names = sorted(p.stem for p in (package / "sql").glob("*.sql"))
+    sources = "".join(p.read_text(encoding="utf-8") for p in package.glob("*.py"))
+    assert len(names) > 10
+    for name in names:
+        assert queries.query(name).strip(), name
+        assert f'"{name}"' in sources, f"sql/{name}.sql is run by no module"
+
+
+def test_header_names_never_reach_the_sql(tmp_path: Path) -> None:
+    """Columns are named by the reader, not by the header: a header name that is SQL, a column named twice and an
+    observers file without its optional ``name`` read like the plain export."""
+    header = [*OBS_HEADER, "latitude", 'x" AS y, 1 AS "z']
+    rows = [{**obs(1), 'x" AS y, 1 AS "z': "ignored"}]
+    folder = write_export(export_dir(tmp_path / "odd"), rows, [photo(1, 5)], obs_header=header)
+    (folder / "observers.csv").write_text("observer_id\tlogin\n1\tbirder\n", encoding="utf-8")
+    odd = by_uuid(stage(tmp_path / "odd", folder))
+    plain = by_uuid(stage(tmp_path / "plain", write_export(export_dir(tmp_path / "plain"), [obs(1)], [photo(1, 5)])))
+    assert odd == plain and odd[uuid(1)].observer == "birder" and odd[uuid(1)].invalid_reason is None
 
 
 # --- the benchmark --------------------------------------------------------------------------------------------------

@@ -82,10 +82,11 @@ def geocodes(context: dg.AssetExecutionContext, store: TableStore, geocoder: Geo
 
     One row per raw observation. A point at sea has no country (NULL, reason ``no_address``); a raw record
     without usable coordinates keeps its upstream reason. With the default offline geocoder the country comes
-    from Natural Earth boundary polygons and the state and place from the nearest GeoNames town of 1,000+
-    people in that country, so ``city`` is the nearest sizeable place, not necessarily the village the
-    observer stood in; with ``GMGBD_GEOCODER=nominatim`` the address is OpenStreetMap's. ``geocoder`` says
-    which.
+    from Natural Earth boundary polygons, the state from a distance-weighted vote of the nearest GeoNames towns
+    of 1,000+ people in that country, and ``city`` is the nearest such town within 50 km: the nearest sizeable
+    place, not necessarily the village the observer stood in, and near an internal border the state can be
+    the neighbouring one. With ``GMGBD_GEOCODER=nominatim`` the address is OpenStreetMap's. ``geocoder`` says
+    which geocoder and data answered every row.
     """
     labels: set[str] = set()
     totals: Counter[str] = Counter()

@@ -1,9 +1,10 @@
 """The text fields an observation brings from outside, checked once at the edge, the same way for both sources.
 
-iNaturalist's API (``resources.inaturalist.parse_observation``) and its open-data export
-(``open_data.observations_on``) both hand each record's outside values to :func:`check_fields` before they build
-the record, so one bad value gives one reason whichever source it came through. A value that fails is never
-stored: the record carries a reason instead, or, for a field only shown and never relied on, the field is NULL.
+iNaturalist's API (``inaturalist.parse_observation``) and its open-data export
+(``open_data.reader.observations_on``) both hand each record's outside values to :func:`check_fields` before they
+build the record (``observation.Observation``), so one bad value gives one reason whichever source it came
+through. A value that fails is never stored: the record carries a reason instead, or, for a field only shown and
+never relied on, the field is NULL.
 
 The rules:
 

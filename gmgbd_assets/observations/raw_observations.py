@@ -137,11 +137,13 @@ def raw_observations(
 
     One row per observation: where and when it was seen, what it is (scientific and English common name), its
     first photo (URL at the configured size, licence, attribution) and a link back to iNaturalist. At most
-    ``max_per_day`` observations are taken per date, lowest ids first, so a date always yields the same set.
-    Records iNaturalist returns but that cannot be enriched (no coordinates, no photo, a date that does not
-    parse) stay here with ``invalid_reason`` set, so the final table can account for every one of them.
-    Obscured observations keep ``coordinates_obscured = true``: their public position is randomised by up to
-    ~22 km, so filter them out for fine-grained habitat work.
+    ``max_per_day`` observations are taken per date, lowest ids first from the API and lowest uuids first from
+    the snapshot, so a date always yields the same set. Records that cannot be enriched (no coordinates, no
+    photo, a date that does not parse, a name or login that fails the checks of outside text) stay here with
+    ``invalid_reason`` set, so the final table can account for every one of them. Obscured observations keep
+    ``coordinates_obscured = true``: their public position is randomised by up to ~22 km, so filter them out
+    for fine-grained habitat work. The snapshot does not say which positions are obscured (the flag is NULL
+    there, and so is ``observation_id``): a large ``positional_accuracy_m`` is then the only hint.
 
     A date that holds rows is never replaced by zero rows unless the source says for certain that it has none
     (or run config ``allow_empty_replace``): the date keeps its rows and the run fails naming it, after the other

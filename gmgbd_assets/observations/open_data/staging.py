@@ -46,6 +46,19 @@ from gmgbd_assets.observations.open_data.versions import current_name, load_snap
 # Taken around every staging, with the store's lock when the caller has one: that lock spans machines (a Postgres
 # advisory lock under DuckLake), this flock covers callers without a store (benchmarks, the taxonomy's lookups).
 _STAGING_LOCK = "staging.lock"
+# The rows set aside or degraded, as SnapshotInfo.counts lists them: columns of sql/staging_summary.sql.
+_SET_ASIDE = (
+    "not_research_grade",
+    "undated",
+    "invalid_uuid",
+    "duplicate_uuids",
+    "unparseable_positional_accuracy",
+    "observer_not_in_export",
+    "photos_unusable",
+    "photos_not_staged",
+    "duplicate_taxon_ids",
+    "duplicate_observer_ids",
+)
 
 
 def stage_snapshot(
@@ -214,21 +227,7 @@ def _summary(
         rows={t: count(t) for t in TABLES},
         rejected_lines=rejected,
         rejected_examples=examples,
-        counts={
-            name: count(name)
-            for name in (
-                "not_research_grade",
-                "undated",
-                "invalid_uuid",
-                "duplicate_uuids",
-                "unparseable_positional_accuracy",
-                "observer_not_in_export",
-                "photos_unusable",
-                "photos_not_staged",
-                "duplicate_taxon_ids",
-                "duplicate_observer_ids",
-            )
-        },
+        counts={name: count(name) for name in _SET_ASIDE},
         reasons={str(r["reason"]): int(r["n"]) for r in summary["reasons"] or []},
         staged_rows=count("staged_rows"),
         undated_examples=list(summary["undated_examples"] or []),
