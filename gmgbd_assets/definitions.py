@@ -15,6 +15,7 @@ from gmgbd_assets.core.checks import TableRules
 from gmgbd_assets.core.duckdb_store import DuckDBStore, TableStore
 from gmgbd_assets.core.ducklake_store import DuckLakeStore
 from gmgbd_assets.core.features import Feature
+from gmgbd_assets.core.partitions import with_sighting_dates
 from gmgbd_assets.core.settings import (
     LIVE,
     OFFLINE,
@@ -275,7 +276,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     # Only a lake accumulates snapshots and small files; the DuckDB file store has nothing to maintain.
     lake = settings.store == "ducklake"
     return with_automation(dg.Definitions(
-        assets=[asset for feature in FEATURES for asset in feature.assets],
+        assets=with_sighting_dates(
+            (asset for feature in FEATURES for asset in feature.assets), settings.settle_days,
+            settings.partitions_per_run,
+        ),
         asset_checks=all_checks(settings),
         jobs=[lake_maintenance_job] if lake else [],
         schedules=[lake_maintenance_schedule] if lake else [],

@@ -27,7 +27,7 @@ from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.partitions import partition_window, settled_daily_partitions, sighting_date_partitions
 from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.core.tables import Column, TableSpec
-from gmgbd_assets.definitions import with_automation
+from gmgbd_assets.definitions import build_definitions, with_automation
 from gmgbd_assets.observations import raw_observations
 from gmgbd_assets_tests.conftest import materialize_range
 
@@ -55,9 +55,31 @@ def test_partitions_end_at_the_settled_date() -> None:
         assert not default.has_partition_key("2026-11-17")
         assert settled_daily_partitions(1).get_last_partition_key() == "2026-11-22"
         assert settled_daily_partitions(30).get_last_partition_key() == "2026-10-24"
-        # The shared partitions follow GMGBD_SETTLE_DAYS (1 in the test suite, see gmgbd_assets_tests/__init__.py).
-        assert sighting_date_partitions.get_last_partition_key() == (
+        # Declared with the default lag; the definitions follow GMGBD_SETTLE_DAYS (1 in the test suite, see
+        # gmgbd_assets_tests/__init__.py).
+        assert sighting_date_partitions.get_last_partition_key() == "2026-11-16"
+        built = build_definitions(Settings.from_env()).resolve_asset_graph().get(dg.AssetKey("weather"))
+        assert built.partitions_def.get_last_partition_key() == (
             NOW.date() - timedelta(days=settings.settle_days())).isoformat()
+
+
+def test_no_module_reads_the_environment_at_import() -> None:
+    """Settings are read when the definitions are built, not when a module is imported: with every partitioning
+    variable invalid, every module but the definitions (which build them) and the CLIs that load them imports."""
+    builds = ("gmgbd_assets.definitions", "gmgbd_assets.refill_cli", "gmgbd_assets.table_docs")
+    code = (
+        "import importlib, pkgutil, gmgbd_assets; "
+        "names = [m.name for m in pkgutil.walk_packages(gmgbd_assets.__path__, 'gmgbd_assets.')]; "
+        f"[importlib.import_module(n) for n in names if n not in {builds!r} "
+        "and not n.startswith('gmgbd_assets.deploy')]; print(len(names))"
+    )
+    env = {**os.environ, "GMGBD_SETTLE_DAYS": "not a number", "GMGBD_PARTITIONS_PER_RUN": "-3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) > 50
+    failed = subprocess.run([sys.executable, "-c", "import gmgbd_assets.definitions"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert failed.returncode != 0 and "GMGBD_SETTLE_DAYS" in failed.stderr
 
 
 def test_schedule_builds_the_newest_settled_date(offline_defs: dg.Definitions) -> None:

@@ -7,7 +7,8 @@ from datetime import date
 
 import dagster as dg
 
-from gmgbd_assets.core.partitions import sighting_date_partitions
+from gmgbd_assets.core.partitions import settled_daily_partitions, sighting_date_partitions
+from gmgbd_assets.core.settings import settle_days
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets_tests.conftest import materialize_range
@@ -80,10 +81,13 @@ def test_every_asset_shares_the_sighting_date_partitions_and_single_run_backfill
     # once, so none of them is partitioned (see exports/card.py, croissant.py, open_data_snapshot.py).
     whole_table = {dg.AssetKey("dataset_card"), dg.AssetKey("croissant"), dg.AssetKey("open_data_snapshot")}
     graph = offline_defs.resolve_asset_graph()
+    # The suite's GMGBD_SETTLE_DAYS (gmgbd_assets_tests/__init__.py), applied when the definitions are built.
+    dated = settled_daily_partitions(settle_days())
+    assert dated != sighting_date_partitions
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.is_materializable, key
-        assert node.partitions_def == (None if key in whole_table else sighting_date_partitions), key
+        assert node.partitions_def == (None if key in whole_table else dated), key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
     assert sighting_date_partitions.start.date() == date(2000, 2, 18)
 

@@ -3,6 +3,9 @@
 It starts on 2000-02-18, the first MODIS NDVI composite; earlier dates could never be complete. It ends at the
 newest *settled* date: ``GMGBD_SETTLE_DAYS`` (default 7) days before today, so a date becomes a partition only
 once its observations and weather have arrived (see ``gmgbd_assets/automation/schedules.py`` and the README).
+
+Assets are declared at import with the default lag and one run per range backfill, reading no environment;
+``with_sighting_dates`` gives them the deployment's settings when the definitions are built.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from gmgbd_assets.core.settings import partitions_per_run, settle_days
+from gmgbd_assets.core.settings import DEFAULT_SETTLE_DAYS
 from gmgbd_assets.core.tables import TableSpec
 
 FIRST_SIGHTING_DATE = "2000-02-18"
@@ -27,7 +30,7 @@ def settled_daily_partitions(lag_days: int) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=FIRST_SIGHTING_DATE, end_offset=1 - lag_days)
 
 
-sighting_date_partitions = settled_daily_partitions(settle_days())
+sighting_date_partitions = settled_daily_partitions(DEFAULT_SETTLE_DAYS)
 
 
 def backfill_policy(per_run: int | None) -> dg.BackfillPolicy:
@@ -35,7 +38,24 @@ def backfill_policy(per_run: int | None) -> dg.BackfillPolicy:
     return dg.BackfillPolicy.single_run() if per_run is None else dg.BackfillPolicy.multi_run(per_run)
 
 
-dated_backfill_policy = backfill_policy(partitions_per_run())
+dated_backfill_policy = backfill_policy(None)
+
+
+def with_sighting_dates(
+    assets: Iterable[dg.AssetsDefinition], settle_days: int, per_run: int | None
+) -> list[dg.AssetsDefinition]:
+    """``assets`` with the deployment's sighting-date partitions (``settle_days``' lag) and backfill policy
+    (``per_run`` dates per run); assets that are not partitioned by sighting date are returned as they are."""
+    partitions = settled_daily_partitions(settle_days)
+    out = []
+    for asset in assets:
+        if asset.partitions_def == sighting_date_partitions:
+            if partitions != sighting_date_partitions:
+                asset = asset.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions))
+            if per_run is not None:
+                asset = asset.with_attributes(backfill_policy=backfill_policy(per_run))
+        out.append(asset)
+    return out
 
 
 def partition_window(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[date, date]:
@@ -58,10 +78,10 @@ def dated_table_asset(
     metadata: Mapping[str, Any] | None = None,
     queue: str | None = None,
 ) -> Callable[..., dg.AssetsDefinition]:
-    """The decorator every table asset shares: sighting-date partitions, single-run range backfills (or
-    ``GMGBD_PARTITIONS_PER_RUN`` dates per run), and the
-    table's declared schema (with units) shown in the UI. ``queue``: the Celery queue whose workers run the
-    step when the executor is Celery (other executors ignore the tag)."""
+    """The decorator every table asset shares: sighting-date partitions, single-run range backfills (both set
+    for the deployment by ``with_sighting_dates``), and the table's declared schema (with units) shown in the UI.
+    ``queue``: the Celery queue whose workers run the step when the executor is Celery (other executors ignore
+    the tag)."""
     return dg.asset(
         op_tags={CELERY_QUEUE_TAG: queue} if queue else None,
         partitions_def=sighting_date_partitions,

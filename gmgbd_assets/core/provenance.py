@@ -1,6 +1,6 @@
 """How provenance columns label values: the live source's own label, or that label marked as emulated.
 
-Demo data must never pass for real data: every value an emulator or the offline test model made carries
+Demo data must never pass for real data: every value an emulator (a service or the offline caption model) made carries
 ``emulated:<the live source's label>`` in its table's provenance column, spelled this one way.
 """
 

@@ -79,7 +79,7 @@ DEFAULT_SETTLE_DAYS = 7
 def settle_days() -> int:
     """``GMGBD_SETTLE_DAYS``: how many days after a date its data counts as settled (1 = yesterday is).
 
-    Read on its own because the partitions definition, which every asset shares, is built at import time.
+    ``Settings.settle_days``; the definitions give every dated asset partitions that end at this lag.
     """
     value = int(_env("GMGBD_SETTLE_DAYS", str(DEFAULT_SETTLE_DAYS)))
     if value < 1:
@@ -91,7 +91,7 @@ def partitions_per_run() -> int | None:
     """``GMGBD_PARTITIONS_PER_RUN``: a range backfill becomes runs of this many dates that several workers can
     share (``BackfillPolicy.multi_run``); unset, a range is one run (``single_run``, the single-machine default).
 
-    Read on its own, like ``settle_days``: the backfill policy is part of the asset definitions.
+    ``Settings.partitions_per_run``; the definitions give every dated asset this backfill policy.
     """
     value = _env("GMGBD_PARTITIONS_PER_RUN", "")
     if not value:
@@ -178,6 +178,8 @@ class Settings:
     celery_broker: str = ""
     celery_backend: str = ""
     rate_limit_url: str | None = None
+    settle_days: int = DEFAULT_SETTLE_DAYS
+    partitions_per_run: int | None = None
 
     @property
     def offline(self) -> bool:
@@ -243,6 +245,8 @@ class Settings:
             open_data_dir=_optional_path("GMGBD_OPEN_DATA_DIR"),
             taxonomy_archive=_optional_path("GMGBD_TAXONOMY_ARCHIVE"),
             **_deployment(data_dir),
+            settle_days=settle_days(),
+            partitions_per_run=partitions_per_run(),
         )
 
 

@@ -187,7 +187,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
     ]
     if emulated:
         lines += [
-            "> **Demo data.** Values in this table come from emulated services or a test model (see",
+            "> **Demo data.** Values in this table come from emulated services and models (see",
             "> Provenance below). Do not use them for research.",
             "",
         ]

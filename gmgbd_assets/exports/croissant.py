@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from gmgbd_assets.core.atomic_files import write_atomically
+from gmgbd_assets.core.provenance import EMULATED_PREFIX
 from gmgbd_assets.core.tables import KEY
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS
 from gmgbd_assets.exports.card import CARD_FILE, PLOTS_DIR
@@ -31,7 +32,7 @@ from gmgbd_assets.version import __version__
 
 DATE_DIR = "sighting_date=*"
 SOURCE_COLUMNS = (*PROVENANCE, "covariates_source")
-EMULATED = re.compile("emulated|test model", re.IGNORECASE)
+EMULATED = re.compile(re.escape(EMULATED_PREFIX))
 
 
 def tables() -> tuple[TableFiles, ...]:
@@ -123,7 +124,7 @@ def read_facts(root: Path) -> Facts:
 def rai_fields(facts: Facts) -> dict[str, object]:
     """The responsible-AI properties (Croissant RAI vocabulary), from what the exported records say."""
     demo = (
-        f" DEMO DATA: values in this export come from emulated services or a test model "
+        f" DEMO DATA: values in this export come from emulated services and models "
         f"({', '.join(facts.emulated_sources)}): demo values, not measurements or real captions. Do not use "
         "them for research."
         if facts.emulated_sources
