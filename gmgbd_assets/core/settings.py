@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
+from gmgbd_assets.core.eval_settings import EvalConfig
 from gmgbd_assets.core.geoprivacy import KEEP, parse_policy
 from gmgbd_assets.core.licenses import LicenseFilter
 
@@ -180,6 +181,7 @@ class Settings:
     rate_limit_url: str | None = None
     settle_days: int = DEFAULT_SETTLE_DAYS
     partitions_per_run: int | None = None
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     @property
     def offline(self) -> bool:
@@ -247,6 +249,7 @@ class Settings:
             **_deployment(data_dir),
             settle_days=settle_days(),
             partitions_per_run=partitions_per_run(),
+            evaluation=EvalConfig.from_env(),
         )
 
 
