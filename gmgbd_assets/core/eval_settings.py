@@ -41,8 +41,12 @@ class EvalConfig:
             raise ValueError(f"GMGBD_EVAL_SCHEME must be one of {EVAL_SCHEMES}, not {self.scheme!r}")
         if self.side not in EVAL_SIDES:
             raise ValueError(f"GMGBD_EVAL_SIDE must be one of {EVAL_SIDES}, not {self.side!r}")
-        for name, value in (("SIZE", self.size), ("BATCH_SIZE", self.batch_size),
-                            ("MAX_NEW_TOKENS", self.max_new_tokens), ("BOOTSTRAP", self.bootstrap)):
+        for name, value in (
+            ("SIZE", self.size),
+            ("BATCH_SIZE", self.batch_size),
+            ("MAX_NEW_TOKENS", self.max_new_tokens),
+            ("BOOTSTRAP", self.bootstrap),
+        ):
             if value < 1:
                 raise ValueError(f"GMGBD_EVAL_{name} must be at least 1, not {value}")
 
@@ -56,9 +60,15 @@ class EvalConfig:
             return default if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
 
         return cls(
-            scheme=get("SCHEME", "spatial"), side=get("SIDE", "test"), size=int(get("SIZE", "500")),
-            seed=int(get("SEED", "0")), models=names("MODELS", DEFAULT_MODELS),
-            openai_url=get("OPENAI_URL", "").rstrip("/"), openai_models=names("OPENAI_MODELS", ()),
-            batch_size=int(get("BATCH_SIZE", "8")), max_new_tokens=int(get("MAX_NEW_TOKENS", "48")),
-            bootstrap=int(get("BOOTSTRAP", "2000")), prompt_version=get("PROMPT_VERSION", "v1"),
+            scheme=get("SCHEME", "spatial"),
+            side=get("SIDE", "test"),
+            size=int(get("SIZE", "500")),
+            seed=int(get("SEED", "0")),
+            models=names("MODELS", DEFAULT_MODELS),
+            openai_url=get("OPENAI_URL", "").rstrip("/"),
+            openai_models=names("OPENAI_MODELS", ()),
+            batch_size=int(get("BATCH_SIZE", "8")),
+            max_new_tokens=int(get("MAX_NEW_TOKENS", "48")),
+            bootstrap=int(get("BOOTSTRAP", "2000")),
+            prompt_version=get("PROMPT_VERSION", "v1"),
         )
