@@ -38,7 +38,7 @@ def test_twenty_nine_plus_variables_each_from_a_named_catalog_band() -> None:
     bio = [c for c in COVARIATES if c.dataset == layers.WORLDCLIM_BIO]
     assert [c.name for c in bio] == [f"bio{i:02d}" for i in range(1, 20)]
     scales = {c.name: c.scale for c in bio}
-    assert scales["bio01"] == 0.1 and scales["bio04"] == 0.01 and scales["bio12"] == 1.0 and scales["bio03"] == 1.0
+    assert scales["bio01"] == 0.1 and scales["bio04"] == 0.001 and scales["bio12"] == 1.0 and scales["bio03"] == 1.0
     assert layers.COVARIATE_BY_NAME["soil_organic_carbon_0cm"].scale == 5.0
     assert layers.COVARIATE_BY_NAME["soil_ph_30cm"].scale == 0.1
 

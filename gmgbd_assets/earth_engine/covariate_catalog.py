@@ -9,6 +9,7 @@ and the Croissant metadata.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,11 +60,15 @@ class Covariate:
         return COVARIATE_PREFIX + self.name
 
 
-_BIO = (  # (band, description, unit, scale, stored range): catalog min/max scaled, widened to round limits
+# (band, description, unit, scale, stored range): the catalog's bands (gmgbd_assets_tests/test_covariate_catalog.py
+# checks them against its entry), ranges its estimated min/max in the stored unit, widened to round limits.
+# WorldClim V1 stores temperatures as °C x 10 and bio04 as 100 x the standard deviation of those, so raw bio04 is the
+# standard deviation in °C x 1000: the catalog's 0.01 would give tenths of a degree labelled °C.
+_BIO = (
     ("bio01", "Annual mean temperature", "°C", 0.1, (-60.0, 40.0)),
     ("bio02", "Mean diurnal range (mean of monthly max - min temperature)", "°C", 0.1, (0.0, 30.0)),
     ("bio03", "Isothermality (bio02 / bio07 x 100)", "%", 1.0, (0.0, 100.0)),
-    ("bio04", "Temperature seasonality (standard deviation x 100)", "°C", 0.01, (0.0, 300.0)),
+    ("bio04", "Temperature seasonality (standard deviation of the monthly means)", "°C", 0.001, (0.0, 30.0)),
     ("bio05", "Max temperature of the warmest month", "°C", 0.1, (-30.0, 60.0)),
     ("bio06", "Min temperature of the coldest month", "°C", 0.1, (-80.0, 40.0)),
     ("bio07", "Temperature annual range (bio05 - bio06)", "°C", 0.1, (0.0, 90.0)),
@@ -87,6 +92,12 @@ _SOIL = (  # (name stem, dataset, description, unit, scale, stored range)
     ("soil_clay", SOIL_CLAY, "Clay content (weight fraction)", "%", 1.0, (0.0, 100.0)),
 )
 
+
+def _decimals(scale: float) -> int:
+    """As many decimals as a scaled integer band carries (0.1 -> 1, 0.001 -> 3); unscaled bands keep 2."""
+    return round(-math.log10(scale)) if scale < 1 else 2
+
+
 COVARIATES: tuple[Covariate, ...] = (
     *(
         Covariate(
@@ -101,7 +112,7 @@ COVARIATES: tuple[Covariate, ...] = (
             LICENCE_CC_BY_SA,
             "1960-1990 (normals)",
             "V1",
-            decimals=1 if scale == 0.1 else 2,
+            decimals=_decimals(scale),
         )
         for band, text, unit, scale, valid in _BIO
     ),

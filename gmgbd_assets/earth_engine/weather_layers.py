@@ -27,12 +27,13 @@ KELVIN = 273.15
 DEM = "COPERNICUS/DEM/GLO30_2024_1"
 DEM_BAND = "DEM"
 WEATHER_SCALE_M = 90.0  # sample the DEM at GLO-90's resolution, as Open-Meteo does; ERA5-Land reads its cell
-# The catalog's terms for GLO-30: free licence; whoever distributes data adapted from it (slope, aspect) must carry
-# DEM_NOTICE.
+# The catalog's terms for GLO-30: free licence; whoever distributes data adapted from it (elevation, slope, aspect)
+# must carry its notice and liability sentence (``gmgbd_assets.earth_engine.notices``).
 DEM_LICENCE = "Licence for the use of the Copernicus WorldDEM-30 (free; notice required)"
-DEM_NOTICE = (
-    "produced using Copernicus WorldDEM-30 © DLR e.V. 2010-2014 and © Airbus Defence and Space GmbH "
-    "2014-2018 provided under COPERNICUS by the European Union and ESA; all rights reserved"
+# What a Copernicus DEM height is (the catalog's description of GLO-30; GLO-90 is the same model resampled).
+DEM_SURFACE = (
+    "a digital surface model: the height of whatever tops the ground (tree canopy, roofs, other structures), "
+    "not bare terrain; heights above the EGM2008 geoid (EPSG:3855), so 0 m is not exactly mean sea level"
 )
 DEM_COVERAGE = "2010-12-01 to 2020-11-13 (catalog extent)"
 
@@ -46,7 +47,7 @@ class Era5Sample:
 # --- the request (needs an initialized ``ee``; tests stub the API) ----------------------------------------------------
 def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
     """One request: whether ERA5-Land has published ``day``, and per point that day's mean 2 m temperature and
-    the terrain elevation.
+    the Copernicus DEM's surface elevation.
 
     The day is ERA5-Land's UTC day (the Open-Meteo archive uses the point's local day). An unpublished day is an
     empty collection; the masked placeholder keeps its temperature band, so the image always has two bands and

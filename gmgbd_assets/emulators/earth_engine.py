@@ -130,7 +130,8 @@ def covariate_bands(lat: float, lon: float, is_sea: bool) -> dict[str, int | flo
     raw: dict[str, int | float] = {f"{COVARIATE_PREFIX}{k}": int(round(v * 10)) for k, v in bio_c.items()}
     raw.update({
         COVARIATE_PREFIX + "bio03": int(round(100 * bio_c["bio02"] / bio_c["bio07"])),
-        COVARIATE_PREFIX + "bio04": int(round(seasonal * 60 * 100 / 100)) * 10,
+        # WorldClim V1's raw bio04: the SD of the monthly means (a sine 0.85 x seasonal high, SD 0.6 x) in °C x 1000.
+        COVARIATE_PREFIX + "bio04": int(round(0.6 * seasonal * 1000)),
         COVARIATE_PREFIX + "bio12": int(round(precip)),
         COVARIATE_PREFIX + "bio13": int(round(wettest)),
         COVARIATE_PREFIX + "bio14": int(round(driest)),

@@ -13,7 +13,8 @@ from gmgbd_assets.core.markdown import markdown_table, markdown_text
 from gmgbd_assets.dataset.splitting import SCHEMES, SIDES
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.earth_engine.water import WATER_MASK_YEAR
-from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_NOTICE, ERA5_LAND_FINAL_DAYS
+from gmgbd_assets.earth_engine.notices import DEM_NOTICE
+from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_FINAL_DAYS
 from gmgbd_assets.exports.card_data import CardData, format_value
 from gmgbd_assets.exports.history import REMOVED_FILE, licence_name
 from gmgbd_assets.exports.resource import ExportsResource

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from gmgbd_assets.core.tables import Column
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_BY_NAME, Covariate
-from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_NOTICE
+from gmgbd_assets.earth_engine.notices import DEM_NOTICE
+from gmgbd_assets.earth_engine.weather_layers import DEM
 from gmgbd_assets.media.photos import sha256_file
 
 CROISSANT_FILE = "croissant.json"
