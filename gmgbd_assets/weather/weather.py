@@ -1,4 +1,4 @@
-"""``weather``: mean 2 m air temperature on the sighting date, and terrain elevation, per observation."""
+"""``weather``: mean 2 m air temperature on the sighting date, and surface elevation, per observation."""
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -10,6 +10,7 @@ from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each
 from gmgbd_assets.core.partitions import dated_table_asset
 from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
+from gmgbd_assets.earth_engine.weather_layers import DEM_SURFACE
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.weather.open_meteo import NO_ELEVATION, NO_TEMPERATURE
 from gmgbd_assets.weather.sources import WeatherSource
@@ -32,8 +33,9 @@ WEATHER = TableSpec(
         Column(
             "elevation_m",
             "DOUBLE",
-            "Terrain elevation at the point, metres above sea level (90 m DEM)",
-            unit="m above sea level",
+            "Elevation of the surface at the point from the Copernicus DEM (GLO-90 through Open-Meteo, GLO-30 in "
+            f"Earth Engine: see elevation_source), {DEM_SURFACE}",
+            unit="m above the EGM2008 geoid",
             required=True,
             valid_range=(-450.0, 8_900.0),
         ),
@@ -70,13 +72,14 @@ def weather(
     context: dg.AssetExecutionContext, store: TableStore, weather_service: WeatherSource
 ) -> dg.MaterializeResult:
     """The conditions of the sighting day: mean 2 m air temperature (°C) over the observation's local calendar
-    day, and the terrain elevation (m) of the point.
+    day, and the elevation (m) of the surface at the point.
 
     Temperature is ERA5/ERA5-Land reanalysis from the Open-Meteo archive: a grid-cell value (~9-25 km), not a
     station reading, so it smooths over valleys and coasts. It arrives about five days late: a recent date is
     NULL with ``not_yet_available`` until a later re-run fills it in. Elevation comes with the archive answer
-    (90 m DEM) or, where absent, from Open-Meteo's elevation API (Copernicus GLO-90). Rows for raw records
-    without usable coordinates are NULL with the upstream reason.
+    (90 m DEM) or, where absent, from Open-Meteo's elevation API (Copernicus GLO-90). The Copernicus DEM is a
+    surface model: in a forest or a town the elevation is that of the canopy or the roofs, not the ground, in metres
+    above the EGM2008 geoid. Rows for raw records without usable coordinates are NULL with the upstream reason.
 
     With ``GMGBD_WEATHER_SOURCE=earth_engine`` (for runs beyond Open-Meteo's 10,000 calls a day) the values are
     ERA5-Land's daily mean over the UTC day and the Copernicus GLO-30 DEM, sampled in Earth Engine: ERA5-Land
