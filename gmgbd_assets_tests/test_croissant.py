@@ -175,7 +175,36 @@ def test_covariate_fields_carry_their_manifest_and_share_missing(built):
         ):
             assert part in text, (c.name, part)
     sources = {s["name"] for s in built.doc["isBasedOn"]}
-    assert sources == {c.dataset for c in COVARIATES}
+    assert sources == {c.dataset for c in COVARIATES} | {
+        "MODIS/061/MOD13A1", "MODIS/006/MOD44W", "WWF/HydroSHEDS/15ACC", "ECMWF/ERA5_LAND/DAILY_AGGR"}
+
+
+def test_the_notices_the_sources_require_are_in_is_based_on_and_in_each_column(built):
+    """Copernicus C3S 5.1.2 and the EC/ECMWF statement, the WorldDEM-30 notice and liability sentence, HydroSHEDS
+    and MODIS credits per source; per column the same, and CC BY-SA's ShareAlike condition on WorldClim and soil."""
+    credit = {s["name"]: s.get("creditText", "") for s in built.doc["isBasedOn"]}
+    era5 = ("Contains modified Copernicus Climate Change Service information 2024. Neither the European Commission "
+            "nor ECMWF is responsible for any use that may be made of the Copernicus information or data it contains")
+    liability = ("The organisations in charge of the Copernicus programme by law or by delegation do not incur any "
+                 "liability for any use of the Copernicus WorldDEM-30")
+    assert era5 in credit["ECMWF/ERA5_LAND/DAILY_AGGR"]
+    assert "produced using Copernicus WorldDEM-30" in credit["COPERNICUS/DEM/GLO30_2024_1"]
+    assert liability in credit["COPERNICUS/DEM/GLO30_2024_1"]
+    assert "Lehner, B., Verdin, K., Jarvis, A. (2008)" in credit["WWF/HydroSHEDS/15ACC"]
+    assert "World Wildlife Fund" in credit["WWF/HydroSHEDS/15ACC"]
+    for modis in ("MODIS/061/MOD13A1", "MODIS/006/MOD44W"):
+        assert "10.5067/MODIS/MOD13A1.061" in credit[modis] and "10.5067/MODIS/MOD44W.006" in credit[modis]
+        assert "LP DAAC" in credit[modis]
+    fields = {f["name"]: f["description"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
+    assert era5 in fields["avg_temp_C"]
+    for column in ("elevation_m", "slope_deg", "aspect_deg"):
+        assert liability in fields[column], column
+    assert "HydroSHEDS" in fields["dist_to_water_m"] and "MOD44W" in fields["dist_to_water_m"]
+    assert "MOD13A1" in fields["NDVI_value"]
+    share_alike = "must license it under CC BY-SA 4.0 or a BY-SA compatible licence"
+    for c in COVARIATES:
+        assert (share_alike in fields[c.name]) == (c.licence == "CC-BY-SA-4.0"), c.name
+    assert sum(share_alike in fields[c.name] for c in COVARIATES) == 19 + 8  # bio01..bio19, four soils at two depths
 
 
 def test_rai_fields_name_the_personal_data_and_say_the_demo_data_is_emulated(built):

@@ -178,6 +178,36 @@ def test_card_states_the_limits_of_the_sources(built):
     assert "younger than 100 days is `not_yet_available`" in environment
 
 
+def test_card_says_elevation_is_a_surface_model(built):
+    environment = built.card.split("## Environment", 1)[1].split("## Licences", 1)[0]
+    assert "digital surface model" in environment and "canopy" in environment and "EGM2008" in environment
+
+
+def test_card_carries_every_notice_the_sources_require(built):
+    """ERA5-Land's Copernicus notice and EC/ECMWF statement (for the sample's year), the WorldDEM-30 notice and
+    liability sentence, the HydroSHEDS and MODIS credits and the ShareAlike condition of WorldClim and OpenLandMap."""
+    licences = built.card.split("## Licences", 1)[1].split("## Removed since", 1)[0]
+    for text in (
+        "Contains modified Copernicus Climate Change Service information 2024.",
+        "Neither the European Commission nor ECMWF is responsible for any use that may be made of the Copernicus "
+        "information or data it contains",
+        "produced using Copernicus WorldDEM-30 © DLR e.V. 2010-2014 and © Airbus Defence and Space GmbH 2014-2018 "
+        "provided under COPERNICUS by the European Union and ESA; all rights reserved",
+        "The organisations in charge of the Copernicus programme by law or by delegation do not incur any liability "
+        "for any use of the Copernicus WorldDEM-30",
+        "Lehner, B., Verdin, K., Jarvis, A. (2008)",
+        "© World Wildlife Fund, Inc. (2006-2013)",
+        "https://doi.org/10.5067/MODIS/MOD13A1.061",
+        "https://doi.org/10.5067/MODIS/MOD44W.006",
+        "Land Processes Distributed Active Archive Center",
+        "WorldClim V1",
+        "OpenLandMap",
+        "must license it under CC BY-SA 4.0 or a BY-SA compatible licence",
+    ):
+        assert text in licences, text
+    assert "`elevation_m`, `slope_deg`, `aspect_deg`" in licences  # the columns each notice covers
+
+
 def test_plots_are_png_files_referenced_by_the_card_and_the_ui_gets_the_card(built):
     root, card = built.settings.exports_dir, built.card
     referenced = re.findall(r"!\[[^\]]+\]\((card/[a-z_]+\.png)\)", card)

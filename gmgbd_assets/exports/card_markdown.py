@@ -12,9 +12,9 @@ import polars as pl
 from gmgbd_assets.core.markdown import markdown_table, markdown_text
 from gmgbd_assets.dataset.splitting import SCHEMES, SIDES
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
+from gmgbd_assets.earth_engine.notices import notices, year_span
 from gmgbd_assets.earth_engine.water import WATER_MASK_YEAR
-from gmgbd_assets.earth_engine.notices import DEM_NOTICE
-from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_FINAL_DAYS
+from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_SURFACE, ERA5_LAND_FINAL_DAYS
 from gmgbd_assets.exports.card_data import CardData, format_value
 from gmgbd_assets.exports.history import REMOVED_FILE, licence_name
 from gmgbd_assets.exports.resource import ExportsResource
@@ -102,6 +102,22 @@ def covariate_manifest(data: CardData) -> list[tuple[str, ...]]:
             (f"`{c.name}`", source, c.version, f"{c.resolution_m:g} m", c.unit, f"x {c.scale:g}", c.licence, share)
         )
     return rows
+
+
+def _notices_section(data: CardData) -> list[str]:
+    first, last = data.counts["first_date"], data.counts["last_date"]
+    years = year_span(first.year if first else None, last.year if last else None)
+    lines = [
+        "### Notices and credits",
+        "",
+        "Required by the sources' terms of whoever shares this dataset or data made from it (also in "
+        "`croissant.json`: `isBasedOn` and each column's description).",
+        "",
+    ]
+    for n in notices(years):
+        columns = f" (`{'`, `'.join(n.columns)}`)" if n.columns else ""
+        lines.append(f"- {n.source}{columns}: {n.text}")
+    return [*lines, ""]
 
 
 def split_shares(splits: pl.DataFrame) -> list[tuple[str, str, int, str, int]]:
@@ -258,10 +274,11 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
         f"Limits of the sources: distance to a water body uses the MODIS land/water mask of {WATER_MASK_YEAR}, its "
         "last year (the Earth Engine catalog has no newer version), so water bodies are those of "
-        f"{WATER_MASK_YEAR} whatever the sighting date. Elevation from Earth Engine is the Copernicus GLO-30 2024 "
-        f"release (`{DEM}`). ERA5-Land reaches the Earth Engine catalog up to three months late: a temperature "
-        f"missing for a date younger than {ERA5_LAND_FINAL_DAYS} days is `not_yet_available` and filled in by a "
-        "later run.",
+        f"{WATER_MASK_YEAR} whatever the sighting date. Elevation (`elevation_m`) is the Copernicus DEM (GLO-90 "
+        f"through Open-Meteo; from Earth Engine the GLO-30 2024 release, `{DEM}`), {DEM_SURFACE}; slope and aspect "
+        "are those of the same surface. ERA5-Land reaches the Earth Engine catalog up to three months late: a "
+        f"temperature missing for a date younger than {ERA5_LAND_FINAL_DAYS} days is `not_yet_available` and "
+        "filled in by a later run.",
         "",
         "### Covariates",
         "",
@@ -286,6 +303,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
             ["licence", "records", "open", "exported"],
         ),
         "",
+        *_notices_section(data),
         *_removed_section(data),
         *_splits_section(data),
         *_taxonomy_section(data),
@@ -318,8 +336,8 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "used), with division names adapted to Nominatim's English spelling. Nominatim answers: © OpenStreetMap "
         "contributors, ODbL 1.0.",
         "",
-        f"Slope and aspect (derived from the Copernicus DEM GLO-30): {DEM_NOTICE}. Covariate licences per column "
-        "are in the Covariates table above.",
+        "Covariate licences per column are in the Covariates table above; the notices the sources require are "
+        "under Licences.",
         "",
         "## Files",
         "",

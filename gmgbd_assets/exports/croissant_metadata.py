@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gmgbd_assets.core.tables import Column
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_BY_NAME, Covariate
-from gmgbd_assets.earth_engine.notices import DEM_NOTICE
+from gmgbd_assets.earth_engine.notices import DEM_LIABILITY, DEM_NOTICE, column_notices, other_sources, year_span
 from gmgbd_assets.earth_engine.weather_layers import DEM
 from gmgbd_assets.media.photos import sha256_file
 
@@ -158,7 +158,8 @@ def covariate_manifest(covariate: Covariate, missing_share: float | None) -> str
     )
 
 
-def field_description(column: Column, missing_share: Mapping[str, float]) -> str:
+def field_description(column: Column, missing_share: Mapping[str, float], years: str) -> str:
+    """The column's contract text, unit, range, covariate manifest and the notices its source requires."""
     text = column.description.rstrip(".") + "."
     if column.unit:
         text += f" Unit: {column.unit}."
@@ -168,7 +169,7 @@ def field_description(column: Column, missing_share: Mapping[str, float]) -> str
         text += f" Values: {', '.join(column.categories)}."
     if column.name in COVARIATE_BY_NAME:
         text += " " + covariate_manifest(COVARIATE_BY_NAME[column.name], missing_share.get(column.name))
-    return text
+    return " ".join([text, *column_notices(column.name, years)])
 
 
 def data_type(column: Column) -> str:
@@ -182,7 +183,7 @@ def file_set_id(table: TableFiles) -> str:
     return f"{table.record_set}-files"
 
 
-def record_set(table: TableFiles, missing_share: Mapping[str, float]) -> dict[str, object]:
+def record_set(table: TableFiles, missing_share: Mapping[str, float], years: str) -> dict[str, object]:
     """A record set reading every file of ``table`` (all dates), one field per contract column."""
     fields = []
     for column in table.columns:
@@ -191,7 +192,7 @@ def record_set(table: TableFiles, missing_share: Mapping[str, float]) -> dict[st
                 "@type": "cr:Field",
                 "@id": f"{table.record_set}/{column.name}",
                 "name": column.name,
-                "description": field_description(column, missing_share),
+                "description": field_description(column, missing_share, years),
                 "dataType": data_type(column),
                 "source": {"fileSet": {"@id": file_set_id(table)}, "extract": {"column": column.name}},
             }
@@ -215,8 +216,9 @@ def licence_entries(codes: Iterable[str | None]) -> list[str]:
     return sorted(urls)
 
 
-def sources() -> list[dict[str, object]]:
-    """The Earth Engine datasets the covariates come from, once each, with version and licence."""
+def sources(years: str) -> list[dict[str, object]]:
+    """The Earth Engine datasets the values come from, once each, with version, licence and the credit their terms
+    require: the covariates' from their catalog entries, then NDVI's, water's and the temperature's."""
     seen: dict[str, Covariate] = {}
     for c in COVARIATE_BY_NAME.values():
         seen.setdefault(c.dataset, c)
@@ -227,9 +229,19 @@ def sources() -> list[dict[str, object]]:
             "version": c.version,
             "url": EE_CATALOG + dataset.replace("/", "_"),
             "license": SOURCE_LICENCE_URLS.get(c.licence, c.licence),
-            **({"creditText": DEM_NOTICE} if dataset == DEM else {}),
+            **({"creditText": f"{DEM_NOTICE}. {DEM_LIABILITY}."} if dataset == DEM else {}),
         }
         for dataset, c in seen.items()
+    ] + [
+        {
+            "@type": "sc:Dataset",
+            "name": s.dataset,
+            "version": s.version,
+            "url": EE_CATALOG + s.dataset.replace("/", "_"),
+            "license": s.licence,
+            "creditText": s.credit,
+        }
+        for s in other_sources(years)
     ]
 
 
@@ -282,6 +294,8 @@ def build(
         }
         for set_id, text, includes, encoding in file_sets
     ]
+    first, last = (int(d[:4]) if d else None for d in (facts.first_date, facts.last_date))
+    years = year_span(first, last)
     document: dict[str, object] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -295,10 +309,10 @@ def build(
         "citeAs": citation,
         "creator": {"@type": "sc:Organization", "name": "GMGBD project"},
         "keywords": ["biodiversity", "iNaturalist", "species distribution", "image captioning", "remote sensing"],
-        "isBasedOn": sources(),
+        "isBasedOn": sources(years),
         **{f"rai:{name}": text for name, text in rai.items()},
         "distribution": distribution,
-        "recordSet": [record_set(t, facts.missing_share) for t in tables],
+        "recordSet": [record_set(t, facts.missing_share, years) for t in tables],
     }
     if facts.first_date:
         document["temporalCoverage"] = f"{facts.first_date}/{facts.last_date}"
