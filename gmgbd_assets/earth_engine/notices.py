@@ -75,7 +75,7 @@ SHARE_ALIKE = (
     f"column must license it under CC BY-SA 4.0 or a BY-SA compatible licence ({SHARE_ALIKE_URL}), include that "
     "licence or its URI, and add no terms or technical measures that restrict it"
 )
-SHARE_ALIKE_SOURCES = "WorldClim V1 (bio01..bio19) and OpenLandMap soil (soil_*), CC BY-SA 4.0"
+SHARE_ALIKE_SOURCES = "WorldClim V1 and OpenLandMap soil layers (CC BY-SA 4.0)"
 SHARE_ALIKE_COLUMNS = tuple(c.name for c in COVARIATES if c.licence == LICENCE_CC_BY_SA)
 
 
