@@ -16,6 +16,7 @@ from gmgbd_assets.core.duckdb_store import DuckDBStore, TableStore
 from gmgbd_assets.core.ducklake_store import DuckLakeStore
 from gmgbd_assets.core.features import Feature
 from gmgbd_assets.core.partitions import with_sighting_dates
+from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.core.settings import (
     LIVE,
     OFFLINE,
@@ -60,6 +61,8 @@ from gmgbd_assets.observations.sources import (
     ObservationSource,
     OpenDataObservationSource,
 )
+from gmgbd_assets.releases.feature import FEATURE as RELEASES
+from gmgbd_assets.releases.resource import release_resource
 from gmgbd_assets.weather.feature import FEATURE as WEATHER
 from gmgbd_assets.weather.open_meteo import OpenMeteoResource
 from gmgbd_assets.weather.sources import EarthEngineWeather, OpenMeteoWeather, WeatherSource
@@ -125,6 +128,8 @@ def _shared(settings: Settings, earth_engine: EarthEngineResource, open_meteo: O
         ),
         "split_settings": split_settings(settings),
         "dataset_policy": DatasetPolicyResource(obscured=settings.obscured),
+        "release_clock": ReleaseClockResource(),
+        "release": release_resource(settings),
     }
 
 
@@ -256,7 +261,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 # The features in data-flow order: each may use only the core and the features before it (test_layers.py).
-FEATURES: list[Feature] = [OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, DATASET, EXPORTS]
+FEATURES: list[Feature] = [OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, DATASET, EXPORTS, RELEASES]
 # Every table a feature owns, by name: what the standard checks, the card and docs/tables.md describe.
 SPECS: dict[str, TableSpec] = {spec.name: spec for feature in FEATURES for spec in feature.tables}
 # What a complete, valid row of each of them is, with the contract's own bounds.

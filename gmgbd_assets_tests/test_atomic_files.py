@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gmgbd_assets.core import atomic_files
+from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.exports.croissant import croissant
 from gmgbd_assets.exports.croissant_metadata import CROISSANT_FILE
 from gmgbd_assets.exports.formats import EXPORT_SPEC, SHARD_GLOB
@@ -181,7 +182,7 @@ def test_two_writers_of_the_webdataset_readme_both_succeed_and_leave_it_whole(tm
 
 def test_two_croissant_writers_at_once_both_succeed_and_leave_it_whole(tmp_path, replacements_meet):
     exports = ExportsResource(root=str(tmp_path))
-    errors = _at_once(lambda i: croissant(exports))
+    errors = _at_once(lambda i: croissant(exports, ReleaseClockResource()))
     assert not errors
     document = json.loads((tmp_path / CROISSANT_FILE).read_text(encoding="utf-8"))
     assert document["@type"] == "sc:Dataset"

@@ -1,7 +1,7 @@
 """``gmgbd``: the finished dataset, and ``quarantine``: every observation left out of it, with the reason."""
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import dagster as dg
 import duckdb
@@ -10,6 +10,7 @@ from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.geoprivacy import KEEP, OBSCURED_EXCLUDED, uncertainty_sql
 from gmgbd_assets.core.markdown import markdown_table
 from gmgbd_assets.core.partitions import dated_table_asset, partition_window
+from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.core.tables import KEY, OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS, COVARIATES_TABLE
@@ -275,7 +276,10 @@ def _window_stats(store: TableStore, start: date, end: date) -> Iterator[tuple[s
     metadata={"dagster/column_lineage": COLUMN_LINEAGE, "quarantine_schema": QUARANTINE.dagster_schema()},
 )
 def gmgbd(
-    context: dg.AssetExecutionContext, store: TableStore, dataset_policy: DatasetPolicyResource
+    context: dg.AssetExecutionContext,
+    store: TableStore,
+    dataset_policy: DatasetPolicyResource,
+    release_clock: ReleaseClockResource,
 ) -> dg.MaterializeResult:
     """The Global Multi-modal Geo-Biodiversity Dataset: complete records only.
 
@@ -299,7 +303,7 @@ def gmgbd(
     absent = [t for t in ("raw_observations", *UPSTREAM) if not store.table_exists(t)]
     if absent:
         raise dg.Failure(f"gmgbd needs {', '.join(absent)}: materialize them for these dates first.")
-    built_at = datetime.now(UTC).replace(tzinfo=None)
+    built_at = release_clock.now("gmgbd", start).replace(tzinfo=None)
     # The upstream specs too: a table written by an older version gains the columns this one reads.
     with store.transaction(GMGBD, QUARANTINE, *UPSTREAM_SPECS, *OPTIONAL_SPECS) as con:
         build_window(con, start, end, built_at, dataset_policy.obscured)

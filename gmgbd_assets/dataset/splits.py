@@ -1,13 +1,12 @@
 """``splits``: a train/val/test side for every gmgbd record under three leakage-free schemes (see ``splits.py``)."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 import polars as pl
 
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.markdown import markdown_table
 from gmgbd_assets.core.partitions import dated_table_asset, partition_window
+from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.dataset.gmgbd import GMGBD
 from gmgbd_assets.dataset.split_settings import SplitsResource
@@ -64,7 +63,10 @@ def wide_sql(where: str) -> str:
 
 @dated_table_asset(SPLITS, group_name="dataset", deps=["gmgbd", "raw_observations"], kinds=("duckdb", "python"))
 def splits(
-    context: dg.AssetExecutionContext, store: TableStore, split_settings: SplitsResource
+    context: dg.AssetExecutionContext,
+    store: TableStore,
+    split_settings: SplitsResource,
+    release_clock: ReleaseClockResource,
 ) -> dg.MaterializeResult:
     """Train/val/test sides for every gmgbd record, three ways: spatial blocks, observers, and time.
 
@@ -92,7 +94,7 @@ def splits(
     rows = assign(records, config).with_columns(
         split_version=pl.lit(SPLIT_VERSION),
         split_params=pl.lit(config.params),
-        built_at=pl.lit(datetime.now(UTC).replace(tzinfo=None)),
+        built_at=pl.lit(release_clock.now("splits", start).replace(tzinfo=None)),
     )
     written = store.replace_window(SPLITS, rows, start, end)
     shares = rows.group_by("scheme", "split").len().sort("scheme", "split")

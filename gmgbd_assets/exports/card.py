@@ -7,13 +7,13 @@ summarizes (and is skipped with the exports when ``gmgbd``'s blocking checks fai
 """
 
 import fcntl
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from gmgbd_assets.core.atomic_files import replacing, replacing_directory, write_atomically
 from gmgbd_assets.core.duckdb_store import TableStore
+from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.dataset.checks import completeness_result
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.exports.card_data import gather
@@ -34,7 +34,10 @@ PLOTS_DIR = "card"
     kinds={"markdown"},
 )
 def dataset_card(
-    store: TableStore, exports: ExportsResource, dataset_policy: DatasetPolicyResource
+    store: TableStore,
+    exports: ExportsResource,
+    dataset_policy: DatasetPolicyResource,
+    release_clock: ReleaseClockResource,
 ) -> dg.MaterializeResult:
     """``exports/DATASET_CARD.md``: what the dataset holds and how far to trust it, read before using the files.
 
@@ -63,7 +66,7 @@ def dataset_card(
         data = gather(store, exports, dataset_policy.obscured)
         with replacing_directory(root / PLOTS_DIR, remove_if_empty=False) as staging:
             plots = write_plots(data, staging) if data.counts["records"] else []
-        generated_at = datetime.now(UTC)
+        generated_at = release_clock.now("dataset_card")
         card = render(data, exports, lambda f, caption: f"![{caption}]({PLOTS_DIR}/{f})", generated_at)
         write_atomically(root / CARD_FILE, card)
         if data.removed is not None and data.removed.height:

@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +10,7 @@ import polars as pl
 
 from gmgbd_assets.core.atomic_files import write_atomically
 from gmgbd_assets.core.provenance import EMULATED_PREFIX
+from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.core.tables import KEY
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS
 from gmgbd_assets.exports.card import CARD_FILE, PLOTS_DIR
@@ -235,7 +236,7 @@ def document(root: Path, facts: Facts, generated_at: datetime) -> dict[str, obje
     group_name="exports",
     kinds={"json"},
 )
-def croissant(exports: ExportsResource) -> dg.MaterializeResult:
+def croissant(exports: ExportsResource, release_clock: ReleaseClockResource) -> dg.MaterializeResult:
     """``exports/croissant.json``: the exports described in Croissant 1.1 for ML tools.
 
     Lists every export file with its sha256, one record set per tabular file kind (Parquet: every column; CSV: the
@@ -248,7 +249,7 @@ def croissant(exports: ExportsResource) -> dg.MaterializeResult:
     root = Path(exports.root)
     root.mkdir(parents=True, exist_ok=True)
     facts = read_facts(root)
-    doc = document(root, facts, datetime.now(UTC))
+    doc = document(root, facts, release_clock.now("croissant"))
     write_atomically(root / CROISSANT_FILE, json.dumps(doc, indent=2, ensure_ascii=False))
     return dg.MaterializeResult(
         metadata={

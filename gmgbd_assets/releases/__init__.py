@@ -1,0 +1,1 @@
+"""Releases: every build as a citable, rebuildable, updatable release (manifest, Darwin Core Archive, citation)."""
