@@ -29,7 +29,14 @@ from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
 from gmgbd_assets.earth_engine.water import HYDROSHEDS_ACC, WATER_MASK
 from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_DAILY
 from gmgbd_assets.emulators.earth_engine import OfflineSampler, serving
-from gmgbd_assets.emulators.earth_engine_graph import Catalog, EarthEngineGraphError, GraphInterpreter, to_json
+from gmgbd_assets.emulators.earth_engine_graph import (
+    Catalog,
+    EarthEngineGraphError,
+    GraphInterpreter,
+    ReadValue,
+    to_json,
+)
+from gmgbd_assets.emulators.earth_engine_pyramid import DEGREES, Grid, Layer
 
 # The bands of every dataset the expressions load, as the Earth Engine catalog lists them.
 CATALOG_BANDS = {
@@ -45,8 +52,19 @@ CATALOG_BANDS = {
        for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY)},
 }
 
-# GPW has an image every five years; the combined request filters its 2020 one.
+# GPW has an image every five years, each starting on 1 January (UTC) of its year.
 GPW_YEARS = {POPULATION_DENSITY: [date(y, 1, 1) for y in range(2000, 2021, 5)]}
+
+ARC_SECOND = 1 / 3600
+# The native grids of the layers the covariates sample, all EPSG:4326, and their pyramiding policy. WorldCover's
+# policy is not documented: it is MEAN here, the ingestion default and the worst case for a class map.
+CATALOG_LAYERS = {
+    WORLDCLIM_BIO: Layer(Grid(DEGREES, 30 * ARC_SECOND)),
+    DEM: Layer(Grid(DEGREES, ARC_SECOND)),  # GLO-30's tiles below 50 degrees of latitude
+    WORLDCOVER: Layer(Grid(DEGREES, 0.3 * ARC_SECOND)),
+    POPULATION_DENSITY: Layer(Grid(DEGREES, 30 * ARC_SECOND)),
+    **{dataset: Layer(Grid(DEGREES, 1 / 480)) for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY)},
+}
 
 
 class StubbedEarthEngine:
@@ -115,12 +133,17 @@ def raw_value(name: str, props: Mapping[str, Any]) -> float:
 
 
 def interpreted(
-    published: dict[str, Any], value: Callable[[str, dict[str, Any]], Any] = raw_value
+    published: dict[str, Any],
+    value: Callable[[str, dict[str, Any]], Any] = raw_value,
+    read_value: ReadValue | None = None,
+    layers: Mapping[str, Layer] | None = None,
 ) -> Callable[[Any], Any]:
     """An ``answer`` that evaluates each graph with Earth Engine's band semantics (``earth_engine_graph``):
     ``published`` maps a dataset to the start dates of its images (GPW's years unless given), ``value`` gives
-    each sampled output."""
-    interpreter = GraphInterpreter(Catalog(CATALOG_BANDS, {**GPW_YEARS, **published}), value)
+    each sampled output, ``read_value`` (if given) each output of a gridded layer from how it was read, over the
+    native grids ``layers`` (``CATALOG_LAYERS`` unless given). The answer's ``interpreter`` keeps its ``reads``."""
+    catalog = Catalog(CATALOG_BANDS, {**GPW_YEARS, **published}, dict(layers or CATALOG_LAYERS))
+    interpreter = GraphInterpreter(catalog, value, read_value)
 
     def answer(graph: Any) -> Any:
         try:
@@ -128,6 +151,7 @@ def interpreted(
         except EarthEngineGraphError as exc:
             raise ee.EEException(str(exc)) from exc
 
+    answer.interpreter = interpreter  # type: ignore[attr-defined]
     return answer
 
 

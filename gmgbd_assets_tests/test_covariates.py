@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from gmgbd_assets.earth_engine import covariate_catalog as layers
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
+from gmgbd_assets.earth_engine.covariate_sampling import UNKNOWN_LAND_COVER_CODE, parse_covariates_response
 from gmgbd_assets.earth_engine.modis_ndvi import EPOCH, MODIS_NDVI, composites_around
 from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend
@@ -56,8 +55,9 @@ def test_one_request_carries_every_layer_and_every_band_even_without_a_composite
     loaded = {const(a["id"]) for a in calls(graph, "Image.load")} | {
         const(a["id"]) for a in calls(graph, "ImageCollection.load")}
     assert {c.dataset for c in COVARIATES} | {MODIS_NDVI, HYDROSHEDS_ACC} <= loaded
-    # Two UTM zones (Paris and Lyon share one): one multi-band reduceRegions each, plus NDVI on MODIS' grid.
-    assert len(calls(graph, "Image.reduceRegions")) == 3
+    # Water in two UTM zones (Paris and Lyon share one), NDVI on MODIS' grid, and one per covariate dataset on
+    # its own grid (WorldClim, four soils, the DEM, WorldCover, GPW).
+    assert len(calls(graph, "Image.reduceRegions")) == 2 + 1 + 8
     assert {s.missing_reason for s in got.ndvi.values()} == {"no_composite_in_window"}
     for obs in (1, 2, 3):
         sample = got.covariates[obs]
@@ -69,14 +69,15 @@ def test_one_request_carries_every_layer_and_every_band_even_without_a_composite
 
 
 def test_an_empty_collection_masks_its_covariate_and_fails_nothing() -> None:
-    """GPW without its 2020 image: the masked placeholder keeps the band, the request succeeds, and only
-    population_density is NULL with its reason."""
+    """WorldCover and GPW without any image: the masked placeholders keep the bands (and give the projection
+    sampled), the request succeeds, and only land cover and population are NULL with their reason."""
     with StubbedEarthEngine() as stub:
         stub.answer = interpreted({MODIS_NDVI: [date(2001, 1, 1)],
-                                   layers.POPULATION_DENSITY: [date(2015, 1, 1)], layers.WORLDCOVER: []})
+                                   layers.POPULATION_DENSITY: [], layers.WORLDCOVER: []})
         got = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y").point_layers(DAY, [PARIS])
     sample = got.covariates[1]
     assert sample.values["population_density"] is None and sample.values["land_cover_code"] is None
+    assert sample.population_year is None
     assert sample.land_cover_label is None and sample.missing_reason == layers.NO_COVARIATE_DATA
     assert "population_density" in sample.missing_detail and "land_cover_code" in sample.missing_detail
     assert all(sample.values[c.name] is not None for c in COVARIATES
@@ -138,11 +139,23 @@ def test_a_date_before_modis_still_samples_water_and_covariates_in_one_request()
     assert got.covariates[1].missing_reason is None
 
 
-def test_an_unknown_land_cover_class_is_refused() -> None:
-    props = {"obs": 1, layers.COVARIATE_PREFIX + "land_cover_code": 55}
-    answer = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None, "properties": props}]}
-    with pytest.raises(ValueError, match="not a WorldCover class"):
-        layers.parse_covariates_response([PARIS], answer)
+def test_an_unknown_land_cover_code_is_that_records_reason_not_a_failed_date() -> None:
+    """A WorldCover value that is no class (what a MEAN pyramid level makes of 10 and 40) nulls that record's
+    land cover with its reason and the value in the detail; the other record and the other covariates stand."""
+    band = layers.COVARIATE_PREFIX + "land_cover_code"
+
+    def fc(codes: dict[int, int]) -> dict:
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": None, "properties": {"obs": obs, band: code, "cov_bio01": 100}}
+            for obs, code in codes.items()]}
+
+    answer = {"covariates": {layers.WORLDCOVER: fc({1: 25, 3: 40})}, "population_start": None}
+    got = parse_covariates_response([PARIS, LYON], answer)
+    assert got[1].values["land_cover_code"] is None and got[1].land_cover_label is None
+    assert got[1].missing_reason == UNKNOWN_LAND_COVER_CODE and "returned 25" in got[1].missing_detail
+    assert got[1].values["bio01"] == 10.0
+    assert got[3].values["land_cover_code"] == 40 and got[3].land_cover_label == "Cropland"
+    assert got[3].missing_reason == layers.NO_COVARIATE_DATA
 
 
 def test_ndvi_water_and_covariates_assets_share_one_request_per_date(offline_defs, store) -> None:  # noqa: ANN001

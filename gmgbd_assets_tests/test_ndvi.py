@@ -68,8 +68,11 @@ def _answer(points: list[SamplePoint], props: dict[int, dict], composites: list[
 def _combined(points: list[SamplePoint], props: dict[int, dict], composites: list[date]) -> dict:
     """The combined request's answer with the NDVI part given and no water or covariate values."""
     ndvi = _answer(points, props, composites)
-    return {"composites": ndvi["composites"], "ndvi": ndvi["samples"],
-            "points": {"type": "FeatureCollection", "features": []}}
+    return {"composites": ndvi["composites"], "ndvi": ndvi["samples"], **NO_WATER_OR_COVARIATES}
+
+
+NO_WATER_OR_COVARIATES = {"points": {"type": "FeatureCollection", "features": []}, "covariates": {},
+                          "population_start": None}
 
 
 # --- calendar and categories ----------------------------------------------------------------------------------
@@ -312,10 +315,10 @@ def test_before_modis_the_request_asks_no_ndvi() -> None:
     value's reason says why; a date after MODIS began must have one."""
     points = [SamplePoint(1, 10.0, 10.0)]
     with StubbedEarthEngine() as stub:
-        stub.answer = lambda graph: {"points": {"type": "FeatureCollection", "features": []}}
+        stub.answer = lambda graph: NO_WATER_OR_COVARIATES
         client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
         got = client.point_layers(date(1999, 6, 1), points).ndvi
-        assert set(stub.requests[0]["dictionaryValue"]["values"]) == {"points"}
+        assert set(stub.requests[0]["dictionaryValue"]["values"]) == {"points", "covariates", "population_start"}
         assert got[1].missing_reason == "before_modis" and got[1].ndvi_value is None
         with pytest.raises(ValueError, match="no NDVI part"):
             client.point_layers(DAY, points)

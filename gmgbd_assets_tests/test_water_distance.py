@@ -67,11 +67,12 @@ def test_graph_measures_metres_on_a_utm_grid_per_zone() -> None:
         stub.answer = lambda graph: {
             "ndvi": _answer([], {}),
             "points": _answer([SamplePoint(i, 0, 0) for i in point_ids(part(graph, "points"))], {}),
+            "covariates": {},
         }
         client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y", radius_m=25_000, scale_m=100)
         client.point_layers(DAY, points)
     assert len(stub.requests) == 1
-    graph = part(stub.requests[0], "points")  # water distances (and the covariates) per UTM zone
+    graph = part(stub.requests[0], "points")  # water distances per UTM zone
 
     # Datasets and bands: HydroSHEDS flow accumulation >= 100 cells, MODIS land/water mask.
     assert "WWF/HydroSHEDS/15ACC" in {const(a["id"]) for a in calls(graph, "Image.load")}

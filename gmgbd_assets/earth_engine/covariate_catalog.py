@@ -1,22 +1,17 @@
 """The covariate catalog: the static layers sampled at each sighting in the same request as NDVI and water
-(WorldClim bioclimate, terrain from the DEM, ESA WorldCover land cover, OpenLandMap soil, GPW population), how
-each raw band becomes the stored value, and how the answer is read.
+(WorldClim bioclimate, terrain from the DEM, ESA WorldCover land cover, OpenLandMap soil, GPW population) and how
+each raw band becomes the stored value.
 
-``covariate_image`` builds the Earth Engine part of the combined request (``gmgbd_assets.earth_engine.point_layers``)
-and needs an initialized ``ee``; the catalog itself is plain data, read by the table contract, the dataset card
-and the Croissant metadata.
+The catalog is plain data, read by the table contract, the dataset card and the Croissant metadata; how the layers
+are sampled and their answer read is ``gmgbd_assets.earth_engine.covariate_sampling``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from gmgbd_assets.core.json_values import finite_float
-from gmgbd_assets.earth_engine.points import NOT_RETURNED, SamplePoint, features_by_obs, masked_collection
-from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_BAND, DEM_COVERAGE, DEM_LICENCE
+from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_COVERAGE, DEM_LICENCE
 
 # Every entry verified in the Earth Engine data catalog (docs/covariates.md gives the pages): id, band, scale
 # factor, unit, pixel size, date coverage and licence.
@@ -27,7 +22,6 @@ SOIL_PH = "OpenLandMap/SOL/SOL_PH-H2O_USDA-4C1A2A_M/v02"  # pH x 10; 250 m; CC-B
 SOIL_SAND = "OpenLandMap/SOL/SOL_SAND-WFRACTION_USDA-3A1A1A_M/v02"  # % (kg/kg); 250 m; CC-BY-SA-4.0
 SOIL_CLAY = "OpenLandMap/SOL/SOL_CLAY-WFRACTION_USDA-3A1A1A_M/v02"  # % (kg/kg); 250 m; CC-BY-SA-4.0
 POPULATION_DENSITY = "CIESIN/GPWv411/GPW_Population_Density"  # ee.ImageCollection, 2000..2020 every 5 years
-POPULATION_YEAR = 2020  # GPWv4.11's last modelled year
 SOIL_BANDS = ("b0", "b30")  # OpenLandMap standard depths used: 0 cm and 30 cm
 COVARIATE_PREFIX = "cov_"  # band names in the combined image, so no covariate can collide with another layer
 
@@ -123,7 +117,8 @@ COVARIATES: tuple[Covariate, ...] = (
         1.0,
         "degrees",
         (0.0, 90.0),
-        f"Terrain slope from {DEM} (ee.Terrain.slope on the DEM resampled to the sampling grid)",
+        f"Terrain slope from {DEM} (ee.Terrain.slope on the DEM's own 1 arc-second tile grid, read at the "
+        "pixel holding the point)",
         30.0,
         DEM_LICENCE,
         DEM_COVERAGE,
@@ -185,10 +180,11 @@ COVARIATES: tuple[Covariate, ...] = (
         1.0,
         "persons/km²",
         (0.0, 1_000_000.0),
-        f"Estimated persons per km² in {POPULATION_YEAR} ({POPULATION_DENSITY}, GPWv4.11, ~1 km)",
+        f"Estimated persons per km² in the GPW year at or before the sighting (population_year; 2000 before "
+        f"2000) ({POPULATION_DENSITY}, GPWv4.11, ~1 km)",
         927.67,
         LICENCE_CC_BY,
-        "2000-2020, every 5 years (2020 used)",
+        "2000-2020, every 5 years (the newest at or before the sighting year)",
         "4.11",
         decimals=1,
     ),
@@ -211,88 +207,5 @@ LAND_COVER_CLASSES = {
 }
 
 
-# --- the request part (needs an initialized ``ee``; tests stub the API) -----------------------------------------------
-def covariate_image(crs: str, scale_m: float) -> Any:
-    """Every covariate as one image, one band per covariate (``Covariate.band_name``), raw values.
-
-    Catalog collections (WorldCover, GPW, the DEM tiles) are mosaicked with a fully masked image of their band
-    merged in (``masked_collection``), so the band exists even where the collection has nothing. Slope and aspect are
-    computed by ``ee.Terrain`` on the DEM reprojected to the sampling grid (the zone's UTM grid, ``scale_m``).
-    """
-    import ee
-
-    def mosaic(dataset: str, band: str, collection: Any = None) -> Any:
-        source = (collection if collection is not None else ee.ImageCollection(dataset)).select(band)
-        return source.merge(masked_collection([band])).mosaic()
-
-    by_dataset: dict[str, list[Covariate]] = {}
-    for c in COVARIATES:
-        by_dataset.setdefault(c.dataset, []).append(c)
-    bio = by_dataset[WORLDCLIM_BIO]
-    image = ee.Image(WORLDCLIM_BIO).select([c.band for c in bio]).rename([c.band_name for c in bio])
-    dem = mosaic(DEM, DEM_BAND).reproject(crs=crs, scale=scale_m)
-    image = image.addBands(ee.Terrain.slope(dem).rename(COVARIATE_BY_NAME["slope_deg"].band_name))
-    image = image.addBands(ee.Terrain.aspect(dem).rename(COVARIATE_BY_NAME["aspect_deg"].band_name))
-    lc = COVARIATE_BY_NAME["land_cover_code"]
-    image = image.addBands(mosaic(WORLDCOVER, lc.band).rename(lc.band_name))
-    for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY):
-        soil = by_dataset[dataset]
-        image = image.addBands(ee.Image(dataset).select([c.band for c in soil]).rename([c.band_name for c in soil]))
-    pop = COVARIATE_BY_NAME["population_density"]
-    year = ee.ImageCollection(POPULATION_DENSITY).filterDate(f"{POPULATION_YEAR}-01-01", f"{POPULATION_YEAR + 1}-01-01")
-    return image.addBands(mosaic(POPULATION_DENSITY, pop.band, year).rename(pop.band_name))
-
-
-# --- reading the answer -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CovariateSample:
-    values: Mapping[str, float | int | None]  # by Covariate.name, scaled; None where the source has no pixel
-    land_cover_label: str | None
-    missing_reason: str | None
-    missing_detail: str | None
-
-
 def land_cover_label(code: int | None) -> str | None:
     return LAND_COVER_CLASSES.get(code) if code is not None else None
-
-
-def _stored(c: Covariate, raw: float | None) -> float | int | None:
-    if raw is None:
-        return None
-    value = raw * c.scale
-    if c.integer:
-        return int(round(value))
-    if c.name == "aspect_deg":
-        value %= 360.0
-    return round(value, c.decimals)
-
-
-def parse_covariates_response(points: Sequence[SamplePoint], response: Any) -> dict[str, CovariateSample]:
-    """Scaled covariates per observation from the per-zone samples of ``point_layers_expression``."""
-    by_obs = features_by_obs(response, "covariates")
-    out: dict[str, CovariateSample] = {}
-    for p in points:
-        props = by_obs.get(str(p.observation_uuid))
-        if props is None:
-            out[p.observation_uuid] = CovariateSample(
-                {c.name: None for c in COVARIATES},
-                None,
-                NOT_RETURNED,
-                "Earth Engine returned no feature for this point",
-            )
-            continue
-        values = {c.name: _stored(c, finite_float(props.get(c.band_name))) for c in COVARIATES}
-        code = values["land_cover_code"]
-        if code is not None and code not in LAND_COVER_CLASSES:
-            raise ValueError(f"Earth Engine covariates: {WORLDCOVER} class {code} is not a WorldCover class")
-        gaps = [c for c in COVARIATES if values[c.name] is None]
-        reason = detail = None
-        if gaps:
-            sources = sorted({c.dataset for c in gaps})
-            reason = NO_COVARIATE_DATA
-            detail = (
-                f"no pixel here for {', '.join(c.name for c in gaps)} (from {', '.join(sources)}: sea, "
-                "Antarctica or outside the layer's land mask)"
-            )
-        out[p.observation_uuid] = CovariateSample(values, land_cover_label(code), reason, detail)
-    return out

@@ -10,12 +10,13 @@ from typing import Any
 from gmgbd_assets.core.enrichment import DateOutput, Row
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES, LAND_COVER_CLASSES, NO_COVARIATE_DATA
+from gmgbd_assets.earth_engine.covariate_sampling import UNKNOWN_LAND_COVER_CODE
 from gmgbd_assets.earth_engine.point_layers import PointLayers
 from gmgbd_assets.earth_engine.points import NOT_RETURNED
 from gmgbd_assets.earth_engine.resource import EarthEngineClient
 
-COVARIATE_COLUMNS = tuple(c.name for c in COVARIATES) + ("land_cover_label",)
-COVARIATE_REASONS = (NO_COVARIATE_DATA, NOT_RETURNED)
+COVARIATE_COLUMNS = tuple(c.name for c in COVARIATES) + ("land_cover_label", "population_year")
+COVARIATE_REASONS = (NO_COVARIATE_DATA, UNKNOWN_LAND_COVER_CODE, NOT_RETURNED)
 
 COVARIATES_TABLE = TableSpec(
     name="covariates",
@@ -29,13 +30,20 @@ COVARIATES_TABLE = TableSpec(
         ),
         Column("land_cover_label", "VARCHAR", "ESA WorldCover 2021 class name of land_cover_code",
                categories=tuple(LAND_COVER_CLASSES.values())),
+        Column("population_year", "INTEGER", "GPW year population_density is from: the newest GPW image at or "
+               "before the sighting year (2000 before 2000); NULL when population_density is NULL",
+               valid_range=(2000.0, 2020.0)),
         Column("covariates_source", "VARCHAR", "Earth Engine datasets sampled ('emulated:...' for offline demo data)"),
+        Column("covariate_sampling", "VARCHAR", "The grids the covariates were read on: each layer's own native "
+               "grid and projection, the pixel holding the point ('emulated:...' for offline demo data)"),
         Column(
             "missing_reason",
             "VARCHAR",
             "Why one or more covariates are NULL: no_covariate_data (the source has no pixel there: sea, "
-            "Antarctica, outside a layer's land mask; missing_detail names the variables), not_returned, or the "
-            "raw observation's invalid_reason; NULL when every covariate is present",
+            "Antarctica, outside a layer's land mask; missing_detail names the variables), "
+            "unknown_land_cover_code (WorldCover returned a value that is no class; land_cover_code is NULL and "
+            "missing_detail gives the value), not_returned, or the raw observation's invalid_reason; NULL when "
+            "every covariate is present",
         ),
         Column("missing_detail", "VARCHAR", "Human-readable detail for missing_reason"),
         Column("sampled_at", "TIMESTAMP", "UTC time the values were sampled"),
@@ -49,12 +57,14 @@ aspect from the DEM, ESA WorldCover land cover (code and label), OpenLandMap soi
 at 0 and 30 cm) and GPW population density (2020).
 
 One row per raw observation. The values come from the same Earth Engine request per date and chunk as ``ndvi``
-and ``water_distance`` (one multi-band image per UTM zone, one ``reduceRegions``; one step writes the three
-tables), so covariates add no request. Every covariate is read at the sampling grid cell holding the point (the
-water grid, default 100 m UTM), nearest-neighbour from its native pixels; scale factors are applied (WorldClim
-temperatures are stored in °C, not °C x 10). A covariate whose source has no pixel at the point is NULL with
-``no_covariate_data``; the record stays in gmgbd (covariates are optional columns) and ``missing_values``
-reports the gap.
+and ``water_distance`` (one ``reduceRegions`` per dataset in the same request; one step writes the three tables),
+so covariates add no request. Every covariate is the native pixel holding the point, read in its dataset's own
+projection (``covariate_sampling`` says which grids): land cover is the 10 m class at the point, not a class
+aggregated over a coarser grid, and slope and aspect are computed on the DEM's own 30 m grid. Population
+density is from the newest GPW image at or before the sighting year (``population_year``). Scale factors are
+applied (WorldClim temperatures are stored in °C, not °C x 10). A covariate whose source has no pixel at the point
+is NULL with ``no_covariate_data``; a WorldCover value that is no class is NULL with ``unknown_land_cover_code``;
+the record stays in gmgbd (covariates are optional columns) and ``missing_values`` reports the gap.
 """
 
 
@@ -69,11 +79,13 @@ class CovariateRows:
 
     def date_output(self, sampled: PointLayers | None, stamp: Row, requests: int) -> DateOutput:
         samples = sampled.covariates if sampled else {}
-        stamp = {"covariates_source": self.client.source_covariates, **stamp}
+        stamp = {"covariates_source": self.client.source_covariates,
+                 "covariate_sampling": self.client.covariate_sampling, **stamp}
         rows = {
             obs_id: {
                 **s.values,
                 "land_cover_label": s.land_cover_label,
+                "population_year": s.population_year,
                 "missing_reason": s.missing_reason,
                 "missing_detail": s.missing_detail,
                 **stamp,

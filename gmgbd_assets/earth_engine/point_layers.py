@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gmgbd_assets.earth_engine.covariate_catalog import CovariateSample, covariate_image, parse_covariates_response
+from gmgbd_assets.earth_engine.covariate_sampling import CovariateSample, covariate_parts, parse_covariates_response
 from gmgbd_assets.earth_engine.modis_ndvi import (
     MODIS_FIRST_COMPOSITE,
     NdviSample,
@@ -50,24 +50,25 @@ def point_layers_expression(
 ) -> Any:
     """One request for every Earth Engine layer of a date and chunk: NDVI, distance to water, the covariates.
 
-    ``{"composites": [...], "ndvi": FeatureCollection, "points": FeatureCollection}``. Two samplings in one
-    ``computeValue``: NDVI on MODIS' own sinusoidal grid (each point reads exactly its 500 m pixel,
-    ``modis_ndvi.ndvi_samples``), and per UTM zone one multi-band image (water distances and every covariate)
-    reduced once on that zone's metric grid of ``scale_m`` metres with ``Reducer.first`` (each covariate is
-    read at the grid cell holding the point, nearest-neighbour from its native pixels, so a point within half a
-    grid cell of a native pixel edge may read the neighbouring pixel). A date wholly before MODIS has no NDVI
-    part (``composites`` and ``ndvi`` are absent).
+    ``{"composites": [...], "ndvi": FeatureCollection, "points": FeatureCollection, "covariates": {dataset:
+    FeatureCollection}, "population_start": ms}``. Every layer is read on a grid that makes its value what its
+    column says, all in one ``computeValue``: NDVI on MODIS' own sinusoidal grid (each point reads exactly its
+    500 m pixel, ``modis_ndvi.ndvi_samples``); distances to water per UTM zone on that zone's metric grid of
+    ``scale_m`` metres (``points``); each covariate dataset in its own native projection, the pixel holding the
+    point (``covariate_sampling.covariate_parts``). A date wholly before MODIS has no NDVI part (``composites``
+    and ``ndvi`` are absent).
     """
     import ee
 
     water_image = water_distance_images(radius_m, scale_m)
     zones = [
-        water_image(crs)
-        .addBands(covariate_image(crs, scale_m))
-        .reduceRegions(collection=point_collection(zone_points), reducer=ee.Reducer.first(), crs=crs, scale=scale_m)
+        water_image(crs).reduceRegions(
+            collection=point_collection(zone_points), reducer=ee.Reducer.first(), crs=crs, scale=scale_m
+        )
         for crs, zone_points in utm_zones(points)
     ]
-    parts: dict[str, Any] = {"points": ee.FeatureCollection(zones).flatten()}
+    parts: dict[str, Any] = {"points": ee.FeatureCollection(zones).flatten(),
+                             **covariate_parts(day, point_collection(points))}
     if composites_around(day, window_days):
         parts["ndvi"], parts["composites"] = ndvi_samples(day, points, window_days)
     return ee.Dictionary(parts)
@@ -82,7 +83,7 @@ def parse_point_layers(
     today: date | None = None,
 ) -> PointLayers:
     """The three layers per observation from one chunk's answer; ``today`` as in ``parse_ndvi_response``."""
-    if not isinstance(response, Mapping) or "points" not in response:
+    if not isinstance(response, Mapping) or "points" not in response or "covariates" not in response:
         raise ValueError(f"Earth Engine point layers: unexpected result {str(response)[:200]}")
     if "ndvi" in response:
         ndvi_part = {"composites": response.get("composites") or [], "samples": response["ndvi"]}
@@ -91,5 +92,5 @@ def parse_point_layers(
         raise ValueError(f"Earth Engine point layers: no NDVI part for {day}")
     else:
         ndvi = {p.observation_uuid: before_modis_sample(day) for p in points}
-    zones = response["points"]
-    return PointLayers(ndvi, parse_water_response(points, zones, radius_m), parse_covariates_response(points, zones))
+    return PointLayers(ndvi, parse_water_response(points, response["points"], radius_m),
+                       parse_covariates_response(points, response))

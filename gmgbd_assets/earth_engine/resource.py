@@ -30,6 +30,7 @@ from pydantic import Field
 from gmgbd_assets.core.rate_limits import Clock, default_clock
 from gmgbd_assets.core.retries import Retrier, RetryPolicy
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
+from gmgbd_assets.earth_engine.covariate_sampling import COVARIATE_SAMPLING
 from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
 from gmgbd_assets.earth_engine.point_layers import PointLayers, parse_point_layers, point_layers_expression
 from gmgbd_assets.earth_engine.points import MAX_POINTS_PER_REQUEST, SamplePoint, chunks
@@ -114,6 +115,7 @@ class EarthEngineClient:
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
         source_covariates: str = LIVE_COVARIATES_SOURCE,
+        covariate_sampling: str = COVARIATE_SAMPLING,
     ) -> None:
         if not 0 <= window_days <= 96:
             raise ValueError(f"ndvi window must be 0..96 days (a season at most), not {window_days}")
@@ -133,6 +135,7 @@ class EarthEngineClient:
         )
         self.requests = {"point_layers": 0, "weather": 0}
         self.source_covariates = source_covariates
+        self.covariate_sampling = covariate_sampling  # the grids the covariates are read on, for provenance
 
     @property
     def retries(self) -> int:
@@ -291,6 +294,10 @@ class EarthEngineResource(dg.ConfigurableResource):
     def covariates_source(self) -> str:
         return self.provenance(LIVE_COVARIATES_SOURCE)
 
+    @property
+    def covariate_sampling(self) -> str:
+        return self.provenance(COVARIATE_SAMPLING)
+
     def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
         return EarthEngineClient(
             self.backend(),
@@ -303,4 +310,5 @@ class EarthEngineResource(dg.ConfigurableResource):
             retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
             log=log,
             source_covariates=self.covariates_source,
+            covariate_sampling=self.covariate_sampling,
         )

@@ -34,6 +34,13 @@ WATER_DISTANCE = TableSpec(
             "permanent water of 2015, the mask's last year: sea, lake, reservoir, wide river)",
         ),
         Column(
+            "water_sampling_scale_m",
+            "DOUBLE",
+            "Grid size the distance was computed on (GMGBD_WATER_SCALE_M, a UTM grid of square pixels): water "
+            "is found to within about this size, and a stream or pond narrower than it counts as the whole cell",
+            unit="m",
+        ),
+        Column(
             "water_source",
             "VARCHAR",
             "Datasets used ('WWF/HydroSHEDS/15ACC+MODIS/006/MOD44W'), or 'emulated:...' for offline demo data",
@@ -56,11 +63,11 @@ One row per raw observation. Water is a HydroSHEDS stream cell (at least 100 ups
 river threshold; 56 S to 60 N only) or a permanent water pixel of the MODIS land/water mask (sea, lakes,
 reservoirs, wide rivers; global). The mask ends in 2015 and has no newer version in the Earth Engine catalog,
 so water bodies are those of 2015 whatever the sighting date: a reservoir filled or a lake drained since then
-is not seen. Distances are computed on a 100 m metric (UTM) grid, so they are metres at every latitude,
-resolved to about the grid size and the datasets' pixels (~464 m streams, 250 m water). Nothing is searched
-beyond the radius (default 25 km): such sightings are NULL with ``beyond_search_radius`` rather than a made-up
-far distance. North of 60 N only the water mask is searched; small streams there are missed, so distances
-there are upper bounds.
+is not seen. Distances are computed on a metric (UTM) grid of ``water_sampling_scale_m`` (default 100 m), so
+they are metres at every latitude, resolved to about the grid size and the datasets' pixels (~464 m streams,
+250 m water). Nothing is searched beyond the radius (default 25 km): such sightings are NULL with
+``beyond_search_radius`` rather than a made-up far distance. North of 60 N only the water mask is searched; small
+streams there are missed, so distances there are upper bounds.
 """
 
 
@@ -75,7 +82,7 @@ class WaterDistanceRows:
 
     def date_output(self, sampled: PointLayers | None, stamp: Row, requests: int) -> DateOutput:
         samples = sampled.water if sampled else {}
-        stamp = {"water_source": self.client.source_water, **stamp}
+        stamp = {"water_source": self.client.source_water, "water_sampling_scale_m": self.client.scale_m, **stamp}
         rows = {
             obs_id: {
                 "dist_to_water_m": s.distance_m,

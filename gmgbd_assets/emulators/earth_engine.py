@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_PREFIX
+from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_PREFIX, COVARIATES
 from gmgbd_assets.earth_engine.modis_ndvi import EPOCH, NDVI_SCALE, QA_USABLE, composite_end, composites_around
 from gmgbd_assets.earth_engine.points import MAX_POINTS_PER_REQUEST, SamplePoint
 from gmgbd_assets.earth_engine.water import HYDROSHEDS_LAT_RANGE
@@ -99,6 +99,19 @@ def era5_land_ingested_on(day: date) -> date:
     """When the emulated catalog first holds ``day``'s ERA5-Land image: the 1st of the third month after it."""
     months = day.year * 12 + day.month - 1 + ERA5_LAND_INGEST_MONTHS
     return date(months // 12, months % 12 + 1, 1)
+
+
+_BANDS_BY_DATASET: dict[str, list[str]] = {}
+for _c in COVARIATES:
+    _BANDS_BY_DATASET.setdefault(_c.dataset, []).append(_c.band_name)
+GPW_YEARS = tuple(range(2000, 2021, 5))  # the emulated catalog's GPW images, each starting on 1 January (UTC)
+
+
+def gpw_start_ms(day: date) -> int:
+    """``system:time_start`` of the GPW image a sighting on ``day`` reads: the newest at or before its year, the
+    earliest before 2000."""
+    year = max([y for y in GPW_YEARS if y <= day.year] or [GPW_YEARS[0]])
+    return int(datetime(year, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 _LAND_COVER_DRAW = ((0.30, 10), (0.40, 20), (0.58, 30), (0.76, 40), (0.84, 50), (0.90, 60), (0.92, 80),
@@ -197,13 +210,24 @@ class OfflineSampler:
     def point_layers(
         self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
     ) -> dict[str, Any]:
-        """One request: NDVI (absent before MODIS), and per point water distances and every covariate band."""
+        """One request: NDVI (absent before MODIS), per point the water distances, and every covariate band read
+        at its native pixel, one FeatureCollection per dataset as the live request's ``covariates`` part, with the
+        ``system:time_start`` of the GPW image used (the newest at or before the sighting year)."""
         self._maybe_fail()
-        zones = self._water(points, radius_m, scale_m)
         sea = open_sea([(p.latitude, p.longitude) for p in points])
-        for feature, p, is_sea in zip(zones["features"], points, sea, strict=True):
-            feature["properties"].update(covariate_bands(p.latitude, p.longitude, is_sea))
-        out: dict[str, Any] = {"points": zones}
+        bands = [covariate_bands(p.latitude, p.longitude, is_sea) for p, is_sea in zip(points, sea, strict=True)]
+        covariates = {
+            dataset: {"type": "FeatureCollection", "features": [
+                self._feature(p, {name: v[name] for name in names if name in v})
+                for p, v in zip(points, bands, strict=True)
+            ]}
+            for dataset, names in _BANDS_BY_DATASET.items()
+        }
+        out: dict[str, Any] = {
+            "points": self._water(points, radius_m, scale_m),
+            "covariates": covariates,
+            "population_start": gpw_start_ms(day),
+        }
         if composites_around(day, window_days):
             ndvi = self._ndvi(day, points, window_days)
             out["ndvi"], out["composites"] = ndvi["samples"], ndvi["composites"]
