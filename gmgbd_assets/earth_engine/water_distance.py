@@ -36,8 +36,9 @@ WATER_DISTANCE = TableSpec(
         Column(
             "water_sampling_scale_m",
             "DOUBLE",
-            "Grid size the distance was computed on (GMGBD_WATER_SCALE_M, a UTM grid of square pixels): water "
-            "is found to within about this size, and a stream or pond narrower than it counts as the whole cell",
+            "Grid size the distance was computed on (the Earth Engine resource's water_scale_m, a UTM grid of "
+            "square pixels): water is found to within about this size, and a stream or pond narrower than it "
+            "counts as the whole cell",
             unit="m",
         ),
         Column(
@@ -56,6 +57,13 @@ WATER_DISTANCE = TableSpec(
     reason_codes=(BEYOND_SEARCH_RADIUS,),
 )
 
+# The dataset card's sentence on what the sampling grid means for the distances.
+WATER_SCALE_NOTE = (
+    "Distance to water is computed on a square metric grid whose size each value records (`water_sampling_scale_m` "
+    "in the `water_distance` table; 100 m by default): a distance is resolved to about one cell, water narrower "
+    "than a cell fills the whole cell, and a sighting less than a cell from water can read 0 m. The covariates do "
+    "not depend on it: each is read at its own dataset's native pixel at the point (`covariate_sampling`)."
+)
 
 WATER_DISTANCE_DESCRIPTION = """Distance on the ground from each sighting to the nearest fresh or salt water, in metres.
 

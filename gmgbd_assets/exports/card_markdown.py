@@ -14,6 +14,7 @@ from gmgbd_assets.dataset.splitting import SCHEMES, SIDES
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.earth_engine.notices import notices, year_span
 from gmgbd_assets.earth_engine.water import WATER_MASK_YEAR
+from gmgbd_assets.earth_engine.water_distance import WATER_SCALE_NOTE
 from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_SURFACE, ERA5_LAND_FINAL_DAYS
 from gmgbd_assets.exports.card_data import CardData, format_value
 from gmgbd_assets.exports.history import REMOVED_FILE, licence_name
@@ -279,6 +280,8 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "are those of the same surface. ERA5-Land reaches the Earth Engine catalog up to three months late: a "
         f"temperature missing for a date younger than {ERA5_LAND_FINAL_DAYS} days is `not_yet_available` and "
         "filled in by a later run.",
+        "",
+        WATER_SCALE_NOTE,
         "",
         "### Covariates",
         "",
