@@ -16,6 +16,7 @@ from typing import TypeVar
 from gmgbd_assets.core.eval_settings import EvalConfig
 from gmgbd_assets.core.geoprivacy import KEEP, parse_policy
 from gmgbd_assets.core.licenses import LicenseFilter
+from gmgbd_assets.core.satellite_settings import S2Config
 
 LIVE = "live"
 OFFLINE = "offline"
@@ -182,6 +183,7 @@ class Settings:
     settle_days: int = DEFAULT_SETTLE_DAYS
     partitions_per_run: int | None = None
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    satellite: S2Config = field(default_factory=S2Config)
 
     @property
     def offline(self) -> bool:
@@ -250,6 +252,7 @@ class Settings:
             settle_days=settle_days(),
             partitions_per_run=partitions_per_run(),
             evaluation=EvalConfig.from_env(),
+            satellite=S2Config.from_env(),
         )
 
 
