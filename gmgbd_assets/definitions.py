@@ -42,6 +42,9 @@ from gmgbd_assets.emulators.resources import (
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
+from gmgbd_assets.emulators.vlm_server import emulated_evaluation_resources
+from gmgbd_assets.evaluation.feature import FEATURE as EVALUATION
+from gmgbd_assets.evaluation.resource import live_evaluation_resources
 from gmgbd_assets.exports.feature import FEATURE as EXPORTS
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.geocodes.feature import FEATURE as GEOCODES
@@ -212,6 +215,9 @@ def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "captioner": CaptionerResource(model=settings.caption_model, **_captioner(settings)),
         "geocoder": _geocoder(settings, NominatimGeocoderResource, **service),
+        **live_evaluation_resources(
+            settings.evaluation, secret_from_env("GMGBD_EVAL_OPENAI_API_KEY", "unused")
+        ),
         **_shared(settings, earth_engine, open_meteo),
     }
 
@@ -245,6 +251,9 @@ def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             model=str(settings.data_dir / "models" / "tiny-blip"), **_captioner(settings)
         ),
         "geocoder": _geocoder(settings, EmulatedNominatimGeocoderResource, min_interval_s=0.0, **service, **fast),
+        **emulated_evaluation_resources(
+            settings.evaluation, settings.data_dir / "models", settings.emulator_fault_rate, settings.emulator_seed
+        ),
         **_shared(settings, earth_engine, open_meteo),
     }
 
@@ -261,7 +270,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 # The features in data-flow order: each may use only the core and the features before it (test_layers.py).
-FEATURES: list[Feature] = [OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, DATASET, EXPORTS, RELEASES]
+FEATURES: list[Feature] = [OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, DATASET, EVALUATION, EXPORTS, RELEASES]
 # Every table a feature owns, by name: what the standard checks, the card and docs/tables.md describe.
 SPECS: dict[str, TableSpec] = {spec.name: spec for feature in FEATURES for spec in feature.tables}
 # What a complete, valid row of each of them is, with the contract's own bounds.

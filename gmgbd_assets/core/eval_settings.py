@@ -22,7 +22,8 @@ EVAL_SIDES = ("val", "test")
 class EvalConfig:
     """``scheme``/``side``: the held-out records sampled; ``size`` at most that many, ``seed`` the draw and the
     bootstrap. ``models``: transformers models (hub id[@revision] or local directory); ``openai_url`` and
-    ``openai_models``: an OpenAI-compatible server and the models it serves (empty: no server)."""
+    ``openai_models``: an OpenAI-compatible server and the models it serves (empty: no server). ``synonyms_file``:
+    an optional ``synonym,accepted`` CSV the taxon match also resolves."""
 
     scheme: str = "spatial"
     side: str = "test"
@@ -35,6 +36,7 @@ class EvalConfig:
     max_new_tokens: int = 48
     bootstrap: int = 2000
     prompt_version: str = "v1"
+    synonyms_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.scheme not in EVAL_SCHEMES:
@@ -71,4 +73,5 @@ class EvalConfig:
             max_new_tokens=int(get("MAX_NEW_TOKENS", "48")),
             bootstrap=int(get("BOOTSTRAP", "2000")),
             prompt_version=get("PROMPT_VERSION", "v1"),
+            synonyms_file=get("SYNONYMS", "") or None,
         )

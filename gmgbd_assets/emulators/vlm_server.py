@@ -26,13 +26,16 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
+import dagster as dg
 import httpx
 
+from gmgbd_assets.core.eval_settings import EvalConfig
 from gmgbd_assets.core.provenance import emulated
 from gmgbd_assets.emulators.faults import FaultInjector
 from gmgbd_assets.emulators.inaturalist import sample_dir, sample_observations
 from gmgbd_assets.emulators.tiny_vlm import NAME, build_tiny_vlm, is_tiny_model
 from gmgbd_assets.evaluation.backends import Backend, OpenAIVLMResource, TransformersVLMResource
+from gmgbd_assets.evaluation.resource import EvaluationResource
 from gmgbd_assets.media.captioner import weights_sha256
 
 HOST = "vlm.emulated"
@@ -191,3 +194,23 @@ class EmulatedTransformersVLMResource(TransformersVLMResource):
                     log(f"building the tiny random Gemma 3 into {model} (first use)")
                 build_tiny_vlm(Path(model))
         yield from super().backends(log)
+
+
+def emulated_evaluation_resources(
+    config: EvalConfig, models_dir: Path, fault_rate: float, seed: int
+) -> dict[str, dg.ConfigurableResource]:
+    """The offline profile's evaluation: the tiny random Gemma 3 (built into ``models_dir/tiny-vlm`` on first use)
+    and the emulated server, both labelled emulated, with short backoff."""
+    return {
+        "evaluation": EvaluationResource.of(config),
+        "vlm": EmulatedTransformersVLMResource(
+            models=[str(models_dir / "tiny-vlm")], batch_size=config.batch_size, max_new_tokens=config.max_new_tokens
+        ),
+        "vlm_server": EmulatedOpenAIVLMResource(
+            max_new_tokens=config.max_new_tokens,
+            concurrency=config.batch_size,
+            backoff_base_s=0.05,
+            emulator_fault_rate=fault_rate,
+            emulator_seed=seed,
+        ),
+    }

@@ -1,9 +1,6 @@
-"""The evaluation feature: what GMGBD's context is worth to a vision-language model naming the species.
-
-Its sample, prompts, answer parsing, taxon matching and backends are in place; the ``context_lift`` asset that
-runs them (issue 27 step 4) is not yet, so the feature declares no asset.
-"""
+"""The evaluation feature: what GMGBD's context is worth to a vision-language model naming the species."""
 
 from gmgbd_assets.core.features import Feature
+from gmgbd_assets.evaluation.context_lift import CONTEXT_LIFT, context_lift
 
-FEATURE = Feature("evaluation", assets=[])
+FEATURE = Feature("evaluation", assets=[context_lift], tables=[CONTEXT_LIFT])
