@@ -11,6 +11,7 @@ from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.observations.sources import ObservationSource
+from gmgbd_assets.releases import dwca
 from gmgbd_assets.releases.manifest import MANIFEST_FILE, Manifest, export_files, release_id
 from gmgbd_assets.releases.recorded import (
     date_range,
@@ -23,10 +24,51 @@ from gmgbd_assets.releases.resource import ReleaseResource
 from gmgbd_assets.version import __version__
 
 TAXONOMY_SNAPSHOT = "GMGBD_TAXONOMY_SNAPSHOT"
+DWCA_TITLE = "GMGBD: iNaturalist research-grade observations with photo captions and environmental context"
 
 
 @dg.asset(
-    deps=["croissant"],
+    deps=["gmgbd", "geocodes", "raw_observations"],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="releases",
+    kinds={"zip", "xml"},
+)
+def darwin_core_archive(
+    store: TableStore, exports: ExportsResource, release_clock: ReleaseClockResource
+) -> dg.MaterializeResult:
+    """``exports/dwca/gmgbd-dwca.zip``: the exported records as a Darwin Core Archive, the format GBIF publishes.
+
+    ``occurrence.txt``: one HumanObservation per record, its occurrenceID the iNaturalist page, with date, WGS84
+    point and uncertainty (obscured records: the cell's), the name and its rank, kingdom to genus, the observer,
+    country code, state and locality, and the record's photo licence. ``multimedia.txt`` (GBIF Simple Multimedia):
+    the photo, its licence and attribution. ``measurementorfact.txt`` (Extended Measurement Or Fact): every
+    environmental value (temperature, elevation, NDVI, distance to water, each covariate) with its unit and the
+    source that produced it as the method. ``meta.xml`` maps the columns to Darwin Core terms; ``eml.xml`` holds
+    the dataset's metadata. Only the records the export licence filter lets through.
+    """
+    if not store.table_exists("gmgbd"):
+        raise dg.Failure("darwin_core_archive needs gmgbd: materialize the dataset first.")
+    archive = dwca.gather(store, exports.license_filter)
+    at = release_clock.now("darwin_core_archive")
+    abstract = (
+        f"{archive.occurrences.height} iNaturalist research-grade observations with a photo, each with the day's "
+        "temperature, elevation, NDVI, distance to water and environmental covariates at the point."
+    )
+    path = Path(exports.root) / dwca.ARCHIVE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dwca.write(path, archive, dwca.eml_xml(DWCA_TITLE, abstract, "gmgbd", at), at)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": archive.occurrences.height,
+            "multimedia": archive.multimedia.height,
+            "measurements": archive.facts.height,
+            "path": dg.MetadataValue.path(str(path.resolve())),
+        }
+    )
+
+
+@dg.asset(
+    deps=["croissant", "darwin_core_archive"],
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="releases",
     kinds={"json"},

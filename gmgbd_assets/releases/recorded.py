@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.observations.sources import ObservationSource, OpenDataObservationSource
+from gmgbd_assets.releases.dwca import ARCHIVE, archive_time
 from gmgbd_assets.releases.inputs import FileRecord, file_record, input_files
 from gmgbd_assets.releases.manifest import ObservationSnapshot
 
@@ -83,4 +84,6 @@ def stamped_times(store: TableStore, exports_root: Path) -> dict[str, str | dict
     if croissant.is_file():
         published = json.loads(croissant.read_text(encoding="utf-8"))["datePublished"]
         times["croissant"] = f"{published}T00:00:00+00:00"
+    if (archived := archive_time(exports_root / ARCHIVE)) is not None:
+        times["darwin_core_archive"] = archived
     return times
