@@ -273,7 +273,7 @@ def _era5_answer(points: list[SamplePoint], props: dict[int, dict], published: i
     return {"published": published, "samples": {"type": "FeatureCollection", "features": features}}
 
 
-def test_era5_land_graph_names_datasets_bands_the_utc_day_and_the_dem_scale() -> None:
+def test_era5_land_graph_names_datasets_bands_the_utc_day_and_the_dem_grid() -> None:
     points = [SamplePoint(11, 48.85, 2.35), SamplePoint(12, -35.0, -20.0)]
     with StubbedEarthEngine() as stub:
         stub.answer = lambda graph: _era5_answer(points, {})
@@ -287,7 +287,9 @@ def test_era5_land_graph_names_datasets_bands_the_utc_day_and_the_dem_scale() ->
     assert "temperature_2m" in selected and "'DEM'" in selected
     assert calls(graph, "ImageCollection.mosaic") and calls(graph, "Collection.size")
     (reduce,) = calls(graph, "Image.reduceRegions")
-    assert const(reduce["scale"]) == 90.0 and calls(graph, "Reducer.first")
+    # Read on the DEM tiles' own 30 m grid: a scale coarser than that would read an averaged pyramid level.
+    assert "scale" not in reduce and "crs" in reduce and calls(graph, "Reducer.first")
+    assert calls(graph, "Image.setDefaultProjection") and calls(graph, "Collection.first")
     assert point_ids(graph) == [11, 12]
 
 

@@ -26,7 +26,6 @@ KELVIN = 273.15
 # the catalog since July 2026. Open-Meteo's elevation API serves GLO-90.
 DEM = "COPERNICUS/DEM/GLO30_2024_1"
 DEM_BAND = "DEM"
-WEATHER_SCALE_M = 90.0  # sample the DEM at GLO-90's resolution, as Open-Meteo does; ERA5-Land reads its cell
 # The catalog's terms for GLO-30: free licence; whoever distributes data adapted from it (elevation, slope, aspect)
 # must carry its notice and liability sentence (``gmgbd_assets.earth_engine.notices``).
 DEM_LICENCE = "Licence for the use of the Copernicus WorldDEM-30 (free; notice required)"
@@ -49,7 +48,10 @@ def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
     """One request: whether ERA5-Land has published ``day``, and per point that day's mean 2 m temperature and
     the Copernicus DEM's surface elevation.
 
-    The day is ERA5-Land's UTC day (the Open-Meteo archive uses the point's local day). An unpublished day is an
+    Both are read on the DEM's own grid (the GLO-30 mosaic given its first tile's projection, the 30 m pixel
+    holding the point; ERA5-Land's ~9 km cell holding it): sampled on a coarser grid, Earth Engine would read an
+    averaged pyramid level instead of the pixel. The day is ERA5-Land's UTC day (the Open-Meteo archive uses the
+    point's local day). An unpublished day is an
     empty collection; the masked placeholder keeps its temperature band, so the image always has two bands and
     each sample is keyed by band name (a single-band image's output would be named after the reducer, ``first``).
     The samples then carry only the elevation and ``published`` says 0.
@@ -57,12 +59,12 @@ def weather_expression(day: date, points: Sequence[SamplePoint]) -> Any:
     import ee
 
     era5 = ee.ImageCollection(ERA5_LAND_DAILY).filterDate(day.isoformat(), (day + timedelta(days=1)).isoformat())
-    dem = ee.ImageCollection(DEM).select(DEM_BAND).mosaic().rename("elevation")
+    tiles = ee.ImageCollection(DEM).select(DEM_BAND)
+    grid = ee.Image(tiles.first()).projection()
+    dem = tiles.mosaic().setDefaultProjection(grid).rename("elevation")
     temperature = era5.select(ERA5_TEMPERATURE_BAND).merge(masked_collection([ERA5_TEMPERATURE_BAND])).mean()
     image = temperature.addBands(dem)
-    samples = image.reduceRegions(
-        collection=point_collection(points), reducer=ee.Reducer.first(), scale=WEATHER_SCALE_M
-    )
+    samples = image.reduceRegions(collection=point_collection(points), reducer=ee.Reducer.first(), crs=grid)
     return ee.Dictionary({"published": era5.size(), "samples": samples})
 
 
