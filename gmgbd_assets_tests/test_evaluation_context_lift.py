@@ -12,8 +12,10 @@ from PIL import Image
 from gmgbd_assets.evaluation import context_lift as cl
 from gmgbd_assets.evaluation.answer_cache import AnswerCache
 from gmgbd_assets.evaluation.backends import IMAGE_UNREADABLE, SERVER_UNAVAILABLE, Reply
+from gmgbd_assets.evaluation.metrics import summarise
 from gmgbd_assets.evaluation.parsing import REFUSAL, UNPARSEABLE
 from gmgbd_assets.evaluation.prompts import IMAGE_ONLY, SCENARIOS
+from gmgbd_assets.evaluation.summary_tables import read_summary
 from gmgbd_assets.evaluation.taxon_match import Taxon, TaxonIndex
 
 QUERCUS = Taxon(10, "Quercus", "genus", None, 10, "Quercus")
@@ -148,8 +150,13 @@ def test_unparseable_answer_and_missing_photo(store, tmp_path):
     assert image_only["raw_answer"].to_list()[:2] == ["blorp 7 qq", "blorp"]
 
 
-def test_write_all_replaces_the_table(store, tmp_path):
+def test_write_all_replaces_the_table_and_its_summary(store, tmp_path):
     rows, _ = cl.evaluate(store, _sample(tmp_path), [Fake()], INDEX, "v1")
-    cl.write_all(store, rows)
-    cl.write_all(store, rows.head(6))
+    assert read_summary(store) is None
+    cl.write_all(store, rows, summarise(rows, 100, 0))
+    summary = summarise(rows.head(6), 100, 0)
+    cl.write_all(store, rows.head(6), summary)
     assert store.query("SELECT count(*) AS n FROM context_lift")["n"][0] == 6
+    read = read_summary(store)
+    assert read.accuracy.equals(summary.accuracy) and read.breakdown.equals(summary.breakdown)
+    assert read.accuracy["scenario"].to_list() == list(SCENARIOS)

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from gmgbd_assets.evaluation.card_section import ACCURACY_PLOT, accuracy_figure, context_lift_section
 from gmgbd_assets.evaluation.metrics import Paired, bootstrap_interval, paired, summarise
 from gmgbd_assets.evaluation.prompts import FULL_CONTEXT, IMAGE_ONLY, LOCATION
 from gmgbd_assets.evaluation.summary_markdown import summary_markdown
@@ -87,3 +88,19 @@ def test_summary_by_hand():
     assert s.accuracy.equals(again.accuracy) and s.paired.equals(again.paired)
     text = summary_markdown(s)
     assert "| m | full_context | 3 | 2 | 1 | 66.7% | 33.3% | +1 |" in text
+
+
+def test_card_section_and_plot():
+    s = summarise(_rows(), resamples=200, seed=0)
+    lines = context_lift_section(s, lambda f, caption: f"![{caption}](card/{f})")
+    text = "\n".join(lines)
+    assert lines[0] == "## What the context is worth" and f"](card/{ACCURACY_PLOT})" in text
+    assert "| m | full_context | 3 | 2 | 1 | 66.7% | 33.3% | +1 |" in text and "McNemar" in text
+    assert "has not been run" in "\n".join(context_lift_section(None, lambda f, c: f))
+    fig = accuracy_figure(s)
+    assert len(fig.axes) == 1 and [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        IMAGE_ONLY,
+        FULL_CONTEXT,
+        LOCATION,
+    ]
+    assert accuracy_figure(None) is None

@@ -24,12 +24,13 @@ from gmgbd_assets.evaluation.backends import (
     TransformersVLMResource,
 )
 from gmgbd_assets.evaluation.continents import continent_of
-from gmgbd_assets.evaluation.metrics import summarise
+from gmgbd_assets.evaluation.metrics import Summary, summarise
 from gmgbd_assets.evaluation.parsing import EMPTY_ANSWER, MALFORMED_JSON, UNPARSEABLE, parse_answer
 from gmgbd_assets.evaluation.prompts import SCENARIOS, Prompt, build_prompt
 from gmgbd_assets.evaluation.resource import EvaluationResource
 from gmgbd_assets.evaluation.sample import evaluation_sample
 from gmgbd_assets.evaluation.summary_markdown import summary_markdown
+from gmgbd_assets.evaluation.summary_tables import write_summary
 from gmgbd_assets.evaluation.taxon_match import TaxonIndex, load_index, read_synonyms, score
 
 # Questions asked between two cache writes: a killed run loses at most this many answers per backend.
@@ -188,8 +189,8 @@ def evaluate(
     return frame, counts
 
 
-def write_all(store: TableStore, frame: pl.DataFrame) -> None:
-    """Replace the whole table: it is one evaluation of one sample, not a set of dates."""
+def write_all(store: TableStore, frame: pl.DataFrame, summary: Summary) -> None:
+    """Replace the whole table and its summary: one evaluation of one sample, not a set of dates."""
     cols = ", ".join(f'"{c}"' for c in CONTEXT_LIFT.column_names)
     arrow = frame.select(CONTEXT_LIFT.column_names).to_arrow()
 
@@ -198,6 +199,7 @@ def write_all(store: TableStore, frame: pl.DataFrame) -> None:
             con.register("incoming", arrow)
             con.execute(f'DELETE FROM "{CONTEXT_LIFT.name}"')
             con.execute(f'INSERT INTO "{CONTEXT_LIFT.name}" ({cols}) SELECT {cols} FROM incoming')
+            write_summary(con, summary)
 
     store.retrying(write)
 
@@ -241,7 +243,7 @@ def context_lift(
     config = evaluation.config()
     sample = evaluation_sample(store, config) if store.table_exists("splits") else pl.DataFrame()
     if sample.is_empty():
-        write_all(store, CONTEXT_LIFT.frame([]))
+        write_all(store, CONTEXT_LIFT.frame([]), summarise(CONTEXT_LIFT.frame([]), config.bootstrap, config.seed))
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "records": 0})
     synonyms = read_synonyms(Path(config.synonyms_file)) if config.synonyms_file else None
     index = load_index(store, synonyms)
@@ -253,8 +255,8 @@ def context_lift(
         config.prompt_version,
         context.log.info,
     )
-    write_all(store, frame)
     summary = summarise(frame, config.bootstrap, config.seed)
+    write_all(store, frame, summary)
     reasons = frame["missing_reason"].drop_nulls().value_counts(sort=True)
     return dg.MaterializeResult(
         metadata={

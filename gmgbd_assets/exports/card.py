@@ -28,7 +28,7 @@ PLOTS_DIR = "card"
 
 
 @dg.asset(
-    deps=["gmgbd", "splits"],
+    deps=["gmgbd", "splits", "context_lift"],
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="exports",
     kinds={"markdown"},
@@ -47,7 +47,8 @@ def dataset_card(
     limits of each environmental source; a manifest per covariate (source, version, resolution, scale, licence,
     share missing); the licence mix and what the export filter lets through; the train/val/test shares of each
     split scheme; the taxonomy; how many records have obscured coordinates; why observations were left out;
-    which services and models produced the values (with a demo-data warning when they were emulated); and which
+    which services and models produced the values (with a demo-data warning when they were emulated); what the
+    context is worth to a vision-language model (the last ``context_lift`` evaluation's summary); and which
     records this build no longer exports since the previous one, with ``removed_since_previous_build.csv``
     beside the card listing them all. Plots are PNGs in ``exports/card/``; the card is also shown here.
     """

@@ -15,6 +15,8 @@ from gmgbd_assets.core.licenses import OPEN, polars_mask
 from gmgbd_assets.core.markdown import markdown_text
 from gmgbd_assets.core.tables import Column
 from gmgbd_assets.dataset.gmgbd import GMGBD
+from gmgbd_assets.evaluation.metrics import Summary
+from gmgbd_assets.evaluation.summary_tables import read_summary
 from gmgbd_assets.exports.history import removed_since_previous
 from gmgbd_assets.exports.resource import ExportsResource
 
@@ -103,6 +105,8 @@ class CardData:
     obscured_policy: str = KEEP
     # usable raw observations with obscured coordinates, those in gmgbd, those left out by the exclude policy.
     obscured: dict[str, int] = field(default_factory=dict)
+    # The last context-lift evaluation's summary (None: never run).
+    context_lift: Summary | None = None
 
 
 def gather(store: TableStore, exports: ExportsResource, obscured_policy: str = KEEP) -> CardData:
@@ -171,4 +175,5 @@ def gather(store: TableStore, exports: ExportsResource, obscured_policy: str = K
         snapshots,
         obscured_policy,
         obscured,
+        read_summary(store),
     )

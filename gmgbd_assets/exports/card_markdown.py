@@ -16,6 +16,7 @@ from gmgbd_assets.earth_engine.notices import notices, year_span
 from gmgbd_assets.earth_engine.water import WATER_MASK_YEAR
 from gmgbd_assets.earth_engine.water_distance import WATER_SCALE_NOTE
 from gmgbd_assets.earth_engine.weather_layers import DEM, DEM_SURFACE, ERA5_LAND_FINAL_DAYS
+from gmgbd_assets.evaluation.card_section import context_lift_section
 from gmgbd_assets.exports.card_data import CardData, format_value
 from gmgbd_assets.exports.history import REMOVED_FILE, licence_name
 from gmgbd_assets.exports.resource import ExportsResource
@@ -309,6 +310,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         *_notices_section(data),
         *_removed_section(data),
         *_splits_section(data),
+        *context_lift_section(data.context_lift, plot),
         *_taxonomy_section(data),
         *_geoprivacy_section(data),
         "## Left out, and why",

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from gmgbd_assets.earth_engine.modis_ndvi import NDVI_CLASSES, NDVI_FLOOR_CLASS, NDVI_RANGE
+from gmgbd_assets.evaluation.card_section import ACCURACY_PLOT, accuracy_figure
 from gmgbd_assets.exports.card_data import CardData
 from gmgbd_assets.geocodes.offline_geocoder import places
 
@@ -21,7 +22,8 @@ def _cities() -> pl.DataFrame:
 
 
 def write_plots(data: CardData, folder: Path) -> list[Path]:
-    """The four PNGs of the card (matplotlib's object API with the Agg canvas: no display, no global state)."""
+    """The card's PNGs: four, and the context-lift accuracy plot once the evaluation ran (matplotlib's object API
+    with the Agg canvas: no display, no global state)."""
     from matplotlib.figure import Figure
 
     written = []
@@ -75,4 +77,7 @@ def write_plots(data: CardData, folder: Path) -> list[Path]:
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.autofmt_xdate()
     save(fig, "per_date.png")
+
+    if (fig := accuracy_figure(data.context_lift)) is not None:
+        save(fig, ACCURACY_PLOT)
     return written
