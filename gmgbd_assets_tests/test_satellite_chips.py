@@ -1,0 +1,155 @@
+"""satellite_chips: scenes from the STAC emulator, windowed COG reads, each reason, request and byte counts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from gmgbd_assets.emulators.stac import EmulatedStacResource, StacEmulator, stac_emulator
+from gmgbd_assets.emulators.stac_scenes import (
+    BROKEN,
+    CELL_DEG,
+    CLOUDY,
+    FLAKY,
+    MISSING_ASSET,
+    NO_SCENE,
+    NORMAL,
+    behaviour,
+    scene_from_id,
+    write_cog,
+)
+from gmgbd_assets.satellite.chip_reader import gdal_options
+from gmgbd_assets.satellite.chipping import (
+    CHIP_READ_FAILED,
+    SCENE_MISSING_ASSET,
+    TOO_CLOUDY,
+    ChipJob,
+    ChipRequest,
+    chip_date,
+)
+from gmgbd_assets.satellite.chipping import (
+    NO_SCENE as NO_SCENE_REASON,
+)
+from gmgbd_assets.satellite.stac import ASSETS
+
+DAY = date(2024, 6, 3)
+
+
+def _point(kind: str, near: tuple[int, int] = (2020, -185)) -> tuple[float, float]:
+    """The centre of the first cell near ``near`` that the emulator gives ``kind``."""
+    i, j = near
+    for step in range(5000):
+        cell = (i + step // 70, j + step % 70)
+        if behaviour(cell) == kind:
+            return (cell[0] + 0.5) * CELL_DEG, (cell[1] + 0.5) * CELL_DEG
+    raise AssertionError(f"no {kind} cell near {near}")
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> StacEmulator:
+    server = stac_emulator(str(tmp_path / "cogs"))
+    server.reset_counts()
+    return server
+
+
+def _resource(tmp_path: Path, **fields: object) -> EmulatedStacResource:
+    return EmulatedStacResource(cog_dir=str(tmp_path / "cogs"), backoff_base_s=0.0, **fields)
+
+
+def _job(tmp_path: Path, min_clear: float = 0.5) -> ChipJob:
+    return ChipJob(64, min_clear, tmp_path / "satellite", gdal_options(2, 0.01))
+
+
+def _requests(points: list[tuple[float, float]]) -> list[ChipRequest]:
+    return [ChipRequest(f"uuid{i}", DAY, lat, lon) for i, (lat, lon) in enumerate(points)]
+
+
+def test_each_reason_and_a_stored_chip(tmp_path: Path, emulator: StacEmulator):
+    kinds = [NORMAL, NO_SCENE, MISSING_ASSET, BROKEN, CLOUDY]
+    requests = _requests([_point(k) for k in kinds])
+    with _resource(tmp_path).searcher() as searcher:
+        rows = chip_date(DAY, requests, searcher, _job(tmp_path))
+    got = {k: rows[r.observation_uuid] for k, r in zip(kinds, requests, strict=True)}
+    assert [got[k].get("missing_reason") for k in kinds] == [
+        None,
+        NO_SCENE_REASON,
+        SCENE_MISSING_ASSET,
+        CHIP_READ_FAILED,
+        TOO_CLOUDY,
+    ]
+    assert "B08" in got[MISSING_ASSET]["missing_detail"]
+    assert got[CLOUDY]["clear_fraction"] == 0.0 and "path" not in got[CLOUDY]
+    assert emulator.requests["cog_503"] >= 3  # the broken files were asked again before the read counted failed
+
+    chip = got[NORMAL]
+    data = Path(chip["path"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == chip["sha256"] and len(data) == chip["bytes"]
+    assert abs(chip["day_offset"]) <= 30 and chip["clear_fraction"] >= 0.5
+    with rasterio.open(chip["path"]) as tif:
+        assert (tif.count, tif.width, tif.height) == (5, 64, 64)
+        assert tif.descriptions == ASSETS and tif.crs.to_epsg() == 32630 and tif.res == (10.0, 10.0)
+        assert tif.tags()["SCENE_ID"] == chip["scene_id"] and tif.tags()["DN_OFFSET"] == "1000"
+        assert tif.read(1).min() > 0  # never a no-data chip
+        # The chip's transform puts the record's point at its centre.
+        x, y = rasterio.warp.transform("EPSG:4326", tif.crs, [requests[0].longitude], [requests[0].latitude])
+        row, col = tif.index(x[0], y[0])
+        assert (row, col) in {(31, 31), (31, 32), (32, 31), (32, 32)}
+
+
+def test_least_cloudy_scene_within_the_window(tmp_path: Path, emulator: StacEmulator):
+    lat, lon = _point(NORMAL)
+    with _resource(tmp_path).searcher() as searcher:
+        scenes = searcher.scenes_for(DAY, [(lat, lon)])[0]
+        row = chip_date(DAY, _requests([(lat, lon)]), searcher, _job(tmp_path, min_clear=0.0))["uuid0"]
+    assert len(scenes) >= 5 and all(abs(s.day_offset(DAY)) <= 30 for s in scenes)
+    assert row["scene_id"] == min(scenes, key=lambda s: s.cloud_cover).id
+
+
+def test_one_search_per_date_and_tile_group(tmp_path: Path, emulator: StacEmulator):
+    # 200 points in one 1-degree cell and 50 in another: two searches, not 250.
+    points = [(40.05 + (k % 20) * 0.04, -3.95 + (k // 20) * 0.08) for k in range(200)]
+    points += [(41.05 + k * 0.015, -3.5) for k in range(50)]
+    with _resource(tmp_path).searcher() as searcher:
+        found = searcher.scenes_for(DAY, points)
+    assert searcher.stats.searches == emulator.requests["search"] == 2
+    assert all(len(f) > 0 for f, p in zip(found, points, strict=True) if behaviour(_cell(p)) != NO_SCENE)
+
+
+def _cell(point: tuple[float, float]) -> tuple[int, int]:
+    return int(point[0] // CELL_DEG), int(point[1] // CELL_DEG)
+
+
+def test_a_chip_reads_a_small_part_of_the_scene_files(tmp_path: Path, emulator: StacEmulator):
+    requests = _requests([_point(NORMAL)])
+    with _resource(tmp_path).searcher() as searcher:
+        row = chip_date(DAY, requests, searcher, _job(tmp_path, min_clear=0.0))["uuid0"]
+    scene = scene_from_id(row["scene_id"])
+    whole = 0
+    for asset in ASSETS:
+        path = tmp_path / "whole" / f"{asset}.tif"
+        write_cog(scene, asset, path)
+        whole += path.stat().st_size
+    assert emulator.requests["cog_get"] > 0 and emulator.requests["search"] == 1
+    assert 0 < emulator.cog_bytes < whole / 3
+
+
+def test_a_first_503_is_retried_and_the_chip_stored(tmp_path: Path, emulator: StacEmulator):
+    with _resource(tmp_path).searcher() as searcher:
+        row = chip_date(DAY, _requests([_point(FLAKY)]), searcher, _job(tmp_path, min_clear=0.0))["uuid0"]
+    assert emulator.requests["cog_503"] >= 1
+    assert row.get("missing_reason") is None and Path(row["path"]).exists()
+
+
+def test_search_503s_are_retried(tmp_path: Path):
+    server = stac_emulator(str(tmp_path / "cogs"), fault_rate=0.5, seed=3)
+    server.reset_counts()
+    resource = _resource(tmp_path, emulator_fault_rate=0.5, emulator_seed=3, max_attempts=8)
+    points = [_point(NORMAL, (2020 + 60 * k, -185)) for k in range(6)]
+    with resource.searcher() as searcher:
+        found = searcher.scenes_for(DAY, points)
+    assert server.requests["search_503"] > 0 and all(found)
+    assert server.requests["search"] == server.requests["search_503"] + searcher.stats.searches
