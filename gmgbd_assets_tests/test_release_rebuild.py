@@ -109,7 +109,13 @@ def test_rebuild_is_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         m = Manifest.read(path)
         report = rebuild(path, tmp_path / "rebuilt", build_definitions)
     assert m.settings["GMGBD_MAX_PER_DAY"] == "4"
-    assert {f.path for f in m.files} >= {"DATASET_CARD.md", "croissant.json", "dwca/gmgbd-dwca.zip"}
+    assert {f.path for f in m.files} >= {
+        "DATASET_CARD.md",
+        "croissant.json",
+        "dwca/gmgbd-dwca.zip",
+        "CITATION.cff",
+        "gbif_derived_dataset.csv",
+    }
     assert any(f.path.startswith("parquet/") for f in m.files)
     assert report.identical, (report.missing, report.different, report.extra)
     rebuilt = json.loads((tmp_path / "rebuilt" / "exports" / MANIFEST_FILE).read_text())

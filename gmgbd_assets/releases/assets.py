@@ -8,22 +8,20 @@ import dagster as dg
 
 from gmgbd_assets.core.atomic_files import write_atomically
 from gmgbd_assets.core.duckdb_store import TableStore
+from gmgbd_assets.core.provenance import EMULATED_PREFIX
 from gmgbd_assets.core.release_clock import ReleaseClockResource
+from gmgbd_assets.earth_engine.notices import year_span
+from gmgbd_assets.exports.croissant import SOURCE_COLUMNS
+from gmgbd_assets.exports.croissant_metadata import sources
+from gmgbd_assets.exports.history import exported_now
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.observations.sources import ObservationSource
-from gmgbd_assets.releases import dwca
-from gmgbd_assets.releases.manifest import MANIFEST_FILE, Manifest, export_files, release_id
-from gmgbd_assets.releases.recorded import (
-    date_range,
-    observation_snapshot,
-    stamped_times,
-    taxonomy_archive,
-    taxonomy_snapshots,
-)
+from gmgbd_assets.releases import citation, dwca
+from gmgbd_assets.releases.manifest import MANIFEST_FILE, Manifest, export_files
+from gmgbd_assets.releases.recorded import release_identity, stamped_times, taxonomy_archive
 from gmgbd_assets.releases.resource import ReleaseResource
 from gmgbd_assets.version import __version__
 
-TAXONOMY_SNAPSHOT = "GMGBD_TAXONOMY_SNAPSHOT"
 DWCA_TITLE = "GMGBD: iNaturalist research-grade observations with photo captions and environmental context"
 
 
@@ -34,7 +32,11 @@ DWCA_TITLE = "GMGBD: iNaturalist research-grade observations with photo captions
     kinds={"zip", "xml"},
 )
 def darwin_core_archive(
-    store: TableStore, exports: ExportsResource, release_clock: ReleaseClockResource
+    store: TableStore,
+    exports: ExportsResource,
+    observation_source: ObservationSource,
+    release: ReleaseResource,
+    release_clock: ReleaseClockResource,
 ) -> dg.MaterializeResult:
     """``exports/dwca/gmgbd-dwca.zip``: the exported records as a Darwin Core Archive, the format GBIF publishes.
 
@@ -44,10 +46,11 @@ def darwin_core_archive(
     the photo, its licence and attribution. ``measurementorfact.txt`` (Extended Measurement Or Fact): every
     environmental value (temperature, elevation, NDVI, distance to water, each covariate) with its unit and the
     source that produced it as the method. ``meta.xml`` maps the columns to Darwin Core terms; ``eml.xml`` holds
-    the dataset's metadata. Only the records the export licence filter lets through.
+    the dataset's metadata, its packageId the release id. Only the records the export licence filter lets through.
     """
     if not store.table_exists("gmgbd"):
         raise dg.Failure("darwin_core_archive needs gmgbd: materialize the dataset first.")
+    identity = release_identity(store, observation_source, release.settings)
     archive = dwca.gather(store, exports.license_filter)
     at = release_clock.now("darwin_core_archive")
     abstract = (
@@ -56,7 +59,7 @@ def darwin_core_archive(
     )
     path = Path(exports.root) / dwca.ARCHIVE
     path.parent.mkdir(parents=True, exist_ok=True)
-    dwca.write(path, archive, dwca.eml_xml(DWCA_TITLE, abstract, "gmgbd", at), at)
+    dwca.write(path, archive, dwca.eml_xml(DWCA_TITLE, abstract, identity.release_id, at), at)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": archive.occurrences.height,
@@ -68,7 +71,62 @@ def darwin_core_archive(
 
 
 @dg.asset(
-    deps=["croissant", "darwin_core_archive"],
+    deps=["gmgbd", "raw_observations"],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="releases",
+    kinds={"csv", "yaml"},
+)
+def citation_files(
+    store: TableStore,
+    exports: ExportsResource,
+    observation_source: ObservationSource,
+    release: ReleaseResource,
+    release_clock: ReleaseClockResource,
+) -> dg.MaterializeResult:
+    """How to cite this release: ``exports/CITATION.cff`` and ``exports/gbif_derived_dataset.csv``.
+
+    ``CITATION.cff`` (Citation File Format 1.2.0): the title, the authors, the release id as the version, the
+    release date, the photo licences present (SPDX) and the source datasets as references (iNaturalist's
+    research-grade observations on GBIF, then every environmental source). ``gbif_derived_dataset.csv``: the GBIF
+    dataset key of iNaturalist's research-grade observations and how many exported records came from it, the
+    table GBIF asks for to register a derived-dataset DOI (docs/releases.md). Counts only the records the export
+    licence filter lets through.
+    """
+    if not store.table_exists("gmgbd") or not store.table_exists("raw_observations"):
+        raise dg.Failure("citation_files needs gmgbd and raw_observations: materialize the dataset first.")
+    identity = release_identity(store, observation_source, release.settings)
+    exported = exported_now(store, exports.license_filter)
+    provenance = " OR ".join(f"starts_with({c}, '{EMULATED_PREFIX}')" for c in SOURCE_COLUMNS)
+    (emulated,) = store.query(f"SELECT coalesce(bool_or({provenance}), false) FROM gmgbd").row(0)
+    years = year_span(identity.first_date.year, identity.last_date.year)
+    cited = citation.Citation(
+        title=DWCA_TITLE,
+        release_id=identity.release_id,
+        released=release_clock.now("citation_files").date(),
+        records=exported.height,
+        photo_licences=tuple(exported["photo_license"].unique().sort(nulls_last=True).to_list()),
+        sources=tuple(
+            citation.SourceDataset(str(s["name"]), str(s["version"]), str(s["url"]), str(s["license"]))
+            for s in sources(years)
+        ),
+        emulated=bool(emulated),
+    )
+    root = Path(exports.root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomically(root / citation.CITATION_FILE, citation.citation_cff(cited))
+    write_atomically(root / citation.DERIVED_DATASET_FILE, citation.derived_dataset_csv(exported.height))
+    return dg.MaterializeResult(
+        metadata={
+            "release_id": identity.release_id,
+            "records": exported.height,
+            "gbif_dataset_key": citation.INATURALIST_GBIF_KEY,
+            "path": dg.MetadataValue.path(str((root / citation.CITATION_FILE).resolve())),
+        }
+    )
+
+
+@dg.asset(
+    deps=["croissant", "darwin_core_archive", "citation_files"],
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="releases",
     kinds={"json"},
@@ -92,22 +150,16 @@ def release_manifest(
     if not store.table_exists("gmgbd") or not store.table_exists("raw_observations"):
         raise dg.Failure("release_manifest needs gmgbd and raw_observations: materialize the dataset first.")
     root = Path(exports.root)
-    observations = observation_snapshot(store, observation_source)
-    taxonomy = taxonomy_snapshots(store)
-    settings = dict(release.settings)
-    if observations.kind == "api" and not settings[TAXONOMY_SNAPSHOT] and len(taxonomy) == 1:
-        # Unset, the API labels taxa with the month it is asked in: a rebuild must ask under the same label.
-        settings[TAXONOMY_SNAPSHOT] = taxonomy[0]
-    first, last = date_range(store)
+    identity = release_identity(store, observation_source, release.settings)
     manifest = Manifest(
-        release_id=release_id(__version__, first, last, observations, settings),
+        release_id=identity.release_id,
         code_version=__version__,
-        first_date=first,
-        last_date=last,
-        observations=observations,
-        taxonomy_snapshot=taxonomy,
+        first_date=identity.first_date,
+        last_date=identity.last_date,
+        observations=identity.observations,
+        taxonomy_snapshot=identity.taxonomy_snapshot,
         taxonomy_archive=taxonomy_archive(observation_source),
-        settings=settings,
+        settings=identity.settings,
         times={**stamped_times(store, root), "release": release_clock.now("release").isoformat()},
         files=export_files(root),
     )
@@ -117,7 +169,7 @@ def release_manifest(
             "release_id": manifest.release_id,
             "files": len(manifest.files),
             "bytes": sum(f.bytes for f in manifest.files),
-            "observation_snapshot": observations.kind,
+            "observation_snapshot": identity.observations.kind,
             "path": dg.MetadataValue.path(str((root / MANIFEST_FILE).resolve())),
         }
     )

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.observations.sources import ObservationSource, OpenDataObservationSource
+from gmgbd_assets.releases.citation import CITATION_FILE, released_date
 from gmgbd_assets.releases.dwca import ARCHIVE, archive_time
 from gmgbd_assets.releases.inputs import FileRecord, file_record, input_files
-from gmgbd_assets.releases.manifest import ObservationSnapshot
+from gmgbd_assets.releases.manifest import ObservationSnapshot, release_id
+from gmgbd_assets.version import __version__
 
 CROISSANT_FILE = "croissant.json"
+TAXONOMY_SNAPSHOT = "GMGBD_TAXONOMY_SNAPSHOT"
 # The assets whose rows carry the time of their run, by sighting date.
 DATED_TIMES = ("gmgbd", "splits")
 
@@ -64,6 +68,38 @@ def taxonomy_snapshots(store: TableStore) -> list[str]:
     return store.query("SELECT DISTINCT taxonomy_snapshot FROM gmgbd ORDER BY 1").to_series().to_list()
 
 
+@dataclass(frozen=True)
+class ReleaseIdentity:
+    """What names a release, known before any release file is written: the archive's EML and the citation carry
+    the id the manifest will."""
+
+    release_id: str
+    first_date: date
+    last_date: date
+    observations: ObservationSnapshot
+    taxonomy_snapshot: list[str]
+    settings: dict[str, str]
+
+
+def release_identity(store: TableStore, source: ObservationSource, settings: dict[str, str]) -> ReleaseIdentity:
+    """The release the store's records make under ``settings`` (the value-changing ones)."""
+    observations = observation_snapshot(store, source)
+    taxonomy = taxonomy_snapshots(store)
+    pinned = dict(settings)
+    if observations.kind == "api" and not pinned[TAXONOMY_SNAPSHOT] and len(taxonomy) == 1:
+        # Unset, the API labels taxa with the month it is asked in: a rebuild must ask under the same label.
+        pinned[TAXONOMY_SNAPSHOT] = taxonomy[0]
+    first, last = date_range(store)
+    return ReleaseIdentity(
+        release_id=release_id(__version__, first, last, observations, pinned),
+        first_date=first,
+        last_date=last,
+        observations=observations,
+        taxonomy_snapshot=taxonomy,
+        settings=pinned,
+    )
+
+
 def taxonomy_archive(source: ObservationSource) -> FileRecord | None:
     archive = source.taxonomy_archive if isinstance(source, OpenDataObservationSource) else None
     return file_record(Path(archive), str(Path(archive).resolve())) if archive else None
@@ -86,4 +122,6 @@ def stamped_times(store: TableStore, exports_root: Path) -> dict[str, str | dict
         times["croissant"] = f"{published}T00:00:00+00:00"
     if (archived := archive_time(exports_root / ARCHIVE)) is not None:
         times["darwin_core_archive"] = archived
+    if (released := released_date(exports_root / CITATION_FILE)) is not None:
+        times["citation_files"] = released
     return times
