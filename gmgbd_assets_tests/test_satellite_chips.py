@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
+import polars as pl
 import pytest
 import rasterio
 
+from gmgbd_assets.core.partitions import with_sighting_dates
 from gmgbd_assets.emulators.stac import EmulatedStacResource, StacEmulator, stac_emulator
 from gmgbd_assets.emulators.stac_scenes import (
     BROKEN,
@@ -22,9 +25,11 @@ from gmgbd_assets.emulators.stac_scenes import (
     scene_from_id,
     write_cog,
 )
+from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.satellite.chip_reader import gdal_options
 from gmgbd_assets.satellite.chipping import (
     CHIP_READ_FAILED,
+    S2_CHIPS_OFF,
     SCENE_MISSING_ASSET,
     TOO_CLOUDY,
     ChipJob,
@@ -34,7 +39,8 @@ from gmgbd_assets.satellite.chipping import (
 from gmgbd_assets.satellite.chipping import (
     NO_SCENE as NO_SCENE_REASON,
 )
-from gmgbd_assets.satellite.stac import ASSETS
+from gmgbd_assets.satellite.chips import SATELLITE_CHIPS, satellite_chips
+from gmgbd_assets.satellite.stac import ASSETS, stac_config
 
 DAY = date(2024, 6, 3)
 
@@ -153,3 +159,49 @@ def test_search_503s_are_retried(tmp_path: Path):
         found = searcher.scenes_for(DAY, points)
     assert server.requests["search_503"] > 0 and all(found)
     assert server.requests["search"] == server.requests["search_503"] + searcher.stats.searches
+
+
+def _materialize(offline_defs, offline_env, tmp_path: Path, **fields: object):
+    stac = EmulatedStacResource(
+        **{**stac_config(offline_env), "sign": False, **fields},
+        cog_dir=str(tmp_path / "cogs"),
+        read_retry_delay_s=0.01,
+        backoff_base_s=0.0,
+    )
+    return dg.materialize(
+        [
+            offline_defs.get_assets_def("raw_observations"),
+            *with_sighting_dates([satellite_chips], offline_env.settle_days, offline_env.partitions_per_run),
+        ],
+        resources={**offline_defs.resources, "stac": stac},
+        partition_key="2024-06-03",
+        raise_on_error=False,
+    )
+
+
+def test_the_asset_writes_one_row_per_raw_record(offline_defs, offline_env, store, tmp_path: Path):
+    result = _materialize(offline_defs, offline_env, tmp_path)
+    assert result.success
+    rows = store.read_window(SATELLITE_CHIPS, DAY, DAY + timedelta(days=1))
+    raw = store.read_window(RAW_OBSERVATIONS, DAY, DAY + timedelta(days=1))
+    assert rows.height == raw.height > 0
+    stored = rows.filter(pl.col("sha256").is_not_null())
+    assert stored.height > rows.height / 2
+    assert stored["chip_source"].str.starts_with("emulated:").all()
+    for path, digest in stored.select("path", "sha256").iter_rows():
+        assert Path(path).is_relative_to(offline_env.data_dir.resolve() / "satellite" / "2024" / "06" / "03")
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest
+    # Each raw record with coordinates got a reason or a file; none has both.
+    assert rows.filter(pl.col("sha256").is_null() & pl.col("missing_reason").is_null()).height == 0
+    assert rows.filter(pl.col("sha256").is_not_null() & pl.col("missing_reason").is_not_null()).height == 0
+    metadata = result.asset_materializations_for_node("satellite_chips")[0].metadata
+    assert metadata["stac_searches"].value <= rows.height
+
+
+def test_chips_off_sends_no_request(offline_defs, offline_env, store, tmp_path: Path):
+    server = stac_emulator(str(tmp_path / "cogs"))
+    server.reset_counts()
+    assert _materialize(offline_defs, offline_env, tmp_path, enabled=False).success
+    rows = store.read_window(SATELLITE_CHIPS, DAY, DAY + timedelta(days=1))
+    assert rows.height > 0 and set(rows["missing_reason"]) <= {S2_CHIPS_OFF, "no_coordinates"}
+    assert server.requests["search"] == server.requests["cog_get"] == 0

@@ -87,6 +87,10 @@ class StacEmulator(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: StacEmulator
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one buffered write without Nagle's delay: otherwise each keep-alive request
+    # waits ~40 ms for a delayed ACK, and a chip of a few range requests takes a second.
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
         return
