@@ -28,7 +28,7 @@ PLOTS_DIR = "card"
 
 
 @dg.asset(
-    deps=["gmgbd", "splits", "context_lift"],
+    deps=["gmgbd", "splits", "context_lift", "release_diff"],
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="exports",
     kinds={"markdown"},

@@ -20,6 +20,7 @@ from gmgbd_assets.evaluation.card_section import context_lift_section
 from gmgbd_assets.exports.card_data import CardData, format_value
 from gmgbd_assets.exports.history import REMOVED_FILE, licence_name
 from gmgbd_assets.exports.resource import ExportsResource
+from gmgbd_assets.observations.snapshot_changes import changes_section
 
 # The card lists at most this many removed records; the CSV beside it has them all.
 REMOVED_LISTED = 100
@@ -309,6 +310,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         "",
         *_notices_section(data),
         *_removed_section(data),
+        *changes_section(exports.root),
         *_splits_section(data),
         *context_lift_section(data.context_lift, plot),
         *_taxonomy_section(data),

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from gmgbd_assets.core.atomic_files import write_atomically
+from gmgbd_assets.core.atomic_files import replacing, write_atomically
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.provenance import EMULATED_PREFIX
 from gmgbd_assets.core.release_clock import ReleaseClockResource
 from gmgbd_assets.earth_engine.notices import year_span
 from gmgbd_assets.exports.croissant import SOURCE_COLUMNS
 from gmgbd_assets.exports.croissant_metadata import sources
+from gmgbd_assets.exports.csv_safety import write_safe_csv
 from gmgbd_assets.exports.history import exported_now
 from gmgbd_assets.exports.resource import ExportsResource
+from gmgbd_assets.observations import snapshot_changes as changes
 from gmgbd_assets.observations.sources import ObservationSource
 from gmgbd_assets.releases import citation, dwca
 from gmgbd_assets.releases.manifest import MANIFEST_FILE, Manifest, export_files
@@ -66,6 +68,46 @@ def darwin_core_archive(
             "multimedia": archive.multimedia.height,
             "measurements": archive.facts.height,
             "path": dg.MetadataValue.path(str(path.resolve())),
+        }
+    )
+
+
+@dg.asset(
+    deps=["gmgbd", "raw_observations"],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="releases",
+    kinds={"json", "csv"},
+)
+def release_diff(
+    store: TableStore, exports: ExportsResource, observation_source: ObservationSource, release: ReleaseResource
+) -> dg.MaterializeResult:
+    """``exports/release_diff.json``: what changed upstream since the previous release of this data directory.
+
+    Every raw record against its state at the previous release: new records, changed identifications (another
+    taxon), photo licence changes, moved coordinates, coordinates newly obscured, other edits and records gone
+    upstream, with counts and ids per kind and the sighting dates an update builds again (the first release: all
+    empty). ``exports/removed_upstream.csv``: every record gone upstream since the data directory's first release,
+    with the last release that held it. The dataset card summarises the diff.
+    """
+    if not store.table_exists("gmgbd") or not store.table_exists("raw_observations"):
+        raise dg.Failure("release_diff needs gmgbd and raw_observations: materialize the dataset first.")
+    identity = release_identity(store, observation_source, release.settings)
+    current = changes.record_states(store)
+    found = changes.classify(changes.previous_states(store), current)
+    root = Path(exports.root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomically(root / changes.DIFF_FILE, found.to_json(identity.release_id))
+    # Stored only once the diff is written: a failed release compares with the same previous one again.
+    changes.record_release(store, current, found, identity.release_id)
+    with replacing(root / changes.REMOVALS_FILE) as temporary:
+        write_safe_csv(changes.removals(store), temporary)
+    return dg.MaterializeResult(
+        metadata={
+            "release_id": identity.release_id,
+            "previous_release_id": found.previous_release_id or "",
+            **found.counts,
+            "changed_dates": len(found.changed_dates),
+            "path": dg.MetadataValue.path(str((root / changes.DIFF_FILE).resolve())),
         }
     )
 
