@@ -25,7 +25,7 @@ from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.dataset import gmgbd as gmgbd_module
 from gmgbd_assets.dataset.gmgbd import REFERENCE_COLUMNS
 from gmgbd_assets.definitions import all_checks, build_definitions
-from gmgbd_assets.exports.formats import EXPORT_SPEC, SPLITS_CSV_COLUMNS
+from gmgbd_assets.exports.formats import EXPORT_SPEC, SPLITS_CSV_COLUMNS, WEBDATASET_S2_FIELDS
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.exports.webdataset import Sample, write_shards
 from gmgbd_assets_tests.conftest import materialize_range
@@ -140,7 +140,8 @@ def test_webdataset_loads_with_hugging_face_datasets_offline(offline_env, comple
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded["features"] == ["__key__", "__url__", "jpg", "json"]
+    # s2.tif is declared (as bytes) though this fixture built no satellite_chips: every sample has it as None.
+    assert loaded["features"] == ["__key__", "__url__", "jpg", "json", "s2.tif"]
     table = complete.query("SELECT observation_uuid, photo_license, photo_attribution, scientific_name FROM gmgbd")
     assert sorted(r["key"] for r in loaded["rows"]) == sorted(table["observation_uuid"])
     by_id = {r["meta"]["observation_uuid"]: r for r in loaded["rows"]}
@@ -149,7 +150,7 @@ def test_webdataset_loads_with_hugging_face_datasets_offline(offline_env, comple
         assert row["size"] == list(IMAGE_SIZE)
         assert (row["meta"]["photo_license"], row["meta"]["photo_attribution"]) == (licence, attribution)
         assert row["meta"]["scientific_name"] == name
-    assert set(loaded["rows"][0]["meta"]) == set(EXPORT_SPEC.column_names)
+    assert set(loaded["rows"][0]["meta"]) == {*EXPORT_SPEC.column_names, *WEBDATASET_S2_FIELDS}
     sides = complete.query("SELECT observation_uuid, scheme, split FROM splits").rows()
     for observation_uuid, scheme, side in sides:
         assert by_id[observation_uuid]["meta"][f"split_{scheme}"] == side

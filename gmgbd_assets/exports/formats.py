@@ -35,6 +35,7 @@ from gmgbd_assets.dataset.splits import wide_sql
 from gmgbd_assets.exports.csv_safety import write_safe_csv
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.exports.webdataset import Sample, write_hf_readme, write_shards
+from gmgbd_assets.satellite.export_fields import S2_EXPORT_COLUMNS, S2_MEMBER, chip_member, chip_sql
 
 CSV_FILE = "gmgbd.csv"
 ATTRIBUTION_FILE = "attribution.csv"
@@ -55,6 +56,8 @@ CSV_SPEC = TableSpec("gmgbd_csv", tuple(c for c in GMGBD.columns if c.name in RE
 # Parquet and WebDataset: every gmgbd column, then the split columns.
 EXPORT_SPEC = TableSpec("gmgbd_export", (*GMGBD.columns, *SPLIT_COLUMNS))
 SPLITS_CSV_COLUMNS = ("filename", "observation_uuid", *(c.name for c in SPLIT_COLUMNS))
+# The WebDataset JSON also says which Sentinel-2 scene the sample's s2.tif came from (or why there is none).
+WEBDATASET_S2_FIELDS = tuple(c.name for c in S2_EXPORT_COLUMNS)
 
 _COMMON = {
     "partitions_def": sighting_date_partitions,
@@ -104,9 +107,12 @@ def _load(store: TableStore, exports: ExportsResource, start: date, end: date, w
     if with_images:
         if not store.table_exists("images"):
             raise dg.Failure("Table images does not exist: materialize images for these dates first.")
+        chip_columns, chip_join = chip_sql(store)
         sql = (
-            f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256 FROM gmgbd g {split_join}"
+            f"SELECT {columns}, i.path AS image_path, i.sha256 AS image_sha256, {chip_columns} FROM gmgbd g "
+            f"{split_join}"
             "LEFT JOIN images i ON i.observation_uuid = g.observation_uuid AND i.sighting_date = g.sighting_date "
+            f"{chip_join}"
         )
     else:
         sql = f"SELECT {columns} FROM gmgbd g {split_join}"
@@ -255,15 +261,17 @@ def _samples(rows: pl.DataFrame) -> Iterator[Sample]:
                 f"Observation {record['observation_uuid']}: {path} does not match the sha256 recorded by images "
                 "(the file changed after it was downloaded): re-materialize images for its date."
             )
-        metadata = {c: _json_value(record[c]) for c in EXPORT_SPEC.column_names}
-        yield Sample(record["observation_uuid"], image, IMAGE_FIELD, metadata)
+        metadata = {c: _json_value(record[c]) for c in (*EXPORT_SPEC.column_names, *WEBDATASET_S2_FIELDS)}
+        yield Sample(record["observation_uuid"], image, IMAGE_FIELD, metadata, chip_member(record))
 
 
 WEBDATASET_README = f"""# GMGBD, WebDataset shards
 
-One sample per complete record: `<observation_uuid>.jpg` (the photo) and `<observation_uuid>.json` (every column of
-the dataset, licence, attribution and the train/val/test sides `split_spatial`, `split_observer`,
-`split_temporal` included), in `sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-NNNNNN.tar`.
+One sample per complete record: `<observation_uuid>.jpg` (the photo), `<observation_uuid>.s2.tif` (the Sentinel-2
+chip around the point: B02, B03, B04, B08, SCL, with its CRS and transform; absent when `s2_missing_reason` says
+why) and `<observation_uuid>.json` (every column of the dataset, licence, attribution, the train/val/test sides
+`split_spatial`, `split_observer`, `split_temporal` and the chip's `s2_*` fields included), in
+`sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-NNNNNN.tar`.
 The header above declares the features, so the `datasets` library reads this folder directly:
 
 ```python
@@ -280,21 +288,24 @@ See `../DATASET_CARD.md` for what every column means. Shard glob: `{SHARD_GLOB}`
 
 @dg.asset(
     **_COMMON,
-    deps=["gmgbd", "images", "splits"],
+    deps=["gmgbd", "images", "splits", "satellite_chips"],
     kinds={"webdataset"},
     metadata={"dagster/column_schema": EXPORT_SPEC.dagster_schema()},
 )
 def export_webdataset(
     context: dg.AssetExecutionContext, store: TableStore, exports: ExportsResource
 ) -> dg.MaterializeResult:
-    """Training-ready WebDataset shards: each sample is a photo and a JSON of its record, licence included.
+    """Training-ready WebDataset shards: each sample is a photo, the place seen from above and a JSON of its record,
+    licence included.
 
-    ``webdataset/sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-000000.tar``, ...: per record ``<observation_uuid>.jpg``
-    and ``<observation_uuid>.json`` (every ``gmgbd`` column and the split columns, as in the Parquet export); a
-    shard closes at ``GMGBD_SHARD_MAX_SAMPLES`` samples or ``GMGBD_SHARD_MAX_MB`` megabytes.
-    ``webdataset/README.md`` declares the features, so ``datasets.load_dataset("<exports>/webdataset")`` loads
-    it with no network. Each photo is checked against the sha256 the ``images`` asset recorded for the stored
-    file, so a shard never carries a photo that changed on disk.
+    ``webdataset/sighting_date=YYYY-MM-DD/gmgbd-YYYY-MM-DD-000000.tar``, ...: per record ``<observation_uuid>.jpg``,
+    ``<observation_uuid>.s2.tif`` (the Sentinel-2 chip of ``satellite_chips``, when one is stored) and
+    ``<observation_uuid>.json`` (every ``gmgbd`` column and the split columns, as in the Parquet export, and the
+    chip's scene, date, day offset, clear fraction or reason as ``s2_*``); a shard closes at
+    ``GMGBD_SHARD_MAX_SAMPLES`` samples or ``GMGBD_SHARD_MAX_MB`` megabytes. ``webdataset/README.md`` declares the
+    features, so ``datasets.load_dataset("<exports>/webdataset")`` loads it with no network. Each photo and chip is
+    checked against the sha256 its asset recorded for the stored file, so a shard never carries a file that changed
+    on disk.
     """
     start, end = partition_window(context)
     window = _load(store, exports, start, end, with_images=True)
@@ -308,5 +319,8 @@ def export_webdataset(
             )
             if shards:
                 written[day] = {"shards": len(shards), "shard_bytes": sum(s.path.stat().st_size for s in shards)}
-    write_hf_readme(exports.directory("webdataset"), EXPORT_SPEC.columns, SHARD_GLOB, WEBDATASET_README)
+    write_hf_readme(
+        exports.directory("webdataset"), (*EXPORT_SPEC.columns, *S2_EXPORT_COLUMNS), SHARD_GLOB, WEBDATASET_README,
+        binary=(S2_MEMBER,),
+    )
     return _result(exports, "webdataset", window, written)

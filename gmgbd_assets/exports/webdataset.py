@@ -14,8 +14,8 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -41,6 +41,8 @@ class Sample:
     image: bytes
     image_ext: str
     metadata: dict
+    # Further members by extension (the Sentinel-2 chip, ``s2.tif``), written between the image and the JSON.
+    extra: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,29 +96,35 @@ def write_shards(
             tar = tarfile.open(path, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
             count = size = 0
         _member(tar, f"{sample.key}.{sample.image_ext}", sample.image)
+        for ext, data in sample.extra.items():
+            _member(tar, f"{sample.key}.{ext}", data)
         _member(tar, f"{sample.key}.json", payload)
         count += 1
-        size += len(sample.image) + len(payload)
+        size += len(sample.image) + len(payload) + sum(len(d) for d in sample.extra.values())
     close()
     return shards
 
 
-def hf_features(columns: Sequence[Column], image_ext: str = "jpg") -> list[dict]:
-    """The ``dataset_info.features`` of a dataset card: the image, the JSON struct, and the two keys."""
+def hf_features(columns: Sequence[Column], image_ext: str = "jpg", binary: Sequence[str] = ()) -> list[dict]:
+    """The ``dataset_info.features`` of a dataset card: the image, members kept as bytes (``binary``: a GeoTIFF
+    chip the image decoder cannot read), the JSON struct, and the two keys."""
     struct = [{"name": c.name, "dtype": _HF_DTYPES[c.sql_type.split("(")[0].upper()]} for c in columns]
     return [
         {"name": image_ext, "dtype": "image"},
+        *({"name": ext, "dtype": "binary"} for ext in binary),
         {"name": "json", "struct": struct},
         {"name": "__key__", "dtype": "string"},
         {"name": "__url__", "dtype": "string"},
     ]
 
 
-def write_hf_readme(directory: Path, columns: Sequence[Column], shard_glob: str, body: str) -> Path:
+def write_hf_readme(
+    directory: Path, columns: Sequence[Column], shard_glob: str, body: str, binary: Sequence[str] = ()
+) -> Path:
     """A ``README.md`` whose YAML header makes ``datasets.load_dataset(str(directory))`` read the shards."""
     header = {
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": shard_glob}]}],
-        "dataset_info": {"config_name": "default", "features": hf_features(columns)},
+        "dataset_info": {"config_name": "default", "features": hf_features(columns, binary=binary)},
     }
     path = directory / "README.md"
     directory.mkdir(parents=True, exist_ok=True)
