@@ -56,10 +56,10 @@ def chip_member(record: Mapping[str, Any]) -> dict[str, bytes]:
     if not record.get(_PATH):
         return {}
     path = Path(record[_PATH])
-    data = path.read_bytes()
+    data = path.read_bytes() if path.is_file() else b""
     if hashlib.sha256(data).hexdigest() != record[_SHA]:
         raise dg.Failure(
-            f"Observation {record['observation_uuid']}: {path} does not match the sha256 recorded by "
+            f"Observation {record['observation_uuid']}: {path} is missing or does not match the sha256 recorded by "
             "satellite_chips (the file changed after it was written): re-materialize satellite_chips for its date."
         )
     return {S2_MEMBER: data}
