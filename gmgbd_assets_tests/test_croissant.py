@@ -22,8 +22,9 @@ from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.exports.croissant import tables
 from gmgbd_assets.exports.croissant_metadata import CONFORMS_TO, DATA_TYPES
-from gmgbd_assets.exports.formats import CSV_SPEC, EXPORT_SPEC
+from gmgbd_assets.exports.formats import CSV_SPEC, EXPORT_SPEC, WEBDATASET_S2_FIELDS
 from gmgbd_assets.media.photos import sha256_file
+from gmgbd_assets.satellite.notices import SENTINEL_2_L2A_NAME
 from gmgbd_assets_tests.conftest import materialize_range
 from gmgbd_assets_tests.export_fixtures import build_complete, offline_settings
 
@@ -137,7 +138,10 @@ def test_every_column_of_every_export_file_is_a_field_of_its_record_set(built):
     with tarfile.open(next(root.glob("webdataset/*/*.tar"))) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith(".json"))
         sample = json.loads(tar.extractfile(member).read())
-    assert list(sample) == _fields(built.doc, "gmgbd")
+    # The WebDataset JSON adds the chip's s2_* fields, which the shards' file set describes.
+    assert list(sample) == [*_fields(built.doc, "gmgbd"), *WEBDATASET_S2_FIELDS]
+    shards = next(d for d in built.doc["distribution"] if d["@id"] == "webdataset-shards")
+    assert all(name in shards["description"] for name in WEBDATASET_S2_FIELDS)
     types = {f["name"]: f["dataType"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
     assert all(types[c.name] == DATA_TYPES[c.sql_type] for c in EXPORT_SPEC.columns)
 
@@ -176,7 +180,10 @@ def test_covariate_fields_carry_their_manifest_and_share_missing(built):
             assert part in text, (c.name, part)
     sources = {s["name"] for s in built.doc["isBasedOn"]}
     assert sources == {c.dataset for c in COVARIATES} | {
-        "MODIS/061/MOD13A1", "MODIS/006/MOD44W", "WWF/HydroSHEDS/15ACC", "ECMWF/ERA5_LAND/DAILY_AGGR"}
+        "MODIS/061/MOD13A1", "MODIS/006/MOD44W", "WWF/HydroSHEDS/15ACC", "ECMWF/ERA5_LAND/DAILY_AGGR",
+        SENTINEL_2_L2A_NAME}
+    s2 = next(s for s in built.doc["isBasedOn"] if s["name"] == SENTINEL_2_L2A_NAME)
+    assert s2["creditText"].startswith("Contains modified Copernicus Sentinel data 2024")
 
 
 def test_the_notices_the_sources_require_are_in_is_based_on_and_in_each_column(built):

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +20,7 @@ from rasterio.io import MemoryFile
 from gmgbd_assets.core.partitions import with_sighting_dates
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.emulators.stac import EmulatedStacResource
+from gmgbd_assets.satellite.card_section import satellite_section
 from gmgbd_assets.satellite.chips import satellite_chips
 from gmgbd_assets.satellite.stac import ASSETS, stac_config
 from gmgbd_assets_tests.conftest import materialize_range
@@ -97,3 +99,9 @@ def test_webdataset_samples_carry_the_chip(offline_env, template, tmp_path: Path
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == {u: sha for u, (sha, _) in stored.items()}
+
+
+def test_the_card_section_says_where_an_obscured_chip_is_and_credits_copernicus():
+    text = "\n".join(satellite_section({"first_date": date(2023, 12, 30), "last_date": date(2024, 1, 2)}))
+    assert "published (obscured) point" in text and "Contains modified Copernicus Sentinel data 2023-2024" in text
+    assert "DN_OFFSET" in text and "s2_missing_reason" in text

@@ -21,6 +21,7 @@ from gmgbd_assets.exports.card_data import CardData, format_value
 from gmgbd_assets.exports.history import REMOVED_FILE, licence_name
 from gmgbd_assets.exports.resource import ExportsResource
 from gmgbd_assets.observations.snapshot_changes import changes_section
+from gmgbd_assets.satellite.card_section import satellite_section
 
 # The card lists at most this many removed records; the CSV beside it has them all.
 REMOVED_LISTED = 100
@@ -313,6 +314,7 @@ def render(data: CardData, exports: ExportsResource, plot: Callable[[str, str], 
         *changes_section(exports.root),
         *_splits_section(data),
         *context_lift_section(data.context_lift, plot),
+        *satellite_section(data.counts),
         *_taxonomy_section(data),
         *_geoprivacy_section(data),
         "## Left out, and why",

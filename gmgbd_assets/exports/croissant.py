@@ -26,6 +26,7 @@ from gmgbd_assets.exports.formats import (
     SHARD_GLOB,
     SPLITS_CSV_COLUMNS,
     SPLITS_CSV_FILE,
+    WEBDATASET_S2_FIELDS,
 )
 from gmgbd_assets.exports.history import REMOVED_FILE
 from gmgbd_assets.exports.resource import ExportsResource
@@ -76,7 +77,9 @@ FILE_SETS = (
     ("photos", "The photos of the CSV export, named by its filename column.", f"csv/{DATE_DIR}/images/*", "image/jpeg"),
     (
         "webdataset-shards",
-        "WebDataset shards: per record <key>.jpg and <key>.json (every column of the gmgbd record set).",
+        "WebDataset shards: per record <key>.jpg, <key>.s2.tif (the Sentinel-2 L2A chip around the point: B02, "
+        "B03, B04, B08 and SCL as a GeoTIFF with its CRS, when one is stored) and <key>.json (every column of the "
+        f"gmgbd record set, then the chip's {', '.join(WEBDATASET_S2_FIELDS)}).",
         f"webdataset/{SHARD_GLOB}",
         "application/x-tar",
     ),

@@ -17,6 +17,7 @@ from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_BY_NAME, Covar
 from gmgbd_assets.earth_engine.notices import DEM_LIABILITY, DEM_NOTICE, column_notices, other_sources, year_span
 from gmgbd_assets.earth_engine.weather_layers import DEM
 from gmgbd_assets.media.photos import sha256_file
+from gmgbd_assets.satellite.notices import satellite_sources
 
 CROISSANT_FILE = "croissant.json"
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
@@ -242,7 +243,7 @@ def sources(years: str) -> list[dict[str, object]]:
             "creditText": s.credit,
         }
         for s in other_sources(years)
-    ]
+    ] + satellite_sources(years)
 
 
 def build(
