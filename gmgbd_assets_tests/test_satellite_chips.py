@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 import rasterio
 
+from benchmarks import satellite as satellite_benchmark
 from gmgbd_assets.core.partitions import with_sighting_dates
 from gmgbd_assets.emulators.stac import EmulatedStacResource, StacEmulator, stac_emulator
 from gmgbd_assets.emulators.stac_scenes import (
@@ -205,3 +206,12 @@ def test_chips_off_sends_no_request(offline_defs, offline_env, store, tmp_path: 
     rows = store.read_window(SATELLITE_CHIPS, DAY, DAY + timedelta(days=1))
     assert rows.height > 0 and set(rows["missing_reason"]) <= {S2_CHIPS_OFF, "no_coordinates"}
     assert server.requests["search"] == server.requests["cog_get"] == 0
+
+
+def test_the_benchmark_runs_on_a_tiny_sample_and_writes_its_section(tmp_path: Path):
+    doc = tmp_path / "benchmarks.md"
+    satellite_benchmark.main(["10", "--report", str(doc)])
+    text = doc.read_text()
+    assert text.startswith("<!-- benchmark:satellite:start -->") and "| one search per record | 1000 |" in text
+    summary = dict(kv.split("=") for kv in text.split("`chips_per_s=")[1].split("`")[0].split(" ")[1:])
+    assert summary["searches_per_1000"] == "100" and 0 < float(summary["bytes_ratio"]) <= 3
