@@ -218,3 +218,15 @@ def test_raw_rows_that_cannot_be_sampled_keep_their_upstream_reason(
         assert (got["u2"][value], got["u2"]["missing_reason"]) == (None, "no_coordinates")
         assert (got["u3"][value], got["u3"]["missing_reason"], got["u3"]["missing_detail"]) == (
             None, "no_photo", "no photo with a URL")
+
+
+def test_gmgbd_water_scale_m_sets_the_grid_the_earth_engine_resource_uses(monkeypatch) -> None:
+    """The sampling grid is a setting (it changes what a distance means), read once and passed to the resource."""
+    from gmgbd_assets.core.settings import Settings
+    from gmgbd_assets.definitions import build_resources
+
+    monkeypatch.setenv("GMGBD_WATER_SCALE_M", "250")
+    assert build_resources(Settings.from_env())["earth_engine"].water_scale_m == 250.0
+    monkeypatch.setenv("GMGBD_WATER_SCALE_M", "0")
+    with pytest.raises(ValueError, match="GMGBD_WATER_SCALE_M"):
+        Settings.from_env()

@@ -38,6 +38,8 @@ OBSERVATION_SOURCES = (API, OPEN_DATA)  # GMGBD_OBSERVATION_SOURCE
 STORES = ("duckdb", "ducklake")  # GMGBD_STORE
 EXECUTORS = ("multiprocess", "celery")  # GMGBD_EXECUTOR
 DEFAULT_WATER_RADIUS_M = 25_000.0  # GMGBD_WATER_RADIUS_M: farther water is NULL beyond_search_radius
+# GMGBD_WATER_SCALE_M: the UTM grid the distance to water is computed on; a distance is exact to about a cell.
+DEFAULT_WATER_SCALE_M = 100.0
 
 # The splits (gmgbd_assets/dataset/splitting.py): GMGBD_SPLIT_*.
 DEFAULT_BLOCK_KM = 50.0
@@ -153,6 +155,7 @@ class Settings:
     ee_project: str | None = None
     ndvi_window_days: int = 32
     water_radius_m: float = DEFAULT_WATER_RADIUS_M
+    water_scale_m: float = DEFAULT_WATER_SCALE_M
     geocoder: str = "offline"
     weather_source: str = "open_meteo"
     nominatim_url: str = "https://nominatim.openstreetmap.org"
@@ -227,6 +230,9 @@ class Settings:
             ee_project=os.environ.get("GMGBD_EE_PROJECT", "").strip() or None,
             ndvi_window_days=int(_env("GMGBD_NDVI_WINDOW_DAYS", "32")),
             water_radius_m=float(_env("GMGBD_WATER_RADIUS_M", str(DEFAULT_WATER_RADIUS_M))),
+            water_scale_m=_positive(
+                "GMGBD_WATER_SCALE_M", float(_env("GMGBD_WATER_SCALE_M", str(DEFAULT_WATER_SCALE_M)))
+            ),
             geocoder=_geocoder(_env("GMGBD_GEOCODER", "offline")),
             weather_source=_weather_source(_env("GMGBD_WEATHER_SOURCE", "open_meteo")),
             nominatim_url=_env("GMGBD_NOMINATIM_URL", "https://nominatim.openstreetmap.org").rstrip("/"),

@@ -59,7 +59,8 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
      "geocodes", "city"),
     ("avg_temp_C", "DOUBLE", "Mean 2 m air temperature of the sighting date in local time, degrees Celsius",
      "weather", "avg_temp_C"),
-    ("elevation_m", "DOUBLE", "Terrain elevation, metres above sea level", "weather", "elevation_m"),
+    ("elevation_m", "DOUBLE", "Height of the surface at the point from the Copernicus DEM, a surface model (tree "
+     "canopy and roofs included, not bare ground), metres above the EGM2008 geoid", "weather", "elevation_m"),
     ("NDVI_value", "DOUBLE", "MODIS NDVI (raw x 0.0001), unitless, -0.2..1", "ndvi", "NDVI_value"),
     ("NDVI_Category", "VARCHAR", "Dense (>0.6), Moderate (>0.3), Sparse (>0.1) or Non-Veg", "ndvi", "NDVI_Category"),
     ("dist_to_water_m", "DOUBLE", "Distance to the nearest stream, lake or sea, metres on the ground",
@@ -98,6 +99,8 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
      "water_feature"),
     ("water_source", "VARCHAR", "Water datasets used ('emulated:...' for offline demo data)", "water_distance",
      "water_source"),
+    ("water_sampling_scale_m", "DOUBLE", "Grid size dist_to_water_m was computed on, metres (GMGBD_WATER_SCALE_M): "
+     "water is found to within about this size", "water_distance", "water_sampling_scale_m"),
     ("observation_source", "VARCHAR", "Where the observation came from ('emulated:...' for demo data)",
      "raw_observations", "observation_source"),
     # Covariates (optional, after every other column; see docs/covariates.md).
@@ -107,6 +110,8 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     ("covariates_source", "VARCHAR", "Covariate datasets ('emulated:...' for offline demo data)", "covariates",
      "covariates_source"),
+    ("covariate_sampling", "VARCHAR", "Grid each covariate was read on (each layer's native pixel at the point)",
+     "covariates", "covariate_sampling"),
     # Geoprivacy and lineage, after every earlier column (see docs/assets.md).
     ("coordinate_uncertainty_m", "DOUBLE",
      "How far the true position may lie from latitude/longitude, metres: the positional accuracy, or for an "

@@ -36,7 +36,7 @@ WATER_DISTANCE = TableSpec(
         Column(
             "water_sampling_scale_m",
             "DOUBLE",
-            "Grid size the distance was computed on (the Earth Engine resource's water_scale_m, a UTM grid of "
+            "Grid size the distance was computed on (GMGBD_WATER_SCALE_M, a UTM grid of "
             "square pixels): water is found to within about this size, and a stream or pond narrower than it "
             "counts as the whole cell",
             unit="m",
