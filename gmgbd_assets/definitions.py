@@ -42,6 +42,7 @@ from gmgbd_assets.emulators.resources import (
     EmulatedOpenMeteoResource,
     EmulatedPhotosResource,
 )
+from gmgbd_assets.emulators.stac import EmulatedStacResource
 from gmgbd_assets.emulators.vlm_server import emulated_evaluation_resources
 from gmgbd_assets.evaluation.feature import FEATURE as EVALUATION
 from gmgbd_assets.evaluation.resource import live_evaluation_resources
@@ -66,6 +67,8 @@ from gmgbd_assets.observations.sources import (
 )
 from gmgbd_assets.releases.feature import FEATURE as RELEASES
 from gmgbd_assets.releases.resource import release_resource
+from gmgbd_assets.satellite.feature import FEATURE as SATELLITE
+from gmgbd_assets.satellite.stac import StacResource, stac_config
 from gmgbd_assets.weather.feature import FEATURE as WEATHER
 from gmgbd_assets.weather.open_meteo import OpenMeteoResource
 from gmgbd_assets.weather.sources import EarthEngineWeather, OpenMeteoWeather, WeatherSource
@@ -216,6 +219,7 @@ def live_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "captioner": CaptionerResource(model=settings.caption_model, **_captioner(settings)),
         "geocoder": _geocoder(settings, NominatimGeocoderResource, **service),
+        "stac": StacResource(**stac_config(settings)),
         **live_evaluation_resources(
             settings.evaluation, secret_from_env("GMGBD_EVAL_OPENAI_API_KEY", "unused")
         ),
@@ -252,6 +256,11 @@ def offline_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             model=str(settings.data_dir / "models" / "tiny-blip"), **_captioner(settings)
         ),
         "geocoder": _geocoder(settings, EmulatedNominatimGeocoderResource, min_interval_s=0.0, **service, **fast),
+        "stac": EmulatedStacResource(
+            **{**stac_config(settings), "sign": False}, cog_dir=str(settings.data_dir / "stac_emulator"),
+            emulator_fault_rate=settings.emulator_fault_rate, emulator_seed=settings.emulator_seed,
+            read_retry_delay_s=0.05, **fast,
+        ),
         **emulated_evaluation_resources(
             settings.evaluation, settings.data_dir / "models", settings.emulator_fault_rate, settings.emulator_seed
         ),
@@ -271,7 +280,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 # The features in data-flow order: each may use only the core and the features before it (test_layers.py).
-FEATURES: list[Feature] = [OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, DATASET, EVALUATION, EXPORTS, RELEASES]
+FEATURES: list[Feature] = [
+    OBSERVATIONS, MEDIA, GEOCODES, EARTH_ENGINE, WEATHER, SATELLITE, DATASET, EVALUATION, EXPORTS, RELEASES,
+]
 # Every table a feature owns, by name: what the standard checks, the card and docs/tables.md describe.
 SPECS: dict[str, TableSpec] = {spec.name: spec for feature in FEATURES for spec in feature.tables}
 # What a complete, valid row of each of them is, with the contract's own bounds.

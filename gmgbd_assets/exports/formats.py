@@ -288,7 +288,7 @@ See `../DATASET_CARD.md` for what every column means. Shard glob: `{SHARD_GLOB}`
 
 @dg.asset(
     **_COMMON,
-    deps=["gmgbd", "images", "splits"],
+    deps=["gmgbd", "images", "splits", "satellite_chips"],
     kinds={"webdataset"},
     metadata={"dagster/column_schema": EXPORT_SPEC.dagster_schema()},
 )
