@@ -20,6 +20,8 @@ def satellite_sources(years: str) -> list[dict[str, object]]:
         {
             "@type": "sc:Dataset",
             "name": SENTINEL_2_L2A_NAME,
+            # No single version: each scene has its ESA processing baseline (satellite_chips.processing_baseline).
+            "version": "processing baseline per scene",
             "url": SENTINEL_2_L2A_URL,
             "license": SENTINEL_LEGAL_NOTICE,
             "creditText": f"{sentinel_2_credit(years)}, processed by ESA (Level-2A surface reflectance).",
