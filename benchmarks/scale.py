@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import report
-from benchmarks.synthetic import fill_upstream, synthetic_raw_observations
+from benchmarks.synthetic import UPSTREAM_COLUMNS, fill_upstream, synthetic_raw_observations
 from gmgbd_assets.core.checks import evaluate
 from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.dataset.checks import completeness_result, lineage_result
@@ -49,7 +49,9 @@ def run(records: int, days: int, workdir: Path) -> dict[str, float]:
 
     t0 = time.perf_counter()
     failed = []
-    for table, rules in RULES.items():
+    # The tables this benchmark builds: the raw observations, the enrichments gmgbd joins, and gmgbd itself.
+    built = {"raw_observations", *UPSTREAM_COLUMNS, "gmgbd"}
+    for table, rules in ((t, r) for t, r in RULES.items() if t in built):
         failed += [f"{table}.{r.check_name}" for r in evaluate(rules, store, START, end) if not r.passed]
     failed += [r.check_name for r in (completeness_result(store, START, end), lineage_result(store, START, end))
                if not r.passed]

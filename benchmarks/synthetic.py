@@ -56,11 +56,14 @@ UPSTREAM_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "dist_to_water_m": ("DOUBLE", "850.0"),
         "water_feature": ("VARCHAR", "'stream'"),
         "water_source": ("VARCHAR", "'emulated'"),
+        "water_sampling_scale_m": ("DOUBLE", "100.0"),
     },
     "covariates": {
         **{c.name: ("INTEGER", "10") if c.integer else ("DOUBLE", repr(sum(c.valid_range) / 2)) for c in COVARIATES},
         "land_cover_label": ("VARCHAR", "'Tree cover'"),
+        "population_year": ("INTEGER", "2020"),
         "covariates_source": ("VARCHAR", "'emulated'"),
+        "covariate_sampling": ("VARCHAR", "'emulated'"),
     },
     "taxonomy": {
         "taxon_id": ("BIGINT", "r.taxon_id"),

@@ -66,7 +66,7 @@ def test_partitions_end_at_the_settled_date() -> None:
 def test_no_module_reads_the_environment_at_import() -> None:
     """Settings are read when the definitions are built, not when a module is imported: with every partitioning
     variable invalid, every module but the definitions (which build them) and the CLIs that load them imports."""
-    builds = ("gmgbd_assets.definitions", "gmgbd_assets.refill_cli", "gmgbd_assets.table_docs")
+    builds = ("gmgbd_assets.definitions", "gmgbd_assets.refill_cli", "gmgbd_assets.table_docs", "gmgbd_assets.release")
     code = (
         "import importlib, pkgutil, gmgbd_assets; "
         "names = [m.name for m in pkgutil.walk_packages(gmgbd_assets.__path__, 'gmgbd_assets.')]; "
