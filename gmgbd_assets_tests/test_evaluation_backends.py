@@ -6,6 +6,7 @@ import io
 import pytest
 from PIL import Image
 
+from gmgbd_assets.emulators.faults import FAULT_KINDS, FaultInjector
 from gmgbd_assets.emulators.inaturalist import sample_dir
 from gmgbd_assets.emulators.vlm_server import (
     MODEL,
@@ -97,6 +98,17 @@ def test_transient_faults_are_retried_away():
     replies = backend.ask([Question(build_prompt(IMAGE_ONLY, RECORD, "v1"), photo)] * 6)
     assert all(r.failure is None for r in replies)
     assert len({r.text for r in replies}) == 1
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_every_emulated_fault_kind_is_retried_then_a_reason(kind, monkeypatch):
+    """A server that always answers with one fault (a cut JSON body, a 200 HTML error page, ...) costs the row
+    its answer after the retries, never the run."""
+    monkeypatch.setattr(FaultInjector, "_draw", lambda self: kind)
+    (backend,) = _backend(max_attempts=2, emulator_fault_rate=0.5)
+    photo = next((sample_dir() / "photos").glob("*.jpg")).read_bytes()
+    (reply,) = backend.ask([Question(build_prompt(IMAGE_ONLY, RECORD, "v1"), photo)])
+    assert reply.failure == SERVER_UNAVAILABLE, reply
 
 
 @pytest.fixture(scope="module")

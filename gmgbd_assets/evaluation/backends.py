@@ -238,13 +238,19 @@ class OpenAIBackend:
 
         def attempt() -> Any:
             try:
-                return self.client.chat.completions.create(**request)
+                completion = self.client.chat.completions.create(**request)
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            except (ValueError, openai.APIResponseValidationError) as exc:
+                # A 200 whose body is cut short or is a proxy's HTML page: the server is unwell, not the answer.
+                raise TransientError(f"unreadable response: {type(exc).__name__}: {str(exc)[:200]}") from exc
             except openai.APIStatusError as exc:
                 if exc.status_code in (408, 429) or exc.status_code >= 500:
                     raise TransientError(f"HTTP {exc.status_code}") from exc
                 raise
+            if not hasattr(completion, "choices"):
+                raise TransientError(f"unreadable response: {str(completion)[:200]}")
+            return completion
 
         try:
             completion = self.retrier(attempt, f"chat completion ({self.model})")
