@@ -42,7 +42,7 @@ pytestmark = pytest.mark.e2e
 # What the UI must show. The asset graph of the finished project: one constant to edit if assets change.
 EXPECTED_ASSETS = (
     "raw_observations", "images", "captions", "geocodes", "weather", "ndvi", "water_distance", "covariates", "taxonomy",
-    "gmgbd", "splits", "croissant", "open_data_snapshot",
+    "gmgbd", "splits", "croissant", "open_data_snapshot", "satellite_chips", "context_lift", "release_manifest",
 )
 # (asset, reason code): a missing_values check that fails on the sample, and a reason its table must show
 # (the open-ocean point at -35, -20 has no address).
@@ -63,7 +63,7 @@ CHROMIUM_FLAGS = (
     "--disable-component-update", "--disable-sync", "--disable-quic",
 )
 VIEWPORT = {"width": 1600, "height": 1000}
-GRAPH_VIEWPORT = {"width": 2400, "height": 2100}  # every asset in its group, with their status rows legible
+GRAPH_VIEWPORT = {"width": 4400, "height": 5200}  # every asset in its group, with their status rows legible
 SERVER_START_S = 90
 BACKFILL_S = 150
 UI_TIMEOUT_MS = 30_000
@@ -281,7 +281,8 @@ def test_ui_in_a_real_browser(dagster_ui: Dagster, page) -> None:
         # Graph nodes are HTML inside the SVG's foreignObjects (the sidebar lists the names too).
         page.locator("svg foreignObject").get_by_text(name, exact=True).first.wait_for(state="visible")
     # Each node then loads its status rows (latest event, checks, partitions): wait for all of them.
-    expect(page.locator("svg foreignObject").get_by_text(re.compile(r"^Loading"))).to_have_count(0)
+    loading = page.locator("svg foreignObject").get_by_text(re.compile(r"^Loading"))
+    expect(loading).to_have_count(0, timeout=UI_TIMEOUT_MS)
     _screenshot(page, "asset-graph.png")
     page.set_viewport_size(VIEWPORT)
 
