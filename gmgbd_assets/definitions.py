@@ -147,7 +147,7 @@ def split_settings(settings: Settings) -> SplitsResource:
 
 def _earth_engine(settings: Settings) -> dict[str, Any]:
     return {"ndvi_window_days": settings.ndvi_window_days, "water_radius_m": settings.water_radius_m,
-            "water_scale_m": settings.water_scale_m}
+            "water_scale_m": settings.water_scale_m, "satellite_embedding": settings.satellite.embedding}
 
 
 def _captioner(settings: Settings) -> dict[str, Any]:

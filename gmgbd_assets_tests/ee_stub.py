@@ -25,6 +25,7 @@ from gmgbd_assets.earth_engine.covariate_catalog import (
     WORLDCLIM_BIO,
     WORLDCOVER,
 )
+from gmgbd_assets.earth_engine.embedding import EMBEDDING_BANDS, SATELLITE_EMBEDDING
 from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
 from gmgbd_assets.earth_engine.water import HYDROSHEDS_ACC, WATER_MASK
 from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_DAILY
@@ -48,12 +49,16 @@ CATALOG_BANDS = {
     WORLDCLIM_BIO: tuple(f"bio{i:02d}" for i in range(1, 20)),
     WORLDCOVER: ("Map",),
     POPULATION_DENSITY: ("population_density",),
+    SATELLITE_EMBEDDING: EMBEDDING_BANDS,
     **{dataset: ("b0", "b10", "b30", "b60", "b100", "b200")
        for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY)},
 }
 
-# GPW has an image every five years, each starting on 1 January (UTC) of its year.
-GPW_YEARS = {POPULATION_DENSITY: [date(y, 1, 1) for y in range(2000, 2021, 5)]}
+# GPW has an image every five years, each starting on 1 January (UTC) of its year; the embedding one layer a year
+# from 2017 (one image per year stands for the year's tiles: they share their start and their bands).
+GPW_YEARS = {POPULATION_DENSITY: [date(y, 1, 1) for y in range(2000, 2021, 5)],
+             SATELLITE_EMBEDDING: [date(y, 1, 1) for y in range(2017, 2026)]}
+CATALOG_PROPERTIES = {SATELLITE_EMBEDDING: {"DATASET_VERSION": "1.1"}}
 
 ARC_SECOND = 1 / 3600
 # The native grids of the layers the covariates sample, all EPSG:4326, and their pyramiding policy. WorldCover's
@@ -63,6 +68,8 @@ CATALOG_LAYERS = {
     DEM: Layer(Grid(DEGREES, ARC_SECOND)),  # GLO-30's tiles below 50 degrees of latitude
     WORLDCOVER: Layer(Grid(DEGREES, 0.3 * ARC_SECOND)),
     POPULATION_DENSITY: Layer(Grid(DEGREES, 30 * ARC_SECOND)),
+    # The embedding's tiles of UTM zone 31 (Paris, Lyon), at their native 10 m.
+    SATELLITE_EMBEDDING: Layer(Grid("EPSG:32631", 10.0)),
     **{dataset: Layer(Grid(DEGREES, 1 / 480)) for dataset in (SOIL_ORGANIC_CARBON, SOIL_PH, SOIL_SAND, SOIL_CLAY)},
 }
 
@@ -129,6 +136,8 @@ def raw_value(name: str, props: Mapping[str, Any]) -> float:
     fixed = {"NDVI": 5000, "qa_best": 0, "stream_coverage": 1, "d_stream": 1200.0, "d_water": 800.0,
              COVARIATE_PREFIX + "land_cover_code": 30, COVARIATE_PREFIX + "bio01": 115,
              COVARIATE_PREFIX + "soil_ph_0cm": 65}
+    if name in EMBEDDING_BANDS:
+        return 0.125  # 64 bands of 1/8: a unit vector
     return fixed.get(name, 7)
 
 
@@ -142,7 +151,7 @@ def interpreted(
     ``published`` maps a dataset to the start dates of its images (GPW's years unless given), ``value`` gives
     each sampled output, ``read_value`` (if given) each output of a gridded layer from how it was read, over the
     native grids ``layers`` (``CATALOG_LAYERS`` unless given). The answer's ``interpreter`` keeps its ``reads``."""
-    catalog = Catalog(CATALOG_BANDS, {**GPW_YEARS, **published}, dict(layers or CATALOG_LAYERS))
+    catalog = Catalog(CATALOG_BANDS, {**GPW_YEARS, **published}, dict(layers or CATALOG_LAYERS), CATALOG_PROPERTIES)
     interpreter = GraphInterpreter(catalog, value, read_value)
 
     def answer(graph: Any) -> Any:

@@ -9,6 +9,7 @@ from datetime import date
 from gmgbd_assets.earth_engine import covariate_catalog as layers
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.earth_engine.covariate_sampling import UNKNOWN_LAND_COVER_CODE, parse_covariates_response
+from gmgbd_assets.earth_engine.embedding import SATELLITE_EMBEDDING
 from gmgbd_assets.earth_engine.modis_ndvi import EPOCH, MODIS_NDVI, composites_around
 from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend
@@ -54,10 +55,10 @@ def test_one_request_carries_every_layer_and_every_band_even_without_a_composite
     graph = stub.requests[0]
     loaded = {const(a["id"]) for a in calls(graph, "Image.load")} | {
         const(a["id"]) for a in calls(graph, "ImageCollection.load")}
-    assert {c.dataset for c in COVARIATES} | {MODIS_NDVI, HYDROSHEDS_ACC} <= loaded
-    # Water in two UTM zones (Paris and Lyon share one), NDVI on MODIS' grid, and one per covariate dataset on
-    # its own grid (WorldClim, four soils, the DEM, WorldCover, GPW).
-    assert len(calls(graph, "Image.reduceRegions")) == 2 + 1 + 8
+    assert {c.dataset for c in COVARIATES} | {MODIS_NDVI, HYDROSHEDS_ACC, SATELLITE_EMBEDDING} <= loaded
+    # Water in two UTM zones (Paris and Lyon share one), NDVI on MODIS' grid, one per covariate dataset on its own
+    # grid (WorldClim, four soils, the DEM, WorldCover, GPW), and the embedding in the same two UTM zones.
+    assert len(calls(graph, "Image.reduceRegions")) == 2 + 1 + 8 + 2
     assert {s.missing_reason for s in got.ndvi.values()} == {"no_composite_in_window"}
     for obs in (1, 2, 3):
         sample = got.covariates[obs]
@@ -95,7 +96,7 @@ def test_the_combined_graph_reads_ndvi_when_composites_exist() -> None:
 
 
 def test_ndvi_water_and_covariates_together_send_one_request_per_chunk() -> None:
-    """12,000 points on one date: three chunks, three requests, and every point has all three layers."""
+    """12,000 points on one date: three chunks, three requests, and every point has all four layers."""
     import random
 
     rng = random.Random(1)
@@ -105,8 +106,9 @@ def test_ndvi_water_and_covariates_together_send_one_request_per_chunk() -> None
     got = client.point_layers(DAY, points)
     assert sampler.requests == 3 and client.requests["point_layers"] == 3
     ids = {p.observation_uuid for p in points}
-    assert set(got.ndvi) == set(got.water) == set(got.covariates) == ids
+    assert set(got.ndvi) == set(got.water) == set(got.covariates) == set(got.embedding) == ids
     assert sum(s.ndvi_value is not None for s in got.ndvi.values()) > 11_000
+    assert sum(s.vector is not None for s in got.embedding.values()) > 6_000
 
 
 def test_offline_covariates_are_in_range_of_the_right_kind_and_deterministic() -> None:

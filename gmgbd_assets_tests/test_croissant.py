@@ -142,8 +142,12 @@ def test_every_column_of_every_export_file_is_a_field_of_its_record_set(built):
     assert list(sample) == [*_fields(built.doc, "gmgbd"), *WEBDATASET_S2_FIELDS]
     shards = next(d for d in built.doc["distribution"] if d["@id"] == "webdataset-shards")
     assert all(name in shards["description"] for name in WEBDATASET_S2_FIELDS)
-    types = {f["name"]: f["dataType"] for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
-    assert all(types[c.name] == DATA_TYPES[c.sql_type] for c in EXPORT_SPEC.columns)
+    fields = {f["name"]: f for rs in built.doc["recordSet"] if rs["@id"] == "gmgbd" for f in rs["field"]}
+    assert all(fields[c.name]["dataType"] == DATA_TYPES[c.sql_type.split("[")[0]] for c in EXPORT_SPEC.columns)
+    # The embedding is one field holding 64 floats per record, not 64 fields or a string.
+    embedding = fields["satellite_embedding"]
+    assert embedding["dataType"] == "sc:Float" and embedding["isArray"] is True and embedding["arrayShape"] == "64"
+    assert not any("isArray" in f for name, f in fields.items() if name != "satellite_embedding")
 
 
 def test_every_export_file_is_listed_with_its_true_checksum(built):

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -98,8 +99,11 @@ def test_parquet_is_zstd_with_every_column_one_folder_per_date(offline_env, comp
     assert [f.parent.name for f in files] == [f"sighting_date={d}" for d in SAMPLE_DAYS]
     for file in files:
         metadata = pq.ParquetFile(file).metadata
-        assert metadata.schema.names == EXPORT_SPEC.column_names
-        assert metadata.schema.names[-7:] == ["split_spatial", "block_spatial", "split_observer", "block_observer",
+        schema = pq.ParquetFile(file).schema_arrow
+        assert schema.names == EXPORT_SPEC.column_names
+        # The embedding is one fixed-size list column of 64 float32s, as declared.
+        assert schema.field("satellite_embedding").type == pa.list_(pa.float32(), 64)
+        assert schema.names[-7:] == ["split_spatial", "block_spatial", "split_observer", "block_observer",
                                               "split_temporal", "split_version", "split_params"]
         codecs = {metadata.row_group(0).column(i).compression for i in range(metadata.num_columns)}
         assert codecs == {"ZSTD"}

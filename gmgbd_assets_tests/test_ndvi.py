@@ -66,13 +66,14 @@ def _answer(points: list[SamplePoint], props: dict[int, dict], composites: list[
 
 
 def _combined(points: list[SamplePoint], props: dict[int, dict], composites: list[date]) -> dict:
-    """The combined request's answer with the NDVI part given and no water or covariate values."""
+    """The combined request's answer with the NDVI part given and no water, covariate or embedding values."""
     ndvi = _answer(points, props, composites)
     return {"composites": ndvi["composites"], "ndvi": ndvi["samples"], **NO_WATER_OR_COVARIATES}
 
 
 NO_WATER_OR_COVARIATES = {"points": {"type": "FeatureCollection", "features": []}, "covariates": {},
-                          "population_start": None}
+                          "population_start": None, "embedding": {"type": "FeatureCollection", "features": []},
+                          "embedding_start": [], "embedding_version": []}
 
 
 # --- calendar and categories ----------------------------------------------------------------------------------
@@ -318,7 +319,8 @@ def test_before_modis_the_request_asks_no_ndvi() -> None:
         stub.answer = lambda graph: NO_WATER_OR_COVARIATES
         client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y")
         got = client.point_layers(date(1999, 6, 1), points).ndvi
-        assert set(stub.requests[0]["dictionaryValue"]["values"]) == {"points", "covariates", "population_start"}
+        assert set(stub.requests[0]["dictionaryValue"]["values"]) == {
+            "points", "covariates", "population_start", "embedding", "embedding_start", "embedding_version"}
         assert got[1].missing_reason == "before_modis" and got[1].ndvi_value is None
         with pytest.raises(ValueError, match="no NDVI part"):
             client.point_layers(DAY, points)
@@ -331,12 +333,13 @@ class _Flaky:
         self.calls = 0
 
     def point_layers(
-        self, day: date, points: list[SamplePoint], window_days: int, radius_m: float, scale_m: float
+        self, day: date, points: list[SamplePoint], window_days: int, radius_m: float, scale_m: float,
+        embedding: bool = True,
     ) -> dict:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
-        return OfflineSampler().point_layers(day, points, window_days, radius_m, scale_m)
+        return OfflineSampler().point_layers(day, points, window_days, radius_m, scale_m, embedding)
 
 
 def test_quota_errors_are_retried_with_backoff() -> None:

@@ -13,6 +13,7 @@ import ee
 
 from gmgbd_assets.earth_engine import covariate_catalog as catalog
 from gmgbd_assets.earth_engine.covariate_sampling import UNKNOWN_LAND_COVER_CODE
+from gmgbd_assets.earth_engine.embedding import SATELLITE_EMBEDDING
 from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
 from gmgbd_assets.earth_engine.points import SamplePoint, point_collection
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, LiveBackend
@@ -103,7 +104,8 @@ def test_land_cover_is_the_native_class_at_the_point() -> None:
 
 def test_every_covariate_reads_the_pixel_holding_the_point_even_by_a_pixel_edge() -> None:
     """Points a hair inside a WorldClim/GPW/OpenLandMap pixel corner: on a 100 m grid most would read the
-    neighbouring pixel (the cell centre lies across the edge); on the native grids each reads its own."""
+    neighbouring pixel (the cell centre lies across the edge); on the native grids each reads its own, and so does
+    the satellite embedding on its UTM zone's 10 m grid."""
     step = 30 * ARC_SECOND
     points = [SamplePoint(i + 1, 44.0 + k * step - 1e-6, 3.0 + k * step + 1e-6) for i, k in enumerate(range(12))]
     old = [
@@ -115,7 +117,7 @@ def test_every_covariate_reads_the_pixel_holding_the_point_even_by_a_pixel_edge(
     assert sum(not r.native for r in old) >= 3  # what the single 100 m grid did
     _got, interpreter = run(points)
     gridded = [r for _obs, _name, r in interpreter.reads]
-    assert {r.dataset for r in gridded} == {c.dataset for c in catalog.COVARIATES}
+    assert {r.dataset for r in gridded} == {c.dataset for c in catalog.COVARIATES} | {SATELLITE_EMBEDDING}
     assert all(r.native for r in gridded), [r for r in gridded if not r.native][:1]
 
 

@@ -33,18 +33,21 @@ T = TypeVar("T")
 UPGRADES_TABLE = "store_upgrades"
 
 
-def _create_or_extend(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+def _create_or_extend(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, column_type: Callable[[str], str] = str
+) -> None:
     """Create the table, or upgrade one an older version of the project built: add the columns this version
     declares (NULL in existing rows), drop NOT NULL from columns it no longer requires, and key it by
-    ``observation_uuid`` (:func:`_upgrade_key`). Columns are never dropped or retyped here."""
-    con.execute(spec.ddl())
+    ``observation_uuid`` (:func:`_upgrade_key`). Columns are never dropped or retyped here. ``column_type`` is
+    the store's type for a declared one (``TableStore.storage_type``)."""
+    con.execute(spec.ddl(column_type))
     present = {name: nullable == "YES" for name, nullable in con.sql(
         "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = ?",
         params=[spec.name]).fetchall()}
     declared = {c.name: c for c in spec.columns}
     for column in spec.columns:
         if column.name not in present:
-            con.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {column.sql_type}')
+            con.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {column_type(column.sql_type)}')
     for name, nullable in present.items():
         if not nullable and (name not in declared or declared[name].nullable):
             con.execute(f'ALTER TABLE "{spec.name}" ALTER COLUMN "{name}" DROP NOT NULL')
@@ -119,9 +122,14 @@ class TableStore(dg.ConfigurableResource):
         """Run ``write`` (which opens its own connection) again when it lost a conflict with another writer."""
         return write()
 
+    def storage_type(self, sql_type: str) -> str:
+        """The type this store keeps a declared column type as (DuckDB: the type itself); reads cast back to the
+        declared type (``TableSpec.polars_schema``)."""
+        return sql_type
+
     def ensure_table(self, spec: TableSpec) -> None:
         with self.writing(spec.name), self.connect() as con:
-            _create_or_extend(con, spec)
+            _create_or_extend(con, spec, self.storage_type)
 
     @contextmanager
     def transaction(self, *specs: TableSpec) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -129,7 +137,7 @@ class TableStore(dg.ConfigurableResource):
         Holds ``writing`` for every table of ``specs``."""
         with self.writing(*(spec.name for spec in specs)), self.connect() as con:
             for spec in specs:
-                _create_or_extend(con, spec)
+                _create_or_extend(con, spec, self.storage_type)
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -173,7 +181,7 @@ class TableStore(dg.ConfigurableResource):
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         order = KEY if KEY in spec.column_names else spec.column_names[0]
         with self.writing(spec.name), self.connect() as con:
-            _create_or_extend(con, spec)
+            _create_or_extend(con, spec, self.storage_type)
             arrow = con.sql(
                 f'SELECT {cols} FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ? '
                 f'ORDER BY sighting_date, "{order}"',

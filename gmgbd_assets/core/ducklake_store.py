@@ -37,6 +37,7 @@ from pydantic import Field
 
 from gmgbd_assets.core.duckdb_store import TableStore, file_lock
 from gmgbd_assets.core.redaction import redact
+from gmgbd_assets.core.tables import array_size
 
 T = TypeVar("T")
 LAKE = "lake"
@@ -156,6 +157,12 @@ class DuckLakeStore(TableStore):
     @property
     def enforces_keys(self) -> bool:
         return False
+
+    def storage_type(self, sql_type: str) -> str:
+        """DuckLake has no fixed-size list type: a ``FLOAT[64]`` column is stored as ``FLOAT[]`` (every stored
+        value still has 64 elements; reads cast back to the declared type)."""
+        size = array_size(sql_type)
+        return f"{sql_type[: sql_type.index('[')]}[]" if size is not None else sql_type
 
     @property
     def kind(self) -> str:

@@ -1,8 +1,10 @@
-"""The satellite context's settings (``GMGBD_S2_*``), read once into ``Settings.satellite``.
+"""The satellite context's settings (``GMGBD_SATELLITE_EMBEDDING``, ``GMGBD_S2_*``), read once into
+``Settings.satellite``.
 
-Defaults: a 64 x 64 px chip at 10 m (640 m square) from the least-cloudy Sentinel-2 L2A scene within 30 days of
-the sighting, searched on Microsoft Planetary Computer's STAC API (any STAC API by URL). ``gmgbd_assets/satellite/``
-is what uses them; docs/configuration.md lists them.
+Defaults: the satellite embedding sampled in the Earth Engine request; a 64 x 64 px chip at 10 m (640 m square)
+from the least-cloudy Sentinel-2 L2A scene within 30 days of the sighting, searched on Microsoft Planetary
+Computer's STAC API (any STAC API by URL). ``gmgbd_assets/satellite/``
+and ``gmgbd_assets/earth_engine/embedding.py`` are what use them; docs/configuration.md lists them.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ _SWITCH = {"on": True, "off": False}
 
 @dataclass(frozen=True)
 class S2Config:
-    """``chips``: whether chips are read at all (off: every row says ``s2_chips_off``, no request is sent).
+    """``embedding``: whether the satellite embedding is sampled (off: no embedding part in the Earth Engine
+    request, every row says ``embedding_off``). ``chips``: whether chips are read at all (off: every row says
+    ``s2_chips_off``, no request is sent).
     ``chip_px``: the side in 10 m pixels; ``window_days``: scenes within +/- that many days of the sighting;
     ``cloud_limit``: scenes with more than this scene-wide cloud cover (%) are not searched for;
     ``min_clear``: the least share of clear pixels (SCL 4, 5, 6, 11) a chip needs to be stored.
     ``sign``: sign asset URLs with Planetary Computer SAS tokens (on by default for its URL only)."""
 
+    embedding: bool = True
     chips: bool = True
     chip_px: int = 64
     window_days: int = 30
@@ -36,6 +41,7 @@ class S2Config:
     def from_env(cls) -> S2Config:
         url = _env("GMGBD_S2_STAC_URL", PLANETARY_COMPUTER_STAC_URL).rstrip("/")
         config = cls(
+            embedding=_switch("GMGBD_SATELLITE_EMBEDDING", "on"),
             chips=_switch("GMGBD_S2_CHIPS", "on"),
             chip_px=int(_env("GMGBD_S2_CHIP_PX", "64")),
             window_days=int(_env("GMGBD_S2_WINDOW_DAYS", "30")),

@@ -6,7 +6,7 @@ Croissant and ``docs/tables.md`` describe the columns from it, so a column means
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -82,9 +82,11 @@ class TableSpec:
     def text_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.free_text)
 
-    def ddl(self) -> str:
+    def ddl(self, column_type: Callable[[str], str] = str) -> str:
+        """``CREATE TABLE IF NOT EXISTS``; ``column_type`` maps a declared type to the store's own (DuckLake keeps
+        a fixed-size list as a list)."""
         cols = ",\n  ".join(
-            f'"{c.name}" {c.sql_type}{"" if c.nullable else " NOT NULL"}' for c in self.columns
+            f'"{c.name}" {column_type(c.sql_type)}{"" if c.nullable else " NOT NULL"}' for c in self.columns
         )
         return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  {cols}\n)'
 
@@ -102,7 +104,7 @@ class TableSpec:
         )
 
     def polars_schema(self) -> dict[str, pl.DataType]:
-        return {c.name: _POLARS_TYPES[c.sql_type.split("(")[0].upper()] for c in self.columns}
+        return {c.name: polars_type(c.sql_type) for c in self.columns}
 
     def frame(self, rows: Sequence[dict] | Sequence[tuple]) -> pl.DataFrame:
         """Build a frame with exactly this table's columns and types (an empty frame keeps them too)."""
@@ -111,10 +113,31 @@ class TableSpec:
         return pl.DataFrame(list(rows), schema=self.polars_schema())
 
 
+def float_array(size: int) -> str:
+    """The SQL type of a fixed-size list of ``size`` 32-bit floats (an embedding vector): ``FLOAT[size]``."""
+    return f"FLOAT[{size}]"
+
+
+def array_size(sql_type: str) -> int | None:
+    """The element count of a fixed-size list type (``FLOAT[64]``: 64), None for any other type."""
+    if sql_type.endswith("]") and "[" in sql_type:
+        return int(sql_type[sql_type.index("[") + 1 : -1])
+    return None
+
+
+def polars_type(sql_type: str) -> pl.DataType:
+    """The polars type a column of ``sql_type`` is read and written as (``FLOAT[n]``: a polars ``Array``)."""
+    size = array_size(sql_type)
+    if size is not None:
+        return pl.Array(_POLARS_TYPES[sql_type[: sql_type.index("[")].upper()], size)
+    return _POLARS_TYPES[sql_type.split("(")[0].upper()]
+
+
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "BIGINT": pl.Int64(),
     "INTEGER": pl.Int32(),
     "DOUBLE": pl.Float64(),
+    "FLOAT": pl.Float32(),
     "VARCHAR": pl.String(),
     "BOOLEAN": pl.Boolean(),
     "DATE": pl.Date(),

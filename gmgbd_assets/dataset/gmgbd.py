@@ -15,6 +15,7 @@ from gmgbd_assets.core.tables import KEY, OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.dataset.policy import DatasetPolicyResource
 from gmgbd_assets.earth_engine.covariates import COVARIATE_COLUMNS, COVARIATES_TABLE
 from gmgbd_assets.earth_engine.ndvi import NDVI
+from gmgbd_assets.earth_engine.satellite_embedding import SATELLITE_EMBEDDING_TABLE
 from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 from gmgbd_assets.geocodes.geocodes import GEOCODES
 from gmgbd_assets.media.captions import CAPTIONS
@@ -27,8 +28,8 @@ from gmgbd_assets.weather.weather import WEATHER
 UPSTREAM_SPECS = (IMAGES, CAPTIONS, GEOCODES, WEATHER, NDVI, WATER_DISTANCE, TAXONOMY)
 UPSTREAM = tuple(spec.name for spec in UPSTREAM_SPECS)
 # Optional upstream: its columns follow the others, a record without them stays in gmgbd (LEFT JOIN, no quarantine);
-# the covariates table's own missing_values check reports the gaps.
-OPTIONAL_SPECS = (COVARIATES_TABLE,)
+# the covariates' and the embedding's own missing_values checks report the gaps.
+OPTIONAL_SPECS = (COVARIATES_TABLE, SATELLITE_EMBEDDING_TABLE)
 _SPECS = {spec.name: spec for spec in (RAW_OBSERVATIONS, *UPSTREAM_SPECS, *OPTIONAL_SPECS)}
 
 # The reference dataset's 15 columns: gmgbd holds a row only when all of them have a value.
@@ -123,6 +124,13 @@ _COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
       for c in TAXONOMY.columns if c.name in MAIN_RANKS or c.name.removesuffix("_id") in MAIN_RANKS),
     ("taxonomy_snapshot", "VARCHAR", TAXONOMY.column("taxonomy_snapshot").description, "taxonomy",
      "taxonomy_snapshot"),
+    # The satellite embedding (optional, last; see docs/satellite.md).
+    *((name, SATELLITE_EMBEDDING_TABLE.column(name).sql_type, SATELLITE_EMBEDDING_TABLE.column(name).description,
+       "satellite_embedding", name)
+      for name in ("satellite_embedding", "embedding_year", "embedding_dataset_version", "embedding_source")),
+    ("embedding_missing_reason", "VARCHAR", "Why satellite_embedding is NULL (satellite_embedding's "
+     "missing_reason: no_embedding_image, embedding_incomplete, embedding_off, not_returned); NULL with a vector or "
+     "when the embedding was never sampled for this date", "satellite_embedding", "missing_reason"),
 )
 
 
@@ -179,7 +187,7 @@ COLUMN_LINEAGE = dg.TableColumnLineage(
 )
 
 _ALIASES = {"images": "i", "captions": "c", "geocodes": "g", "weather": "w", "ndvi": "n", "water_distance": "d",
-            "covariates": "v", "taxonomy": "t"}
+            "covariates": "v", "taxonomy": "t", "satellite_embedding": "e"}
 
 
 def _quarantine_sql(obscured: str = KEEP) -> str:
@@ -241,10 +249,9 @@ def _gmgbd_sql() -> str:
 
 def build_window(con: duckdb.DuckDBPyConnection, start: date, end: date, built_at: datetime,
                  obscured: str = KEEP) -> None:
-    """Rebuild ``gmgbd`` and ``quarantine`` for ``[start, end)`` inside the caller's transaction; ``obscured`` is
-    the ``GMGBD_OBSCURED`` policy."""
-    for spec in OPTIONAL_SPECS:  # never materialized: an empty table, every covariate NULL
-        con.execute(spec.ddl())
+    """Rebuild ``gmgbd`` and ``quarantine`` for ``[start, end)`` inside the caller's transaction, which created
+    the tables of ``GMGBD``, ``QUARANTINE`` and ``OPTIONAL_SPECS`` (an optional table never materialized is empty:
+    its columns are NULL); ``obscured`` is the ``GMGBD_OBSCURED`` policy."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE raw AS "
         "SELECT * FROM raw_observations WHERE sighting_date >= ? AND sighting_date < ?",

@@ -1,6 +1,7 @@
-"""``ndvi``, ``water_distance`` and ``covariates``: three tables, one Earth Engine request per date and chunk.
+"""``ndvi``, ``water_distance``, ``covariates`` and ``satellite_embedding``: four tables, one Earth Engine request
+per date and chunk.
 
-The three are one ``multi_asset``: one step samples each date's sightings once (``EarthEngineClient.point_layers``)
+The four are one ``multi_asset``: one step samples each date's sightings once (``EarthEngineClient.point_layers``)
 and writes the selected tables from that answer. Selecting fewer of them (``can_subset``) writes fewer tables but
 sends the same request, so a date costs one request per chunk of 5,000 points whatever is selected.
 """
@@ -20,6 +21,11 @@ from gmgbd_assets.earth_engine.ndvi import NDVI, NDVI_DESCRIPTION, NdviRows
 from gmgbd_assets.earth_engine.point_layers import PointLayers
 from gmgbd_assets.earth_engine.points import SamplePoint
 from gmgbd_assets.earth_engine.resource import EarthEngineClient, EarthEngineResource
+from gmgbd_assets.earth_engine.satellite_embedding import (
+    SATELLITE_EMBEDDING_DESCRIPTION,
+    SATELLITE_EMBEDDING_TABLE,
+    EmbeddingRows,
+)
 from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE, WATER_DISTANCE_DESCRIPTION, WaterDistanceRows
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 
@@ -47,7 +53,7 @@ def _spec(table: TableSpec, description: str) -> dg.AssetSpec:
 
 
 def _writers(client: EarthEngineClient) -> list[LayerRows]:
-    return [NdviRows(client), WaterDistanceRows(client), CovariateRows(client)]
+    return [NdviRows(client), WaterDistanceRows(client), CovariateRows(client), EmbeddingRows(client)]
 
 
 @dg.multi_asset(
@@ -56,6 +62,7 @@ def _writers(client: EarthEngineClient) -> list[LayerRows]:
         _spec(NDVI, NDVI_DESCRIPTION),
         _spec(WATER_DISTANCE, WATER_DISTANCE_DESCRIPTION),
         _spec(COVARIATES_TABLE, COVARIATES_DESCRIPTION),
+        _spec(SATELLITE_EMBEDDING_TABLE, SATELLITE_EMBEDDING_DESCRIPTION),
     ],
     can_subset=True,
     partitions_def=sighting_date_partitions,
@@ -65,8 +72,9 @@ def _writers(client: EarthEngineClient) -> list[LayerRows]:
 def earth_engine_point_layers(
     context: dg.AssetExecutionContext, store: TableStore, earth_engine: EarthEngineResource
 ) -> Iterator[dg.MaterializeResult]:
-    """NDVI, distance to water and the covariates of each date's sightings, from one Earth Engine request per
-    chunk of 5,000 points; writes whichever of ``ndvi``, ``water_distance`` and ``covariates`` are selected."""
+    """NDVI, distance to water, the covariates and the satellite embedding of each date's sightings, from one Earth
+    Engine request per chunk of 5,000 points; writes whichever of ``ndvi``, ``water_distance``, ``covariates`` and
+    ``satellite_embedding`` are selected."""
     client = earth_engine.client(log=context.log.warning)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     writers = [w for w in _writers(client) if w.table.name in selected]

@@ -1,4 +1,5 @@
-"""The Earth Engine feature: NDVI, distance to water and the covariates, three tables from one multi-asset."""
+"""The Earth Engine feature: NDVI, distance to water, the covariates and the satellite embedding, four tables from
+one multi-asset."""
 
 import dagster as dg
 
@@ -8,9 +9,10 @@ from gmgbd_assets.core.settings import Settings
 from gmgbd_assets.earth_engine.assets import earth_engine_point_layers
 from gmgbd_assets.earth_engine.covariates import COVARIATES_TABLE
 from gmgbd_assets.earth_engine.ndvi import NDVI
+from gmgbd_assets.earth_engine.satellite_embedding import SATELLITE_EMBEDDING_TABLE
 from gmgbd_assets.earth_engine.water_distance import WATER_DISTANCE
 
-TABLES = [NDVI, WATER_DISTANCE, COVARIATES_TABLE]
+TABLES = [NDVI, WATER_DISTANCE, COVARIATES_TABLE, SATELLITE_EMBEDDING_TABLE]
 
 
 def checks(settings: Settings) -> list[dg.AssetChecksDefinition]:

@@ -1,10 +1,10 @@
 """Google Earth Engine: one lazily created session per process, batched sampling, retries on quota errors.
 
-``EarthEngineResource.client()`` is called only by the step that writes ``ndvi``, ``water_distance`` and
-``covariates`` (``gmgbd_assets.earth_engine.assets``) and by ``weather`` when ``GMGBD_WEATHER_SOURCE=earth_engine``,
-so selecting any other asset never needs Earth Engine credentials. Without credentials the client refuses at once
-and says what to set. Credentials come from ``GMGBD_EE_PROJECT``
-(with ``earthengine authenticate`` or application-default credentials) or a service-account key passed as
+``EarthEngineResource.client()`` is called only by the step that writes ``ndvi``, ``water_distance``,
+``covariates`` and ``satellite_embedding`` (``gmgbd_assets.earth_engine.assets``) and by ``weather`` when
+``GMGBD_WEATHER_SOURCE=earth_engine``, so selecting any other asset never needs Earth Engine credentials. Without
+credentials the client refuses at once and says what to set. Credentials come from ``GMGBD_EE_PROJECT`` (with
+``earthengine authenticate`` or application-default credentials) or a service-account key passed as
 ``dagster.EnvVar("GMGBD_EE_SERVICE_ACCOUNT_KEY")``; the key is never logged or put into metadata.
 
 Every request is one ``computeValue`` over at most 5,000 points of one sighting date (see
@@ -31,6 +31,7 @@ from gmgbd_assets.core.rate_limits import Clock, default_clock
 from gmgbd_assets.core.retries import Retrier, RetryPolicy
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES
 from gmgbd_assets.earth_engine.covariate_sampling import COVARIATE_SAMPLING
+from gmgbd_assets.earth_engine.embedding import EMBEDDING_SAMPLING, SATELLITE_EMBEDDING
 from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
 from gmgbd_assets.earth_engine.point_layers import PointLayers, parse_point_layers, point_layers_expression
 from gmgbd_assets.earth_engine.points import MAX_POINTS_PER_REQUEST, SamplePoint, chunks
@@ -75,7 +76,8 @@ class Backend(Protocol):
     def weather(self, day: date, points: Sequence[SamplePoint]) -> Any: ...
 
     def point_layers(
-        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float,
+        embedding: bool = True,
     ) -> Any: ...
 
 
@@ -93,9 +95,10 @@ class LiveBackend:
         return self._compute(weather_expression(day, points))
 
     def point_layers(
-        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float,
+        embedding: bool = True,
     ) -> Any:
-        return self._compute(point_layers_expression(day, points, window_days, radius_m, scale_m))
+        return self._compute(point_layers_expression(day, points, window_days, radius_m, scale_m, embedding))
 
 
 class EarthEngineClient:
@@ -116,6 +119,9 @@ class EarthEngineClient:
         log: Callable[[str], None] | None = None,
         source_covariates: str = LIVE_COVARIATES_SOURCE,
         covariate_sampling: str = COVARIATE_SAMPLING,
+        embedding: bool = True,
+        source_embedding: str = SATELLITE_EMBEDDING,
+        embedding_sampling: str = EMBEDDING_SAMPLING,
     ) -> None:
         if not 0 <= window_days <= 96:
             raise ValueError(f"ndvi window must be 0..96 days (a season at most), not {window_days}")
@@ -136,6 +142,9 @@ class EarthEngineClient:
         self.requests = {"point_layers": 0, "weather": 0}
         self.source_covariates = source_covariates
         self.covariate_sampling = covariate_sampling  # the grids the covariates are read on, for provenance
+        self.embedding = embedding  # GMGBD_SATELLITE_EMBEDDING: off sends no embedding part
+        self.source_embedding = source_embedding
+        self.embedding_sampling = embedding_sampling
 
     @property
     def retries(self) -> int:
@@ -149,7 +158,8 @@ class EarthEngineClient:
         return self.retry(attempt, layer)
 
     def point_layers(self, day: date, points: Sequence[SamplePoint], today: date | None = None) -> PointLayers:
-        """NDVI, distance to water and every covariate per observation: one request per chunk of the date.
+        """NDVI, distance to water, every covariate and the satellite embedding per observation: one request per
+        chunk of the date.
 
         With ``today``, NDVI composites not published yet make values provisional (``parse_ndvi_response``)."""
         return PointLayers.merged([
@@ -158,11 +168,14 @@ class EarthEngineClient:
                 chunk,
                 self._call(
                     "point_layers",
-                    lambda c=chunk: self.backend.point_layers(day, c, self.window_days, self.radius_m, self.scale_m),
+                    lambda c=chunk: self.backend.point_layers(
+                        day, c, self.window_days, self.radius_m, self.scale_m, self.embedding
+                    ),
                 ),
                 self.window_days,
                 self.radius_m,
                 today,
+                self.embedding,
             )
             for chunk in chunks(points, self.chunk_size)
         ])
@@ -258,6 +271,9 @@ class EarthEngineResource(dg.ConfigurableResource):
     water_radius_m: float = Field(default=25_000.0, description="Search radius for water, metres")
     water_scale_m: float = Field(default=100.0, description="Grid size of the distance transform, metres")
     chunk_size: int = Field(default=MAX_POINTS_PER_REQUEST, description="Points per request (<= 5,000)")
+    satellite_embedding: bool = Field(
+        default=True, description="Sample the satellite embedding in the same request (GMGBD_SATELLITE_EMBEDDING)"
+    )
     request_timeout_s: float = Field(default=300.0, description="Client deadline per request, seconds")
     max_attempts: int = 6
     backoff_base_s: float = 2.0
@@ -298,6 +314,14 @@ class EarthEngineResource(dg.ConfigurableResource):
     def covariate_sampling(self) -> str:
         return self.provenance(COVARIATE_SAMPLING)
 
+    @property
+    def embedding_source(self) -> str:
+        return self.provenance(SATELLITE_EMBEDDING)
+
+    @property
+    def embedding_sampling(self) -> str:
+        return self.provenance(EMBEDDING_SAMPLING)
+
     def client(self, log: Callable[[str], None] | None = None) -> EarthEngineClient:
         return EarthEngineClient(
             self.backend(),
@@ -311,4 +335,7 @@ class EarthEngineResource(dg.ConfigurableResource):
             log=log,
             source_covariates=self.covariates_source,
             covariate_sampling=self.covariate_sampling,
+            embedding=self.satellite_embedding,
+            source_embedding=self.embedding_source,
+            embedding_sampling=self.embedding_sampling,
         )

@@ -1,5 +1,5 @@
-"""Offline stand-in for Earth Engine: deterministic, plausible NDVI, water distances, covariates and weather, in
-Earth Engine's JSON.
+"""Offline stand-in for Earth Engine: deterministic, plausible NDVI, water distances, covariates, satellite
+embeddings and weather, in Earth Engine's JSON.
 
 It answers the same requests as ``LiveBackend`` (``point_layers``, ``weather``) with the result shape the live
 expressions produce, so chunking, retries and parsing are the same code in both profiles. Every value it makes
@@ -18,6 +18,9 @@ How values are made (a pure function of latitude, longitude and date; nothing ra
   composite exactly as the live mosaic does.
 * Land water distances: nearest stream and nearest water body drawn per place (a few km typical); streams only
   between 56 S and 60 N, HydroSHEDS' coverage; anything beyond the search radius comes back absent.
+* Satellite embedding: a unit vector of 64 floats per place (its 4-decimal cell, ~10 m) with a small drift per
+  year, so years compare by dot product as the real layers do; annual layers for ``EMBEDDING_YEARS`` only (a
+  later sighting reads the newest, an earlier one 2017's), each with DATASET_VERSION 1.1; no pixel at sea.
 * ERA5-Land temperature and DEM elevation: the Open-Meteo emulator's functions of the same point and date (in
   kelvin), absent at sea (ERA5-Land and the DEM cover land only). Earth Engine ingests ERA5-Land in monthly
   batches well after ECMWF publishes it (the catalog says "to three months from real-time"): the emulated
@@ -36,6 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_PREFIX, COVARIATES
+from gmgbd_assets.earth_engine.embedding import EMBEDDING_BANDS, EMBEDDING_FIRST_YEAR, layer_year
 from gmgbd_assets.earth_engine.modis_ndvi import EPOCH, NDVI_SCALE, QA_USABLE, composite_end, composites_around
 from gmgbd_assets.earth_engine.points import MAX_POINTS_PER_REQUEST, SamplePoint
 from gmgbd_assets.earth_engine.water import HYDROSHEDS_LAT_RANGE
@@ -46,6 +50,10 @@ from gmgbd_assets.geocodes.offline_geocoder import nearest_place_km
 OPEN_SEA_KM = 300.0
 MODIS_PUBLICATION_DAYS = 14  # a composite appears this long after its 16-day window ends
 ERA5_LAND_INGEST_MONTHS = 3
+# The emulated catalog's annual embedding layers: 2017 to 2025, the layers Google had published when this was
+# written (a 2026 sighting reads 2025's, as a live one would until the 2026 layer appears).
+EMBEDDING_YEARS = tuple(range(EMBEDDING_FIRST_YEAR, 2026))
+EMBEDDING_DATASET_VERSION = "1.1"
 
 
 class EmulatedQuotaError(RuntimeError):
@@ -170,6 +178,24 @@ def covariate_bands(lat: float, lon: float, is_sea: bool) -> dict[str, int | flo
     return raw
 
 
+def embedding_start_ms(day: date) -> int | None:
+    """``system:time_start`` of the emulated layer a sighting on ``day`` reads (the newest at or before its year,
+    2017's before 2017), None if there is none."""
+    years = [y for y in EMBEDDING_YEARS if y <= layer_year(day)]
+    return int(datetime(max(years), 1, 1, tzinfo=UTC).timestamp() * 1000) if years else None
+
+
+def embedding_vector(lat: float, lon: float, year: int) -> list[float]:
+    """The emulated unit-length embedding of the pixel at the point in ``year``: a per-place direction plus a
+    per-year drift of about a tenth of it."""
+    place = _place(lat, lon)
+    base = random.Random(_unit("embedding", *place))
+    drift = random.Random(_unit("embedding", *place, year))
+    raw = [base.gauss(0.0, 1.0) + 0.1 * drift.gauss(0.0, 1.0) for _ in EMBEDDING_BANDS]
+    norm = math.sqrt(sum(v * v for v in raw))
+    return [v / norm for v in raw]
+
+
 class OfflineSampler:
     """Implements the ``Backend`` protocol of ``gmgbd_assets.earth_engine.resource`` without a network."""
 
@@ -208,11 +234,14 @@ class OfflineSampler:
         return self._water(points, radius_m, scale_m)
 
     def point_layers(
-        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float
+        self, day: date, points: Sequence[SamplePoint], window_days: int, radius_m: float, scale_m: float,
+        embedding: bool = True,
     ) -> dict[str, Any]:
         """One request: NDVI (absent before MODIS), per point the water distances, and every covariate band read
         at its native pixel, one FeatureCollection per dataset as the live request's ``covariates`` part, with the
-        ``system:time_start`` of the GPW image used (the newest at or before the sighting year)."""
+        ``system:time_start`` of the GPW image used (the newest at or before the sighting year); with
+        ``embedding``, the 64 embedding bands of the layer read and its start and version, as
+        ``embedding_parts`` answers."""
         self._maybe_fail()
         sea = open_sea([(p.latitude, p.longitude) for p in points])
         bands = [covariate_bands(p.latitude, p.longitude, is_sea) for p, is_sea in zip(points, sea, strict=True)]
@@ -228,10 +257,27 @@ class OfflineSampler:
             "covariates": covariates,
             "population_start": gpw_start_ms(day),
         }
+        if embedding:
+            out.update(self._embedding(day, points, sea))
         if composites_around(day, window_days):
             ndvi = self._ndvi(day, points, window_days)
             out["ndvi"], out["composites"] = ndvi["samples"], ndvi["composites"]
         return out
+
+    def _embedding(self, day: date, points: Sequence[SamplePoint], sea: Sequence[bool]) -> dict[str, Any]:
+        start = embedding_start_ms(day)
+        year = datetime.fromtimestamp(start / 1000, UTC).year if start is not None else None
+        features = []
+        for p, is_sea in zip(points, sea, strict=True):
+            props: dict[str, Any] = {}
+            if year is not None and not is_sea:
+                props = dict(zip(EMBEDDING_BANDS, embedding_vector(p.latitude, p.longitude, year), strict=True))
+            features.append(self._feature(p, props))
+        return {
+            "embedding": {"type": "FeatureCollection", "features": features},
+            "embedding_start": [start] if start is not None else [],
+            "embedding_version": [EMBEDDING_DATASET_VERSION] if start is not None else [],
+        }
 
     def _ndvi(self, day: date, points: Sequence[SamplePoint], window_days: int) -> dict[str, Any]:
         if len(points) > MAX_POINTS_PER_REQUEST:

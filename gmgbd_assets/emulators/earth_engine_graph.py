@@ -21,7 +21,8 @@ the errors Earth Engine raises, with its wording:
 Features of ``reduceRegions`` carry their input properties plus one value per output, taken from ``value``
 (``(output name, feature properties) -> number | None``; ``None`` stands for a masked pixel and is left out, as
 Earth Engine leaves it out), or from ``read_value`` (the same plus the ``Read``) for a band of a gridded layer.
-Images carry their ``system:time_start`` (``Element.get``), and sorting a collection by it is modelled.
+Images carry their ``system:time_start`` (``Element.get``, ``aggregate_array``), and sorting a collection by it
+is modelled; other image properties are per dataset (``Catalog.properties``, read by ``aggregate_array``).
 Only the functions the project's expressions use are modelled; any other raises
 ``NotImplementedError`` so a new expression cannot silently pass untested.
 """
@@ -69,6 +70,7 @@ class ImageCollection:
     masked: tuple[frozenset[str], ...] = ()  # per image, its fully masked bands (default: none)
     lineage: Lineages = field(default_factory=dict)
     grid: Grid | None = MOSAIC_DEFAULT  # the projection of its images
+    properties: Mapping[str, Any] = field(default_factory=dict)  # set on every image (``Catalog.properties``)
 
     def image_masks(self) -> tuple[frozenset[str], ...]:
         return self.masked or tuple(frozenset() for _ in self.starts)
@@ -76,7 +78,8 @@ class ImageCollection:
     def keeping(self, starts: Sequence[date]) -> ImageCollection:
         """The images whose start is in ``starts``, in that order (``starts`` a sub-sequence of this one's)."""
         mask_of = dict(zip(self.starts, self.image_masks(), strict=True))
-        return ImageCollection(self.bands, tuple(starts), tuple(mask_of[s] for s in starts), self.lineage, self.grid)
+        return ImageCollection(self.bands, tuple(starts), tuple(mask_of[s] for s in starts), self.lineage, self.grid,
+                               self.properties)
 
     def image(self, index: int) -> Image:
         return Image(self.bands, self.image_masks()[index], lineage=self.lineage, default=self.grid,
@@ -114,6 +117,7 @@ class Catalog:
     bands: Mapping[str, tuple[str, ...]]
     published: Mapping[str, Sequence[date] | None] = field(default_factory=dict)
     layers: Mapping[str, Layer] = field(default_factory=dict)
+    properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per dataset, on each of its images
 
     def lineage(self, dataset: str) -> Lineages:
         return {b: Lineage(dataset) for b in self.bands[dataset]} if dataset in self.layers else {}
@@ -193,7 +197,7 @@ class GraphInterpreter:
             published = self.catalog.published.get(dataset)
             return ImageCollection(self.catalog.bands[dataset], tuple(published) if published is not None else
                                    (date(2000, 1, 1),), lineage=self.catalog.lineage(dataset),
-                                   grid=self.catalog.grid(dataset))
+                                   grid=self.catalog.grid(dataset), properties=self.catalog.properties.get(dataset, {}))
         if name == "Image.load":
             dataset = a["id"]
             return Image(self.catalog.bands[dataset], lineage=self.catalog.lineage(dataset),
@@ -229,7 +233,7 @@ class GraphInterpreter:
             c1, c2 = a["collection1"], a["collection2"]
             bands, grid = (c1.bands, c1.grid) if c1.starts else (c2.bands, c2.grid)
             return ImageCollection(bands, c1.starts + c2.starts, c1.image_masks() + c2.image_masks(),
-                                   {**c2.lineage, **c1.lineage}, grid)
+                                   {**c2.lineage, **c1.lineage}, grid, {**c2.properties, **c1.properties})
         if name == "ImageCollection.fromImages":
             images = a["images"]
             return ImageCollection(images[0].bands if images else (), tuple(date(2000, 1, 1) for _ in images),
@@ -262,7 +266,11 @@ class GraphInterpreter:
             # A reducer skips masked pixels: a band is masked in the result only if it is in every image.
             return Image(c.bands, frozenset.intersection(*c.image_masks()), lineage=c.lineage)
         if name == "AggregateFeatureCollection.array":
-            return [_ms(s) for s in a["collection"].starts]
+            # Images without the property are left out, as Earth Engine leaves them out.
+            c, prop = a["collection"], a["property"]
+            if prop == "system:time_start":
+                return [_ms(s) for s in c.starts]
+            return [c.properties[prop] for _ in c.starts] if prop in c.properties else []
         if name == "Image.constant":
             value = a["value"]
             n = len(value) if isinstance(value, list) else 1

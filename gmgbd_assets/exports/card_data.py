@@ -13,7 +13,7 @@ from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.geoprivacy import KEEP, OBSCURED_EXCLUDED
 from gmgbd_assets.core.licenses import OPEN, polars_mask
 from gmgbd_assets.core.markdown import markdown_text
-from gmgbd_assets.core.tables import Column
+from gmgbd_assets.core.tables import Column, array_size
 from gmgbd_assets.dataset.gmgbd import GMGBD
 from gmgbd_assets.evaluation.metrics import Summary
 from gmgbd_assets.evaluation.summary_tables import read_summary
@@ -62,6 +62,9 @@ def profile_columns(store: TableStore) -> list[ColumnProfile]:
         aggregates += [f"count(DISTINCT {name}) AS u{i}", f"count(*) - count({name}) AS m{i}"]
         if c.sql_type == "BOOLEAN":
             aggregates.append(f"count(*) FILTER (WHERE {name}) AS r{i}")
+        elif array_size(c.sql_type) is not None:  # a vector has no order: the range of its length instead
+            length = f"sqrt(list_sum(list_transform({name}, x -> x * x)))"
+            aggregates += [f"min({length})::DOUBLE AS lo{i}", f"max({length})::DOUBLE AS hi{i}"]
         elif c.sql_type != "VARCHAR":
             aggregates += [f"min({name}) AS lo{i}", f"max({name}) AS hi{i}"]
     row = store.query(f"SELECT {', '.join(aggregates)} FROM gmgbd").row(0, named=True)
@@ -76,6 +79,9 @@ def profile_columns(store: TableStore) -> list[ColumnProfile]:
             value_range = ", ".join(markdown_text(v) for v in values["v"])
         elif c.sql_type == "VARCHAR" or row[f"lo{i}"] is None:
             value_range = "—"
+        elif array_size(c.sql_type) is not None:
+            value_range = (f"{array_size(c.sql_type)} floats, length {row[f'lo{i}']:.3f} to "
+                           f"{row[f'hi{i}']:.3f}")
         else:
             value_range = f"{format_value(row[f'lo{i}'])} to {format_value(row[f'hi{i}'])}"
         profiles.append(ColumnProfile(c, unique, row[f"m{i}"], value_range))

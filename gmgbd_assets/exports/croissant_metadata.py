@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmgbd_assets.core.tables import Column
+from gmgbd_assets.core.tables import Column, array_size
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATE_BY_NAME, Covariate
 from gmgbd_assets.earth_engine.notices import DEM_LIABILITY, DEM_NOTICE, column_notices, other_sources, year_span
 from gmgbd_assets.earth_engine.weather_layers import DEM
@@ -68,6 +68,7 @@ CONTEXT: dict[str, object] = {
 DATA_TYPES = {
     "VARCHAR": "sc:Text",
     "DOUBLE": "sc:Float",
+    "FLOAT": "sc:Float",
     "BIGINT": "sc:Integer",
     "INTEGER": "sc:Integer",
     "BOOLEAN": "sc:Boolean",
@@ -174,10 +175,17 @@ def field_description(column: Column, missing_share: Mapping[str, float], years:
 
 
 def data_type(column: Column) -> str:
-    base = column.sql_type.split("(")[0].upper()
+    """The Croissant type of one value (of each element, for a fixed-size list: see ``array_fields``)."""
+    base = column.sql_type.split("(")[0].split("[")[0].upper()
     if base not in DATA_TYPES:
         raise ValueError(f"No Croissant data type for {column.name} ({column.sql_type})")
     return DATA_TYPES[base]
+
+
+def array_fields(column: Column) -> dict[str, object]:
+    """``isArray`` and ``arrayShape`` (Croissant 1.1) for a fixed-size list column (the embedding), else nothing."""
+    size = array_size(column.sql_type)
+    return {"isArray": True, "arrayShape": str(size)} if size is not None else {}
 
 
 def file_set_id(table: TableFiles) -> str:
@@ -195,6 +203,7 @@ def record_set(table: TableFiles, missing_share: Mapping[str, float], years: str
                 "name": column.name,
                 "description": field_description(column, missing_share, years),
                 "dataType": data_type(column),
+                **array_fields(column),
                 "source": {"fileSet": {"@id": file_set_id(table)}, "extract": {"column": column.name}},
             }
         )

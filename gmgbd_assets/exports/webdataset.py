@@ -21,13 +21,14 @@ from pathlib import Path
 import yaml
 
 from gmgbd_assets.core.atomic_files import write_atomically
-from gmgbd_assets.core.tables import Column
+from gmgbd_assets.core.tables import Column, array_size
 
 # How a declared SQL type appears in the sample JSON and, so, in the Hugging Face features.
 _HF_DTYPES = {
     "BIGINT": "int64",
     "INTEGER": "int32",
     "DOUBLE": "float64",
+    "FLOAT": "float32",
     "VARCHAR": "string",
     "BOOLEAN": "bool",
     "DATE": "string",
@@ -105,10 +106,18 @@ def write_shards(
     return shards
 
 
+def _hf_feature(column: Column) -> dict[str, object]:
+    """One JSON field's ``datasets`` feature; a fixed-size list (the embedding) is a ``List`` of its length."""
+    size = array_size(column.sql_type)
+    if size is not None:
+        return {"name": column.name, "list": _HF_DTYPES[column.sql_type.split("[")[0].upper()], "length": size}
+    return {"name": column.name, "dtype": _HF_DTYPES[column.sql_type.split("(")[0].upper()]}
+
+
 def hf_features(columns: Sequence[Column], image_ext: str = "jpg", binary: Sequence[str] = ()) -> list[dict]:
     """The ``dataset_info.features`` of a dataset card: the image, members kept as bytes (``binary``: a GeoTIFF
     chip the image decoder cannot read), the JSON struct, and the two keys."""
-    struct = [{"name": c.name, "dtype": _HF_DTYPES[c.sql_type.split("(")[0].upper()]} for c in columns]
+    struct = [_hf_feature(c) for c in columns]
     return [
         {"name": image_ext, "dtype": "image"},
         *({"name": ext, "dtype": "binary"} for ext in binary),
