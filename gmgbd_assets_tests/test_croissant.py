@@ -185,9 +185,15 @@ def test_covariate_fields_carry_their_manifest_and_share_missing(built):
     sources = {s["name"] for s in built.doc["isBasedOn"]}
     assert sources == {c.dataset for c in COVARIATES} | {
         "MODIS/061/MOD13A1", "MODIS/006/MOD44W", "WWF/HydroSHEDS/15ACC", "ECMWF/ERA5_LAND/DAILY_AGGR",
-        SENTINEL_2_L2A_NAME}
+        SENTINEL_2_L2A_NAME, "GOOGLE/SATELLITE_EMBEDDING/V1/ANNUAL"}
     s2 = next(s for s in built.doc["isBasedOn"] if s["name"] == SENTINEL_2_L2A_NAME)
     assert s2["creditText"].startswith("Contains modified Copernicus Sentinel data 2024")
+    # The embedding's terms: CC BY 4.0 with the catalog's attribution text, and the AlphaEarth paper to cite.
+    embedding = next(s for s in built.doc["isBasedOn"] if s["name"] == "GOOGLE/SATELLITE_EMBEDDING/V1/ANNUAL")
+    assert embedding["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert "produced by Google and Google DeepMind" in embedding["creditText"]
+    assert "10.48550/arXiv.2507.22291" in embedding["creditText"]
+    assert "produced by Google and Google DeepMind" in fields["satellite_embedding"]
 
 
 def test_the_notices_the_sources_require_are_in_is_based_on_and_in_each_column(built):

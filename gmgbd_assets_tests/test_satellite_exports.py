@@ -1,4 +1,5 @@
-"""The Sentinel-2 chip in the WebDataset export: read back with ``datasets`` (offline) and ``webdataset``."""
+"""The Sentinel-2 chip and the satellite embedding in the WebDataset export: read back with ``datasets`` (offline)
+and ``webdataset``."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from gmgbd_assets.satellite.card_section import satellite_section
 from gmgbd_assets.satellite.chips import satellite_chips
 from gmgbd_assets.satellite.stac import ASSETS, stac_config
 from gmgbd_assets_tests.conftest import materialize_range
+from gmgbd_assets_tests.ee_stub import materialize_selected
 from gmgbd_assets_tests.export_fixtures import build_complete, copy_complete
 
 DAY = "2024-06-03"
@@ -36,7 +38,7 @@ def template(tmp_path_factory) -> Path:
     return data_dir
 
 
-def test_webdataset_samples_carry_the_chip(offline_env, template, tmp_path: Path):
+def test_webdataset_samples_carry_the_chip_and_the_embedding(offline_env, template, tmp_path: Path):
     store = copy_complete(template, offline_env)
     defs = build_definitions(dataclasses.replace(offline_env, shard_max_samples=4))
     stac = EmulatedStacResource(
@@ -46,7 +48,18 @@ def test_webdataset_samples_carry_the_chip(offline_env, template, tmp_path: Path
     )
     chips = with_sighting_dates([satellite_chips], offline_env.settle_days, offline_env.partitions_per_run)
     assert dg.materialize(chips, resources={"store": store, "stac": stac}, partition_key=DAY).success
+    assert materialize_selected(defs, ["satellite_embedding"], DAY, DAY).success
+    assert materialize_range(defs, ["gmgbd"], DAY, DAY).success  # gmgbd takes the embedding columns
     assert materialize_range(defs, ["export_webdataset"], DAY, DAY).success
+    vectors = {
+        uuid: (vector, year)
+        for uuid, vector, year in store.query(
+            "SELECT e.observation_uuid, e.satellite_embedding, e.embedding_year FROM satellite_embedding e "
+            "JOIN gmgbd g USING (observation_uuid) WHERE e.sighting_date = ?",
+            [DAY],
+        ).rows()
+    }
+    assert sum(v is not None for v, _ in vectors.values()) > len(vectors) // 2
     stored = {
         uuid: (sha, scene)
         for uuid, sha, scene in store.query(
@@ -63,6 +76,11 @@ def test_webdataset_samples_carry_the_chip(offline_env, template, tmp_path: Path
     assert {s["__key__"] for s in samples} == set(stored)
     for sample in samples:
         meta = json.loads(sample["json"])
+        vector, year = vectors[sample["__key__"]]
+        assert meta["embedding_year"] == year and (vector is None) == (meta["satellite_embedding"] is None)
+        if vector is not None:
+            assert meta["satellite_embedding"] == pytest.approx(list(vector)) and len(vector) == 64
+            assert meta["embedding_year"] == 2024 and meta["embedding_missing_reason"] is None
         sha, scene = stored[sample["__key__"]]
         assert meta["s2_scene_id"] == scene
         if sha is None:
@@ -76,7 +94,8 @@ def test_webdataset_samples_carry_the_chip(offline_env, template, tmp_path: Path
         "import json, sys, datasets\n"
         "ds = datasets.load_dataset(sys.argv[1], split='train', cache_dir=sys.argv[2])\n"
         "import hashlib\n"
-        "print(json.dumps({r['__key__']: r['s2.tif'] and hashlib.sha256(r['s2.tif']).hexdigest() for r in ds}))\n"
+        "print(json.dumps({r['__key__']: [r['s2.tif'] and hashlib.sha256(r['s2.tif']).hexdigest(), "
+        "r['json']['satellite_embedding']] for r in ds}))\n"
     )
     env = {
         **os.environ,
@@ -98,10 +117,16 @@ def test_webdataset_samples_carry_the_chip(offline_env, template, tmp_path: Path
     )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded == {u: sha for u, (sha, _) in stored.items()}
+    assert {u: sha for u, (sha, _) in loaded.items()} == {u: sha for u, (sha, _) in stored.items()}
+    for uuid, (_, vector) in loaded.items():  # the List(float32, 64) feature: the stored vector, or None
+        stored_vector = vectors[uuid][0]
+        assert (vector is None) if stored_vector is None else vector == pytest.approx(list(stored_vector))
 
 
 def test_the_card_section_says_where_an_obscured_chip_is_and_credits_copernicus():
     text = "\n".join(satellite_section({"first_date": date(2023, 12, 30), "last_date": date(2024, 1, 2)}))
     assert "published (obscured) point" in text and "Contains modified Copernicus Sentinel data 2023-2024" in text
     assert "DN_OFFSET" in text and "s2_missing_reason" in text
+    # The embedding: what it is, the year rule, its reason column, the CC BY 4.0 attribution and the citation.
+    assert "`satellite_embedding`" in text and "embedding_year" in text and "embedding_missing_reason" in text
+    assert "produced by Google and Google DeepMind" in text and "CC BY 4.0" in text and "arXiv:2507.22291" in text

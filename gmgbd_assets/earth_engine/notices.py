@@ -5,7 +5,8 @@ field descriptions).
 The wording is the sources' own, as the Earth Engine catalog (``google/earthengine-catalog``) quotes their terms:
 ERA5-Land's Copernicus licence clauses 5.1.2 and the EC/ECMWF disclaimer, the Licence for the use of the
 Copernicus WorldDEM-30 (its notice for adapted data and its liability sentence), HydroSHEDS' citation and credit,
-the LP DAAC's MODIS products by DOI, and the ShareAlike condition of CC BY-SA 4.0 (WorldClim V1, OpenLandMap).
+the LP DAAC's MODIS products by DOI, the ShareAlike condition of CC BY-SA 4.0 (WorldClim V1, OpenLandMap), and the
+Satellite Embedding's CC BY 4.0 attribution text and citation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gmgbd_assets.earth_engine.covariate_catalog import COVARIATES, LICENCE_CC_BY_SA
+from gmgbd_assets.earth_engine.embedding import ATTRIBUTION as EMBEDDING_ATTRIBUTION
+from gmgbd_assets.earth_engine.embedding import CITATION as EMBEDDING_CITATION
+from gmgbd_assets.earth_engine.embedding import SATELLITE_EMBEDDING
 from gmgbd_assets.earth_engine.modis_ndvi import MODIS_NDVI
 from gmgbd_assets.earth_engine.water import HYDROSHEDS_ACC, WATER_MASK
 from gmgbd_assets.earth_engine.weather_layers import DEM, ERA5_LAND_DAILY
@@ -78,6 +82,13 @@ SHARE_ALIKE = (
 SHARE_ALIKE_SOURCES = "WorldClim V1 and OpenLandMap soil layers (CC BY-SA 4.0)"
 SHARE_ALIKE_COLUMNS = tuple(c.name for c in COVARIATES if c.licence == LICENCE_CC_BY_SA)
 
+CC_BY_URL = "https://creativecommons.org/licenses/by/4.0/"
+# The catalog's terms of use: CC BY 4.0 with this attribution text; the citation is the entry's sci:citation.
+EMBEDDING_NOTICE = (
+    f"{EMBEDDING_ATTRIBUTION} Licensed under CC BY 4.0 ({CC_BY_URL}). Cite: {EMBEDDING_CITATION}"
+)
+EMBEDDING_COLUMNS = ("satellite_embedding",)
+
 
 def year_span(first: int | None, last: int | None) -> str:
     """The years of the data as the Copernicus notice names them: ``2024`` or ``2019-2024`` ('' without data)."""
@@ -111,6 +122,7 @@ def notices(years: str) -> tuple[Notice, ...]:
         Notice(f"HydroSHEDS ({HYDROSHEDS_ACC})", WATER_COLUMNS, hydrosheds),
         Notice(f"MODIS ({MODIS_NDVI}, {WATER_MASK})", (*NDVI_COLUMNS, *WATER_COLUMNS), modis),
         Notice(SHARE_ALIKE_SOURCES, SHARE_ALIKE_COLUMNS, f"{SHARE_ALIKE}."),
+        Notice(f"Satellite Embedding ({SATELLITE_EMBEDDING})", EMBEDDING_COLUMNS, EMBEDDING_NOTICE),
     )
 
 
@@ -125,12 +137,14 @@ class BasedOn:
 
 
 def other_sources(years: str) -> tuple[BasedOn, ...]:
-    """The NDVI, water and weather sources (the covariates' come from their catalog entries)."""
+    """The NDVI, water, weather and embedding sources (the covariates' come from their catalog entries)."""
     return (
         BasedOn(MODIS_NDVI, "061", LP_DAAC_TERMS, f"{MODIS_CREDIT}."),
         BasedOn(WATER_MASK, "006", LP_DAAC_TERMS, f"{MODIS_CREDIT}."),
         BasedOn(HYDROSHEDS_ACC, "15 arc-seconds", HYDROSHEDS_LICENCE, f"{HYDROSHEDS_CITATION}. {HYDROSHEDS_CREDIT}."),
         BasedOn(ERA5_LAND_DAILY, "1.0.0", COPERNICUS_LICENCE, era5_notice(years)),
+        # Each layer's DATASET_VERSION is in satellite_embedding.embedding_dataset_version.
+        BasedOn(SATELLITE_EMBEDDING, "V1", CC_BY_URL, EMBEDDING_NOTICE),
     )
 
 

@@ -65,7 +65,7 @@ change across years by dot product), never one axis alone. The layer is the sigh
 published (2017 for earlier sightings, the newest for later ones), recorded in ``embedding_year``. It comes from the
 same Earth Engine request per date and chunk as ``ndvi``, ``water_distance`` and ``covariates`` (no extra request),
 read at the layers' native 10 m per UTM zone. An obscured record's vector is that of its published (obscured) point,
-up to ~22 km from the true one. No pixel there (open ocean, polar gaps) is NULL with ``no_embedding_image``;
+up to about 30 km from the true one. No pixel there (open ocean, polar gaps) is NULL with ``no_embedding_image``;
 ``GMGBD_SATELLITE_EMBEDDING=off`` sends no embedding part and every row says ``embedding_off``.
 """
 

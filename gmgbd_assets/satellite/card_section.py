@@ -1,10 +1,12 @@
-"""The dataset card's "Seen from above" section: what the Sentinel-2 chip of a sample is and how to read it."""
+"""The dataset card's "Seen from above" section: what a record's satellite embedding and the Sentinel-2 chip of a
+sample are and how to read them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gmgbd_assets.earth_engine.notices import year_span
+from gmgbd_assets.earth_engine.embedding import EMBEDDING_FIRST_YEAR, SATELLITE_EMBEDDING
+from gmgbd_assets.earth_engine.notices import EMBEDDING_NOTICE, year_span
 from gmgbd_assets.satellite.chip_reader import CLEAR_CLASSES
 from gmgbd_assets.satellite.notices import SENTINEL_LEGAL_NOTICE, sentinel_2_credit
 
@@ -17,6 +19,17 @@ def satellite_section(counts: Mapping[str, object]) -> list[str]:
     return [
         "## Seen from above",
         "",
+        f"`satellite_embedding` (in `gmgbd`, Parquet and the WebDataset JSON): 64 floats, the AlphaEarth Foundations "
+        f"Satellite Embedding (`{SATELLITE_EMBEDDING}`) of the 10 m pixel holding the record's point, a unit-length "
+        "vector that summarises a year of optical, radar and LiDAR observations of that pixel. Use the 64 values "
+        "together (as model input, for nearest neighbours or clustering; compare years by dot product): no single "
+        "axis means anything alone. `embedding_year` is the layer read: the sighting's year, or the nearest "
+        f"published ({EMBEDDING_FIRST_YEAR} for earlier sightings, the newest layer for later ones); "
+        "`embedding_dataset_version` the layer's version. A record without a vector says why in "
+        "`embedding_missing_reason` (`no_embedding_image`: no pixel there, e.g. open ocean; `embedding_off`: "
+        "`GMGBD_SATELLITE_EMBEDDING=off`). "
+        f"{EMBEDDING_NOTICE}",
+        "",
         "Each WebDataset sample may carry `<key>.s2.tif`: a Sentinel-2 Level-2A chip (default 64 x 64 px at 10 m, "
         "640 m across) centred on the record's point, from the least-cloudy scene within +/- `GMGBD_S2_WINDOW_DAYS` "
         "(default 30) days of the sighting (`satellite_chips` table; its `chip_source` says which STAC API, "
@@ -28,8 +41,8 @@ def satellite_section(counts: Mapping[str, object]) -> list[str]:
         f"{clear}) describe the chip; a sample without one says why in `s2_missing_reason` (no scene, a scene "
         "missing a band, a failed read, too cloudy).",
         "",
-        "Geoprivacy: an obscured record's chip is cut at its published (obscured) point, never the hidden one, so it "
-        "shows the randomised place, up to about 30 km away from the sighting.",
+        "Geoprivacy: an obscured record's embedding and chip are taken at its published (obscured) point, never the "
+        "hidden one, so they describe the randomised place, up to about 30 km away from the sighting.",
         "",
         f"Licence: {sentinel_2_credit(years)}, free and open under the [Copernicus Sentinel data legal notice]"
         f"({SENTINEL_LEGAL_NOTICE}).",
