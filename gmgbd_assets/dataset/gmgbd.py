@@ -309,7 +309,9 @@ def gmgbd(
     After the covariates: ``coordinate_uncertainty_m`` (obscured records: at least half the 0.2 degree cell's
     diagonal, so point covariates of such records describe a place up to that far off; ``GMGBD_OBSCURED=exclude``
     leaves them out) and the lineage, kingdom to species with iNaturalist taxon ids (a rank the taxon does not
-    have is NULL; a record without a kingdom is quarantined by ``taxonomy``).
+    have is NULL; a record without a kingdom is quarantined by ``taxonomy``). Last, the optional satellite
+    embedding: 64 floats describing the 10 m pixel at the point from above for the sighting's year
+    (``embedding_year``), NULL with ``embedding_missing_reason`` where there is none.
     """
     start, end = partition_window(context)
     absent = [t for t in ("raw_observations", *UPSTREAM) if not store.table_exists(t)]
