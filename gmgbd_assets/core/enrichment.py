@@ -5,12 +5,16 @@ enriched (they keep their upstream reason, so every table has one row per raw ob
 can say why a record is missing), compute the rest, replace the date in the table, and collect the per-date
 metadata the UI shows. An asset supplies only ``compute``; a multi-asset that fills several tables from one
 computation per date (Earth Engine's NDVI, water and covariates) uses ``enrich_each_date_into``.
+
+In a run a release update started (``core/reuse.py``'s tag), the rows the previous release stored for records
+that have not changed since are kept as they are, computed-at times included, and ``compute`` sees only the
+rest; every other run computes every row.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -19,6 +23,7 @@ import dagster as dg
 
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.partitions import days, partition_window
+from gmgbd_assets.core.reuse import reusable_on, reuse_requested, stored_rows
 from gmgbd_assets.core.tables import TableSpec
 
 Row = dict[str, Any]
@@ -61,9 +66,13 @@ class DateOutput:
 
 @dataclass
 class EnrichmentSummary:
+    """What a step wrote to one table: rows, per-date metadata, reasons, and how many rows it kept from the
+    previous release (``reused``, only in a release update's runs)."""
+
     rows: int = 0
     per_date: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing_reasons: Counter[str] = field(default_factory=Counter)
+    reused: int = 0
 
     def result(self, asset_key: str | None = None, **metadata: Any) -> dg.MaterializeResult:
         """The materialization of the table; ``asset_key`` names which one when a step writes several."""
@@ -73,6 +82,7 @@ class EnrichmentSummary:
                 "dagster/row_count": self.rows,
                 "per_date": self.per_date,
                 "missing_reasons": dict(self.missing_reasons),
+                **({"reused_rows": self.reused} if self.reused else {}),
                 **metadata,
             }
         )
@@ -85,14 +95,19 @@ def enrich_each_date(
     upstream: TableSpec,
     rule: CarryRule,
     compute: Callable[[date, Sequence[Row]], DateOutput],
+    retry_reasons: Collection[str] = (),
+    reuse_if: Mapping[str, Any] | None = None,
 ) -> EnrichmentSummary:
     """Runs ``compute`` on each date's enrichable upstream rows and replaces the date in ``table``.
 
     Rows come out in upstream order; a computed row and a carried one both get ``observation_uuid`` and
     ``sighting_date``. Each date is committed on its own, so an interrupted range keeps its finished dates.
+    In a release update's run, stored rows of unchanged records are kept (``core/reuse.py``) unless their
+    reason is one of ``retry_reasons`` or a ``reuse_if`` column differs from what this run stamps.
     """
     summaries = enrich_each_date_into(
-        context, store, [table], upstream, rule, lambda day, usable: {table.name: compute(day, usable)}
+        context, store, [table], upstream, rule, lambda day, usable: {table.name: compute(day, usable)},
+        retry_reasons=retry_reasons, reuse_if=reuse_if,
     )
     return summaries[table.name]
 
@@ -104,21 +119,36 @@ def enrich_each_date_into(
     upstream: TableSpec,
     rule: CarryRule,
     compute: Callable[[date, Sequence[Row]], Mapping[str, DateOutput]],
+    retry_reasons: Collection[str] = (),
+    reuse_if: Mapping[str, Any] | None = None,
 ) -> dict[str, EnrichmentSummary]:
     """``enrich_each_date`` for several tables computed together (one multi-asset step): ``compute`` is called
     once per date and answers one ``DateOutput`` per table name; each table's date is replaced in turn.
 
     Every table gets the same rows in the same order, one per upstream row, so they stay joinable row for row.
+    A record's stored rows are kept only when every table of the step holds a final one (``core/reuse.py``).
     """
     start, end = partition_window(context)
     summaries = {table.name: EnrichmentSummary() for table in tables}
+    reuse = reuse_requested(context)
     for day in days(start, end):
         upstream_rows = store.read_window(upstream, day, day + timedelta(days=1)).to_dicts()
         carried = {r["observation_uuid"]: rule.reason(r) for r in upstream_rows}
-        outputs = compute(day, [r for r in upstream_rows if carried[r["observation_uuid"]] is None])
+        usable = [r for r in upstream_rows if carried[r["observation_uuid"]] is None]
+        kept = (
+            stored_rows(store, tables, day, reusable_on(store, day) & {r["observation_uuid"] for r in usable},
+                        retry_reasons, reuse_if)
+            if reuse
+            else {table.name: {} for table in tables}
+        )
+        # Every table kept the same records (stored_rows keeps a record only where all of them hold it).
+        keep = set(kept[tables[0].name]) if tables else set()
+        outputs = compute(day, [r for r in usable if r["observation_uuid"] not in keep])
         for table in tables:
-            _replace_date(context, store, table, day, upstream_rows, carried, rule, outputs[table.name],
-                          summaries[table.name])
+            out = outputs[table.name]
+            merged = DateOutput({**out.rows, **kept[table.name]}, out.carried_columns, out.metadata)
+            _replace_date(context, store, table, day, upstream_rows, carried, rule, merged, summaries[table.name],
+                          len(keep))
     return summaries
 
 
@@ -132,6 +162,7 @@ def _replace_date(
     rule: CarryRule,
     out: DateOutput,
     summary: EnrichmentSummary,
+    reused: int = 0,
 ) -> None:
     rows = []
     for r in upstream_rows:
@@ -145,10 +176,13 @@ def _replace_date(
     written = store.replace_window(table, table.frame(rows), day, day + timedelta(days=1))
     day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
     summary.rows += written
+    summary.reused += reused
     summary.missing_reasons.update(day_reasons)
     summary.per_date[day.isoformat()] = {
         "rows": written,
         **out.metadata,
+        **({"reused": reused} if reused else {}),
         **{f"missing_{k}": v for k, v in sorted(day_reasons.items())},
     }
-    context.log.info(f"{table.name} {day}: {written} rows ({dict(day_reasons) or 'nothing missing'})")
+    kept = f", {reused} kept from the previous release" if reused else ""
+    context.log.info(f"{table.name} {day}: {written} rows{kept} ({dict(day_reasons) or 'nothing missing'})")

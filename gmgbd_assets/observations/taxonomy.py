@@ -11,6 +11,7 @@ from gmgbd_assets.core.enrichment import CarryRule, DateOutput, Row, enrich_each
 from gmgbd_assets.core.partitions import dated_table_asset
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.observations.inaturalist import INaturalistClient, INaturalistResource
+from gmgbd_assets.observations.open_data.taxa import ExportTaxa
 from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.observations.sources import ObservationSource
 from gmgbd_assets.observations.taxa import (
@@ -104,8 +105,7 @@ def _taxonomy(
 ) -> dg.MaterializeResult:
     export = observation_source.taxa()
     taxa_source = export or client
-    snapshot = export.snapshot if export else inaturalist.snapshot
-    label = observation_source.provenance(export.source) if export else inaturalist.source
+    snapshot, label = taxonomy_read_as(inaturalist, observation_source, export)
     totals: Counter[str] = Counter()
 
     def compute(day: date, usable: Sequence[Row]) -> DateOutput:
@@ -126,7 +126,9 @@ def _taxonomy(
         }
         return DateOutput(rows, stamp, {"requests": resolved.requests, "cache_hits": resolved.cache_hits})
 
-    summary = enrich_each_date(context, store, TAXONOMY, RAW_OBSERVATIONS, RAW_TAXON, compute)
+    # A lineage read under another taxonomy snapshot (a newer export, another month) is read again in an update.
+    current = {"taxonomy_snapshot": snapshot, "taxonomy_source": label}
+    summary = enrich_each_date(context, store, TAXONOMY, RAW_OBSERVATIONS, RAW_TAXON, compute, reuse_if=current)
     return summary.result(
         requests=totals["requests"],
         taxa_fetched=totals["fetched"],
@@ -134,3 +136,14 @@ def _taxonomy(
         taxonomy_snapshot=snapshot,
         source=label,
     )
+
+
+def taxonomy_read_as(
+    inaturalist: INaturalistResource, observation_source: ObservationSource, export: ExportTaxa | None
+) -> tuple[str, str]:
+    """The ``taxonomy_snapshot`` and ``taxonomy_source`` a lineage read now is stamped with: the open-data
+    export's own taxa file (``export``, from ``observation_source.taxa()``) and date, else the API under
+    ``GMGBD_TAXONOMY_SNAPSHOT`` (default the month)."""
+    if export:
+        return export.snapshot, observation_source.provenance(export.source)
+    return inaturalist.snapshot, inaturalist.source

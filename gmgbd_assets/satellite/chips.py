@@ -128,7 +128,11 @@ def satellite_chips(context: dg.AssetExecutionContext, store: TableStore, stac: 
             rows = {uuid: {**v, **fetched} for uuid, v in values.items()}
             return DateOutput(rows, fetched, {"stac_searches": searcher.stats.searches - searches})
 
-        summary = enrich_each_date(context, store, SATELLITE_CHIPS, RAW_OBSERVATIONS, RAW_POINT, compute)
+        # A failed read may succeed now, and chips switched off cost nothing to ask for again: an update retries both.
+        summary = enrich_each_date(
+            context, store, SATELLITE_CHIPS, RAW_OBSERVATIONS, RAW_POINT, compute,
+            retry_reasons=(CHIP_READ_FAILED, S2_CHIPS_OFF), reuse_if={"chip_source": stac.source},
+        )
     return summary.result(
         source=stac.source, chips_dir=str(Path(stac.chips_dir).resolve()), **stac.metadata(searcher.stats)
     )
