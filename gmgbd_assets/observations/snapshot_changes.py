@@ -44,6 +44,9 @@ KIND_TEXT = {
 }
 # The fields each kind compares, as stored per record.
 STATE_FIELDS = ("taxon_id", "scientific_name", "photo_license", "latitude", "longitude", "coordinates_obscured")
+# What says when and from which snapshot a record was read, not what it is: left out of the record's hash, or every
+# record of a newer open-data export ('inaturalist-open-data:YYYYMMDD') would count as changed.
+READ_LABELS = ("fetched_at", "observation_source")
 
 RELEASE_RECORDS = TableSpec(
     name="release_records",
@@ -56,7 +59,12 @@ RELEASE_RECORDS = TableSpec(
         Column("latitude", "DOUBLE", "Public latitude at that release"),
         Column("longitude", "DOUBLE", "Public longitude at that release"),
         Column("coordinates_obscured", "BOOLEAN", "Whether iNaturalist obscured the coordinates at that release"),
-        Column("record_sha256", "VARCHAR", "sha256 of the whole raw record but its fetch time", nullable=False),
+        Column(
+            "record_sha256",
+            "VARCHAR",
+            "sha256 of the whole raw record but its fetch time and snapshot label (observation_source)",
+            nullable=False,
+        ),
         Column("release_id", "VARCHAR", "The release that read the record in this state", nullable=False),
     ),
     reason_column=None,
@@ -101,12 +109,20 @@ class SnapshotChanges:
 
 
 def record_states(store: TableStore) -> pl.DataFrame:
-    """Every raw record's compared fields and the hash of its whole content but the fetch time."""
+    """Every raw record's compared fields and the hash of its whole content but the fetch time and the snapshot
+    label (``READ_LABELS``)."""
     fields = ", ".join(f"r.{f}" for f in STATE_FIELDS)
+    labels = ", ".join(READ_LABELS)
     return store.query(
         f'SELECT r."{KEY}", r.sighting_date, {fields}, sha256(CAST(r AS VARCHAR)) AS record_sha256 '
-        f'FROM (SELECT * EXCLUDE (fetched_at) FROM raw_observations) r ORDER BY r.sighting_date, r."{KEY}"'
+        f'FROM (SELECT * EXCLUDE ({labels}) FROM raw_observations) r ORDER BY r.sighting_date, r."{KEY}"'
     )
+
+
+def record_labels(store: TableStore) -> pl.DataFrame:
+    """Which snapshot each raw record was read from (``observation_source``), by uuid and date: a record read again
+    from a newer export keeps its content but not its label, which the final table carries."""
+    return store.query(f'SELECT "{KEY}", sighting_date, observation_source FROM raw_observations')
 
 
 def _differs(column: str) -> pl.Expr:
