@@ -113,25 +113,38 @@ def manifest_environment(manifest: Manifest, data_dir: Path) -> Iterator[Setting
         os.environ.update(saved)
 
 
-def _run(defs: dg.Definitions, keys: list[dg.AssetKey], start: date, end: date, times: dict[str, str]) -> None:
+def run_window(
+    defs: dg.Definitions,
+    keys: list[dg.AssetKey],
+    window: tuple[date, date] | None,
+    times: dict[str, str],
+    tags: dict[str, str] | None = None,
+    what: str = "the rebuild",
+) -> dg.ExecuteInJobResult:
+    """Materialize ``keys`` and their checks in one run over the dates ``window`` (inclusive; None: assets that
+    are not date-partitioned), the release clock answering ``times``; raises naming the failed steps."""
     assets = list({id(a): a for a in (defs.get_assets_def(key) for key in keys)}.values())
     checks = [c for c in defs.asset_checks if any(k.asset_key in keys for k in c.check_keys)]
-    ranged = start != end
-    tags = (
-        {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
-        if ranged
-        else {}
-    )
+    start, end = window or (None, None)
+    ranged = start is not None and start != end
+    run_tags = dict(tags or {})
+    if ranged:
+        run_tags |= {
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        }
     result = dg.materialize(
         [*assets, *checks],
         resources={**defs.resources, "release_clock": ReleaseClockResource(times=times)},
-        partition_key=None if ranged else start.isoformat(),
-        tags=tags,
+        partition_key=None if ranged or start is None else start.isoformat(),
+        tags=run_tags,
         raise_on_error=False,
     )
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise RuntimeError(f"the rebuild's run of {start}...{end} failed (steps {failed})")
+        span = f"{start}...{end}" if start is not None else "the whole-table assets"
+        raise RuntimeError(f"{what}'s run of {span} failed (steps {failed})")
+    return result
 
 
 def rebuild(manifest_path: Path, data_dir: Path, build: Callable[[Settings], dg.Definitions]) -> RebuildReport:
@@ -145,7 +158,7 @@ def rebuild(manifest_path: Path, data_dir: Path, build: Callable[[Settings], dg.
         graph = defs.resolve_asset_graph()
         keys = sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
         ingest = [k for k in keys if k.to_user_string() in INGEST]
-        _run(defs, ingest, manifest.first_date, manifest.last_date, {})
+        run_window(defs, ingest, (manifest.first_date, manifest.last_date), {})
         count, digest = records_sha256(DuckDBStore(path=str(settings.duckdb_path)))
         if digest != manifest.observations.records_sha256:
             raise RebuildRefusedError(
@@ -159,7 +172,7 @@ def rebuild(manifest_path: Path, data_dir: Path, build: Callable[[Settings], dg.
         parts = windows(manifest)
         for i, window in enumerate(parts):
             last = i == len(parts) - 1
-            _run(defs, rest if last else dated, window.start, window.end, {**window.times, **whole})
+            run_window(defs, rest if last else dated, (window.start, window.end), {**window.times, **whole})
         return compare(manifest.files, settings.exports_dir, data_dir)
 
 
