@@ -211,8 +211,10 @@ def test_benchmark_runs_write_their_section_to_the_given_file_only(tmp_path: Pat
     assert BENCHMARKS_DOC.read_text() == before
 
 
-def test_earth_engine_benchmark_counts_at_most_three_requests_for_three_layers(capsys: pytest.CaptureFixture) -> None:
-    """12,000 points on one date (the issue's bar): ndvi, water distance and covariates together send N <= 3."""
+def test_earth_engine_benchmark_counts_at_most_three_requests_for_four_layers(capsys: pytest.CaptureFixture) -> None:
+    """12,000 points on one date (the issue's bar): ndvi, water distance, covariates and the satellite embedding
+    together send N <= 3."""
     rows, total = earth_engine.measure(12_000)
     assert total == 3 and sum(r["requests"] for r in rows) == 3
-    assert capsys.readouterr().out.count("requests") == 3
+    assert [r["layer"] for r in rows][-1] == "satellite_embedding" and rows[-1]["values"] == 12_000
+    assert capsys.readouterr().out.count("requests") == 4

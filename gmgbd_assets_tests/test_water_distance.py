@@ -68,6 +68,7 @@ def test_graph_measures_metres_on_a_utm_grid_per_zone() -> None:
             "ndvi": _answer([], {}),
             "points": _answer([SamplePoint(i, 0, 0) for i in point_ids(part(graph, "points"))], {}),
             "covariates": {},
+            "embedding": {"type": "FeatureCollection", "features": []},
         }
         client = EarthEngineClient(LiveBackend(), source_ndvi="x", source_water="y", radius_m=25_000, scale_m=100)
         client.point_layers(DAY, points)
