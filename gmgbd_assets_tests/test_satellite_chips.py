@@ -22,6 +22,7 @@ from gmgbd_assets.emulators.stac_scenes import (
     MISSING_ASSET,
     NO_SCENE,
     NORMAL,
+    PATCHY,
     behaviour,
     scene_from_id,
     write_cog,
@@ -30,12 +31,14 @@ from gmgbd_assets.observations.raw_observations import RAW_OBSERVATIONS
 from gmgbd_assets.satellite.chip_reader import gdal_options
 from gmgbd_assets.satellite.chipping import (
     CHIP_READ_FAILED,
+    MAX_SCENES_PER_RECORD,
     S2_CHIPS_OFF,
     SCENE_MISSING_ASSET,
     TOO_CLOUDY,
     ChipJob,
     ChipRequest,
     chip_date,
+    ranked,
 )
 from gmgbd_assets.satellite.chipping import (
     NO_SCENE as NO_SCENE_REASON,
@@ -90,6 +93,8 @@ def test_each_reason_and_a_stored_chip(tmp_path: Path, emulator: StacEmulator):
     ]
     assert "B08" in got[MISSING_ASSET]["missing_detail"]
     assert got[CLOUDY]["clear_fraction"] == 0.0 and "path" not in got[CLOUDY]
+    # Cloud over the point in every scene: the next scenes were tried before the chip counted too cloudy.
+    assert f"each of the {MAX_SCENES_PER_RECORD} least-cloudy scenes" in got[CLOUDY]["missing_detail"]
     assert emulator.requests["cog_503"] >= 3  # the broken files were asked again before the read counted failed
 
     chip = got[NORMAL]
@@ -114,6 +119,25 @@ def test_least_cloudy_scene_within_the_window(tmp_path: Path, emulator: StacEmul
         row = chip_date(DAY, _requests([(lat, lon)]), searcher, _job(tmp_path, min_clear=0.0))["uuid0"]
     assert len(scenes) >= 5 and all(abs(s.day_offset(DAY)) <= 30 for s in scenes)
     assert row["scene_id"] == min(scenes, key=lambda s: s.cloud_cover).id
+
+
+def test_a_chip_cloudy_at_the_point_is_cut_again_from_the_next_scene(tmp_path: Path, emulator: StacEmulator):
+    """The least-cloudy scene scene-wide is under cloud at the point (a patchy cell): the chip comes from the next
+    scene in the ranking, which is clear there; its row names that scene, and the searches are not repeated."""
+    with _resource(tmp_path).searcher() as searcher:
+        for step in range(200):
+            lat, lon = _point(PATCHY, near=(2020 + step, -185))
+            order = ranked(searcher.scenes_for(DAY, [(lat, lon)])[0], DAY)
+            if scene_from_id(order[0].id).locally_cloudy and not scene_from_id(order[1].id).locally_cloudy:
+                break
+        else:
+            raise AssertionError("no patchy cell whose least-cloudy scene is the cloudy one")
+        searches = emulator.requests["search"]
+        row = chip_date(DAY, _requests([(lat, lon)]), searcher, _job(tmp_path))["uuid0"]
+    assert emulator.requests["search"] == searches + 1
+    assert row.get("missing_reason") is None and row["clear_fraction"] >= 0.5 and Path(row["path"]).is_file()
+    assert row["scene_id"] == order[1].id != order[0].id
+    assert row["scene_cloud_cover"] == order[1].cloud_cover >= order[0].cloud_cover
 
 
 def test_one_search_per_date_and_tile_group(tmp_path: Path, emulator: StacEmulator):

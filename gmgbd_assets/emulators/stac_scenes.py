@@ -5,7 +5,9 @@ together), a scene-wide cloud cover from a hash, and a raster in its UTM zone a 
 Files are written on first request as cloud-optimised GeoTIFFs (32 px internal tiles, deflate, overviews), so a
 windowed read fetches a few tiles, never the file. Some cells model the awkward cases of the real archive: no
 scene in the window, a scene without its B08 asset, a chip area under cloud in every scene while the scene-wide
-cover is low, files that always answer 503, and files whose first request answers 503 (a retry succeeds).
+cover is low, a chip area under cloud in every other scene (``patchy``: the scene-wide cover says nothing about the
+640 m around the point, so the least-cloudy scene may be cloudy there and the next one clear), files that always
+answer 503, and files whose first request answers 503 (a retry succeeds).
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ EPOCH = date(2017, 1, 1)
 BASELINE_04 = date(2022, 1, 25)
 MARGIN_M = 800.0
 BLOCK_PX = 32
-NORMAL, NO_SCENE, MISSING_ASSET, BROKEN, CLOUDY, FLAKY = (
+NORMAL, NO_SCENE, MISSING_ASSET, BROKEN, CLOUDY, FLAKY, PATCHY = (
     "normal",
     "no_scene",
     "missing_asset",
     "broken",
     "cloudy",
     "flaky",
+    "patchy",
 )
-_BEHAVIOURS = {0: NO_SCENE, 1: MISSING_ASSET, 2: BROKEN, 3: CLOUDY, 4: FLAKY}
+_BEHAVIOURS = {0: NO_SCENE, 1: MISSING_ASSET, 2: BROKEN, 3: CLOUDY, 4: FLAKY, 5: PATCHY}
 _BEHAVIOUR_MODULUS = 30
 
 
@@ -65,6 +68,13 @@ class EmulatedScene:
     @property
     def behaviour(self) -> str:
         return behaviour(self.cell)
+
+    @property
+    def locally_cloudy(self) -> bool:
+        """Whether the whole raster is under cloud whatever the scene-wide cover says: every scene of a cloudy
+        cell, every other pass over a patchy one."""
+        passes = (self.acquired - EPOCH).days // REVISIT_DAYS
+        return self.behaviour == CLOUDY or (self.behaviour == PATCHY and passes % 2 == 0)
 
     @property
     def baseline(self) -> str:
@@ -183,9 +193,9 @@ def write_cog(scene: EmulatedScene, asset: str, path: Path) -> None:
 
 
 def _cloud(scene: EmulatedScene, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Where clouds are (rows ``y``, columns ``x``): everywhere in a cloudy cell, else blobs covering about the
-    scene's cloud cover."""
-    if scene.behaviour == CLOUDY:
+    """Where clouds are (rows ``y``, columns ``x``): everywhere in a locally cloudy scene, else blobs covering about
+    the scene's cloud cover."""
+    if scene.locally_cloudy:
         return np.ones((y.size, x.size), dtype=bool)
     if scene.cloud_cover <= 0:
         return np.zeros((y.size, x.size), dtype=bool)

@@ -1,9 +1,12 @@
 """One date's chips: the scene each record takes, the windowed reads grouped by scene, the stored files.
 
-The scene is the least-cloudy one (scene-wide ``eo:cloud_cover``, then the fewest days from the sighting, then
-the id) among those within the window whose footprint holds the point. A record without one, whose scene lacks a
-band, whose read fails after the retries or whose chip has too few clear pixels gets a reason and no file: a chip
-is never all no-data or all cloud.
+Scenes are ranked least-cloudy first (scene-wide ``eo:cloud_cover``, then the fewest days from the sighting, then
+the id) among those within the window whose footprint holds the point and that have every band. The scene-wide
+cover says little about the 640 m around one point, so a chip with too few clear pixels is cut again from the next
+scene, up to ``MAX_SCENES_PER_RECORD`` scenes, each round one windowed read per scene for all the records it
+serves. A record without a scene, whose scenes lack a band, whose read fails after the retries (not tried
+elsewhere: a failing host would fail the next scene too) or whose chips are all too cloudy gets a reason and no
+file: a chip is never all no-data or all cloud.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ TOO_CLOUDY = "too_cloudy"
 S2_CHIPS_OFF = "s2_chips_off"
 CHIP_REASONS = (NO_SCENE, SCENE_MISSING_ASSET, CHIP_READ_FAILED, TOO_CLOUDY, S2_CHIPS_OFF)
 CHIP_SUFFIX = ".s2.tif"
+MAX_SCENES_PER_RECORD = 3  # the least-cloudy scene, then up to two more while the chip is too cloudy
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,13 @@ class ChipJob:
     gdal: Mapping[str, str]
 
 
+def ranked(scenes: Sequence[Scene], day: date) -> list[Scene]:
+    """Least-cloudy first, then the nearest in time, then by id (a stable order for equal covers)."""
+    return sorted(scenes, key=lambda s: (s.cloud_cover, abs(s.day_offset(day)), s.id))
+
+
 def least_cloudy(scenes: Sequence[Scene], day: date) -> Scene | None:
-    return min(scenes, key=lambda s: (s.cloud_cover, abs(s.day_offset(day)), s.id), default=None)
+    return next(iter(ranked(scenes, day)), None)
 
 
 def chip_date(
@@ -57,39 +66,58 @@ def chip_date(
     """The ``satellite_chips`` values of each request (by observation uuid), files written under ``chips_dir``."""
     candidates = searcher.scenes_for(day, [(r.latitude, r.longitude) for r in requests])
     rows: dict[str, dict[str, Any]] = {}
-    by_scene: dict[str, list[ChipRequest]] = defaultdict(list)
-    scenes: dict[str, Scene] = {}
+    queues: dict[str, list[Scene]] = {}
     for request, found in zip(requests, candidates, strict=True):
-        scene = least_cloudy(found, day)
-        if scene is None:
+        order = ranked(found, day)
+        if not order:
             rows[request.observation_uuid] = _missing(
                 NO_SCENE, f"no Sentinel-2 L2A scene within the window holds the point ({len(found)} candidates)"
             )
             continue
-        absent = [a for a in ASSETS if a not in scene.assets]
-        if absent:
+        complete = [s for s in order if all(a in s.assets for a in ASSETS)]
+        if not complete:
+            absent = [a for a in ASSETS if a not in order[0].assets]
             rows[request.observation_uuid] = {
-                **_scene_columns(scene, day),
-                **_missing(SCENE_MISSING_ASSET, f"scene {scene.id} has no {', '.join(absent)} asset"),
+                **_scene_columns(order[0], day),
+                **_missing(SCENE_MISSING_ASSET, f"scene {order[0].id} has no {', '.join(absent)} asset"
+                           f"{f' (nor have the other {len(order) - 1} scenes every band)' if len(order) > 1 else ''}"),
             }
             continue
-        scenes[scene.id] = scene
-        by_scene[scene.id].append(request)
-    for scene_id, members in by_scene.items():
-        scene = scenes[scene_id]
-        hrefs = {a: searcher.href(scene, a) for a in ASSETS}
-        chips = read_chips(hrefs, [(r.latitude, r.longitude) for r in members], job.chip_px, _tags(scene), job.gdal)
-        for request, chip in zip(members, chips, strict=True):
-            rows[request.observation_uuid] = {**_scene_columns(scene, day), **_outcome(request, chip, job)}
+        queues[request.observation_uuid] = complete[:MAX_SCENES_PER_RECORD]
+    pending = [r for r in requests if r.observation_uuid in queues]
+    tried: dict[str, int] = defaultdict(int)
+    while pending:
+        by_scene: dict[str, list[ChipRequest]] = defaultdict(list)
+        scenes: dict[str, Scene] = {}
+        for request in pending:
+            scene = queues[request.observation_uuid][tried[request.observation_uuid]]
+            scenes[scene.id] = scene
+            by_scene[scene.id].append(request)
+        pending = []
+        for scene_id, members in by_scene.items():
+            scene = scenes[scene_id]
+            hrefs = {a: searcher.href(scene, a) for a in ASSETS}
+            chips = read_chips(hrefs, [(r.latitude, r.longitude) for r in members], job.chip_px, _tags(scene),
+                               job.gdal)
+            for request, chip in zip(members, chips, strict=True):
+                uuid = request.observation_uuid
+                tried[uuid] += 1
+                outcome = _outcome(request, chip, job, tried[uuid])
+                if outcome.get("missing_reason") == TOO_CLOUDY and tried[uuid] < len(queues[uuid]):
+                    pending.append(request)
+                    continue
+                rows[uuid] = {**_scene_columns(scene, day), **outcome}
     return rows
 
 
-def _outcome(request: ChipRequest, chip: Chip | ChipReadError, job: ChipJob) -> dict[str, Any]:
+def _outcome(request: ChipRequest, chip: Chip | ChipReadError, job: ChipJob, scenes_tried: int) -> dict[str, Any]:
     if isinstance(chip, ChipReadError):
         return _missing(CHIP_READ_FAILED, str(chip)[:500])
     columns = {"clear_fraction": round(chip.clear_fraction, 4), "crs": chip.crs}
     if chip.clear_fraction < job.min_clear:
         detail = f"{chip.clear_fraction:.0%} of the chip's pixels are clear, under the minimum {job.min_clear:.0%}"
+        if scenes_tried > 1:
+            detail += f", in each of the {scenes_tried} least-cloudy scenes with every band (this is the last)"
         return {**columns, **_missing(TOO_CLOUDY, detail)}
     path = chip_path(job.chips_dir, request)
     _write(path, chip.geotiff)
