@@ -58,7 +58,6 @@ CITATION = (
 ATTRIBUTION = (
     "The AlphaEarth Foundations Satellite Embedding dataset is produced by Google and Google DeepMind."
 )
-LICENSE = "CC-BY-4.0"
 
 
 def layer_year(day: date) -> int:
@@ -120,8 +119,9 @@ def _first(values: Any) -> Any:
     return values[0] if isinstance(values, list) and values else None
 
 
-def parse_embedding_response(day: date, points: Sequence[SamplePoint], response: Mapping[str, Any]) -> dict[
-        str, EmbeddingSample]:
+def parse_embedding_response(
+    day: date, points: Sequence[SamplePoint], response: Mapping[str, Any]
+) -> dict[str, EmbeddingSample]:
     """The vector per observation from ``embedding_parts``' three entries, as returned. A point with none of the
     bands has no layer pixel there; one with some bands, or a vector that is not unit length, is
     ``embedding_incomplete`` (the bands must be one pixel's vector to mean anything)."""
@@ -156,6 +156,6 @@ def parse_embedding_response(day: date, points: Sequence[SamplePoint], response:
                 f"(a vector must have all {EMBEDDING_DIMENSIONS} bands and unit length)",
             )
             continue
-        out[p.observation_uuid] = EmbeddingSample(tuple(float(v) for v in values if v is not None), year, version,
-                                                  None, None)
+        vector = tuple(float(v) for v in values if v is not None)
+        out[p.observation_uuid] = EmbeddingSample(vector, year, version, None, None)
     return out
