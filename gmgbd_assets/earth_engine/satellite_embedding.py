@@ -29,7 +29,7 @@ SATELLITE_EMBEDDING_TABLE = TableSpec(
             f"AlphaEarth Foundations embedding of the 10 m pixel holding the point: {EMBEDDING_DIMENSIONS} floats "
             f"(bands A00..A63 of {SATELLITE_EMBEDDING}), a unit-length vector summarising that pixel's year of "
             "optical, radar and LiDAR observations; only the whole vector means something (compare with dot "
-            "products); NULL with missing_reason",
+            "products); NULL with a reason (missing_reason; embedding_missing_reason in gmgbd)",
             unit="unitless",
             required=True,
         ),
