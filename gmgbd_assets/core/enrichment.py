@@ -20,11 +20,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.partitions import days, partition_window
-from gmgbd_assets.core.reuse import reusable_on, reuse_requested, stored_rows
-from gmgbd_assets.core.tables import TableSpec
+from gmgbd_assets.core.reasons import REASON_COLUMN
+from gmgbd_assets.core.reuse import StoredRows, reuse_requested
+from gmgbd_assets.core.tables import KEY, TableSpec
 
 Row = dict[str, Any]
 
@@ -130,25 +132,16 @@ def enrich_each_date_into(
     """
     start, end = partition_window(context)
     summaries = {table.name: EnrichmentSummary() for table in tables}
-    reuse = reuse_requested(context)
+    stored = StoredRows(store, tables, start, end, retry_reasons, reuse_if) if reuse_requested(context) else None
     for day in days(start, end):
         upstream_rows = store.read_window(upstream, day, day + timedelta(days=1)).to_dicts()
         carried = {r["observation_uuid"]: rule.reason(r) for r in upstream_rows}
         usable = [r for r in upstream_rows if carried[r["observation_uuid"]] is None]
-        kept = (
-            stored_rows(store, tables, day, reusable_on(store, day) & {r["observation_uuid"] for r in usable},
-                        retry_reasons, reuse_if)
-            if reuse
-            else {table.name: {} for table in tables}
-        )
-        # Every table kept the same records (stored_rows keeps a record only where all of them hold it).
-        keep = set(kept[tables[0].name]) if tables else set()
+        keep, kept = stored.on(day, [r["observation_uuid"] for r in usable]) if stored else (set(), {})
         outputs = compute(day, [r for r in usable if r["observation_uuid"] not in keep])
         for table in tables:
-            out = outputs[table.name]
-            merged = DateOutput({**out.rows, **kept[table.name]}, out.carried_columns, out.metadata)
-            _replace_date(context, store, table, day, upstream_rows, carried, rule, merged, summaries[table.name],
-                          len(keep))
+            _replace_date(context, store, table, day, upstream_rows, carried, rule, outputs[table.name],
+                          summaries[table.name], keep, kept.get(table.name))
     return summaries
 
 
@@ -162,19 +155,30 @@ def _replace_date(
     rule: CarryRule,
     out: DateOutput,
     summary: EnrichmentSummary,
-    reused: int = 0,
+    keep: Collection[str] = (),
+    kept: pl.DataFrame | None = None,
 ) -> None:
+    """Replace ``day`` in ``table`` by the computed and carried rows of ``out`` and the stored rows ``kept`` (of
+    the records ``keep``), one row per upstream row in upstream order (by uuid)."""
     rows = []
     for r in upstream_rows:
-        key = {"observation_uuid": r["observation_uuid"], "sighting_date": day}
-        why = carried[r["observation_uuid"]]
+        if r[KEY] in keep:
+            continue
+        key = {KEY: r[KEY], "sighting_date": day}
+        why = carried[r[KEY]]
         if why is None:
-            rows.append({**out.rows[r["observation_uuid"]], **key})
+            rows.append({**out.rows[r[KEY]], **key})
         else:
-            kept = {c: r.get(c) for c in rule.keep}
-            rows.append({**out.carried_columns, **kept, **key, "missing_reason": why[0], "missing_detail": why[1]})
-    written = store.replace_window(table, table.frame(rows), day, day + timedelta(days=1))
-    day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason"))
+            stays = {c: r.get(c) for c in rule.keep}
+            rows.append({**out.carried_columns, **stays, **key, "missing_reason": why[0], "missing_detail": why[1]})
+    frame = table.frame(rows)
+    if kept is not None and kept.height:
+        # The upstream's own order (read_window sorts a date by uuid), with the kept rows in their places.
+        frame = pl.concat([frame, kept.select(table.column_names).cast(table.polars_schema())]).sort(KEY)
+    written = store.replace_window(table, frame, day, day + timedelta(days=1))
+    reasons = frame[REASON_COLUMN].drop_nulls().to_list() if REASON_COLUMN in frame.columns else []
+    day_reasons = Counter(reason for reason in reasons if reason)
+    reused = len(keep)
     summary.rows += written
     summary.reused += reused
     summary.missing_reasons.update(day_reasons)
@@ -184,5 +188,5 @@ def _replace_date(
         **({"reused": reused} if reused else {}),
         **{f"missing_{k}": v for k, v in sorted(day_reasons.items())},
     }
-    kept = f", {reused} kept from the previous release" if reused else ""
-    context.log.info(f"{table.name} {day}: {written} rows{kept} ({dict(day_reasons) or 'nothing missing'})")
+    note = f", {reused} kept from the previous release" if reused else ""
+    context.log.info(f"{table.name} {day}: {written} rows{note} ({dict(day_reasons) or 'nothing missing'})")

@@ -15,8 +15,8 @@ holds such a row for it, so the tables of one step stay computed together.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import date, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -56,46 +56,59 @@ def write_reusable(store: TableStore, records: pl.DataFrame) -> int:
     return frame.height
 
 
-def reusable_on(store: TableStore, day: date) -> set[str]:
-    """The records of ``day`` the update found unchanged since the previous release."""
-    rows = store.read_window(REUSABLE_RECORDS, day, day + timedelta(days=1))
-    return set(rows[KEY].to_list())
-
-
-def is_final(table: TableSpec, row: Mapping[str, Any], retry_reasons: Collection[str] = ()) -> bool:
-    """Whether a stored row of ``table`` is a final answer the same inputs would get again (see the module)."""
-    if any(row.get(name) for name in table.column_names if name.endswith(PROVISIONAL_SUFFIX)):
-        return False
-    if table.reason_column is None:
-        return True
-    reason = row.get(table.reason_column)
-    if reason is None:
-        return True
-    return reason != NOT_YET_AVAILABLE and reason not in retry_reasons and reason in table.reason_codes
-
-
-def stored_rows(
-    store: TableStore,
-    tables: Collection[TableSpec],
-    day: date,
-    candidates: Collection[str],
+def final_rows(
+    table: TableSpec,
+    frame: pl.DataFrame,
     retry_reasons: Collection[str] = (),
     reuse_if: Mapping[str, Any] | None = None,
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """The stored rows of ``day`` to keep, by table name and observation uuid: those of ``candidates`` that every
-    table of ``tables`` holds as a final row (``is_final``) whose ``reuse_if`` columns equal the given values
-    (what the run would stamp now, e.g. the taxonomy snapshot)."""
-    if not candidates:
-        return {table.name: {} for table in tables}
-    wanted = sorted(candidates)
-    found: dict[str, dict[str, dict[str, Any]]] = {}
-    for table in tables:
-        rows = store.read_window(table, day, day + timedelta(days=1)).filter(pl.col(KEY).is_in(wanted))
-        found[table.name] = {
-            row[KEY]: row
-            for row in rows.iter_rows(named=True)
-            if is_final(table, row, retry_reasons)
-            and all(row.get(column) == value for column, value in (reuse_if or {}).items() if column in row)
-        }
-    kept = set.intersection(*(set(rows) for rows in found.values())) if found else set()
-    return {name: {uuid: row for uuid, row in rows.items() if uuid in kept} for name, rows in found.items()}
+) -> pl.DataFrame:
+    """The rows of ``frame`` (rows of ``table``) that are final answers the same inputs would get again: no
+    ``*_provisional`` value, no reason or one of the table's own but ``not_yet_available`` and ``retry_reasons``,
+    and the ``reuse_if`` columns equal to the given values (what a run would stamp now)."""
+    rules = [~pl.col(c).fill_null(False) for c in frame.columns if c.endswith(PROVISIONAL_SUFFIX)]
+    if table.reason_column is not None and table.reason_column in frame.columns:
+        own = [code for code in table.reason_codes if code != NOT_YET_AVAILABLE and code not in retry_reasons]
+        reason = pl.col(table.reason_column)
+        rules.append(reason.is_null() | reason.is_in(own))
+    rules += [pl.col(c).eq_missing(pl.lit(v)) for c, v in (reuse_if or {}).items() if c in frame.columns]
+    return frame.filter(pl.all_horizontal(rules)) if rules else frame
+
+
+class StoredRows:
+    """The stored rows a release update's run may keep, read once for the run's window ``[start, end)``: the
+    final rows (``final_rows``) of the records ``reusable_records`` lists, per table of ``tables``."""
+
+    def __init__(
+        self,
+        store: TableStore,
+        tables: Sequence[TableSpec],
+        start: date,
+        end: date,
+        retry_reasons: Collection[str] = (),
+        reuse_if: Mapping[str, Any] | None = None,
+    ) -> None:
+        listed = store.read_window(REUSABLE_RECORDS, start, end).select(KEY, "sighting_date")
+        # One read per table for the whole window (a read per date would open a connection each), kept as frames:
+        # a kept row is written back as it was read, never taken apart into values.
+        self.by_date: dict[str, dict[date, pl.DataFrame]] = {}
+        for table in tables:
+            frame = final_rows(
+                table,
+                store.read_window(table, start, end).join(listed, on=[KEY, "sighting_date"], how="semi"),
+                retry_reasons,
+                reuse_if,
+            )
+            self.by_date[table.name] = {
+                day: part for (day,), part in frame.partition_by("sighting_date", as_dict=True).items()
+            }
+
+    def on(self, day: date, candidates: Collection[str]) -> tuple[set[str], dict[str, pl.DataFrame]]:
+        """The records of ``day`` among ``candidates`` (those that would otherwise be computed) whose rows every
+        table keeps, and those rows by table name."""
+        empty = pl.DataFrame(schema={KEY: pl.String})
+        parts = {name: dates.get(day, empty) for name, dates in self.by_date.items()}
+        kept = set(candidates)
+        for part in parts.values():
+            kept &= set(part[KEY].to_list())
+        wanted = sorted(kept)
+        return kept, {name: part.filter(pl.col(KEY).is_in(wanted)) for name, part in parts.items()}

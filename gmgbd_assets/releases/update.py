@@ -129,8 +129,8 @@ def consecutive(dates: list[date]) -> list[tuple[date, date]]:
 @dataclass
 class UpdateReport:
     """What an update did: the release it started from and the one it wrote, the change counts, the dates built
-    again, and per enrichment table the rows written on them and how many of those it kept from the previous
-    release."""
+    again, and per enrichment table the rows written on those dates and how many of them it kept from the previous
+    release (the rest were computed again, or carried an upstream reason)."""
 
     data_dir: Path
     previous_release_id: str
@@ -206,14 +206,15 @@ def stale_taxonomy_dates(store: TableStore, snapshot: str, source: str) -> list[
 
 
 def _kept_rows(result: dg.ExecuteInJobResult) -> tuple[dict[str, int], dict[str, int]]:
-    """Rows each enrichment of the run wrote and kept. A range run records one materialization per date, each
-    with the whole run's metadata: one is read per table."""
+    """Rows each enrichment of the run wrote and kept (an enrichment's materialization says per date and per
+    reason what it wrote). A range run records one materialization per date, each with the whole run's metadata:
+    one is read per table."""
     written: dict[str, int] = {}
     kept: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         name = materialization.asset_key.to_user_string()
-        if "per_date" not in materialization.metadata or name in written:
+        if not {"per_date", "missing_reasons"} <= set(materialization.metadata) or name in written:
             continue  # not an enrichment, or read already
         metadata = materialization.metadata
         written[name] = int(metadata["dagster/row_count"].value)
