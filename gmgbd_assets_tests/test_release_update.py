@@ -15,11 +15,12 @@ import polars as pl
 import pytest
 
 from benchmarks.emulated import Services, VirtualClock
+from benchmarks.release_update import COMPUTED_AT, NOT_BUILT, comparable_tables
 from gmgbd_assets.core.duckdb_store import DuckDBStore
 from gmgbd_assets.core.enrichment import RAW_POINT, DateOutput, Row, enrich_each_date, enrich_each_date_into
 from gmgbd_assets.core.partitions import dated_table_asset
 from gmgbd_assets.core.reasons import NOT_YET_AVAILABLE
-from gmgbd_assets.core.reuse import REUSABLE_RECORDS, REUSE_TAG, is_final, write_reusable
+from gmgbd_assets.core.reuse import REUSE_TAG, final_rows, write_reusable
 from gmgbd_assets.core.tables import OBSERVATION_KEY, Column, TableSpec
 from gmgbd_assets.definitions import build_definitions
 from gmgbd_assets.emulators.inaturalist import BUNDLED_SAMPLE_DIR
@@ -43,13 +44,6 @@ D1, D2, D3 = date(2024, 6, 1), date(2024, 6, 2), date(2024, 6, 3)
 # Three dates of the bundled sample: the first two change in the second snapshot, the third does not.
 KEPT_IDS = {D1: (220004064, 220013158, 220015542), D2: (220053278, 220058837, 220062986), D3: (220102761, 220105441)}
 NEW_ID = 220150423  # a 2024-06-05 record of the sample, served as a new record of 2024-06-02
-# The whole-table exports are left out: they read the tables compared here and would only add minutes.
-NOT_BUILT = {
-    "export_csv", "export_parquet", "export_webdataset", "croissant", "dataset_card", "darwin_core_archive",
-    "citation_files", "context_lift",
-}
-# The times rows were computed or built at: the only values an update keeps from the previous release.
-COMPUTED_AT = {"built_at", "downloaded_at", "captioned_at", "geocoded_at", "fetched_at", "sampled_at", "looked_up_at"}
 
 
 def _sample(directory: Path, records: list[dict]) -> Path:
@@ -104,9 +98,9 @@ def counting(data_dir: Path) -> Iterator[Requests]:
 
 
 def full_build(data_dir: Path, release: bool = True) -> set[str]:
-    """Every asset but the exports over the three dates in ``data_dir`` from the configured snapshot, without
-    their checks (the update runs those); ``release``: also the release diff and manifest an update starts from.
-    Returns the names of the assets built."""
+    """Every asset but the exports (``NOT_BUILT``: they read the tables compared here and would only add time)
+    over the three dates in ``data_dir`` from the configured snapshot, without their checks (the update runs
+    those); ``release``: also the release diff and manifest an update starts from. Returns the assets' names."""
     with offline_settings(data_dir) as settings:
         defs = build_definitions(settings)
         graph = defs.resolve_asset_graph()
@@ -131,30 +125,6 @@ def _window_tags(window: tuple[date, date] | None) -> dict[str, str]:
             "dagster/asset_partition_range_end": window[1].isoformat()}
 
 
-def tables(data_dir: Path, keep_times: bool = False) -> dict[str, pl.DataFrame]:
-    """Every dated table the build wrote but the release's own state, without the computed-at times (unless
-    ``keep_times``), paths made relative to the data directory."""
-    store = DuckDBStore(path=str(data_dir / "gmgbd.duckdb"))
-    names = store.query(
-        "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'sighting_date'"
-    )["table_name"].to_list()
-    out = {}
-    for name in sorted(set(names) - {REUSABLE_RECORDS.name, changes.RELEASE_RECORDS.name, "release_removals"}):
-        kinds = dict(store.query(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [name]
-        ).rows())
-        stamped = {c for c, t in kinds.items() if t.startswith("TIMESTAMP")}
-        frame = store.query(f'SELECT * FROM "{name}"')
-        if not keep_times:
-            frame = frame.drop(sorted(stamped & COMPUTED_AT))
-        if name == RAW_OBSERVATIONS.name:
-            continue  # read again by both; compared through the tables built from it
-        if "path" in frame.columns:
-            frame = frame.with_columns(pl.col("path").str.replace(str(data_dir.resolve()), "DATA", literal=True))
-        out[name] = frame.sort(frame.columns)
-    return out
-
-
 @pytest.fixture(scope="module")
 def updated(samples: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
     """Release 1 from A, then the update to B in that directory, and a full build from B in a fresh one, each with
@@ -165,14 +135,14 @@ def updated(samples: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
         patch.setenv("GMGBD_SAMPLE_DIR", str(a))
         with counting(root / "updated"):
             built = full_build(root / "updated")
-        first = tables(root / "updated", keep_times=True)
+        first = comparable_tables(root / "updated", keep_times=True)
         patch.setenv("GMGBD_SAMPLE_DIR", str(b))
         with counting(root / "updated") as update_requests, offline_settings(root / "updated"):
             report = update(root / "updated", build_definitions, only=built)
-        after_update = tables(root / "updated", keep_times=True)
+        after_update = comparable_tables(root / "updated", keep_times=True)
         with counting(root / "full") as full_requests:
             full_build(root / "full", release=False)
-    return report, first, after_update, tables(root / "full"), update_requests, full_requests
+    return report, first, after_update, comparable_tables(root / "full"), update_requests, full_requests
 
 
 def _without_times(frame: pl.DataFrame) -> pl.DataFrame:
@@ -296,12 +266,22 @@ def test_stored_rows_are_kept_only_when_tagged_final_and_listed(store: DuckDBSto
     assert sorted(asked) == [f"pair:{u}" for u in "abcdef"]
 
 
-def test_is_final_reads_the_tables_own_codes() -> None:
-    assert is_final(PROBE, {"missing_reason": None})
-    assert is_final(PROBE, {"missing_reason": "no_value"})
-    assert not is_final(PROBE, {"missing_reason": "no_value"}, retry_reasons=("no_value",))
-    assert not is_final(PROBE, {"missing_reason": "photo_not_found"})  # carried from upstream
-    assert not is_final(PROBE, {"missing_reason": None, "value_provisional": True})
+def test_final_rows_read_the_tables_own_codes_and_labels() -> None:
+    frame = pl.DataFrame({
+        "observation_uuid": list("abcdef"),
+        "value_provisional": [None, None, None, None, True, None],
+        "missing_reason": [None, "no_value", "photo_not_found", NOT_YET_AVAILABLE, None, None],
+        "label": ["now", "now", "now", "now", "now", "then"],
+    })
+
+    def kept(**rules: object) -> list[str]:
+        return final_rows(PROBE, frame, **rules)["observation_uuid"].to_list()
+
+    # b: the table's own reason; c: carried from upstream; d: not yet available; e: provisional.
+    assert kept() == ["a", "b", "f"]
+    assert kept(retry_reasons=("no_value",)) == ["a", "f"]
+    assert kept(reuse_if={"label": "now"}) == ["a", "b"]
+    assert kept(reuse_if={"absent_column": "x"}) == ["a", "b", "f"]
 
 
 def _states(rows: list[dict]) -> pl.DataFrame:
