@@ -158,6 +158,22 @@ def test_two_workers_together_respect_a_services_rate_limit(deployment: tuple[Lo
     assert sum(admitted) == 6
 
 
+def test_an_item_stamped_later_by_another_process_still_counts(deployment: tuple[LocalDeployment, str]) -> None:
+    """The race behind an overshoot: worker A's slots carry a stamp a little after worker B's ``now`` (B stamped
+    before A stored them). pyrate-limiter's script counts only up to the caller's stamp and admits B; the shared
+    bucket counts every admitted item and refuses B."""
+    from pyrate_limiter import Rate, RateItem, WallClock
+
+    from gmgbd_assets.core.rate_limits import make_bucket
+
+    cluster, _ = deployment
+    url = cluster.env["GMGBD_RATE_LIMIT_URL"]
+    first, second = (make_bucket([Rate(6, 60_000)], url, "stamp-race") for _ in range(2))
+    now = WallClock().now()
+    assert all(first.put(RateItem("a", now + 500, 1)) for _ in range(6))
+    assert not second.put(RateItem("b", now, 1))
+
+
 def test_a_worker_killed_mid_run_then_a_rerun_converges(
     deployment: tuple[LocalDeployment, str], single_machine: Path
 ) -> None:

@@ -30,8 +30,26 @@ from pyrate_limiter import (
     SQLiteBucket,
     WallClock,
 )
+from pyrate_limiter.buckets.redis_bucket import LuaScript
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+# pyrate-limiter's script counts a window as ZCOUNT(window start, now) with ``now`` the caller's stamp, taken before
+# the call: an item another process stamped a millisecond later, and stored first, is not counted, so two workers
+# together overshoot the budget. Counting up to +inf counts every admitted item whatever its stamp.
+_CALLER_NOW = "redis.call('ZCOUNT', bucket, window_start, now)"
+_SHARED_PUT_ITEM = LuaScript.PUT_ITEM.replace(_CALLER_NOW, "redis.call('ZCOUNT', bucket, window_start, '+inf')")
+
+
+class SharedRedisBucket(RedisBucket):
+    """pyrate-limiter's ``RedisBucket`` whose check counts the items every process admitted, also those stamped
+    after this caller's stamp (``_SHARED_PUT_ITEM``)."""
+
+    @classmethod
+    def init(cls, rates: list[Rate], redis: object, bucket_key: str, algorithm: object = None) -> SharedRedisBucket:
+        if _CALLER_NOW not in LuaScript.PUT_ITEM:
+            raise RuntimeError("pyrate-limiter's Redis script changed: review SharedRedisBucket before upgrading")
+        return cls(list(rates), redis, bucket_key, redis.script_load(_SHARED_PUT_ITEM), algorithm)
 
 
 class Clock(Protocol):
@@ -93,7 +111,8 @@ def make_bucket(rates: Sequence[Rate], shared: str | None = None, name: str = "s
 
     Without ``shared``: in memory, this process only. A ``redis://`` URL (``GMGBD_RATE_LIMIT_URL``, the distributed
     deployment): pyrate-limiter's ``RedisBucket`` under the key ``gmgbd:ratelimit:<name>``, one budget for every
-    process on every machine; its Lua script checks and takes a slot atomically. Otherwise a directory: an SQLite
+    process on every machine; its Lua script checks and takes a slot atomically (``SharedRedisBucket``: counting
+    every process's items). Otherwise a directory: an SQLite
     file ``<shared>/<name>.sqlite`` behind a file lock, shared by every process on this machine; the lock is an
     ``flock``, so a killed run never leaves it held. Both are stamped with wall-clock time.
     """
@@ -102,7 +121,7 @@ def make_bucket(rates: Sequence[Rate], shared: str | None = None, name: str = "s
     if shared.startswith(REDIS_SCHEMES):
         import redis  # the [distributed] extra
 
-        return RedisBucket.init(list(rates), redis.Redis.from_url(shared), f"gmgbd:ratelimit:{name}")
+        return SharedRedisBucket.init(list(rates), redis.Redis.from_url(shared), f"gmgbd:ratelimit:{name}")
     shared_file = Path(shared) / f"{name}.sqlite"
     shared_file.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteBucket.init_from_file(list(rates), db_path=str(shared_file), use_file_lock=True)
