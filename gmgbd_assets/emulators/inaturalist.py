@@ -71,6 +71,13 @@ class INaturalistEmulator:
         taxa: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None,
     ) -> None:
         self.records = sorted(records if records is not None else sample_observations(), key=_record_id)
+        # The records a date query can match, by the date they are served for: a query reads its date's records
+        # only, so serving a large synthetic sample costs what the real API's answer would, not a scan of all.
+        self._by_day: dict[str, list[dict[str, Any]]] = {}
+        for record in self.records:
+            served_on = record.get(SERVED_ON, record.get("observed_on"))
+            if isinstance(served_on, str):
+                self._by_day.setdefault(served_on[:10], []).append(record)
         self.taxa = {_record_id(t): t for t in (taxa if taxa is not None else sample_taxa())}
         self.requests: list[httpx.Request] = []
 
@@ -95,7 +102,8 @@ class INaturalistEmulator:
                 json={"error": "Result window is too large, page * per_page must be less than or equal to 10000",
                       "status": 403},
             )
-        matching = [r for r in self.records if self._matches(r, q, day)]
+        candidates = self.records if day is None else self._by_day.get(day.isoformat(), [])
+        matching = [r for r in candidates if self._matches(r, q, day)]
         if q.get("order", "desc") == "desc":
             matching.reverse()
         after = [r for r in matching if _record_id(r) > id_above] if id_above else matching
