@@ -341,3 +341,15 @@ def test_an_update_is_refused_without_a_release_or_under_other_settings(tmp_path
         assert problem.startswith("GMGBD_GEOCODER is 'offline', the release's 'nominatim'")
         (problem,) = refusals(release_manifest(tmp_path, settings=recorded, code_version="0.0.1"), settings)
         assert "code version" in problem
+
+
+def test_replace_window_keeps_the_rows_of_kept_records(store: DuckDBStore) -> None:
+    first = PROBE.frame([{"observation_uuid": u, "sighting_date": D1, "value": 1.0} for u in "abc"])
+    store.replace_window(PROBE, first, D1, D2)
+    again = PROBE.frame([{"observation_uuid": u, "sighting_date": D1, "value": 2.0} for u in "cd"])
+    assert store.replace_window(PROBE, again, D1, D2, keep={"a"}) == 2
+    assert dict(store.query("SELECT observation_uuid, value FROM probe ORDER BY 1").rows()) == {
+        "a": 1.0, "c": 2.0, "d": 2.0,  # b is gone: only the kept records' rows stay
+    }
+    with pytest.raises(ValueError, match="kept"):
+        store.replace_window(PROBE, again, D1, D2, keep={"c"})

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -146,23 +146,34 @@ class TableStore(dg.ConfigurableResource):
                 con.execute("ROLLBACK")
                 raise
 
-    def replace_window(self, spec: TableSpec, frame: pl.DataFrame, start: date, end: date) -> int:
-        """Replace the rows with ``start <= sighting_date < end`` by ``frame``, atomically. Returns row count."""
+    def replace_window(
+        self, spec: TableSpec, frame: pl.DataFrame, start: date, end: date, keep: Collection[str] = ()
+    ) -> int:
+        """Replace the rows with ``start <= sighting_date < end`` by ``frame``, atomically, but the rows of the
+        records ``keep`` (observation uuids), which stay as stored (a release update's unchanged records; ``frame``
+        must not hold them). Returns the number of rows written."""
         frame = frame.select(spec.column_names).cast(spec.polars_schema())
         outside = frame.filter((pl.col("sighting_date") < start) | (pl.col("sighting_date") >= end))
         if outside.height:
             raise ValueError(
                 f"{spec.name}: {outside.height} rows fall outside the partition window {start}..{end}"
             )
+        kept = pl.DataFrame({KEY: sorted(keep)}, schema={KEY: pl.String})
+        if keep and frame.join(kept, on=KEY, how="semi").height:
+            raise ValueError(f"{spec.name}: rows to write for records whose stored rows are kept")
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         arrow = frame.to_arrow()
+        unless_kept = f' AND "{KEY}" NOT IN (SELECT "{KEY}" FROM kept)' if keep else ""
 
         def write() -> None:
             with self.transaction(spec) as con:
-                # The registration dies with the short-lived connection.
+                # The registrations die with the short-lived connection.
                 con.register("incoming", arrow)
+                if keep:
+                    con.register("kept", kept.to_arrow())
                 con.execute(
-                    f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end]
+                    f'DELETE FROM "{spec.name}" WHERE sighting_date >= ? AND sighting_date < ?{unless_kept}',
+                    [start, end],
                 )
                 con.execute(f'INSERT INTO "{spec.name}" ({cols}) SELECT {cols} FROM incoming')
 

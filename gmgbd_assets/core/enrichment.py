@@ -20,11 +20,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from gmgbd_assets.core.duckdb_store import TableStore
 from gmgbd_assets.core.partitions import days, partition_window
-from gmgbd_assets.core.reasons import REASON_COLUMN
 from gmgbd_assets.core.reuse import StoredRows, reuse_requested
 from gmgbd_assets.core.tables import KEY, TableSpec
 
@@ -137,11 +135,11 @@ def enrich_each_date_into(
         upstream_rows = store.read_window(upstream, day, day + timedelta(days=1)).to_dicts()
         carried = {r["observation_uuid"]: rule.reason(r) for r in upstream_rows}
         usable = [r for r in upstream_rows if carried[r["observation_uuid"]] is None]
-        keep, kept = stored.on(day, [r["observation_uuid"] for r in usable]) if stored else (set(), {})
+        keep, kept_reasons = stored.on(day, [r["observation_uuid"] for r in usable]) if stored else (set(), {})
         outputs = compute(day, [r for r in usable if r["observation_uuid"] not in keep])
         for table in tables:
             _replace_date(context, store, table, day, upstream_rows, carried, rule, outputs[table.name],
-                          summaries[table.name], keep, kept.get(table.name))
+                          summaries[table.name], keep, kept_reasons.get(table.name))
     return summaries
 
 
@@ -156,10 +154,10 @@ def _replace_date(
     out: DateOutput,
     summary: EnrichmentSummary,
     keep: Collection[str] = (),
-    kept: pl.DataFrame | None = None,
+    kept_reasons: Counter[str] | None = None,
 ) -> None:
-    """Replace ``day`` in ``table`` by the computed and carried rows of ``out`` and the stored rows ``kept`` (of
-    the records ``keep``), one row per upstream row in upstream order (by uuid)."""
+    """Replace ``day`` in ``table`` by the computed and carried rows of ``out``, one per upstream row in upstream
+    order, but the stored rows of the records ``keep`` (their reasons ``kept_reasons``), which stay as they are."""
     rows = []
     for r in upstream_rows:
         if r[KEY] in keep:
@@ -171,13 +169,10 @@ def _replace_date(
         else:
             stays = {c: r.get(c) for c in rule.keep}
             rows.append({**out.carried_columns, **stays, **key, "missing_reason": why[0], "missing_detail": why[1]})
-    frame = table.frame(rows)
-    if kept is not None and kept.height:
-        # The upstream's own order (read_window sorts a date by uuid), with the kept rows in their places.
-        frame = pl.concat([frame, kept.select(table.column_names).cast(table.polars_schema())]).sort(KEY)
-    written = store.replace_window(table, frame, day, day + timedelta(days=1))
-    reasons = frame[REASON_COLUMN].drop_nulls().to_list() if REASON_COLUMN in frame.columns else []
-    day_reasons = Counter(reason for reason in reasons if reason)
+    written = store.replace_window(table, table.frame(rows), day, day + timedelta(days=1), keep=keep) + len(keep)
+    day_reasons = Counter(row["missing_reason"] for row in rows if row.get("missing_reason")) + (
+        kept_reasons or Counter()
+    )
     reused = len(keep)
     summary.rows += written
     summary.reused += reused

@@ -15,6 +15,7 @@ holds such a row for it, so the tables of one step stay computed together.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -75,8 +76,10 @@ def final_rows(
 
 
 class StoredRows:
-    """The stored rows a release update's run may keep, read once for the run's window ``[start, end)``: the
-    final rows (``final_rows``) of the records ``reusable_records`` lists, per table of ``tables``."""
+    """Which stored rows a release update's run keeps, decided once for the run's window ``[start, end)``: the
+    final rows (``final_rows``) of the records ``reusable_records`` lists, per table of ``tables``. Only the
+    columns the rules read are read; a kept row never leaves the table (``TableStore.replace_window``'s
+    ``keep``)."""
 
     def __init__(
         self,
@@ -88,27 +91,38 @@ class StoredRows:
         reuse_if: Mapping[str, Any] | None = None,
     ) -> None:
         listed = store.read_window(REUSABLE_RECORDS, start, end).select(KEY, "sighting_date")
-        # One read per table for the whole window (a read per date would open a connection each), kept as frames:
-        # a kept row is written back as it was read, never taken apart into values.
+        self.reason_columns = {t.name: t.reason_column for t in tables if t.reason_column in t.column_names}
         self.by_date: dict[str, dict[date, pl.DataFrame]] = {}
         for table in tables:
-            frame = final_rows(
-                table,
-                store.read_window(table, start, end).join(listed, on=[KEY, "sighting_date"], how="semi"),
-                retry_reasons,
-                reuse_if,
-            )
+            ruled = [c for c in table.column_names if c.endswith(PROVISIONAL_SUFFIX) or c in (reuse_if or {})]
+            columns = [KEY, "sighting_date", *([table.reason_column] if table.name in self.reason_columns else []),
+                       *ruled]
+            store.ensure_table(table)
+            # One read per table for the whole window (a read per date would open a connection each).
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            frame = store.query(
+                f'SELECT {quoted} FROM "{table.name}" WHERE sighting_date >= ? AND sighting_date < ?', [start, end]
+            ).join(listed, on=[KEY, "sighting_date"], how="semi")
+            frame = final_rows(table, frame, retry_reasons, reuse_if)
             self.by_date[table.name] = {
                 day: part for (day,), part in frame.partition_by("sighting_date", as_dict=True).items()
             }
 
-    def on(self, day: date, candidates: Collection[str]) -> tuple[set[str], dict[str, pl.DataFrame]]:
+    def on(self, day: date, candidates: Collection[str]) -> tuple[set[str], dict[str, Counter[str]]]:
         """The records of ``day`` among ``candidates`` (those that would otherwise be computed) whose rows every
-        table keeps, and those rows by table name."""
-        empty = pl.DataFrame(schema={KEY: pl.String})
-        parts = {name: dates.get(day, empty) for name, dates in self.by_date.items()}
+        table keeps, and per table the reasons those kept rows carry."""
         kept = set(candidates)
-        for part in parts.values():
-            kept &= set(part[KEY].to_list())
+        for dates in self.by_date.values():
+            part = dates.get(day)
+            kept &= set(part[KEY].to_list()) if part is not None else set()
         wanted = sorted(kept)
-        return kept, {name: part.filter(pl.col(KEY).is_in(wanted)) for name, part in parts.items()}
+        reasons: dict[str, Counter[str]] = {}
+        for name, dates in self.by_date.items():
+            part = dates.get(day)
+            column = self.reason_columns.get(name)
+            if part is None or column is None or not kept:
+                reasons[name] = Counter()
+                continue
+            found = part.filter(pl.col(KEY).is_in(wanted))[column].drop_nulls().to_list()
+            reasons[name] = Counter(reason for reason in found if reason)
+        return kept, reasons
