@@ -160,16 +160,24 @@ def tiny_jpeg() -> bytes:
     return buffer.getvalue()
 
 
+LINKS_PER_FILE = 50_000
+
+
 def write_sample(directory: Path, records: int, per_day: int = 200, start: date = START) -> list[date]:
     """``records`` research-grade observations, ``per_day`` a date from ``start``, one tiny JPEG each (hard links
-    to one file); coordinates are real places jittered by up to ~10 km. Returns the dates."""
+    to one file, a new copy every ``LINKS_PER_FILE``); coordinates are real places jittered by up to ~10 km.
+    Returns the dates."""
     photos = directory / "photos"
     photos.mkdir(parents=True, exist_ok=True)
+    payload = tiny_jpeg()
     jpeg = photos / "_one.jpg"
-    jpeg.write_bytes(tiny_jpeg())
+    jpeg.write_bytes(payload)
     places = _places()
     results = []
     for i in range(records):
+        if i and i % LINKS_PER_FILE == 0:  # a file system allows a file only so many links (ext4: 65,000)
+            jpeg = photos / f"_one_{i // LINKS_PER_FILE}.jpg"
+            jpeg.write_bytes(payload)
         day = start + timedelta(days=i // per_day)
         lat0, lon0 = places[i % len(places)]
         lat = round(lat0 + ((i * 37) % 101 - 50) / 500, 6)
