@@ -5,13 +5,14 @@ every test here points ``GMGBD_BENCHMARKS_DOC`` at a temporary file."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from benchmarks import earth_engine, report, scale
+from benchmarks import earth_engine, release_update, report, scale
 from benchmarks.emulated import LATENCY_S, Services, VirtualClock, write_sample
 from benchmarks.service_calls import benchmark, markdown_table
 from gmgbd_assets.emulators import router
@@ -190,7 +191,8 @@ def test_report_table_and_command_line() -> None:
 
 def test_the_docs_page_has_one_section_per_benchmark() -> None:
     text = BENCHMARKS_DOC.read_text()
-    for name in ("service_calls", "backfill", "scale", "captions", "exports", "earth_engine", "geocoder_agreement"):
+    for name in ("service_calls", "backfill", "scale", "captions", "exports", "earth_engine", "geocoder_agreement",
+                 "release_update"):
         start, end = report.markers(name)
         assert text.count(start) == 1 and text.count(end) == 1, name
         assert text.index(start) < text.index(end), name
@@ -218,3 +220,21 @@ def test_earth_engine_benchmark_counts_at_most_three_requests_for_four_layers(ca
     assert total == 3 and sum(r["requests"] for r in rows) == 3
     assert [r["layer"] for r in rows][-1] == "satellite_embedding" and rows[-1]["values"] == 12_000
     assert capsys.readouterr().out.count("requests") == 4
+
+
+def test_release_update_benchmark_changes_its_share_in_equal_parts(tmp_path: Path) -> None:
+    """The newer snapshot the update benchmark serves: 6% of 100 records, one of each kind, classified as such."""
+    write_sample(tmp_path, 100, per_day=50)
+    records = json.loads((tmp_path / "observations.json").read_text())["results"]
+    second, counts = release_update.second_snapshot(records, 0.06)
+    assert counts == dict.fromkeys(release_update.KINDS, 1)
+    assert len(second) == 100  # one new, one gone
+    before = {r["uuid"]: r for r in records}
+    after = {r["uuid"]: r for r in second}
+    (new,) = set(after) - set(before)
+    (gone,) = set(before) - set(after)
+    assert after[new]["observed_on"] in {r["observed_on"] for r in records} and gone != new
+    edited = {u for u in set(before) & set(after) if before[u] != after[u]}
+    assert len(edited) == 4
+    assert {after[u]["taxon"]["id"] for u in edited} >= {release_update.OTHER_TAXON}
+    assert any(after[u]["obscured"] for u in edited)
